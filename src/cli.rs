@@ -1,0 +1,1 @@
+//! Command-line definitions (clap) and the rewriting of the original tool's single-dash options.

@@ -1,0 +1,16 @@
+//! pve-ontap-snapshot: ONTAP volume snapshots and per-VM file-clone snapshots for Proxmox VE.
+//! `src/main.rs` is thin; the modules below hold everything, data flowing CLI → config → ops → clients → http.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod hook;
+pub mod http;
+pub mod lock;
+pub mod logging;
+pub mod ontap;
+pub mod ops;
+pub mod output;
+pub mod paths;
+pub mod pve;
+pub mod secret;

@@ -1,0 +1,190 @@
+//! NetApp ONTAP: the domain types and the `Ontap` trait the workflows use, plus the REST client behind it.
+//! Fields, paging, jobs, retries and error codes stay inside this module; callers see finished results.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// ONTAP release as reported by `/api/cluster?fields=version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct OntapVersion {
+    pub generation: u32,
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl OntapVersion {
+    pub const fn new(generation: u32, major: u32, minor: u32) -> Self {
+        OntapVersion {
+            generation,
+            major,
+            minor,
+        }
+    }
+
+    /// At least `generation.major` (e.g. `at_least(9, 12)` for volume delete `force`).
+    pub fn at_least(&self, generation: u32, major: u32) -> bool {
+        (self.generation, self.major) >= (generation, major)
+    }
+}
+
+/// An SVM reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Svm {
+    pub name: String,
+    pub uuid: String,
+}
+
+/// A volume with the fields the tool asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Volume {
+    pub name: String,
+    pub uuid: String,
+    pub svm_name: String,
+    pub svm_uuid: String,
+    /// Junction path; None when not mounted.
+    pub nas_path: Option<String>,
+    pub export_policy: Option<String>,
+    pub is_flexclone: bool,
+    pub parent_volume: Option<String>,
+    pub parent_snapshot: Option<String>,
+    pub state: Option<String>,
+    pub style: Option<String>,
+    pub size: Option<u64>,
+    pub used: Option<u64>,
+    pub available: Option<u64>,
+    pub snapshot_count: Option<u64>,
+    pub comment: Option<String>,
+}
+
+/// A snapshot of a volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Snapshot {
+    pub name: String,
+    pub uuid: String,
+    /// ISO-8601 with offset, as ONTAP reports it.
+    pub create_time: String,
+    pub comment: Option<String>,
+    pub snapmirror_label: Option<String>,
+    pub expiry_time: Option<String>,
+    /// e.g. `volume_clone` when a FlexClone depends on it.
+    pub owners: Vec<String>,
+    pub size: Option<u64>,
+}
+
+/// What `POST .../snapshots` creates.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct NewSnapshot {
+    pub name: String,
+    pub comment: Option<String>,
+    pub snapmirror_label: Option<String>,
+    /// ISO-8601.
+    pub expiry_time: Option<String>,
+}
+
+/// What `POST /storage/volumes` creates for a FlexClone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewFlexClone {
+    pub name: String,
+    pub svm_name: String,
+    pub parent_volume: String,
+    pub parent_snapshot: String,
+    pub nas_path: String,
+    pub export_policy: Option<String>,
+}
+
+/// One entry of a directory listing (`/storage/volumes/{uuid}/files/{path}`), `.` and `..` removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileInfo {
+    pub name: String,
+    /// `file`, `directory`, ...
+    pub file_type: String,
+    pub size: Option<u64>,
+}
+
+/// The ONTAP calls the workflows make. Every mutating call waits for its job (bounded) and returns the
+/// finished result; transient answers (volume busy, EBUSY, a dropped GET) are retried inside.
+pub trait Ontap: Send + Sync {
+    /// `GET /api/cluster?fields=version`; `Ok(None)` when the account may not read it (403).
+    fn version(&self) -> Result<Option<OntapVersion>> {
+        not_implemented("version")
+    }
+    /// The SVM owning the data LIF with this IP (`/api/network/ip/interfaces?ip.address=`).
+    /// `Ok(None)`: no such LIF. `Err` with HTTP 403 inside: the account may not look (caller falls back).
+    fn svm_by_lif(&self, ip: &str) -> Result<Option<Svm>> {
+        let _ = ip;
+        not_implemented("svm_by_lif")
+    }
+    /// Volumes matching the filters (field=value pairs as ONTAP query filters), full `Volume` fields.
+    fn volumes(&self, filters: &[(&str, &str)]) -> Result<Vec<Volume>> {
+        let _ = filters;
+        not_implemented("volumes")
+    }
+    /// One volume by uuid.
+    fn volume(&self, uuid: &str) -> Result<Volume> {
+        let _ = uuid;
+        not_implemented("volume")
+    }
+    /// Every snapshot of a volume (all pages).
+    fn snapshots(&self, volume_uuid: &str) -> Result<Vec<Snapshot>> {
+        let _ = volume_uuid;
+        not_implemented("snapshots")
+    }
+    /// Create a snapshot, wait for the job, and return it as ONTAP now reports it.
+    fn create_snapshot(&self, volume_uuid: &str, snapshot: &NewSnapshot) -> Result<Snapshot> {
+        let _ = (volume_uuid, snapshot);
+        not_implemented("create_snapshot")
+    }
+    /// Delete a snapshot by uuid and wait for the job.
+    fn delete_snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<()> {
+        let _ = (volume_uuid, snapshot_uuid);
+        not_implemented("delete_snapshot")
+    }
+    /// Volume SnapRestore (`PATCH ?restore_to.snapshot.name=`) and wait for the job.
+    fn restore_volume(&self, volume_uuid: &str, snapshot_name: &str) -> Result<()> {
+        let _ = (volume_uuid, snapshot_name);
+        not_implemented("restore_volume")
+    }
+    /// Create a FlexClone volume, wait for the job, return the new volume.
+    fn create_flexclone(&self, clone: &NewFlexClone) -> Result<Volume> {
+        let _ = clone;
+        not_implemented("create_flexclone")
+    }
+    /// `PATCH nas.export_policy.name`.
+    fn set_export_policy(&self, volume_uuid: &str, policy: &str) -> Result<()> {
+        let _ = (volume_uuid, policy);
+        not_implemented("set_export_policy")
+    }
+    /// Unjunction (`PATCH nas.path = ""`).
+    fn unmount_volume(&self, volume_uuid: &str) -> Result<()> {
+        let _ = volume_uuid;
+        not_implemented("unmount_volume")
+    }
+    /// `DELETE /storage/volumes/{uuid}` (with `force=true` to skip the recovery queue on 9.12+ when asked).
+    fn delete_volume(&self, volume_uuid: &str, force: bool) -> Result<()> {
+        let _ = (volume_uuid, force);
+        not_implemented("delete_volume")
+    }
+    /// File clone inside one volume (paths relative to the volume root; a source may be under
+    /// `.snapshot/<name>/`), waiting for the job.
+    fn clone_file(&self, volume: &Volume, source: &str, destination: &str, overwrite: bool) -> Result<()> {
+        let _ = (volume, source, destination, overwrite);
+        not_implemented("clone_file")
+    }
+    /// Directory listing (relative path, "" for the volume root); `Error::NotFound` when missing.
+    fn list_dir(&self, volume_uuid: &str, path: &str) -> Result<Vec<FileInfo>> {
+        let _ = (volume_uuid, path);
+        not_implemented("list_dir")
+    }
+    /// Delete one file (relative path).
+    fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()> {
+        let _ = (volume_uuid, path);
+        not_implemented("delete_file")
+    }
+}
+
+fn not_implemented<T>(call: &str) -> Result<T> {
+    Err(Error::Refused(format!(
+        "ONTAP call {call} is not implemented by this client"
+    )))
+}

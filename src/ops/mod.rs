@@ -1,0 +1,19 @@
+//! The workflows: what each command and hook does, decided here over the `Pve` and `Ontap` traits.
+//! This layer never builds URLs; the clients never decide policy.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::ontap::Ontap;
+use crate::pve::Pve;
+
+pub mod naming;
+
+/// Access to the two APIs. The live implementation connects lazily (a hook phase with no action
+/// never opens a connection); tests pass fakes or clients pointed at the simulator.
+pub trait Backends: Send + Sync {
+    /// The Proxmox VE client.
+    fn pve(&self) -> Result<Arc<dyn Pve>>;
+    /// The ONTAP client for the cluster that exports this Proxmox storage (its config section).
+    fn ontap(&self, storage: &str) -> Result<Arc<dyn Ontap>>;
+}

@@ -1,0 +1,1 @@
+//! Rendering command results as text tables or JSON on stdout.

@@ -1,0 +1,182 @@
+//! Proxmox VE: the domain types and the `Pve` trait the workflows use, plus the HTTP client behind it.
+//! Envelope decoding, auth (ticket + CSRF or API token) and Perl quirks stay inside this module.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// `qemu` or `lxc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestType {
+    Qemu,
+    Lxc,
+}
+
+impl GuestType {
+    /// Path segment in the API (`qemu` / `lxc`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuestType::Qemu => "qemu",
+            GuestType::Lxc => "lxc",
+        }
+    }
+}
+
+/// A guest as listed by `/cluster/resources?type=vm`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Guest {
+    pub vmid: u32,
+    pub node: String,
+    #[serde(rename = "type")]
+    pub guest_type: GuestType,
+    pub name: Option<String>,
+    /// `running`, `stopped`, ...
+    pub status: String,
+}
+
+/// `status/current` of a guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuestStatus {
+    /// `running` or `stopped`.
+    pub status: String,
+    /// QEMU only: `running`, `paused`, `prelaunch`, ...
+    pub qmpstatus: Option<String>,
+    /// QEMU only: the config enables the guest agent.
+    pub agent: bool,
+    /// The config `lock` (e.g. `backup`), if any.
+    pub lock: Option<String>,
+}
+
+impl GuestStatus {
+    pub fn is_running(&self) -> bool {
+        self.status == "running"
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.qmpstatus.as_deref() == Some("paused")
+    }
+}
+
+/// The guest config as returned by `GET .../config`: key → value, values as strings.
+pub type GuestConfig = BTreeMap<String, String>;
+
+/// One storage definition from `GET /storage/{id}` or `GET /storage`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct StorageConfig {
+    pub storage: String,
+    #[serde(rename = "type")]
+    pub storage_type: String,
+    pub server: Option<String>,
+    pub export: Option<String>,
+    pub path: Option<String>,
+    pub content: Option<String>,
+    pub options: Option<String>,
+    pub nodes: Option<String>,
+    pub content_dirs: Option<String>,
+    pub disable: bool,
+    /// PVE 9 `snapshot-as-volume-chain` (qcow2 snapshots as separate files).
+    pub snapshot_as_volume_chain: bool,
+}
+
+/// What `POST /storage` needs for a new nfs storage (mount of a FlexClone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewNfsStorage {
+    pub storage: String,
+    pub server: String,
+    pub export: String,
+    pub content: Option<String>,
+    pub options: Option<String>,
+    pub nodes: Option<String>,
+}
+
+/// The Proxmox VE calls the workflows make. The HTTP client implements every method; a test fake
+/// overrides only what its scenario needs (the defaults answer "not implemented").
+pub trait Pve: Send + Sync {
+    /// `GET /storage/{id}`; `Error::NotFound` when Proxmox does not know it.
+    fn storage(&self, id: &str) -> Result<StorageConfig> {
+        not_implemented("storage", id)
+    }
+    /// `GET /storage`.
+    fn storages(&self) -> Result<Vec<StorageConfig>> {
+        not_implemented("storages", "")
+    }
+    /// `POST /storage` (type nfs).
+    fn create_nfs_storage(&self, spec: &NewNfsStorage) -> Result<()> {
+        not_implemented("create_nfs_storage", &spec.storage)
+    }
+    /// `DELETE /storage/{id}`.
+    fn delete_storage(&self, id: &str) -> Result<()> {
+        not_implemented("delete_storage", id)
+    }
+    /// Every guest of the cluster in one call (`/cluster/resources?type=vm`).
+    fn guests(&self) -> Result<Vec<Guest>> {
+        not_implemented("guests", "")
+    }
+    /// One guest by vmid (from `guests()`); `Error::NotFound` when unknown.
+    fn guest(&self, vmid: u32) -> Result<Guest> {
+        self.guests()?
+            .into_iter()
+            .find(|g| g.vmid == vmid)
+            .ok_or_else(|| Error::NotFound {
+                what: format!("guest {vmid}"),
+            })
+    }
+    /// `GET /nodes/{node}/{type}/{vmid}/config` (current values, pending not applied).
+    fn guest_config(&self, guest: &Guest) -> Result<GuestConfig> {
+        not_implemented("guest_config", &guest.vmid.to_string())
+    }
+    /// `GET /nodes/{node}/{type}/{vmid}/status/current`.
+    fn guest_status(&self, guest: &Guest) -> Result<GuestStatus> {
+        not_implemented("guest_status", &guest.vmid.to_string())
+    }
+    /// `POST .../status/suspend` (QEMU: pause in RAM, not to disk; LXC: freeze) and wait for the task.
+    fn suspend(&self, guest: &Guest, wait: Duration) -> Result<()> {
+        let _ = wait;
+        not_implemented("suspend", &guest.vmid.to_string())
+    }
+    /// `POST .../status/resume` and wait for the task.
+    fn resume(&self, guest: &Guest, wait: Duration) -> Result<()> {
+        let _ = wait;
+        not_implemented("resume", &guest.vmid.to_string())
+    }
+    /// `POST .../status/shutdown` (clean) and wait for the task.
+    fn shutdown(&self, guest: &Guest, wait: Duration) -> Result<()> {
+        let _ = wait;
+        not_implemented("shutdown", &guest.vmid.to_string())
+    }
+    /// `POST .../status/start` and wait for the task.
+    fn start(&self, guest: &Guest, wait: Duration) -> Result<()> {
+        let _ = wait;
+        not_implemented("start", &guest.vmid.to_string())
+    }
+    /// `POST /nodes/{node}/qemu/{vmid}/agent/ping`: the agent is configured, the guest runs and answers.
+    fn agent_ping(&self, guest: &Guest) -> Result<()> {
+        not_implemented("agent_ping", &guest.vmid.to_string())
+    }
+    /// `POST .../agent/fsfreeze-freeze`; returns the number of frozen filesystems.
+    fn fsfreeze_freeze(&self, guest: &Guest) -> Result<u64> {
+        not_implemented("fsfreeze_freeze", &guest.vmid.to_string())
+    }
+    /// `POST .../agent/fsfreeze-thaw`; returns the number of thawed filesystems.
+    fn fsfreeze_thaw(&self, guest: &Guest) -> Result<u64> {
+        not_implemented("fsfreeze_thaw", &guest.vmid.to_string())
+    }
+    /// `POST .../agent/fsfreeze-status`: `thawed` or `frozen`.
+    fn fsfreeze_status(&self, guest: &Guest) -> Result<String> {
+        not_implemented("fsfreeze_status", &guest.vmid.to_string())
+    }
+    /// `GET /version`: the release, e.g. `9.1.2`.
+    fn version(&self) -> Result<String> {
+        not_implemented("version", "")
+    }
+}
+
+fn not_implemented<T>(call: &str, arg: &str) -> Result<T> {
+    Err(Error::Refused(format!(
+        "Proxmox call {call}({arg}) is not implemented by this client"
+    )))
+}
