@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::hook::policy::Policy;
 use crate::http::Endpoint;
 use crate::secret::Secret;

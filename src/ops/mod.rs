@@ -8,6 +8,11 @@ use crate::ontap::Ontap;
 use crate::pve::Pve;
 
 pub mod naming;
+pub mod quiesce;
+pub mod resolve;
+pub mod retention;
+pub mod storage;
+pub mod vm;
 
 /// Access to the two APIs. The live implementation connects lazily (a hook phase with no action
 /// never opens a connection); tests pass fakes or clients pointed at the simulator.
