@@ -1,5 +1,8 @@
-//! The simulated world: one ONTAP cluster and one Proxmox VE cluster in memory, behind one lock.
-//! The HTTPS listeners, the control API and both API handlers all work on this.
+//! The simulated world: one ONTAP cluster and one Proxmox VE cluster in memory, behind one lock,
+//! plus what every handler gets from the server (`Shared`, an injected job fault).
+
+use std::sync::Mutex;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,4 +30,24 @@ impl World {
             pve: pve::PveState::new(&scenario.pve),
         }
     }
+}
+
+/// Shared by all connections of both listeners.
+#[derive(Debug)]
+pub struct Shared {
+    /// Lock only for short state changes; never sleep while holding it.
+    pub world: Mutex<World>,
+    /// The scenario the world started from (for `/_sim/reset`).
+    pub scenario: Scenario,
+    /// `--latency-ms`: added to every API response (not to `/_sim/`).
+    pub latency: Duration,
+}
+
+/// A fault rule asked for this request's job (ONTAP) or task (Proxmox) to end in failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobFault {
+    /// ONTAP error code of the failed job (ignored by the Proxmox side).
+    pub code: u64,
+    /// The failure message (ONTAP job `message`/`error.message`; Proxmox task `exitstatus`).
+    pub message: String,
 }
