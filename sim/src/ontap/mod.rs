@@ -40,3 +40,23 @@ impl OntapState {
         0
     }
 }
+
+impl OntapState {
+    /// The cluster admin account of the scenario: (user, password).
+    pub fn admin_credentials(&self) -> (String, String) {
+        (String::new(), String::new())
+    }
+}
+
+/// Serve one ONTAP REST request (`/api/...`).
+pub fn handle(
+    shared: &crate::world::Shared,
+    req: &crate::http::Request,
+    job_fault: Option<&crate::world::JobFault>,
+) -> crate::http::Response {
+    let _ = (shared, req, job_fault);
+    crate::http::Response::json(
+        501,
+        &serde_json::json!({"error": {"message": "not implemented", "code": "3"}}),
+    )
+}
