@@ -165,9 +165,22 @@ pub trait Ontap: Send + Sync {
         let _ = (volume_uuid, force);
         not_implemented("delete_volume")
     }
+    /// Purge a deleted volume from its SVM's volume recovery queue (needed below ONTAP 9.12, where
+    /// `delete_volume` cannot pass `force`). `Ok(true)` when purged, `Ok(false)` when this client
+    /// does not offer it (the default): the caller then tells the user how to do it.
+    fn purge_recovery_queue(&self, svm: &str, volume_name: &str) -> Result<bool> {
+        let _ = (svm, volume_name);
+        Ok(false)
+    }
     /// File clone inside one volume (paths relative to the volume root; a source may be under
     /// `.snapshot/<name>/`), waiting for the job.
-    fn clone_file(&self, volume: &Volume, source: &str, destination: &str, overwrite: bool) -> Result<()> {
+    fn clone_file(
+        &self,
+        volume: &Volume,
+        source: &str,
+        destination: &str,
+        overwrite: bool,
+    ) -> Result<()> {
         let _ = (volume, source, destination, overwrite);
         not_implemented("clone_file")
     }
