@@ -29,8 +29,8 @@ pub(crate) struct World {
     pub clone_inherits_policy: bool,
     /// Config sections (storage ids `ontap()` knows); None = every storage.
     pub sections: Option<Vec<String>>,
-    /// One-shot failures: call name → the API error it answers with.
-    pub fail: Vec<(String, ApiError)>,
+    /// One-shot failures: call name, matching calls to let pass first, the API error.
+    pub fail: Vec<(String, usize, ApiError)>,
     /// Every call made, e.g. `ontap.create_snapshot ONTAP01 proxmox_snapshot_...`.
     pub calls: Vec<String>,
     next_uuid: u32,
@@ -50,6 +50,18 @@ impl Fake {
 
     /// Make the next call named `call` fail with this ONTAP/Proxmox error.
     pub fn fail_next(&self, call: &str, status: u16, code: Option<&str>, message: &str) {
+        self.fail_after(call, 0, status, code, message);
+    }
+
+    /// Let `skip` calls named `call` pass, then fail the next one.
+    pub fn fail_after(
+        &self,
+        call: &str,
+        skip: usize,
+        status: u16,
+        code: Option<&str>,
+        message: &str,
+    ) {
         let api = if call.starts_with("pve.") {
             Api::Proxmox
         } else {
@@ -57,6 +69,7 @@ impl Fake {
         };
         self.world().fail.push((
             call.to_string(),
+            skip,
             ApiError {
                 api,
                 method: "X".into(),
@@ -149,9 +162,13 @@ impl Fake {
     fn call(&self, name: &str, arg: &str) -> Result<()> {
         let mut w = self.world();
         w.calls.push(format!("{name} {arg}").trim_end().to_string());
-        if let Some(i) = w.fail.iter().position(|(c, _)| c == name) {
-            let (_, e) = w.fail.remove(i);
-            return Err(e.into());
+        if let Some(i) = w.fail.iter().position(|(c, _, _)| c == name) {
+            if w.fail[i].1 > 0 {
+                w.fail[i].1 -= 1;
+            } else {
+                let (_, _, e) = w.fail.remove(i);
+                return Err(e.into());
+            }
         }
         Ok(())
     }

@@ -24,6 +24,8 @@ mod restore;
 
 #[cfg(test)]
 pub(crate) mod fake;
+#[cfg(test)]
+mod tests;
 
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
@@ -513,7 +515,7 @@ pub(crate) fn agent_enabled(config: &GuestConfig) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+mod helper_tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> GuestConfig {

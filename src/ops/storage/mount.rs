@@ -42,9 +42,11 @@ pub(super) fn mount(
         .step("list the Proxmox storages to pick the clone storage id")?;
     let taken = |id: &str| existing.iter().any(|s| s.storage.eq_ignore_ascii_case(id));
     let storage_id = match &opts.name {
-        Some(name) if taken(name) => return Err(Error::Refused(format!(
+        Some(name) if taken(name) => {
+            return Err(Error::Refused(format!(
             "Proxmox storage '{name}' already exists; choose another --name (nothing was created)"
-        ))),
+        )))
+        }
         Some(name) => name.clone(),
         None => clone_storage_id(storage, taken),
     };
