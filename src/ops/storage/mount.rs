@@ -148,6 +148,9 @@ pub(super) fn mount(
              [{storage}]) before `storage unmount --storage {storage_id}`"
         ));
     }
+    for note in &notes {
+        log::warn!("{note}");
+    }
     Ok(MountReport {
         storage: storage_id,
         parent_storage: storage.to_string(),
@@ -308,6 +311,9 @@ pub(super) fn unmount(b: &dyn Backends, storage: &str) -> Result<UnmountReport> 
             "parent snapshot '{parent}' of volume '{}' stays",
             r.volume.parent_volume.as_deref().unwrap_or("?")
         ));
+    }
+    for note in &notes {
+        log::warn!("{note}");
     }
     Ok(UnmountReport {
         storage: storage.to_string(),

@@ -1,13 +1,15 @@
 //! `storage restore`: whole-volume SnapRestore, guarded: refused while guests with a disk on the
 //! storage run (unless forced) or while a FlexClone depends on a newer snapshot; safety snapshot first.
 
+use time::OffsetDateTime;
+
 use crate::error::{Error, Result, ResultExt};
 use crate::ops::resolve::resolve;
 use crate::ops::Backends;
 
 use super::{
     check_snapshot_limit, clones_of, created, find_snapshot, guests_on_storage, on_volume,
-    snapshots, take_snapshot, validate_snapshot_name, RestoreOptions, RestoreReport,
+    parse_time, snapshots, take_snapshot, validate_snapshot_name, RestoreOptions, RestoreReport,
 };
 
 /// Requests: the resolution, the snapshots listing, the guest list and the config of each running
@@ -76,15 +78,33 @@ pub(super) fn restore(
         )));
     }
 
+    // ... and past a snapshot that has not expired yet.
+    let now = OffsetDateTime::now_utc();
+    let locked: Vec<String> = before
+        .iter()
+        .filter(|s| newer.contains(&s.name.as_str()))
+        .filter_map(|s| {
+            let t = s.expiry_time.as_deref()?;
+            (parse_time(t)? > now).then(|| format!("'{}' (expires at {t})", s.name))
+        })
+        .collect();
+    if !locked.is_empty() {
+        return Err(Error::Refused(format!(
+            "snapshot(s) {} of storage '{storage}' are newer than '{name}' and have not expired; a              restore would have to discard them, which ONTAP refuses before their expiry",
+            locked.join(", ")
+        )));
+    }
+
+    let safety_step = "take a safety snapshot before the restore (or pass --no-safety-snapshot)";
     let safety = if opts.safety_snapshot {
-        check_snapshot_limit(&r).step("take a safety snapshot before the restore")?;
+        check_snapshot_limit(&r).step(safety_step)?;
         let s = take_snapshot(
             &r,
             &format!("safety snapshot before restore to {name}"),
             None,
             None,
         )
-        .step("take a safety snapshot before the restore")?;
+        .step(safety_step)?;
         log::info!("safety snapshot '{}' taken", s.name);
         Some(s)
     } else {

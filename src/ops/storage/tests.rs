@@ -804,3 +804,56 @@ fn prune_stops_at_the_first_failed_delete_and_says_what_was_done() {
     assert!(!f.snapshot_names("ONTAP01").contains(&a));
     assert!(f.snapshot_names("ONTAP01").contains(&b));
 }
+
+#[test]
+fn restore_is_refused_past_a_newer_unexpired_snapshot() {
+    let f = Fake::new();
+    stop_ontap01_guests(&f);
+    let target = tool_snapshot(&f, "ONTAP01", 3, None);
+    let locked = create(
+        &f,
+        "ONTAP01",
+        &CreateOptions {
+            expiry: Some(Duration::from_secs(3600)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let opts = RestoreOptions {
+        force: false,
+        safety_snapshot: true,
+    };
+    let e = restore(&f, "ONTAP01", &target, &opts).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&locked.name) && msg.contains("not expired"),
+        "{msg}"
+    );
+    assert_eq!(
+        f.calls_to("ontap.create_snapshot").len(),
+        1,
+        "only the locked one"
+    );
+    assert!(f.calls_to("ontap.restore_volume").is_empty());
+}
+
+#[test]
+fn restore_of_an_unknown_snapshot_changes_nothing() {
+    let f = Fake::new();
+    stop_ontap01_guests(&f);
+    let opts = RestoreOptions {
+        force: false,
+        safety_snapshot: true,
+    };
+    let e = restore(
+        &f,
+        "ONTAP01",
+        "proxmox_snapshot_1999-01-01_00:00:00+0000",
+        &opts,
+    )
+    .unwrap_err();
+    assert!(matches!(e.root(), Error::NotFound { .. }));
+    assert!(f.calls_to("ontap.create_snapshot").is_empty());
+    let e = restore(&f, "ONTAP01", "bad name", &opts).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+}
