@@ -306,14 +306,16 @@ pub(super) fn unmount(b: &dyn Backends, storage: &str) -> Result<UnmountReport> 
         "Proxmox does not unmount removed storages: on every node that used it, run `umount \
          {mount_path}` (a stale NFS mount otherwise stays)"
     ));
-    if let Some(parent) = &r.volume.parent_snapshot {
-        notes.push(format!(
-            "parent snapshot '{parent}' of volume '{}' stays",
-            r.volume.parent_volume.as_deref().unwrap_or("?")
-        ));
-    }
     for note in &notes {
         log::warn!("{note}");
+    }
+    if let Some(parent) = &r.volume.parent_snapshot {
+        let note = format!(
+            "parent snapshot '{parent}' of volume '{}' stays",
+            r.volume.parent_volume.as_deref().unwrap_or("?")
+        );
+        log::info!("{note}");
+        notes.push(note);
     }
     Ok(UnmountReport {
         storage: storage.to_string(),
