@@ -60,3 +60,10 @@ pub fn handle(
         &serde_json::json!({"error": {"message": "not implemented", "code": "3"}}),
     )
 }
+
+impl OntapState {
+    /// The whole ONTAP state as JSON, for `GET /_sim/state`.
+    pub fn dump(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+}
