@@ -1,6 +1,7 @@
 //! The request log (`/_sim/requests`): one entry per API request, in arrival order; control-API
 //! calls are not logged. A dropped connection is logged with status 0.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -36,10 +37,14 @@ pub struct Pending {
     started: Instant,
 }
 
+/// The log keeps at most this many entries (the oldest go first), so a simulator left running
+/// does not grow without bound.
+pub const MAX_ENTRIES: usize = 100_000;
+
 #[derive(Debug, Default)]
 pub struct RequestLog {
     next_seq: AtomicU64,
-    entries: Mutex<Vec<RequestLogEntry>>,
+    entries: Mutex<VecDeque<RequestLogEntry>>,
 }
 
 const TIME_FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
@@ -86,14 +91,15 @@ impl RequestLog {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let at = entries.partition_point(|e| e.seq < entry.seq);
         entries.insert(at, entry);
+        while entries.len() > MAX_ENTRIES {
+            entries.pop_front();
+        }
     }
 
     /// Every entry, in arrival order.
     pub fn entries(&self) -> Vec<RequestLogEntry> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.iter().cloned().collect()
     }
 
     /// Forget every entry; returns how many there were.
@@ -129,6 +135,18 @@ mod tests {
         let c = log.begin();
         log.finish(c, Api::Pve, "GET", "/", "", 200);
         assert_eq!(log.entries()[0].seq, 3);
+    }
+
+    #[test]
+    fn keeps_the_newest_entries() {
+        let log = RequestLog::default();
+        for _ in 0..MAX_ENTRIES + 3 {
+            let p = log.begin();
+            log.finish(p, Api::Pve, "GET", "/", "", 200);
+        }
+        let e = log.entries();
+        assert_eq!(e.len(), MAX_ENTRIES);
+        assert_eq!(e[0].seq, 4);
     }
 
     #[test]

@@ -61,6 +61,12 @@ fn serves_both_apis_over_tls_pinned_by_fingerprint() {
     assert_eq!(pve.get("/api2/json/version", "").json()["api"], "pve");
     let mut ontap = RawConn::connect(sim.ontap_addr(), sim.ontap_fingerprint()).unwrap();
     assert_eq!(ontap.get("/api/cluster", "").json()["api"], "ontap");
+    // TLS 1.3 by default, TLS 1.2 for older clients.
+    assert_eq!(pve.tls_version(), Some(rustls::ProtocolVersion::TLSv1_3));
+    let tls12 = common::pinned_config_for(sim.pve_fingerprint(), &[&rustls::version::TLS12]);
+    let mut old = RawConn::connect_with(sim.pve_addr(), tls12).unwrap();
+    assert_eq!(old.tls_version(), Some(rustls::ProtocolVersion::TLSv1_2));
+    assert_eq!(old.get("/api2/json/version", "").status, 200);
     // The other listener's fingerprint is refused.
     assert!(RawConn::connect(sim.pve_addr(), sim.ontap_fingerprint()).is_err());
 

@@ -81,8 +81,16 @@ impl ServerCertVerifier for Pinned {
 
 /// A client config that accepts only the certificate with `fingerprint`.
 pub fn pinned_config(fingerprint: &str) -> Arc<ClientConfig> {
+    pinned_config_for(fingerprint, rustls::DEFAULT_VERSIONS)
+}
+
+/// Like `pinned_config`, offering only these TLS versions.
+pub fn pinned_config_for(
+    fingerprint: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<ClientConfig> {
     let config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(Pinned {
@@ -176,11 +184,18 @@ pub struct RawConn {
 impl RawConn {
     /// Connect and finish the TLS handshake, pinning `fingerprint`.
     pub fn connect(addr: SocketAddr, fingerprint: &str) -> Result<RawConn, std::io::Error> {
+        RawConn::connect_with(addr, pinned_config(fingerprint))
+    }
+
+    /// Connect with this client config and finish the TLS handshake.
+    pub fn connect_with(
+        addr: SocketAddr,
+        config: Arc<ClientConfig>,
+    ) -> Result<RawConn, std::io::Error> {
         let sock = TcpStream::connect(addr)?;
         sock.set_read_timeout(Some(Duration::from_secs(60)))?;
         let name = ServerName::try_from("127.0.0.1").unwrap();
-        let mut conn = ClientConnection::new(pinned_config(fingerprint), name)
-            .map_err(std::io::Error::other)?;
+        let mut conn = ClientConnection::new(config, name).map_err(std::io::Error::other)?;
         let mut sock = sock;
         while conn.is_handshaking() {
             conn.complete_io(&mut sock)?;
@@ -188,6 +203,11 @@ impl RawConn {
         Ok(RawConn {
             stream: BufReader::new(StreamOwned::new(conn, sock)),
         })
+    }
+
+    /// The negotiated TLS version.
+    pub fn tls_version(&self) -> Option<rustls::ProtocolVersion> {
+        self.stream.get_ref().conn.protocol_version()
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
