@@ -639,3 +639,16 @@ fn busy_ports_and_equal_ports_are_refused() {
     .unwrap();
     assert!(err.to_string().contains("must differ"), "{err}");
 }
+
+#[test]
+fn sim_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Sim>();
+    let sim = Arc::new(start());
+    let worker = {
+        let sim = sim.clone();
+        std::thread::spawn(move || sim.add_fault(FaultRule::new("GET", "/x").status(500)))
+    };
+    let id = worker.join().unwrap();
+    assert_eq!(sim.faults()[0].id, id);
+}
