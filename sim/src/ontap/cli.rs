@@ -80,6 +80,7 @@ fn queue_schema() -> Schema {
         expensive: vec![],
         defaults: vec!["vserver", "volume"],
         key: "volume",
+        keys: vec!["vserver", "volume"],
     }
 }
 

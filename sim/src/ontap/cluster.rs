@@ -24,6 +24,7 @@ fn cluster_schema() -> Schema {
         expensive: vec![],
         defaults: vec!["name", "uuid", "version"],
         key: "uuid",
+        keys: vec![],
     }
 }
 
@@ -55,6 +56,7 @@ fn svm_schema() -> Schema {
         expensive: vec![],
         defaults: vec!["name", "uuid"],
         key: "uuid",
+        keys: vec!["uuid", "name"],
     }
 }
 
@@ -132,6 +134,7 @@ fn lif_schema() -> Schema {
         expensive: vec![],
         defaults: vec!["name", "uuid"],
         key: "uuid",
+        keys: vec!["uuid", "name"],
     }
 }
 
@@ -180,6 +183,7 @@ fn policy_schema() -> Schema {
         expensive: vec![],
         defaults: vec!["id", "name"],
         key: "id",
+        keys: vec!["id", "name"],
     }
 }
 

@@ -16,6 +16,9 @@ pub struct Schema {
     pub defaults: Vec<&'static str>,
     /// The identifying field used for paging (`start.<key>`).
     pub key: &'static str,
+    /// Identifying fields returned whatever `fields=` asks for (clients such as netapp-ontap
+    /// rely on them to address the record afterwards).
+    pub keys: Vec<&'static str>,
 }
 
 impl Schema {
@@ -44,7 +47,10 @@ pub fn select(
     spec: Option<&str>,
     all_by_default: bool,
 ) -> Result<Selection, ApiError> {
-    let mut sel = Selection::default();
+    let mut sel = Selection {
+        include: schema.keys.iter().map(|k| k.to_string()).collect(),
+        exclude: Vec::new(),
+    };
     let spec = match spec {
         Some(s) => s.to_string(),
         None if all_by_default => "*".to_string(),
@@ -161,6 +167,7 @@ mod tests {
             expensive: vec!["nas."],
             defaults: vec!["name", "uuid"],
             key: "uuid",
+            keys: vec!["uuid"],
         }
     }
 
@@ -177,6 +184,7 @@ mod tests {
         let p = project(&full, &select(&s, Some("nas.path,space"), false).unwrap());
         assert_eq!(p["nas"], json!({"path": "/v"}));
         assert_eq!(p["space"]["size"], 5);
+        assert_eq!(p["uuid"], "u", "keys always come back");
         assert!(p.get("name").is_none());
         let p = project(&full, &select(&s, Some("*"), false).unwrap());
         assert!(p.get("nas").is_none());

@@ -43,6 +43,7 @@ pub fn schema(state: &OntapState) -> Schema {
         expensive: vec![],
         defaults: vec!["name", "path"],
         key: "name",
+        keys: vec!["name", "path"],
     }
 }
 

@@ -160,6 +160,7 @@ fn schema(state: &OntapState) -> Schema {
         expensive: vec![],
         defaults: vec!["uuid"],
         key: "uuid",
+        keys: vec!["uuid"],
     }
 }
 

@@ -44,6 +44,7 @@ pub fn schema(state: &OntapState) -> Schema {
         expensive: vec![],
         defaults: vec!["name", "uuid"],
         key: "uuid",
+        keys: vec!["uuid", "name"],
     }
 }
 

@@ -66,6 +66,7 @@ pub fn schema(state: &OntapState) -> Schema {
         ],
         defaults: vec!["name", "uuid"],
         key: "uuid",
+        keys: vec!["uuid", "name"],
     }
 }
 
