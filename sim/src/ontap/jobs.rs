@@ -189,6 +189,8 @@ impl OntapState {
     }
 
     /// End every job whose time has come (in the order they end), then forget old ones.
+    /// `handle` does this on every request; call it before reading the state from outside
+    /// (e.g. a state dump) to see the effects of jobs that ended since the last request.
     pub fn tick(&mut self) {
         let now = Instant::now();
         loop {

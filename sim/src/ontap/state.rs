@@ -502,6 +502,8 @@ impl OntapState {
     /// Bump the content generation of these files (relative to the export); returns how many
     /// existed.
     pub fn write_files(&mut self, server: &str, export: &str, paths: &[String]) -> usize {
+        // jobs that are due land first, so a write after a clone never goes to the old tree
+        self.tick();
         let Some((vol, dir)) = self
             .resolve_export(server, export)
             .map(|(v, d)| (v.uuid.clone(), d))
