@@ -139,7 +139,11 @@ pub(crate) fn run(world: &mut World, call: &Call) -> Result<Reply, PveError> {
                 .collect(),
         ),
         "fstrim" => json!({"paths": []}),
-        other => return Err(PveError::unsupported(&format!("guest agent command '{other}'"))),
+        other => {
+            return Err(PveError::unsupported(&format!(
+                "guest agent command '{other}'"
+            )))
+        }
     };
     Ok(Reply {
         data: json!({"result": result}),

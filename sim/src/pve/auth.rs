@@ -78,10 +78,7 @@ pub(crate) fn authenticate(
 }
 
 fn user_enabled(state: &PveState, userid: &str) -> bool {
-    state
-        .users
-        .iter()
-        .any(|u| u.userid == userid && u.enabled)
+    state.users.iter().any(|u| u.userid == userid && u.enabled)
 }
 
 /// `USER@REALM!TOKENID=SECRET` (split on the last `=`) → the token id.
@@ -156,8 +153,7 @@ fn verify_csrf(state: &PveState, user: &str, token: &str) -> bool {
 
 /// Standard base64 (with or without `=` padding).
 fn base64(data: &[u8], pad: bool) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let b = [
@@ -281,14 +277,20 @@ mod tests {
     #[test]
     fn auth_values_from_headers() {
         assert_eq!(
-            extract_auth_value(Some("a=b; PVEAuthCookie=PVE%3Aroot@pam%3A1::x"), "PVEAuthCookie"),
+            extract_auth_value(
+                Some("a=b; PVEAuthCookie=PVE%3Aroot@pam%3A1::x"),
+                "PVEAuthCookie"
+            ),
             Some("PVE:root@pam:1::x".to_string())
         );
         assert_eq!(
             extract_auth_value(Some("PVEAPIToken=root@pam!snap=s-e=c"), "PVEAPIToken"),
             Some("root@pam!snap=s-e=c".to_string())
         );
-        assert_eq!(extract_auth_value(Some("XPVEAPIToken=x"), "PVEAPIToken"), None);
+        assert_eq!(
+            extract_auth_value(Some("XPVEAPIToken=x"), "PVEAPIToken"),
+            None
+        );
         assert_eq!(extract_auth_value(None, "PVEAPIToken"), None);
     }
 }

@@ -61,7 +61,9 @@ pub(crate) fn nodes(world: &mut World, call: &Call) -> Result<Reply, PveError> {
 /// `GET /nodes/{node}`: the sub-directories.
 pub(crate) fn node_index(_world: &mut World, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[NODE])?;
-    let dirs = ["qemu", "lxc", "storage", "tasks", "status", "version", "network", "services"];
+    let dirs = [
+        "qemu", "lxc", "storage", "tasks", "status", "version", "network", "services",
+    ];
     Ok(Value::Array(dirs.iter().map(|d| json!({"name": d})).collect()).into())
 }
 

@@ -104,7 +104,10 @@ pub(crate) fn update(world: &mut World, call: &Call) -> Result<Reply, PveError> 
     let p = &call.params;
     let skiplock = p.flag("skiplock");
     if skiplock && call.user != "root@pam" {
-        return Err(PveError::param("skiplock", "Only root may use this option."));
+        return Err(PveError::param(
+            "skiplock",
+            "Only root may use this option.",
+        ));
     }
     let guest = find_guest(&world.pve, call)?;
     let vmid = guest.vmid;
@@ -115,7 +118,9 @@ pub(crate) fn update(world: &mut World, call: &Call) -> Result<Reply, PveError> 
     }
     if let Some(digest) = p.str("digest") {
         if digest != guest.digest() {
-            return Err(PveError::die("checksum mismatch (file change by other user?)"));
+            return Err(PveError::die(
+                "checksum mismatch (file change by other user?)",
+            ));
         }
     }
     if !skiplock {
@@ -226,9 +231,17 @@ pub(crate) fn apply(
         .get_mut(&vmid)
         .ok_or_else(|| format!("Configuration file of guest {vmid} does not exist\n"))?;
     let mut log = Vec::new();
-    let mut summary: Vec<String> = update.delete.iter().map(|k| format!("-delete {k}")).collect();
+    let mut summary: Vec<String> = update
+        .delete
+        .iter()
+        .map(|k| format!("-delete {k}"))
+        .collect();
     summary.extend(update.set.iter().map(|(k, v)| format!("-{k} {v}")));
-    log.push(format!("update {} {vmid}: {}", guest.label(), summary.join(" ")));
+    log.push(format!(
+        "update {} {vmid}: {}",
+        guest.label(),
+        summary.join(" ")
+    ));
     for key in &update.delete {
         let pending_value = guest.pending.remove(key);
         let current = guest.config.remove(key);

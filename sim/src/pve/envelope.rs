@@ -91,21 +91,6 @@ impl PveError {
             message: format!("{what} is not implemented by pve-ontap-sim\n"),
         }
     }
-
-    /// The message text (for task logs and tests).
-    pub fn message(&self) -> String {
-        match self {
-            PveError::Param(errors) => {
-                let mut text = String::from("Parameter verification failed.\n");
-                for (k, v) in errors {
-                    text.push_str(&format!("{k}: {}\n", v.trim_end()));
-                }
-                text
-            }
-            PveError::Die { message, .. } => message.clone(),
-            PveError::Bare { reason, .. } => reason.clone(),
-        }
-    }
 }
 
 fn with_newline(mut message: String) -> String {
@@ -204,7 +189,10 @@ mod tests {
 
         let resp = render(
             Format::Json,
-            Err(PveError::param("todisk", "type check ('boolean') failed - got 'true'")),
+            Err(PveError::param(
+                "todisk",
+                "type check ('boolean') failed - got 'true'",
+            )),
         );
         assert_eq!(resp.status, 400);
         assert_eq!(resp.reason, "Parameter verification failed.");

@@ -209,7 +209,13 @@ fn qemu_power(world: &mut World, call: &Call, command: &str) -> Result<Reply, Pv
             opt("forceStop", Kind::Bool),
             opt("keepActive", Kind::Bool),
         ])?,
-        "suspend" => p.check(&[NODE, VMID, SKIPLOCK, opt("todisk", Kind::Bool), STATESTORAGE])?,
+        "suspend" => p.check(&[
+            NODE,
+            VMID,
+            SKIPLOCK,
+            opt("todisk", Kind::Bool),
+            STATESTORAGE,
+        ])?,
         _ => p.check(&[NODE, VMID, SKIPLOCK, opt("nocheck", Kind::Bool)])?,
     }
     root_only(
@@ -235,7 +241,9 @@ fn qemu_power(world: &mut World, call: &Call, command: &str) -> Result<Reply, Pv
         "force-cpu",
     ] {
         if p.str(unsupported).is_some() {
-            return Err(PveError::unsupported(&format!("migration parameter '{unsupported}'")));
+            return Err(PveError::unsupported(&format!(
+                "migration parameter '{unsupported}'"
+            )));
         }
     }
     let skiplock = p.flag("skiplock");

@@ -69,9 +69,11 @@ impl Params {
                 match serde_json::from_slice::<Value>(&req.body) {
                     Ok(Value::Object(obj)) => map.extend(obj),
                     Ok(_) if req.body.iter().all(u8::is_ascii_whitespace) => {}
-                    Ok(other) => return Err(body_error(format!(
-                        "expected a JSON object as request body, got {other}"
-                    ))),
+                    Ok(other) => {
+                        return Err(body_error(format!(
+                            "expected a JSON object as request body, got {other}"
+                        )))
+                    }
                     Err(_) if req.body.iter().all(u8::is_ascii_whitespace) => {}
                     Err(e) => return Err(body_error(format!("malformed JSON string: {e}"))),
                 }
@@ -174,7 +176,8 @@ impl Params {
 
     /// A checked integer.
     pub fn int(&self, name: &str) -> Option<i64> {
-        self.str(name).and_then(|s| s.trim_start_matches('+').parse().ok())
+        self.str(name)
+            .and_then(|s| s.trim_start_matches('+').parse().ok())
     }
 
     /// Every parameter name except those of `schema` (guest config keys of a config update).

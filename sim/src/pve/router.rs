@@ -157,9 +157,9 @@ fn route(method: &str, segments: &[&str]) -> Option<Route> {
         ("GET", ["nodes", node, "tasks", upid, "status"]) => Route::new(tasks::status)
             .with("node", node)
             .with("upid", upid),
-        ("GET", ["nodes", node, "tasks", upid, "log"]) => Route::new(tasks::log)
-            .with("node", node)
-            .with("upid", upid),
+        ("GET", ["nodes", node, "tasks", upid, "log"]) => {
+            Route::new(tasks::log).with("node", node).with("upid", upid)
+        }
         ("GET", ["storage"]) => Route::new(storage::index),
         ("POST", ["storage"]) => Route::new(storage::create),
         ("GET", ["storage", id]) => Route::new(storage::read).with("storage", id),

@@ -119,7 +119,12 @@ fn set_stopped(guest: &mut Guest) {
 }
 
 /// `vm_start`: lock checks, `already running`, resume from hibernation, pending changes applied.
-fn qemu_start(guest: &mut Guest, skiplock: bool, pid: u32, now: Instant) -> Result<Vec<String>, String> {
+fn qemu_start(
+    guest: &mut Guest,
+    skiplock: bool,
+    pid: u32,
+    now: Instant,
+) -> Result<Vec<String>, String> {
     let lock = guest.lock().map(str::to_string);
     if lock.as_deref() == Some("backup") && guest.is_running() {
         // A backup holds the VM paused: start means resume.
@@ -153,7 +158,12 @@ fn qemu_start(guest: &mut Guest, skiplock: bool, pid: u32, now: Instant) -> Resu
 }
 
 /// LXC `vm_start`.
-fn ct_start(guest: &mut Guest, skiplock: bool, pid: u32, now: Instant) -> Result<Vec<String>, String> {
+fn ct_start(
+    guest: &mut Guest,
+    skiplock: bool,
+    pid: u32,
+    now: Instant,
+) -> Result<Vec<String>, String> {
     if !skiplock {
         guest.check_lock()?;
     }
@@ -167,7 +177,12 @@ fn ct_start(guest: &mut Guest, skiplock: bool, pid: u32, now: Instant) -> Result
 }
 
 /// `vm_stop` / `vm_shutdown` (QEMU) and `vm_stop` (LXC): nothing to do when not running.
-fn stop(guest: &mut Guest, skiplock: bool, shutdown: bool, force: bool) -> Result<Vec<String>, String> {
+fn stop(
+    guest: &mut Guest,
+    skiplock: bool,
+    shutdown: bool,
+    force: bool,
+) -> Result<Vec<String>, String> {
     if !guest.is_running() {
         return Ok(Vec::new());
     }
@@ -236,7 +251,10 @@ fn hibernate(
     guest
         .config
         .insert("runningmachine".into(), "pc-i440fx-10.1+pve0".into());
-    guest.config.insert("runningcpu".into(), "kvm64,enforce,+kvm_pv_eoi,+kvm_pv_unhalt,+lahf_lm,+sep".into());
+    guest.config.insert(
+        "runningcpu".into(),
+        "kvm64,enforce,+kvm_pv_eoi,+kvm_pv_unhalt,+lahf_lm,+sep".into(),
+    );
     guest.config.insert("lock".into(), "suspended".into());
     // RAM (and with it a frozen agent) is saved, not lost: keep `agent.frozen` as it is.
     guest.run = RunStatus::Stopped;
@@ -249,7 +267,12 @@ fn hibernate(
 }
 
 /// `vm_resume`: `cont` on a paused VM; a full start after hibernation.
-fn resume(guest: &mut Guest, skiplock: bool, pid: u32, now: Instant) -> Result<Vec<String>, String> {
+fn resume(
+    guest: &mut Guest,
+    skiplock: bool,
+    pid: u32,
+    now: Instant,
+) -> Result<Vec<String>, String> {
     if guest.lock() == Some("suspended") {
         return qemu_start(guest, skiplock, pid, now);
     }

@@ -461,7 +461,11 @@ impl Guest {
 
     /// Bytes of RAM (`memory` in MiB, possibly `current=N`).
     pub fn maxmem(&self) -> u64 {
-        let memory = self.config.get("memory").map(String::as_str).unwrap_or("512");
+        let memory = self
+            .config
+            .get("memory")
+            .map(String::as_str)
+            .unwrap_or("512");
         let mib = super::volumes::property_string(memory)
             .0
             .or_else(|| super::volumes::drive_option(memory, "current"))
@@ -490,7 +494,9 @@ impl Guest {
     pub fn cpus(&self) -> u64 {
         let get = |k: &str| self.config.get(k).and_then(|v| v.parse::<u64>().ok());
         match self.guest_type {
-            GuestType::Qemu => get("vcpus").unwrap_or(get("sockets").unwrap_or(1) * get("cores").unwrap_or(1)),
+            GuestType::Qemu => {
+                get("vcpus").unwrap_or(get("sockets").unwrap_or(1) * get("cores").unwrap_or(1))
+            }
             GuestType::Lxc => get("cores").unwrap_or(1),
         }
     }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::envelope::{PveError, Reply};
 use super::params::{
     opt, req, verify_content_list, verify_node_list, verify_options, verify_path, verify_server,
-    verify_vmid, Kind, Prop, Params, NODE, STORAGE,
+    verify_vmid, Kind, Params, Prop, NODE, STORAGE,
 };
 use super::router::Call;
 use super::scenario::GuestType;
@@ -210,11 +210,7 @@ pub(crate) fn create(world: &mut World, call: &Call) -> Result<Reply, PveError> 
 
 /// `PUT /storage/{storage}`: change options (fixed ones refused), `delete` removes options.
 pub(crate) fn update(world: &mut World, call: &Call) -> Result<Reply, PveError> {
-    let mut schema = vec![
-        STORAGE,
-        opt("delete", Kind::Str),
-        opt("digest", Kind::Str),
-    ];
+    let mut schema = vec![STORAGE, opt("delete", Kind::Str), opt("digest", Kind::Str)];
     schema.extend_from_slice(OPTIONS);
     call.params.check(&schema)?;
     let p = &call.params;
@@ -223,8 +219,7 @@ pub(crate) fn update(world: &mut World, call: &Call) -> Result<Reply, PveError> 
     if let Some(digest) = p.str("digest") {
         if digest != world.pve.storage_digest() {
             return Err(fail(
-                "detected modified configuration - file changed by other user? Try again."
-                    .into(),
+                "detected modified configuration - file changed by other user? Try again.".into(),
             ));
         }
     }
@@ -299,7 +294,10 @@ pub(crate) fn delete(world: &mut World, call: &Call) -> Result<Reply, PveError> 
 
 /// The files of a storage as (path relative to the storage path, size); nfs content comes from
 /// the ONTAP export. Err: the storage cannot be activated (mount error).
-pub(crate) fn storage_files(world: &World, storage: &Storage) -> Result<Vec<(String, u64)>, String> {
+pub(crate) fn storage_files(
+    world: &World,
+    storage: &Storage,
+) -> Result<Vec<(String, u64)>, String> {
     if storage.storage_type != "nfs" {
         return Ok(storage
             .files
@@ -336,19 +334,22 @@ pub(crate) fn volumes(
     content: Option<&str>,
 ) -> Result<Vec<Value>, String> {
     let configured = storage.content();
-    let wanted: Vec<&str> = ["rootdir", "images", "vztmpl", "iso", "backup", "snippets", "import"]
-        .into_iter()
-        .filter(|ct| content.is_none_or(|c| c == *ct))
-        .filter(|ct| configured.iter().any(|c| c == ct))
-        .collect();
+    let wanted: Vec<&str> = [
+        "rootdir", "images", "vztmpl", "iso", "backup", "snippets", "import",
+    ]
+    .into_iter()
+    .filter(|ct| content.is_none_or(|c| c == *ct))
+    .filter(|ct| configured.iter().any(|c| c == ct))
+    .collect();
     let files = storage_files(world, storage)?;
-    let owner_type = |owner: u32| {
-        match world.pve.guests.get(&owner).map(|g| g.guest_type) {
-            Some(GuestType::Lxc) => "rootdir",
-            _ => "images",
-        }
+    let owner_type = |owner: u32| match world.pve.guests.get(&owner).map(|g| g.guest_type) {
+        Some(GuestType::Lxc) => "rootdir",
+        _ => "images",
     };
-    let lvm = matches!(storage.storage_type.as_str(), "lvm" | "lvmthin" | "zfspool" | "rbd");
+    let lvm = matches!(
+        storage.storage_type.as_str(),
+        "lvm" | "lvmthin" | "zfspool" | "rbd"
+    );
     let mut out = Vec::new();
     for (path, size) in files {
         let item = if lvm {
@@ -411,7 +412,8 @@ fn file_volume(storage: &Storage, path: &str, size: u64) -> Option<Value> {
         }));
     }
     let lower = name.to_ascii_lowercase();
-    if dir == content_subdir(options, "iso") && (lower.ends_with(".iso") || lower.ends_with(".img")) {
+    if dir == content_subdir(options, "iso") && (lower.ends_with(".iso") || lower.ends_with(".img"))
+    {
         return Some(json!({
             "volid": format!("{sid}:iso/{name}"), "content": "iso", "format": "iso", "size": size,
         }));
@@ -472,7 +474,9 @@ pub(crate) fn content(world: &mut World, call: &Call) -> Result<Reply, PveError>
         STORAGE,
         opt(
             "content",
-            Kind::Enum(&["images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"]),
+            Kind::Enum(&[
+                "images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import",
+            ]),
         ),
         opt("vmid", Kind::Fmt(verify_vmid)),
     ])?;
@@ -517,8 +521,17 @@ pub(crate) fn status(world: &mut World, call: &Call) -> Result<Reply, PveError> 
 pub(crate) fn node_index(world: &mut World, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[NODE, STORAGE])?;
     node_storage(world, call)?;
-    let dirs = ["content", "download-url", "file-restore", "import-metadata", "prunebackups",
-        "rrd", "rrddata", "status", "upload"];
+    let dirs = [
+        "content",
+        "download-url",
+        "file-restore",
+        "import-metadata",
+        "prunebackups",
+        "rrd",
+        "rrddata",
+        "status",
+        "upload",
+    ];
     Ok(Value::Array(dirs.iter().map(|d| json!({"subdir": d})).collect()).into())
 }
 

@@ -242,7 +242,11 @@ pub(crate) fn list(world: &mut World, call: &Call) -> Result<Reply, PveError> {
         })
         .filter(|t| vmid.as_ref().is_none_or(|v| &t.id == v))
         .filter(|t| typefilter.as_ref().is_none_or(|f| &t.task_type == f))
-        .filter(|t| userfilter.as_ref().is_none_or(|u| t.user.contains(u.as_str())))
+        .filter(|t| {
+            userfilter
+                .as_ref()
+                .is_none_or(|u| t.user.contains(u.as_str()))
+        })
         .filter(|t| !errors || t.exitstatus.as_deref().is_some_and(|e| e != "OK"))
         .map(|t| {
             let mut v = json!({

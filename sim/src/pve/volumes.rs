@@ -75,15 +75,63 @@ pub(crate) fn is_disk_key(guest_type: GuestType, key: &str) -> bool {
 /// Whether a config key is known to the simulator's config schema (what a config update may name).
 pub(crate) fn is_config_key(guest_type: GuestType, key: &str) -> bool {
     const QEMU: &[&str] = &[
-        "name", "memory", "cores", "sockets", "vcpus", "cpu", "ostype", "boot", "bootdisk",
-        "agent", "description", "onboot", "tags", "scsihw", "machine", "bios", "balloon",
-        "hookscript", "vmstate", "lock", "protection", "numa", "startup", "smbios1", "vmgenid",
-        "meta", "kvm", "acpi", "tablet", "vga", "template", "cpulimit", "cpuunits",
+        "name",
+        "memory",
+        "cores",
+        "sockets",
+        "vcpus",
+        "cpu",
+        "ostype",
+        "boot",
+        "bootdisk",
+        "agent",
+        "description",
+        "onboot",
+        "tags",
+        "scsihw",
+        "machine",
+        "bios",
+        "balloon",
+        "hookscript",
+        "vmstate",
+        "lock",
+        "protection",
+        "numa",
+        "startup",
+        "smbios1",
+        "vmgenid",
+        "meta",
+        "kvm",
+        "acpi",
+        "tablet",
+        "vga",
+        "template",
+        "cpulimit",
+        "cpuunits",
     ];
     const LXC: &[&str] = &[
-        "arch", "hostname", "memory", "swap", "cores", "ostype", "unprivileged", "description",
-        "onboot", "tags", "hookscript", "lock", "protection", "startup", "features", "template",
-        "cpulimit", "cpuunits", "nameserver", "searchdomain", "console", "tty",
+        "arch",
+        "hostname",
+        "memory",
+        "swap",
+        "cores",
+        "ostype",
+        "unprivileged",
+        "description",
+        "onboot",
+        "tags",
+        "hookscript",
+        "lock",
+        "protection",
+        "startup",
+        "features",
+        "template",
+        "cpulimit",
+        "cpuunits",
+        "nameserver",
+        "searchdomain",
+        "console",
+        "tty",
     ];
     let names = match guest_type {
         GuestType::Qemu => QEMU,
@@ -98,11 +146,28 @@ pub(crate) fn is_config_key(guest_type: GuestType, key: &str) -> bool {
 /// Config keys whose values Proxmox returns as JSON numbers (integer/boolean schema types).
 pub(crate) fn config_json_value(guest_type: GuestType, key: &str, value: &str) -> Value {
     const QEMU_NUMERIC: &[&str] = &[
-        "cores", "sockets", "vcpus", "balloon", "onboot", "protection", "numa", "kvm", "acpi",
-        "tablet", "template", "cpuunits",
+        "cores",
+        "sockets",
+        "vcpus",
+        "balloon",
+        "onboot",
+        "protection",
+        "numa",
+        "kvm",
+        "acpi",
+        "tablet",
+        "template",
+        "cpuunits",
     ];
     const LXC_NUMERIC: &[&str] = &[
-        "memory", "swap", "cores", "unprivileged", "onboot", "protection", "template", "cpuunits",
+        "memory",
+        "swap",
+        "cores",
+        "unprivileged",
+        "onboot",
+        "protection",
+        "template",
+        "cpuunits",
         "tty",
     ];
     let numeric = match guest_type {
@@ -127,9 +192,9 @@ pub(crate) fn parse_name_dir(name: &str) -> Result<&'static str, String> {
     let format = image_format(name);
     let bad_chars = name.is_empty() || name.contains('/') || name.chars().any(char::is_whitespace);
     match format {
-        Some(_) if name.starts_with("snap-") && name.ends_with(".qcow2") => Err(format!(
-            "'{name}' is a snapshot filename, not a volume!\n"
-        )),
+        Some(_) if name.starts_with("snap-") && name.ends_with(".qcow2") => {
+            Err(format!("'{name}' is a snapshot filename, not a volume!\n"))
+        }
         Some(fmt) if !bad_chars && name.len() > fmt.len() + 1 => Ok(fmt),
         _ => Err(format!("unable to parse volume filename '{name}'\n")),
     }
@@ -168,7 +233,10 @@ pub(crate) fn parse_file_volname(volname: &str) -> Result<VolName, String> {
         });
     }
     for vtype in ["iso", "vztmpl", "backup", "snippets", "import"] {
-        if let Some(name) = volname.strip_prefix(vtype).and_then(|r| r.strip_prefix('/')) {
+        if let Some(name) = volname
+            .strip_prefix(vtype)
+            .and_then(|r| r.strip_prefix('/'))
+        {
             if !name.is_empty() && !name.contains('/') {
                 return Ok(VolName::Other {
                     vtype,
@@ -269,7 +337,10 @@ mod tests {
             drive_file("ONTAP01:100/vm-100-disk-0.qcow2,iothread=1,size=32G"),
             Some("ONTAP01:100/vm-100-disk-0.qcow2")
         );
-        assert_eq!(drive_file("file=ONTAP01:100/x.raw,size=1G"), Some("ONTAP01:100/x.raw"));
+        assert_eq!(
+            drive_file("file=ONTAP01:100/x.raw,size=1G"),
+            Some("ONTAP01:100/x.raw")
+        );
         assert_eq!(parse_size("528K"), Some(528 * 1024));
         assert_eq!(parse_size("32G"), Some(32 << 30));
     }
