@@ -111,7 +111,11 @@ pub(crate) fn resources(world: &mut World, call: &Call) -> Result<Reply, PveErro
                 "vmid": guest.vmid,
                 "node": guest.node,
                 "type": guest.guest_type.as_str(),
-                "status": guest.status_str(),
+                // pvestatd publishes the QMP status for VMs (`paused` included).
+                "status": match guest.guest_type {
+                    GuestType::Qemu => guest.qmpstatus(),
+                    GuestType::Lxc => guest.status_str(),
+                },
                 "name": guest.name(),
                 "template": (guest.config.get("template").map(String::as_str) == Some("1")) as u8,
                 "uptime": guest.uptime(),

@@ -265,3 +265,38 @@ fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_fields_take_the_default_and_round_trip() {
+        let s: Scenario = serde_json::from_str(r#"{"version": "8.4.1"}"#).unwrap();
+        assert_eq!(s.version, "8.4.1");
+        assert_eq!(s.cluster_name, "simcluster");
+        assert_eq!(s.guests.len(), 7);
+        let text = serde_json::to_string(&Scenario::default()).unwrap();
+        let back: Scenario = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(Scenario::default()).unwrap()
+        );
+    }
+
+    #[test]
+    fn guest_configs_accept_numbers_and_unknown_fields_are_refused() {
+        let s: Scenario = serde_json::from_str(
+            r#"{"guests": [{"vmid": 300, "node": "pve1", "status": "running",
+                "config": {"memory": 2048, "agent": true, "name": "x"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(s.guests[0].config["memory"], "2048");
+        assert_eq!(s.guests[0].config["agent"], "1");
+        assert_eq!(s.guests[0].guest_type, GuestType::Qemu);
+        assert!(serde_json::from_str::<Scenario>(r#"{"guestz": []}"#).is_err());
+        assert!(
+            serde_json::from_str::<Scenario>(r#"{"guests": [{"vmid": 1, "cfg": {}}]}"#).is_err()
+        );
+    }
+}

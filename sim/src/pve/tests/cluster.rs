@@ -93,3 +93,18 @@ fn storages_restricted_to_nodes_appear_only_there() {
         .collect();
     assert_eq!(ids, ["pve2"]);
 }
+
+#[test]
+fn resources_show_the_qmp_status_of_paused_vms() {
+    let shared = shared(fast());
+    let client = login(&shared);
+    client.task("/nodes/pve1/qemu/100/status/suspend", &[]);
+    let vms = data(&client.get("/cluster/resources?type=vm"));
+    let web01 = vms
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["vmid"] == 100)
+        .unwrap();
+    assert_eq!(web01["status"], "paused");
+}
