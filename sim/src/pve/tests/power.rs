@@ -285,3 +285,28 @@ fn task_lookup_errors() {
     assert_eq!(list[0]["upid"], upid.as_str());
     assert_eq!(list[0]["status"], "OK");
 }
+
+#[test]
+fn dump_shows_finished_tasks_and_their_effects() {
+    let shared = shared(fast());
+    let client = login(&shared);
+    let upid = client.task("/nodes/pve2/qemu/103/status/stop", &[]);
+    let dump = shared.world.lock().unwrap().pve.dump();
+    let guest = dump["guests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["vmid"] == 103)
+        .unwrap()
+        .clone();
+    assert_eq!(guest["status"], "stopped");
+    let task = dump["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["upid"] == upid.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(task["exitstatus"], "OK");
+    assert!(dump["users"][0].get("password").is_none());
+}
