@@ -60,11 +60,18 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// How much to log to stderr [default: info]
-    #[arg(long, global = true, value_enum, ignore_case = true, alias = "loglevel")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "LEVEL",
+        ignore_case = true,
+        alias = "loglevel"
+    )]
     pub log_level: Option<LogLevel>,
 
     /// Result format on stdout; logs always go to stderr and syslog
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
     #[command(subcommand)]
@@ -399,9 +406,7 @@ fn hook_invocation(args: &[OsString], stdin_is_terminal: bool) -> Option<Vec<OsS
         .unwrap_or_default();
     let mode = if name.contains("vzdump") {
         "vzdump"
-    } else if name.contains("hook") {
-        "hook"
-    } else if rest.len() == 2 && is_vmid(first) {
+    } else if name.contains("hook") || (rest.len() == 2 && is_vmid(first)) {
         "hook"
     } else if !stdin_is_terminal
         && VZDUMP_PHASES.contains(&first)
@@ -553,9 +558,7 @@ mod tests {
     }
 
     fn strings(args: Vec<OsString>) -> Vec<String> {
-        args.into_iter()
-            .map(|a| a.into_string().unwrap())
-            .collect()
+        args.into_iter().map(|a| a.into_string().unwrap()).collect()
     }
 
     /// Parse a command line as main does (no terminal on stdin).
@@ -603,7 +606,8 @@ mod tests {
             ]
         );
         // Only the exact tokens: look-alikes stay as they are.
-        let out = rewrite_legacy_options(os(&["x", "-vmx", "-Storage", "-s", "-loglevel", "DEBUG"]));
+        let out =
+            rewrite_legacy_options(os(&["x", "-vmx", "-Storage", "-s", "-loglevel", "DEBUG"]));
         assert_eq!(
             strings(out),
             vec!["x", "-vmx", "-Storage", "-s", "--log-level", "DEBUG"]
@@ -636,7 +640,10 @@ mod tests {
                 shutdown,
                 freeze,
                 ..
-            }) => assert_eq!((vm.vm, suspend, shutdown, freeze), (100, true, false, false)),
+            }) => assert_eq!(
+                (vm.vm, suspend, shutdown, freeze),
+                (100, true, false, false)
+            ),
             other => panic!("{other:?}"),
         }
         let cli = parse(cases[1]).unwrap();
@@ -653,7 +660,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let cli = parse(cases[8]).unwrap();
-        assert_eq!(cli.config.as_deref(), Some(std::path::Path::new("/etc/x.ini")));
+        assert_eq!(
+            cli.config.as_deref(),
+            Some(std::path::Path::new("/etc/x.ini"))
+        );
         assert_eq!(cli.log_level, Some(LogLevel::Debug));
     }
 
@@ -742,7 +752,10 @@ mod tests {
         let help = command().render_long_help().to_string();
         assert!(help.contains("Exit codes:"), "{help}");
         assert!(help.contains("2  usage or configuration error"), "{help}");
-        assert!(help.contains("/etc/pve/priv/pve-ontap-snapshot.ini"), "{help}");
+        assert!(
+            help.contains("/etc/pve/priv/pve-ontap-snapshot.ini"),
+            "{help}"
+        );
     }
 
     #[test]
@@ -753,12 +766,19 @@ mod tests {
             vec!["/var/lib/vz/snippets/pos", "hook", "100", "pre-start"]
         );
         // Also from a terminal (`qm start` in the foreground) and with unknown phases.
-        let mapped = prepare_args(os(&["pve-ontap-snapshot", "123456789", "post-migrate"]), true);
+        let mapped = prepare_args(
+            os(&["pve-ontap-snapshot", "123456789", "post-migrate"]),
+            true,
+        );
         assert_eq!(strings(mapped)[1], "hook");
         // A link named after the hook takes any argv to the hook subcommand.
-        let mapped = prepare_args(os(&["/x/pve-ontap-snapshot-hook", "100", "pre-start"]), true);
+        let mapped = prepare_args(
+            os(&["/x/pve-ontap-snapshot-hook", "100", "pre-start"]),
+            true,
+        );
         assert_eq!(strings(mapped)[1], "hook");
-        let cli = Cli::try_parse_from(prepare_args(os(&["/s/pos", "100", "post-stop"]), false)).unwrap();
+        let cli =
+            Cli::try_parse_from(prepare_args(os(&["/s/pos", "100", "post-stop"]), false)).unwrap();
         match cli.command {
             Command::Hook { vmid, phase } => assert_eq!((vmid, phase.as_str()), (100, "post-stop")),
             other => panic!("{other:?}"),
@@ -807,7 +827,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // A script named for vzdump passes unknown phases on (the hook module ignores them).
-        let mapped = strings(prepare_args(os(&["/etc/pve-ontap-snapshot-vzdump", "job-future"]), true));
+        let mapped = strings(prepare_args(
+            os(&["/etc/pve-ontap-snapshot-vzdump", "job-future"]),
+            true,
+        ));
         assert_eq!(mapped[1..], ["vzdump", "job-future"]);
         // Unknown phase, plain name: not taken for vzdump.
         let args = vec!["pos", "job-future"];

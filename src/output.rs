@@ -165,7 +165,11 @@ mod tests {
             ("LABEL", Align::Left),
         ]);
         t.row(["proxmox_snapshot_a", "32.0G", ""]);
-        t.row(vec!["b".to_string(), "512B".to_string(), "daily".to_string()]);
+        t.row(vec![
+            "b".to_string(),
+            "512B".to_string(),
+            "daily".to_string(),
+        ]);
         t.row(["c"]);
         assert_eq!(
             t.render(),
