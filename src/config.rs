@@ -620,15 +620,7 @@ fn build(file: &Path, sections: Vec<IniSection>) -> Result<Config> {
                 )
             }
             SectionKind::Policy => {
-                policy.push(RawSection {
-                    file: file.to_path_buf(),
-                    name: section.name.clone(),
-                    entries: section
-                        .entries
-                        .iter()
-                        .map(|e| (e.key.clone(), e.value.clone()))
-                        .collect(),
-                });
+                policy.push(raw_section(file, section));
                 continue;
             }
         };
@@ -742,6 +734,19 @@ fn build(file: &Path, sections: Vec<IniSection>) -> Result<Config> {
         policy,
         paths,
     })
+}
+
+/// A policy section as `hook::policy` gets it: keys lower-cased, values literal, file order.
+fn raw_section(file: &Path, section: &IniSection) -> RawSection {
+    RawSection {
+        file: file.to_path_buf(),
+        name: section.name.clone(),
+        entries: section
+            .entries
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect(),
+    }
 }
 
 fn build_proxmox(values: &Values) -> Result<ProxmoxConfig> {
@@ -1275,30 +1280,54 @@ mod tests {
     }
 
     #[test]
-    fn policy_sections_are_passed_on_literally() {
-        let c = parse(
-            "[proxmox]\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\n\
-             [hook]\npost-stop = storage-snapshot\n[hook:100]\npre-start = vm-snapshot\nkeep = 3\n\
-             [schedule:nightly]\nstorages = ONTAP01, ONTAP02 # not a comment\n[vzdump]\n",
+    fn policy_sections_are_recognised_and_passed_on_literally() {
+        let file = Path::new("/c.ini");
+        let sections = parse_ini(
+            file,
+            "[proxmox]\n[hook]\nPost-Stop = storage-snapshot\n[hook:100]\npre-start = vm-snapshot\n\
+             keep = 3\n[schedule:nightly]\nstorages = ONTAP01, ONTAP02 # not a comment\n[vzdump]\n\
+             [vzdump:200]\n[a.b]\n[ONTAP01]\n[DEFAULT]\n",
         )
         .unwrap();
-        let names: Vec<&str> = c.policy.sections.iter().map(|s| s.name.as_str()).collect();
+        let policy: Vec<&IniSection> = sections
+            .iter()
+            .filter(|s| matches!(section_kind(&s.name), SectionKind::Policy))
+            .collect();
+        let names: Vec<&str> = policy.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
-            vec!["hook", "hook:100", "schedule:nightly", "vzdump"]
-        );
-        assert_eq!(
-            c.policy.sections[1].entries,
             vec![
-                ("pre-start".to_string(), "vm-snapshot".to_string()),
-                ("keep".to_string(), "3".to_string())
+                "hook",
+                "hook:100",
+                "schedule:nightly",
+                "vzdump",
+                "vzdump:200",
+                "a.b"
             ]
         );
         assert_eq!(
-            c.policy.sections[2].entries[0].1,
+            raw_section(file, policy[1]),
+            RawSection {
+                file: file.into(),
+                name: "hook:100".into(),
+                entries: vec![
+                    ("pre-start".to_string(), "vm-snapshot".to_string()),
+                    ("keep".to_string(), "3".to_string())
+                ]
+            }
+        );
+        assert_eq!(raw_section(file, policy[0]).entries[0].0, "post-stop");
+        assert_eq!(
+            raw_section(file, policy[2]).entries[0].1,
             "ONTAP01, ONTAP02 # not a comment"
         );
+        // An empty policy section is not a storage and needs no credentials.
+        let c = parse(
+            "[proxmox]\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\n[vzdump]\n",
+        )
+        .unwrap();
         assert!(c.storages.is_empty());
+        assert_eq!(c.policy.sections.len(), 1);
     }
 
     #[test]
