@@ -185,7 +185,7 @@ impl Transport {
         };
         let answer = match result {
             Ok(r) | Err(ureq::Error::Status(_, r)) => read_response(r),
-            Err(ureq::Error::Transport(t)) => Err(Failure::Request(t)),
+            Err(ureq::Error::Transport(t)) => Err(Failure::Request(Box::new(t))),
         };
         let elapsed = started.elapsed().as_millis();
         self.touch();
@@ -314,7 +314,7 @@ fn build_agent(endpoint: &Endpoint, tls: Arc<tls::Connector>) -> ureq::Agent {
 /// Why a request got no usable answer.
 enum Failure {
     /// ureq failed to connect, send, or read the status line and headers.
-    Request(ureq::Transport),
+    Request(Box<ureq::Transport>),
     /// Reading the body failed or it was too large.
     Body(std::io::Error),
 }
@@ -337,7 +337,7 @@ impl Failure {
     /// The error itself as the head of its source chain.
     fn as_error(&self) -> &(dyn std::error::Error + 'static) {
         match self {
-            Failure::Request(t) => t,
+            Failure::Request(t) => t.as_ref(),
             Failure::Body(e) => e,
         }
     }

@@ -5,6 +5,14 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+pub mod client;
+mod errors;
+mod fields;
+mod jobs;
+mod paging;
+
+pub use client::OntapClient;
+
 /// ONTAP release as reported by `/api/cluster?fields=version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct OntapVersion {
@@ -130,6 +138,15 @@ pub trait Ontap: Send + Sync {
         let _ = volume_uuid;
         not_implemented("snapshots")
     }
+    /// One snapshot by name; `Error::NotFound` when the volume has none of that name.
+    fn snapshot(&self, volume_uuid: &str, name: &str) -> Result<Snapshot> {
+        self.snapshots(volume_uuid)?
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| Error::NotFound {
+                what: format!("snapshot '{name}' of ONTAP volume {volume_uuid}"),
+            })
+    }
     /// Create a snapshot, wait for the job, and return it as ONTAP now reports it.
     fn create_snapshot(&self, volume_uuid: &str, snapshot: &NewSnapshot) -> Result<Snapshot> {
         let _ = (volume_uuid, snapshot);
@@ -186,6 +203,13 @@ pub trait Ontap: Send + Sync {
     fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()> {
         let _ = (volume_uuid, path);
         not_implemented("delete_file")
+    }
+    /// ONTAP before 9.12 (no `force` on volume delete): purge the recovery-queue entries of a
+    /// deleted volume (`volume_name*` on `svm`) through the CLI passthrough
+    /// (`/api/private/cli/volume/recovery-queue`). Returns how many entries were purged.
+    fn recovery_queue_purge(&self, svm: &str, volume_name: &str) -> Result<usize> {
+        let _ = (svm, volume_name);
+        not_implemented("recovery_queue_purge")
     }
 }
 
