@@ -61,7 +61,8 @@ struct Mutation<'a> {
     method: &'static str,
     path: String,
     query: Vec<(&'static str, String)>,
-    body: Value,
+    /// JSON body; `None` for DELETE (ONTAP refuses a body there).
+    body: Option<Value>,
     /// Looks at the resource: `Ok(true)` when the change is in place (used after a dropped
     /// connection or a vanished job).
     check: Option<&'a dyn Fn() -> Result<bool>>,
@@ -73,7 +74,7 @@ struct Mutation<'a> {
 }
 
 impl<'a> Mutation<'a> {
-    fn new(method: &'static str, path: String, body: Value) -> Mutation<'a> {
+    fn new(method: &'static str, path: String, body: Option<Value>) -> Mutation<'a> {
         Mutation {
             method,
             path,
@@ -366,7 +367,7 @@ impl OntapClient {
             let mut query = m.query.clone();
             query.push(("return_timeout", self.return_timeout(deadline).to_string()));
             let t = target(&m.path, &query);
-            let result = self.send(m.method, &t, Some(&m.body));
+            let result = self.send(m.method, &t, m.body.as_ref());
             let response = match result {
                 Ok(r) => r,
                 Err(e) if is_lost_answer(&e) => {
@@ -582,7 +583,7 @@ impl Ontap for OntapClient {
                     "/api/storage/volumes/{}/snapshots",
                     percent_encode(volume_uuid)
                 ),
-                body,
+                Some(body),
             )
         })?;
         self.find_snapshot(volume_uuid, &snapshot.name)?
@@ -613,7 +614,7 @@ impl Ontap for OntapClient {
             check: Some(&check),
             resend: true,
             gone_is_done: true,
-            ..Mutation::new("DELETE", path.clone(), Value::Null)
+            ..Mutation::new("DELETE", path.clone(), None)
         }) {
             Ok(_) => Ok(()),
             Err(e) if e.api().is_some_and(|a| a.status == 404) => Err(Error::NotFound {
@@ -627,7 +628,7 @@ impl Ontap for OntapClient {
         let mut m = Mutation::new(
             "PATCH",
             format!("/api/storage/volumes/{}", percent_encode(volume_uuid)),
-            json!({}),
+            Some(json!({})),
         );
         m.query
             .push(("restore_to.snapshot.name", snapshot_name.to_string()));
@@ -655,7 +656,7 @@ impl Ontap for OntapClient {
                 .find(|v| v.name == clone.name))
         };
         let check = || Ok(by_name()?.is_some());
-        let mut m = Mutation::new("POST", "/api/storage/volumes".into(), body);
+        let mut m = Mutation::new("POST", "/api/storage/volumes".into(), Some(body));
         m.query.push(("return_records", "true".into()));
         m.check = Some(&check);
         m.resend = true;
@@ -690,7 +691,7 @@ impl Ontap for OntapClient {
             ..Mutation::new(
                 "PATCH",
                 format!("/api/storage/volumes/{}", percent_encode(volume_uuid)),
-                json!({ "nas": { "export_policy": { "name": policy } } }),
+                Some(json!({ "nas": { "export_policy": { "name": policy } } })),
             )
         })
         .map(|_| ())
@@ -704,7 +705,7 @@ impl Ontap for OntapClient {
             ..Mutation::new(
                 "PATCH",
                 format!("/api/storage/volumes/{}", percent_encode(volume_uuid)),
-                json!({ "nas": { "path": "" } }),
+                Some(json!({ "nas": { "path": "" } })),
             )
         })
         .map(|_| ())
@@ -719,7 +720,7 @@ impl Ontap for OntapClient {
         let mut m = Mutation::new(
             "DELETE",
             format!("/api/storage/volumes/{}", percent_encode(volume_uuid)),
-            Value::Null,
+            None,
         );
         if force {
             m.query.push(("force", "true".into()));
@@ -754,7 +755,7 @@ impl Ontap for OntapClient {
         // With overwrite the destination existed before, so only re-sending (idempotent) helps;
         // without, a destination that now exists was made by this request.
         let check = || self.file_exists(&volume.uuid, destination);
-        let mut m = Mutation::new("POST", "/api/storage/file/clone".into(), body);
+        let mut m = Mutation::new("POST", "/api/storage/file/clone".into(), Some(body));
         if !overwrite {
             m.check = Some(&check);
         }
@@ -797,7 +798,7 @@ impl Ontap for OntapClient {
                     "/api/storage/volumes/{}/files/{segment}",
                     percent_encode(volume_uuid)
                 ),
-                Value::Null,
+                None,
             )
         };
         match self.mutate(m) {
@@ -809,7 +810,7 @@ impl Ontap for OntapClient {
         }
     }
 
-    fn recovery_queue_purge(&self, svm: &str, volume_name: &str) -> Result<usize> {
+    fn purge_recovery_queue(&self, svm: &str, volume_name: &str) -> Result<bool> {
         let records = self.get_records(
             "/api/private/cli/volume/recovery-queue",
             &[
@@ -827,10 +828,15 @@ impl Ontap for OntapClient {
             self.mutate(Mutation::new(
                 "POST",
                 "/api/private/cli/volume/recovery-queue/purge".into(),
-                json!({ "vserver": svm, "volume": name }),
+                Some(json!({ "vserver": svm, "volume": name })),
             ))?;
         }
-        Ok(queued.len())
+        log::info!(
+            "purged {} recovery-queue entr{} of volume {volume_name} on SVM {svm}",
+            queued.len(),
+            if queued.len() == 1 { "y" } else { "ies" }
+        );
+        Ok(true)
     }
 }
 

@@ -182,6 +182,13 @@ pub trait Ontap: Send + Sync {
         let _ = (volume_uuid, force);
         not_implemented("delete_volume")
     }
+    /// Purge a deleted volume from its SVM's volume recovery queue (needed below ONTAP 9.12, where
+    /// `delete_volume` cannot pass `force`). `Ok(true)` when purged, `Ok(false)` when this client
+    /// does not offer it (the default): the caller then tells the user how to do it.
+    fn purge_recovery_queue(&self, svm: &str, volume_name: &str) -> Result<bool> {
+        let _ = (svm, volume_name);
+        Ok(false)
+    }
     /// File clone inside one volume (paths relative to the volume root; a source may be under
     /// `.snapshot/<name>/`), waiting for the job.
     fn clone_file(
@@ -203,13 +210,6 @@ pub trait Ontap: Send + Sync {
     fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()> {
         let _ = (volume_uuid, path);
         not_implemented("delete_file")
-    }
-    /// ONTAP before 9.12 (no `force` on volume delete): purge the recovery-queue entries of a
-    /// deleted volume (`volume_name*` on `svm`) through the CLI passthrough
-    /// (`/api/private/cli/volume/recovery-queue`). Returns how many entries were purged.
-    fn recovery_queue_purge(&self, svm: &str, volume_name: &str) -> Result<usize> {
-        let _ = (svm, volume_name);
-        not_implemented("recovery_queue_purge")
     }
 }
 

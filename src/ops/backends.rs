@@ -23,14 +23,16 @@ pub struct Live {
 }
 
 impl Live {
-    pub fn new(config: &Config) -> Live {
-        Live {
+    /// Takes what the clients need from the config; connects nowhere yet (clients are built,
+    /// and CA files read, on first use).
+    pub fn new(config: &Config) -> Result<Live> {
+        Ok(Live {
             file: config.file.clone(),
             proxmox: config.proxmox.clone(),
             storages: config.storages.clone(),
             pve: Mutex::new(None),
             ontap: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     /// The config section holding the ONTAP cluster of `storage`: its own, or for a clone storage
