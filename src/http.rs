@@ -10,6 +10,8 @@ use crate::error::{Api, Error, Result, TransportKind};
 
 mod backoff;
 mod encode;
+#[cfg(test)]
+mod test_server;
 mod tls;
 
 pub use backoff::Backoff;
@@ -132,7 +134,11 @@ impl Transport {
             .or_else(|| base.strip_prefix("http://"))
             .unwrap_or(&base)
             .to_string();
-        let config = tls::client_config(&endpoint.tls)?;
+        let key_prefix = match api {
+            Api::Proxmox => "proxmox_",
+            Api::Ontap => "",
+        };
+        let config = tls::client_config(&endpoint.tls, key_prefix)?;
         let tls = Arc::new(tls::Connector::new(config, endpoint.timeouts.connect));
         let endpoint = Endpoint {
             base_url: base,
@@ -406,6 +412,115 @@ fn find_io_error<'a>(head: &'a (dyn std::error::Error + 'static)) -> Option<&'a 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use test_server::{silent_server, tls_server};
+
+    fn transport(addr: std::net::SocketAddr, tls: TlsMode) -> Transport {
+        let endpoint = Endpoint {
+            base_url: format!("https://{addr}"),
+            tls,
+            timeouts: Timeouts {
+                connect: Duration::from_secs(1),
+                request: Duration::from_secs(20),
+            },
+        };
+        Transport::new(Api::Proxmox, &endpoint).unwrap()
+    }
+
+    fn tls_error(e: Error) -> String {
+        match e {
+            Error::Transport {
+                kind: TransportKind::Tls,
+                message,
+                ..
+            } => message,
+            other => panic!("expected a TLS error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_pinned_leaf_connects_and_error_answers_keep_reason_and_body() {
+        let body = r#"{"data":null,"message":"storage 'nope' does not exist\n"}"#;
+        let server = tls_server(500, "storage 'nope' does not exist", body);
+        let fp = tls::sha256(&server.cert_der);
+        let t = transport(server.addr, TlsMode::Fingerprint(fp));
+        let r = t.send("GET", "/api2/json/storage/nope", &[], None).unwrap();
+        assert_eq!(r.status, 500);
+        assert_eq!(r.reason, "storage 'nope' does not exist");
+        assert_eq!(r.text(), body);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+
+    #[test]
+    fn a_wrong_pin_names_expected_and_presented_fingerprints() {
+        let server = tls_server(200, "OK", "{}");
+        let t = transport(server.addr, TlsMode::Fingerprint([0x11; 32]));
+        let message = tls_error(t.send("GET", "/api/cluster", &[], None).unwrap_err());
+        assert!(message.contains("fingerprint mismatch"), "{message}");
+        assert!(
+            message.contains(&format_fingerprint(&[0x11; 32])),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format_fingerprint(&tls::sha256(&server.cert_der))),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_ca_file_with_the_self_signed_leaf_is_trusted() {
+        let server = tls_server(200, "OK", r#"{"data":{}}"#);
+        let dir = std::env::temp_dir().join(format!("pos-http-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, &server.cert_pem).unwrap();
+        let t = transport(server.addr, TlsMode::CaFile(ca));
+        let r = t.send("GET", "/api2/json/version", &[], None).unwrap();
+        assert_eq!(r.status, 200);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn web_pki_refuses_a_self_signed_certificate_and_shows_its_fingerprint() {
+        let server = tls_server(200, "OK", "{}");
+        let t = transport(server.addr, TlsMode::Verify);
+        let message = tls_error(t.send("GET", "/api/cluster", &[], None).unwrap_err());
+        assert!(
+            message.contains(&format_fingerprint(&tls::sha256(&server.cert_der))),
+            "{message}"
+        );
+        assert!(message.contains("proxmox_fingerprint = "), "{message}");
+    }
+
+    #[test]
+    fn insecure_accepts_anything() {
+        let server = tls_server(201, "Created", "{}");
+        let t = transport(server.addr, TlsMode::Insecure);
+        let r = t
+            .send(
+                "POST",
+                "/api/x",
+                &[],
+                Some(Body {
+                    content_type: "application/json",
+                    bytes: b"{}",
+                }),
+            )
+            .unwrap();
+        assert_eq!((r.status, r.reason.as_str()), (201, "Created"));
+    }
+
+    #[test]
+    fn a_server_that_never_answers_the_handshake_hits_the_connect_timeout() {
+        let addr = silent_server();
+        let t = transport(addr, TlsMode::Insecure);
+        match t.send("GET", "/api/cluster", &[], None).unwrap_err() {
+            Error::Transport { kind, message, .. } => {
+                assert_eq!(kind, TransportKind::Timeout, "{message}");
+                assert!(message.contains("within 1s"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 
     #[test]
     fn responses_find_headers_case_insensitively() {

@@ -16,15 +16,20 @@ use super::TlsMode;
 use crate::error::{Error, Result};
 
 /// The rustls client configuration for one mode (always the ring provider, never a process default).
-pub(super) fn client_config(mode: &TlsMode) -> Result<Arc<rustls::ClientConfig>> {
+/// `key_prefix` is how the config keys of this endpoint start (`proxmox_` or empty), for hints.
+pub(super) fn client_config(mode: &TlsMode, key_prefix: &str) -> Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = match mode {
         TlsMode::Verify => {
             let mut roots = RootCertStore::empty();
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            Arc::new(Reporting::new(roots, provider.clone())?)
+            Arc::new(Reporting::new(roots, provider.clone(), key_prefix)?)
         }
-        TlsMode::CaFile(path) => Arc::new(Reporting::new(load_roots(path)?, provider.clone())?),
+        TlsMode::CaFile(path) => Arc::new(Reporting::new(
+            load_roots(path)?,
+            provider.clone(),
+            key_prefix,
+        )?),
         TlsMode::Fingerprint(expected) => Arc::new(PinnedLeaf {
             expected: *expected,
             provider: provider.clone(),
@@ -74,7 +79,7 @@ fn load_roots(path: &std::path::Path) -> Result<RootCertStore> {
 }
 
 /// SHA-256 of a DER certificate.
-fn sha256(der: &[u8]) -> [u8; 32] {
+pub(super) fn sha256(der: &[u8]) -> [u8; 32] {
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
     let mut out = [0u8; 32];
     out.copy_from_slice(digest.as_ref());
@@ -284,14 +289,22 @@ impl ServerCertVerifier for AcceptAny {
 #[derive(Debug)]
 struct Reporting {
     inner: Arc<WebPkiServerVerifier>,
+    key_prefix: String,
 }
 
 impl Reporting {
-    fn new(roots: RootCertStore, provider: Arc<CryptoProvider>) -> Result<Reporting> {
+    fn new(
+        roots: RootCertStore,
+        provider: Arc<CryptoProvider>,
+        key_prefix: &str,
+    ) -> Result<Reporting> {
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
             .map_err(|e| tls_setup_error(e.to_string()))?;
-        Ok(Reporting { inner })
+        Ok(Reporting {
+            inner,
+            key_prefix: key_prefix.to_string(),
+        })
     }
 }
 
@@ -312,8 +325,10 @@ impl ServerCertVerifier for Reporting {
                     other => other.to_string(),
                 };
                 refuse(format!(
-                    "{why} (its SHA-256 fingerprint is {}; after checking it, set fingerprint = to pin it, or ca = to trust its CA)",
-                    format_fingerprint(&sha256(end_entity.as_ref()))
+                    "{why} (its SHA-256 fingerprint is {}; after checking it, pin it with \
+                     {p}fingerprint = ..., or trust its CA with {p}ca = ...)",
+                    format_fingerprint(&sha256(end_entity.as_ref())),
+                    p = self.key_prefix
                 ))
             })
     }
@@ -462,13 +477,13 @@ mod tests {
             TlsMode::Fingerprint([1; 32]),
             TlsMode::Insecure,
         ] {
-            client_config(&mode).unwrap();
+            client_config(&mode, "").unwrap();
         }
         let dir = std::env::temp_dir().join(format!("pos-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, "nothing here\n").unwrap();
-        let e = client_config(&TlsMode::CaFile(empty.clone())).unwrap_err();
+        let e = client_config(&TlsMode::CaFile(empty.clone()), "").unwrap_err();
         assert!(e.to_string().contains("no certificate"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
