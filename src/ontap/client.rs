@@ -262,7 +262,10 @@ impl OntapClient {
                 }
             }
         };
-        if !response.is_success() || errors::error_object(&body).is_some() {
+        // ONTAP answers errors with an error status; an `error` object in a 2xx body is treated
+        // as one too (as NetApp's clients do), except in a job record, where it is the result.
+        let job_record = target.starts_with("/api/cluster/jobs/");
+        if !response.is_success() || (!job_record && errors::error_object(&body).is_some()) {
             return Err(errors::api_error(method, target, response, &self.user).into());
         }
         Ok(body)
