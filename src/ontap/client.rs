@@ -373,7 +373,9 @@ impl OntapClient {
             let result = self.send(m.method, &t, m.body.as_ref());
             let response = match result {
                 Ok(r) => r,
-                Err(e) if is_lost_answer(&e) => {
+                // No answer (dropped, refused, timed out): the request may or may not have
+                // reached ONTAP, so look before doing anything else.
+                Err(e @ Error::Transport { kind, .. }) if kind != TransportKind::Tls => {
                     log::warn!("{e}; checking whether ONTAP made the change");
                     if let Some(check) = m.check {
                         match check() {
@@ -385,7 +387,13 @@ impl OntapClient {
                             }
                         }
                     }
-                    if m.resend && resends < MAX_RESENDS && Instant::now() < deadline {
+                    // Only a dropped connection is sent again: after a timeout the first
+                    // request may still be running.
+                    if is_lost_answer(&e)
+                        && m.resend
+                        && resends < MAX_RESENDS
+                        && Instant::now() < deadline
+                    {
                         resends += 1;
                         continue;
                     }
