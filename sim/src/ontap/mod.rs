@@ -66,10 +66,3 @@ pub fn handle(
     }
     response
 }
-
-impl OntapState {
-    /// The whole ONTAP state as JSON, for `GET /_sim/state`.
-    pub fn dump(&self) -> serde_json::Value {
-        serde_json::json!({})
-    }
-}

@@ -175,15 +175,3 @@ pub fn guest_write(world: &mut crate::world::World, vmid: u32) -> Result<usize, 
         .map(|((server, export), paths)| world.ontap.write_files(server, export, paths))
         .sum())
 }
-
-impl PveState {
-    /// The API token of the scenario: (token id `USER@REALM!TOKENID`, secret).
-    pub fn api_token(&self) -> (String, String) {
-        (String::new(), String::new())
-    }
-
-    /// The whole Proxmox state as JSON, for `GET /_sim/state`.
-    pub fn dump(&self) -> serde_json::Value {
-        serde_json::json!({})
-    }
-}
