@@ -109,7 +109,17 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
 fn load_scenario(path: &Path) -> Result<Scenario, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read scenario '{}': {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("invalid scenario '{}': {e}", path.display()))
+    let scenario: Scenario = serde_json::from_str(&text)
+        .map_err(|e| format!("invalid scenario '{}': {e}", path.display()))?;
+    let problems = scenario.ontap.validate();
+    if !problems.is_empty() {
+        return Err(format!(
+            "invalid scenario '{}': {}",
+            path.display(),
+            problems.join("; ")
+        ));
+    }
+    Ok(scenario)
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {

@@ -31,8 +31,10 @@ impl World {
         }
     }
 
-    /// Both sides as JSON (`GET /_sim/state`): `{"ontap": {...}, "pve": {...}}`.
-    pub fn dump(&self) -> serde_json::Value {
+    /// Both sides as JSON (`GET /_sim/state`): `{"ontap": {...}, "pve": {...}}`. Jobs that are
+    /// due are finished first, so the dump shows what a client asking now would see.
+    pub fn dump(&mut self) -> serde_json::Value {
+        self.ontap.tick();
         serde_json::json!({"ontap": self.ontap.dump(), "pve": self.pve.dump()})
     }
 }
