@@ -218,3 +218,6 @@ fn not_implemented<T>(call: &str) -> Result<T> {
         "ONTAP call {call} is not implemented by this client"
     )))
 }
+
+#[cfg(test)]
+mod sim_tests;
