@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pve_ontap_sim::{Api, FaultRule, RequestLogEntry, Sim, SimOptions};
+use pve_ontap_sim::{Api, FaultRule, RequestLogEntry, Scenario, Sim, SimOptions};
 
 use super::{GuestType, NewNfsStorage, Pve, PveClient};
 use crate::config::parse_fingerprint;
@@ -19,6 +19,15 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn sim() -> Sim {
     Sim::start(SimOptions::default()).unwrap()
+}
+
+fn sim_with(pve: serde_json::Value) -> Sim {
+    let scenario: Scenario = serde_json::from_value(serde_json::json!({ "pve": pve })).unwrap();
+    Sim::start(SimOptions {
+        scenario,
+        ..SimOptions::default()
+    })
+    .unwrap()
 }
 
 fn config(sim: &Sim, auth: PveAuth) -> ProxmoxConfig {
@@ -297,10 +306,16 @@ fn failed_and_unfinished_tasks_are_errors() {
         other => panic!("expected a task error, got {other}"),
     }
     assert!(!c.guest_status(&stopped).unwrap().is_running());
-    // A bound shorter than the task: a timeout naming the task.
-    let e = c.start(&stopped, Duration::from_millis(1)).unwrap_err();
+}
+
+#[test]
+fn a_task_longer_than_the_bound_is_a_timeout() {
+    let sim = sim_with(serde_json::json!({ "timing": { "task_ms": 30000 } }));
+    let c = password_client(&sim, PASSWORD);
+    let stopped = c.guest(102).unwrap();
+    let e = c.start(&stopped, Duration::from_millis(300)).unwrap_err();
     assert!(matches!(e, Error::Timeout { .. }), "{e}");
-    assert!(e.to_string().contains("UPID:pve2:"), "{e}");
+    assert!(e.to_string().contains("Proxmox task UPID:pve2:"), "{e}");
 }
 
 #[test]
