@@ -435,3 +435,36 @@ fn each_call_makes_the_fewest_requests() {
     assert!(n >= 2);
     eprintln!("Proxmox VE requests per call:\n  {}", table.join("\n  "));
 }
+
+#[test]
+fn ca_file_and_wrong_pin() {
+    let sim = sim();
+    let dir = std::env::temp_dir().join(format!("pos-pve-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("pve.pem");
+    std::fs::write(&ca, sim.pve_cert_pem()).unwrap();
+    let mut by_ca = config(
+        &sim,
+        PveAuth::Token {
+            token_id: TOKEN_ID.into(),
+            secret: Secret::new(TOKEN_SECRET),
+        },
+    );
+    by_ca.endpoint.tls = TlsMode::CaFile(ca);
+    assert_eq!(PveClient::new(&by_ca).unwrap().version().unwrap(), "9.1.2");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let mut pinned_wrong = by_ca.clone();
+    pinned_wrong.endpoint.tls = TlsMode::Fingerprint([0x42; 32]);
+    let e = PveClient::new(&pinned_wrong)
+        .unwrap()
+        .version()
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("fingerprint mismatch"), "{text}");
+    assert!(text.contains(sim.pve_fingerprint()), "{text}");
+    assert!(
+        pve_log(&sim).len() == 1,
+        "only the CA-file call reached the API"
+    );
+}
