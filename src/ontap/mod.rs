@@ -10,6 +10,7 @@ mod errors;
 mod fields;
 mod jobs;
 mod paging;
+mod request;
 
 pub use client::OntapClient;
 
