@@ -28,6 +28,8 @@ Control API (no auth, both ports): /_sim/requests, /_sim/faults, /_sim/state, /_
 /_sim/guests/<vmid>/write.";
 
 /// What the command line asked for.
+// Built once per process: the size of the `Run` variant (it carries the whole scenario) is moot.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Command {
     Help,
