@@ -5,6 +5,15 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+pub mod client;
+mod errors;
+mod fields;
+mod jobs;
+mod paging;
+mod request;
+
+pub use client::OntapClient;
+
 /// ONTAP release as reported by `/api/cluster?fields=version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct OntapVersion {
@@ -130,6 +139,15 @@ pub trait Ontap: Send + Sync {
         let _ = volume_uuid;
         not_implemented("snapshots")
     }
+    /// One snapshot by name; `Error::NotFound` when the volume has none of that name.
+    fn snapshot(&self, volume_uuid: &str, name: &str) -> Result<Snapshot> {
+        self.snapshots(volume_uuid)?
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| Error::NotFound {
+                what: format!("snapshot '{name}' of ONTAP volume {volume_uuid}"),
+            })
+    }
     /// Create a snapshot, wait for the job, and return it as ONTAP now reports it.
     fn create_snapshot(&self, volume_uuid: &str, snapshot: &NewSnapshot) -> Result<Snapshot> {
         let _ = (volume_uuid, snapshot);
@@ -201,3 +219,6 @@ fn not_implemented<T>(call: &str) -> Result<T> {
         "ONTAP call {call} is not implemented by this client"
     )))
 }
+
+#[cfg(test)]
+mod sim_tests;
