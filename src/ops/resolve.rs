@@ -5,6 +5,7 @@ use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 use crate::error::{Error, Result, ResultExt};
+use crate::ontap::client::literal;
 use crate::ontap::{Ontap, Svm, Volume};
 use crate::ops::Backends;
 use crate::pve::StorageConfig;
@@ -213,8 +214,8 @@ fn by_junction(
     let export = normalize_path(export);
     let exact = ontap
         .volumes(&[
-            ("svm.name", svm.name.as_str()),
-            ("nas.path", export.as_str()),
+            ("svm.name", literal(&svm.name).as_str()),
+            ("nas.path", literal(&export).as_str()),
         ])
         .step_with(|| {
             format!(
@@ -231,7 +232,7 @@ fn by_junction(
     }
     // The export lies below a junction (a qtree or directory): longest junction prefix wins.
     let all = ontap
-        .volumes(&[("svm.name", svm.name.as_str())])
+        .volumes(&[("svm.name", literal(&svm.name).as_str())])
         .step_with(|| format!("list the volumes of SVM '{}'", svm.name))?;
     let best = all
         .into_iter()
@@ -272,7 +273,7 @@ fn check_volume(
 fn by_export_name(ontap: &dyn Ontap, storage_id: &str, export: &str) -> Result<Volume> {
     let name: String = export.chars().filter(|&c| c != '/').collect();
     let mut found = ontap
-        .volumes(&[("name", name.as_str())])
+        .volumes(&[("name", literal(&name).as_str())])
         .step_with(|| format!("look up volume '{name}'"))?;
     found.retain(|v| v.name == name);
     match found.len() {

@@ -2,6 +2,7 @@
 //! `util` holds the environment (simulator, temp dir, config, runner); one module per feature.
 
 mod readme;
+mod storage;
 mod util;
 
 use util::TestEnv;

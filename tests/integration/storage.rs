@@ -122,7 +122,14 @@ fn request_lines(env: &TestEnv) -> Vec<String> {
 fn create_takes_one_snapshot_with_label_and_expiry_text_and_json() {
     let env = TestEnv::new();
     let out = env.run(&[
-        "storage", "create", "--storage", "ONTAP01", "--label", "daily", "--expiry", "7d",
+        "storage",
+        "create",
+        "--storage",
+        "ONTAP01",
+        "--label",
+        "daily",
+        "--expiry",
+        "7d",
     ]);
     out.assert_ok();
     let names = snapshot_names(&env, "ONTAP01");
@@ -131,7 +138,12 @@ fn create_takes_one_snapshot_with_label_and_expiry_text_and_json() {
     assert!(new.starts_with("proxmox_snapshot_"), "{new}");
     assert!(out.stdout.contains(&new), "{}", out.stdout);
     let (label, comment, expiry, created) = env.world(|w| {
-        let v = w.ontap.volumes.iter().find(|v| v.name == "ONTAP01").unwrap();
+        let v = w
+            .ontap
+            .volumes
+            .iter()
+            .find(|v| v.name == "ONTAP01")
+            .unwrap();
         let s = v.snapshot_by_name(&new).unwrap();
         (
             s.snapmirror_label.clone(),
@@ -155,7 +167,12 @@ fn create_takes_one_snapshot_with_label_and_expiry_text_and_json() {
 
     // JSON, on the ONTAP02 storage (whose export is not its volume's name).
     let out = env.run(&[
-        "--output", "json", "storage", "create", "--storage", "ONTAP02",
+        "--output",
+        "json",
+        "storage",
+        "create",
+        "--storage",
+        "ONTAP02",
     ]);
     out.assert_ok();
     let j = out.json();
@@ -183,10 +200,20 @@ fn create_makes_no_redundant_request() {
     assert_eq!(env.count_requests("GET", "/api2/json/storage/ONTAP01"), 1);
     assert_eq!(env.count_requests("GET", "/api/network/ip/interfaces"), 1);
     assert_eq!(env.count_requests("GET", "/api/storage/volumes"), 1);
-    assert_eq!(env.count_requests("POST", "/api/storage/volumes/*/snapshots"), 1);
-    assert_eq!(env.count_requests("GET", "/api/storage/volumes/*/snapshots"), 1);
+    assert_eq!(
+        env.count_requests("POST", "/api/storage/volumes/*/snapshots"),
+        1
+    );
+    assert_eq!(
+        env.count_requests("GET", "/api/storage/volumes/*/snapshots"),
+        1
+    );
     assert_eq!(env.count_requests("*", "/api/cluster*"), 0, "{lines:?}");
-    assert_eq!(env.count_requests("*", "/api2/json/cluster/*"), 0, "{lines:?}");
+    assert_eq!(
+        env.count_requests("*", "/api2/json/cluster/*"),
+        0,
+        "{lines:?}"
+    );
     assert!(env.count_api_requests(Api::Pve) <= 2, "{lines:?}");
     assert_eq!(env.count_api_requests(Api::Ontap), 4, "{lines:?}");
 }
@@ -216,7 +243,10 @@ fn create_reports_a_failed_ontap_job() {
     env.add_fault(
         FaultRule::new("POST", "/api/storage/volumes/*/snapshots")
             .api(Api::Ontap)
-            .fail_job(524479, "Volume is not online or does not have enough space."),
+            .fail_job(
+                524479,
+                "Volume is not online or does not have enough space.",
+            ),
     );
     let out = env.run(&["storage", "create", "--storage", "ONTAP01"]);
     assert_fails(
@@ -226,17 +256,26 @@ fn create_reports_a_failed_ontap_job() {
             "create snapshot 'proxmox_snapshot_",
             "volume 'ONTAP01' for storage 'ONTAP01'",
             "524479",
-            "not enough space",
+            "does not have enough space",
         ],
     );
-    assert_eq!(snapshot_names(&env, "ONTAP01"), [OLD_SNAPSHOT, ONTAP_SNAPSHOT]);
+    assert_eq!(
+        snapshot_names(&env, "ONTAP01"),
+        [OLD_SNAPSHOT, ONTAP_SNAPSHOT]
+    );
 }
 
 #[test]
 fn create_with_freeze_thaws_every_guest_and_skips_guests_without_agent() {
     let env = TestEnv::new();
     let out = env.run(&[
-        "--output", "json", "storage", "create", "--storage", "ONTAP01", "--freeze",
+        "--output",
+        "json",
+        "storage",
+        "create",
+        "--storage",
+        "ONTAP01",
+        "--freeze",
     ]);
     out.assert_ok();
     let notes = out.json()["notes"].to_string();
@@ -244,7 +283,10 @@ fn create_with_freeze_thaws_every_guest_and_skips_guests_without_agent() {
     assert_eq!(snapshot_names(&env, "ONTAP01").len(), 3);
     // Guest 100 was frozen and thawed; nothing stays frozen.
     assert_eq!(
-        env.count_requests("POST", "/api2/json/nodes/pve1/qemu/100/agent/fsfreeze-freeze"),
+        env.count_requests(
+            "POST",
+            "/api2/json/nodes/pve1/qemu/100/agent/fsfreeze-freeze"
+        ),
         1
     );
     env.world(|w| {
@@ -269,11 +311,22 @@ fn list_shows_the_tools_snapshots_and_all_with_all_text_and_json() {
     assert!(out.stdout.contains(ONTAP_SNAPSHOT), "{}", out.stdout);
 
     env.run(&[
-        "storage", "mount", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT,
+        "storage",
+        "mount",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
     ])
     .assert_ok();
     let out = env.run(&[
-        "--output", "json", "storage", "list", "--storage", "ONTAP01", "--all",
+        "--output",
+        "json",
+        "storage",
+        "list",
+        "--storage",
+        "ONTAP01",
+        "--all",
     ]);
     out.assert_ok();
     let rows = out.json();
@@ -297,7 +350,14 @@ fn show_reports_the_backing_volume_text_and_json() {
     for needle in ["pve_vmstore2", "svm1", "/vmstore2", "pve_hosts"] {
         assert!(out.stdout.contains(needle), "{needle}\n{}", out.stdout);
     }
-    let out = env.run(&["--output", "json", "storage", "show", "--storage", "ONTAP03"]);
+    let out = env.run(&[
+        "--output",
+        "json",
+        "storage",
+        "show",
+        "--storage",
+        "ONTAP03",
+    ]);
     out.assert_ok();
     let j = out.json();
     assert_eq!(j["volume"]["name"], "pve_nested");
@@ -314,7 +374,12 @@ fn show_reports_the_backing_volume_text_and_json() {
 fn delete_removes_the_snapshot_text_and_json() {
     let env = TestEnv::new();
     let out = env.run(&[
-        "storage", "delete", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT,
+        "storage",
+        "delete",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
     ]);
     out.assert_ok();
     assert!(out.stdout.contains(OLD_SNAPSHOT), "{}", out.stdout);
@@ -322,7 +387,13 @@ fn delete_removes_the_snapshot_text_and_json() {
 
     // ONTAP's own snapshots can be deleted by name too (JSON this time).
     let out = env.run(&[
-        "--output", "json", "storage", "delete", "--storage", "ONTAP01", "--snapshot",
+        "--output",
+        "json",
+        "storage",
+        "delete",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
         ONTAP_SNAPSHOT,
     ]);
     out.assert_ok();
@@ -334,7 +405,11 @@ fn delete_removes_the_snapshot_text_and_json() {
 fn delete_of_an_unknown_snapshot_names_storage_and_snapshot() {
     let env = TestEnv::new();
     let out = env.run(&[
-        "storage", "delete", "--storage", "ONTAP01", "--snapshot",
+        "storage",
+        "delete",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
         "proxmox_snapshot_2000-01-01_00:00:00+0000",
     ]);
     assert_fails(
@@ -354,14 +429,25 @@ fn bad_snapshot_names_are_usage_errors_and_send_nothing() {
     env.clear_requests();
     for verb in ["delete", "mount", "restore"] {
         let out = env.run(&[
-            "storage", verb, "--storage", "ONTAP01", "--snapshot", "x;rm -rf", "--yes",
+            "storage",
+            verb,
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            "x;rm -rf",
+            "--yes",
         ]);
         // `mount` and `delete` have no --yes: clap rejects it first, also with exit 2.
         out.assert_code(2);
     }
     for verb in ["delete", "mount"] {
         let out = env.run(&[
-            "storage", verb, "--storage", "ONTAP01", "--snapshot", "a/b*c",
+            "storage",
+            verb,
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            "a/b*c",
         ]);
         assert_fails(&out, 2, &["snapshot name"]);
     }
@@ -373,11 +459,21 @@ fn bad_snapshot_names_are_usage_errors_and_send_nothing() {
 fn delete_is_refused_while_a_clone_depends_on_the_snapshot() {
     let env = TestEnv::new();
     env.run(&[
-        "storage", "mount", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT,
+        "storage",
+        "mount",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
     ])
     .assert_ok();
     let out = env.run(&[
-        "storage", "delete", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT,
+        "storage",
+        "delete",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
     ]);
     assert_fails(
         &out,
@@ -388,7 +484,10 @@ fn delete_is_refused_while_a_clone_depends_on_the_snapshot() {
             "storage unmount --storage ONTAP01-CLONE",
         ],
     );
-    assert_eq!(snapshot_names(&env, "ONTAP01"), [OLD_SNAPSHOT, ONTAP_SNAPSHOT]);
+    assert_eq!(
+        snapshot_names(&env, "ONTAP01"),
+        [OLD_SNAPSHOT, ONTAP_SNAPSHOT]
+    );
     assert_eq!(env.count_requests("DELETE", "*"), 0);
 }
 
@@ -400,7 +499,12 @@ fn restore_without_yes_and_no_terminal_changes_nothing() {
     stop_ontap01_guests(&env);
     env.clear_requests();
     let out = env.run(&[
-        "storage", "restore", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT,
+        "storage",
+        "restore",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
     ]);
     assert_fails(&out, 1, &["--yes", "nothing was changed"]);
     assert_eq!(env.requests().len(), 0, "{:?}", request_lines(&env));
@@ -410,15 +514,30 @@ fn restore_without_yes_and_no_terminal_changes_nothing() {
 fn restore_is_refused_while_guests_on_the_storage_run() {
     let env = TestEnv::new();
     let out = env.run(&[
-        "storage", "restore", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT, "--yes",
+        "storage",
+        "restore",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
+        "--yes",
     ]);
     assert_fails(
         &out,
         1,
-        &["100 (web01)", "101 (db01)", "104 (noagent01)", "200 (ct01)", "--force"],
+        &[
+            "100 (web01)",
+            "101 (db01)",
+            "104 (noagent01)",
+            "200 (ct01)",
+            "--force",
+        ],
     );
     assert!(!out.stderr.contains("103"), "{}", out.stderr);
-    assert_eq!(snapshot_names(&env, "ONTAP01"), [OLD_SNAPSHOT, ONTAP_SNAPSHOT]);
+    assert_eq!(
+        snapshot_names(&env, "ONTAP01"),
+        [OLD_SNAPSHOT, ONTAP_SNAPSHOT]
+    );
     assert_eq!(env.count_requests("PATCH", "*"), 0);
 }
 
@@ -429,7 +548,12 @@ fn restore_takes_a_safety_snapshot_and_reverts_the_volume() {
     // A write after the snapshot: the restore must undo it.
     let gen = |env: &TestEnv| {
         env.world(|w| {
-            let v = w.ontap.volumes.iter().find(|v| v.name == "ONTAP01").unwrap();
+            let v = w
+                .ontap
+                .volumes
+                .iter()
+                .find(|v| v.name == "ONTAP01")
+                .unwrap();
             format!("{:?}", v.tree)
         })
     };
@@ -439,8 +563,15 @@ fn restore_takes_a_safety_snapshot_and_reverts_the_volume() {
     assert_ne!(gen(&env), before, "the write changed the volume");
 
     let out = env.run(&[
-        "--output", "json", "storage", "restore", "--storage", "ONTAP01", "--snapshot",
-        OLD_SNAPSHOT, "--yes",
+        "--output",
+        "json",
+        "storage",
+        "restore",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
+        "--yes",
     ]);
     out.assert_ok();
     let j = out.json();
@@ -463,21 +594,42 @@ fn restore_takes_a_safety_snapshot_and_reverts_the_volume() {
     let patch = env.requests_matching(Some(Api::Ontap), "PATCH", "/api/storage/volumes/*");
     assert_eq!((posts.len(), patch.len()), (1, 1));
     assert!(posts[0].seq < patch[0].seq);
-    assert!(patch[0].query.contains("restore_to.snapshot.name"), "{}", patch[0].query);
+    assert!(
+        patch[0].query.contains("restore_to.snapshot.name"),
+        "{}",
+        patch[0].query
+    );
 }
 
 #[test]
 fn restore_with_force_and_no_safety_snapshot_text() {
     let env = TestEnv::new();
     let out = env.run(&[
-        "storage", "restore", "--storage", "ONTAP01", "--snapshot", ONTAP_SNAPSHOT, "--yes",
-        "--force", "--no-safety-snapshot",
+        "storage",
+        "restore",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        ONTAP_SNAPSHOT,
+        "--yes",
+        "--force",
+        "--no-safety-snapshot",
     ]);
     out.assert_ok();
     assert!(out.stdout.contains(ONTAP_SNAPSHOT), "{}", out.stdout);
-    assert!(out.stderr.contains("100 (web01)"), "the forced restore is logged: {}", out.stderr);
-    assert_eq!(env.count_requests("POST", "/api/storage/volumes/*/snapshots"), 0);
-    assert_eq!(snapshot_names(&env, "ONTAP01"), [OLD_SNAPSHOT, ONTAP_SNAPSHOT]);
+    assert!(
+        out.stderr.contains("100 (web01)"),
+        "the forced restore is logged: {}",
+        out.stderr
+    );
+    assert_eq!(
+        env.count_requests("POST", "/api/storage/volumes/*/snapshots"),
+        0
+    );
+    assert_eq!(
+        snapshot_names(&env, "ONTAP01"),
+        [OLD_SNAPSHOT, ONTAP_SNAPSHOT]
+    );
 }
 
 // ---- mount / unmount ----
@@ -486,7 +638,12 @@ fn restore_with_force_and_no_safety_snapshot_text() {
 fn mount_and_unmount_a_snapshot_text() {
     let env = TestEnv::new();
     let out = env.run(&[
-        "storage", "mount", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT,
+        "storage",
+        "mount",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
     ]);
     out.assert_ok();
     assert!(out.stdout.contains("ONTAP01-CLONE"), "{}", out.stdout);
@@ -525,18 +682,34 @@ fn mount_and_unmount_a_snapshot_text() {
     let out = env.run(&["storage", "unmount", "--storage", "ONTAP01-CLONE"]);
     out.assert_ok();
     assert!(out.stdout.contains(&clone), "{}", out.stdout);
-    assert!(out.stderr.contains("umount /mnt/pve/ONTAP01-CLONE"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("umount /mnt/pve/ONTAP01-CLONE"),
+        "{}",
+        out.stderr
+    );
     assert!(!storage_ids(&env).contains(&"ONTAP01-CLONE".to_string()));
     assert!(!volume_names(&env).contains(&clone));
     // 9.14: deleted with force, nothing waits in the recovery queue.
     env.world(|w| assert!(w.ontap.recovery_queue.is_empty()));
     assert_eq!(env.count_requests("DELETE", "/api/storage/volumes/*"), 1);
     let delete = env.requests_matching(Some(Api::Ontap), "DELETE", "/api/storage/volumes/*");
-    assert!(delete[0].query.contains("force=true"), "{}", delete[0].query);
+    assert!(
+        delete[0].query.contains("force=true"),
+        "{}",
+        delete[0].query
+    );
     // The parent snapshot stays and is free again.
-    assert_eq!(snapshot_names(&env, "ONTAP01"), [OLD_SNAPSHOT, ONTAP_SNAPSHOT]);
+    assert_eq!(
+        snapshot_names(&env, "ONTAP01"),
+        [OLD_SNAPSHOT, ONTAP_SNAPSHOT]
+    );
     env.run(&[
-        "storage", "delete", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT,
+        "storage",
+        "delete",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
     ])
     .assert_ok();
 }
@@ -544,10 +717,18 @@ fn mount_and_unmount_a_snapshot_text() {
 #[test]
 fn mount_below_a_junction_json_keeps_the_directory_and_resolves_back() {
     let env = TestEnv::new();
-    env.run(&["storage", "create", "--storage", "ONTAP03"]).assert_ok();
+    env.run(&["storage", "create", "--storage", "ONTAP03"])
+        .assert_ok();
     let snap = snapshot_names(&env, "pve_nested").pop().unwrap();
     let out = env.run(&[
-        "--output", "json", "storage", "mount", "--storage", "ONTAP03", "--snapshot", &snap,
+        "--output",
+        "json",
+        "storage",
+        "mount",
+        "--storage",
+        "ONTAP03",
+        "--snapshot",
+        &snap,
     ]);
     out.assert_ok();
     let j = out.json();
@@ -558,13 +739,27 @@ fn mount_below_a_junction_json_keeps_the_directory_and_resolves_back() {
         storage_option(&env, "ONTAP03-CLONE", "export"),
         Some(format!("/{clone}/pve"))
     );
-    let out = env.run(&["--output", "json", "storage", "show", "--storage", "ONTAP03-CLONE"]);
+    let out = env.run(&[
+        "--output",
+        "json",
+        "storage",
+        "show",
+        "--storage",
+        "ONTAP03-CLONE",
+    ]);
     out.assert_ok();
     let j = out.json();
     assert_eq!(j["volume"]["name"], clone.as_str());
     assert_eq!(j["volume"]["is_flexclone"], true);
     assert_eq!(j["volume"]["parent_snapshot"], snap.as_str());
-    let out = env.run(&["--output", "json", "storage", "unmount", "--storage", "ONTAP03-CLONE"]);
+    let out = env.run(&[
+        "--output",
+        "json",
+        "storage",
+        "unmount",
+        "--storage",
+        "ONTAP03-CLONE",
+    ]);
     out.assert_ok();
     assert_eq!(out.json()["parent_snapshot"], snap.as_str());
     assert!(!volume_names(&env).contains(&clone));
@@ -575,7 +770,13 @@ fn mount_picks_a_unique_id_and_fails_on_a_taken_name() {
     let env = TestEnv::new();
     for expected in ["ONTAP01-CLONE", "ONTAP01-CLONE-2"] {
         let out = env.run(&[
-            "--output", "json", "storage", "mount", "--storage", "ONTAP01", "--snapshot",
+            "--output",
+            "json",
+            "storage",
+            "mount",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
             OLD_SNAPSHOT,
         ]);
         out.assert_ok();
@@ -591,16 +792,31 @@ fn mount_picks_a_unique_id_and_fails_on_a_taken_name() {
     let volumes_before = volume_names(&env);
     for taken in ["ONTAP02", "ONTAP01-CLONE", "local"] {
         let out = env.run(&[
-            "storage", "mount", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT, "--name",
+            "storage",
+            "mount",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            OLD_SNAPSHOT,
+            "--name",
             taken,
         ]);
         assert_fails(&out, 1, &[&format!("'{taken}' already exists")]);
     }
     assert_eq!(volume_names(&env), volumes_before);
-    assert_eq!(env.count_requests("POST", "*"), env.count_requests("POST", "/api2/json/access/ticket"));
+    assert_eq!(
+        env.count_requests("POST", "*"),
+        env.count_requests("POST", "/api2/json/access/ticket")
+    );
 
     let out = env.run(&[
-        "storage", "mount", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT, "--name",
+        "storage",
+        "mount",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
+        "--name",
         "ONTAP01-CLONE-7",
     ]);
     out.assert_ok();
@@ -618,12 +834,20 @@ fn mount_removes_the_clone_again_when_proxmox_refuses_the_storage() {
     );
     let volumes_before = volume_names(&env);
     let out = env.run(&[
-        "storage", "mount", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT,
+        "storage",
+        "mount",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
     ]);
     assert_fails(
         &out,
         1,
-        &["add nfs storage 'ONTAP01-CLONE'", "deleted again, nothing is left"],
+        &[
+            "add nfs storage 'ONTAP01-CLONE'",
+            "deleted again, nothing is left",
+        ],
     );
     assert_eq!(volume_names(&env), volumes_before);
     assert!(!storage_ids(&env).contains(&"ONTAP01-CLONE".to_string()));
@@ -634,7 +858,11 @@ fn mount_removes_the_clone_again_when_proxmox_refuses_the_storage() {
 fn unmount_of_a_storage_that_is_not_a_clone_is_refused() {
     let env = TestEnv::new();
     let out = env.run(&["storage", "unmount", "--storage", "ONTAP01"]);
-    assert_fails(&out, 1, &["not a clone storage made by mount", "nothing was changed"]);
+    assert_fails(
+        &out,
+        1,
+        &["not a clone storage made by mount", "nothing was changed"],
+    );
     assert!(storage_ids(&env).contains(&"ONTAP01".to_string()));
     assert!(volume_names(&env).contains(&"ONTAP01".to_string()));
     assert_eq!(env.count_requests("DELETE", "*"), 0);
@@ -647,7 +875,12 @@ fn unmount_before_ontap_9_12_purges_the_recovery_queue() {
     options.scenario.ontap.version = "9.11.1".into();
     let env = TestEnv::with_options(options);
     env.run(&[
-        "storage", "mount", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT,
+        "storage",
+        "mount",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
     ])
     .assert_ok();
     env.clear_requests();
@@ -658,7 +891,12 @@ fn unmount_before_ontap_9_12_purges_the_recovery_queue() {
     assert!(!delete[0].query.contains("force"), "{}", delete[0].query);
     env.world(|w| assert!(w.ontap.recovery_queue.is_empty(), "purged"));
     env.run(&[
-        "storage", "delete", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT,
+        "storage",
+        "delete",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
     ])
     .assert_ok();
 }
@@ -684,7 +922,14 @@ fn prune_applies_retention_per_label_and_never_touches_other_snapshots() {
     );
     // Dry run first: nothing deleted.
     let out = env.run(&[
-        "--output", "json", "storage", "prune", "--storage", "ONTAP01", "--keep-last", "1",
+        "--output",
+        "json",
+        "storage",
+        "prune",
+        "--storage",
+        "ONTAP01",
+        "--keep-last",
+        "1",
         "--dry-run",
     ]);
     out.assert_ok();
@@ -696,7 +941,14 @@ fn prune_applies_retention_per_label_and_never_touches_other_snapshots() {
 
     // Only the daily label, keeping what is younger than 3 days.
     let out = env.run(&[
-        "storage", "prune", "--storage", "ONTAP01", "--label", "daily", "--keep-within", "3d",
+        "storage",
+        "prune",
+        "--storage",
+        "ONTAP01",
+        "--label",
+        "daily",
+        "--keep-within",
+        "3d",
     ]);
     out.assert_ok();
     let left = snapshot_names(&env, "ONTAP01");
@@ -713,11 +965,23 @@ fn prune_keeps_and_reports_a_snapshot_a_clone_depends_on() {
     let newer = tool_name(1);
     add_snapshots(&env, "ONTAP01", &[(&newer, None, 1)]);
     env.run(&[
-        "storage", "mount", "--storage", "ONTAP01", "--snapshot", OLD_SNAPSHOT,
+        "storage",
+        "mount",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
     ])
     .assert_ok();
     let out = env.run(&[
-        "--output", "json", "storage", "prune", "--storage", "ONTAP01", "--keep-last", "1",
+        "--output",
+        "json",
+        "storage",
+        "prune",
+        "--storage",
+        "ONTAP01",
+        "--keep-last",
+        "1",
     ]);
     out.assert_ok();
     let j = out.json();
@@ -749,7 +1013,10 @@ fn unknown_and_unsupported_storages_are_refused_clearly() {
     }
     let out = env.run(&["storage", "list", "--storage", "1bad"]);
     assert_fails(&out, 2, &["1bad"]);
-    assert_eq!(env.count_requests("POST", "/api/storage/volumes/*/snapshots"), 0);
+    assert_eq!(
+        env.count_requests("POST", "/api/storage/volumes/*/snapshots"),
+        0
+    );
 }
 
 #[test]
@@ -779,7 +1046,15 @@ fn original_readme_examples_run_unchanged() {
         all.extend_from_slice(args);
         env.run_without_config(&all, &[])
     };
-    run(&["storage", "mount", "-storage", "ONTAP01", "-snapshot", OLD_SNAPSHOT]).assert_ok();
+    run(&[
+        "storage",
+        "mount",
+        "-storage",
+        "ONTAP01",
+        "-snapshot",
+        OLD_SNAPSHOT,
+    ])
+    .assert_ok();
     assert!(storage_ids(&env).contains(&"ONTAP01-CLONE".to_string()));
     run(&["storage", "unmount", "-storage", "ONTAP01-CLONE"]).assert_ok();
     assert!(!storage_ids(&env).contains(&"ONTAP01-CLONE".to_string()));
@@ -788,13 +1063,202 @@ fn original_readme_examples_run_unchanged() {
     assert!(out.stdout.contains(OLD_SNAPSHOT));
     run(&["storage", "create", "-storage", "ONTAP01"]).assert_ok();
     assert_eq!(snapshot_names(&env, "ONTAP01").len(), 3);
-    run(&["storage", "delete", "-storage", "ONTAP01", "-snapshot", OLD_SNAPSHOT]).assert_ok();
+    run(&[
+        "storage",
+        "delete",
+        "-storage",
+        "ONTAP01",
+        "-snapshot",
+        OLD_SNAPSHOT,
+    ])
+    .assert_ok();
     assert!(!snapshot_names(&env, "ONTAP01").contains(&OLD_SNAPSHOT.to_string()));
     // The original restored without asking; this one needs --yes when no terminal is there.
-    let out = run(&["storage", "restore", "-storage", "ONTAP01", "-snapshot", ONTAP_SNAPSHOT]);
+    let out = run(&[
+        "storage",
+        "restore",
+        "-storage",
+        "ONTAP01",
+        "-snapshot",
+        ONTAP_SNAPSHOT,
+    ]);
     assert_fails(&out, 1, &["--yes"]);
     assert_eq!(snapshot_names(&env, "ONTAP01").len(), 2);
     let out = run(&["storage", "show", "-storage", "ONTAP01"]);
     out.assert_ok();
     assert!(out.stdout.contains("ONTAP01"));
+}
+
+/// The requests of one run, as `api METHOD path` with uuids replaced by `{uuid}`.
+fn requests_of(env: &TestEnv, args: &[&str]) -> Vec<String> {
+    env.clear_requests();
+    env.run(args).assert_ok();
+    env.requests()
+        .iter()
+        .map(|e| {
+            let api = match e.api {
+                Api::Ontap => "ontap",
+                Api::Pve => "pve",
+            };
+            let path: Vec<&str> = e
+                .path
+                .split('/')
+                .map(|seg| {
+                    let uuid = seg.len() == 36 && seg.bytes().filter(|&b| b == b'-').count() == 4;
+                    if uuid {
+                        "{uuid}"
+                    } else {
+                        seg
+                    }
+                })
+                .collect();
+            format!("{api} {} {}", e.method, path.join("/"))
+        })
+        .collect()
+}
+
+/// The request list of every storage command (the closing note of issue 3 quotes it): each one
+/// is needed, none is repeated.
+#[test]
+fn requests_per_command_are_as_documented() {
+    let env = TestEnv::new();
+    let resolve = [
+        "pve POST /api2/json/access/ticket",
+        "pve GET /api2/json/storage/ONTAP01",
+        "ontap GET /api/network/ip/interfaces",
+        "ontap GET /api/storage/volumes",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        resolve
+            .iter()
+            .chain(extra.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let snapshots = "ontap GET /api/storage/volumes/{uuid}/snapshots";
+    let clones = "ontap GET /api/storage/volumes";
+
+    let got = requests_of(&env, &["storage", "create", "--storage", "ONTAP01"]);
+    assert_eq!(
+        got,
+        with(&[
+            "ontap POST /api/storage/volumes/{uuid}/snapshots",
+            snapshots
+        ]),
+        "create"
+    );
+    let got = requests_of(&env, &["storage", "list", "--storage", "ONTAP01"]);
+    assert_eq!(got, with(&[snapshots, clones]), "list");
+    let got = requests_of(&env, &["storage", "show", "--storage", "ONTAP01"]);
+    assert_eq!(got, with(&[clones]), "show");
+    let got = requests_of(
+        &env,
+        &[
+            "storage",
+            "mount",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            OLD_SNAPSHOT,
+        ],
+    );
+    assert_eq!(
+        got,
+        with(&[
+            snapshots,
+            "pve GET /api2/json/storage",
+            "ontap GET /api/storage/volumes",
+            "ontap POST /api/storage/volumes",
+            "ontap GET /api/storage/volumes/{uuid}",
+            "ontap PATCH /api/storage/volumes/{uuid}",
+            "pve POST /api2/json/storage",
+        ]),
+        "mount"
+    );
+    let got = requests_of(&env, &["storage", "unmount", "--storage", "ONTAP01-CLONE"]);
+    let mut expected: Vec<String> = with(&[]);
+    expected[1] = "pve GET /api2/json/storage/ONTAP01-CLONE".into();
+    expected.push("pve GET /api2/json/cluster/resources".into());
+    for cfg in [
+        "pve1/qemu/100",
+        "pve1/qemu/101",
+        "pve2/qemu/102",
+        "pve2/qemu/103",
+        "pve1/qemu/104",
+        "pve2/qemu/105",
+        "pve2/lxc/200",
+    ] {
+        expected.push(format!("pve GET /api2/json/nodes/{cfg}/config"));
+    }
+    expected.extend(
+        [
+            "ontap GET /api/cluster",
+            "pve DELETE /api2/json/storage/ONTAP01-CLONE",
+            "ontap PATCH /api/storage/volumes/{uuid}",
+            "ontap DELETE /api/storage/volumes/{uuid}",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(got, expected, "unmount");
+    let got = requests_of(
+        &env,
+        &[
+            "storage",
+            "delete",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            OLD_SNAPSHOT,
+        ],
+    );
+    assert_eq!(
+        got,
+        with(&[
+            snapshots,
+            clones,
+            "ontap DELETE /api/storage/volumes/{uuid}/snapshots/{uuid}",
+        ]),
+        "delete"
+    );
+    let got = requests_of(
+        &env,
+        &[
+            "storage",
+            "prune",
+            "--storage",
+            "ONTAP01",
+            "--keep-last",
+            "1",
+        ],
+    );
+    // One tool snapshot is left (made by create above): nothing to delete, no clone query.
+    assert_eq!(got, with(&[snapshots]), "prune");
+    stop_ontap01_guests(&env);
+    let got = requests_of(
+        &env,
+        &[
+            "storage",
+            "restore",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            ONTAP_SNAPSHOT,
+            "--yes",
+        ],
+    );
+    assert_eq!(
+        got,
+        with(&[
+            snapshots,
+            "pve GET /api2/json/cluster/resources",
+            // Only the running guests' configs: 103 (on ONTAP02) is the one still running.
+            "pve GET /api2/json/nodes/pve2/qemu/103/config",
+            clones,
+            "ontap POST /api/storage/volumes/{uuid}/snapshots",
+            snapshots,
+            "ontap PATCH /api/storage/volumes/{uuid}",
+            snapshots,
+        ]),
+        "restore"
+    );
 }

@@ -9,6 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result, ResultExt};
+use crate::ontap::client::literal;
 use crate::ontap::{NewSnapshot, Snapshot, Volume};
 use crate::ops::naming;
 use crate::ops::resolve::Resolved;
@@ -289,8 +290,8 @@ pub(crate) fn clones_of(r: &Resolved) -> Result<Vec<Volume>> {
     let mut clones = r
         .ontap
         .volumes(&[
-            ("svm.name", r.volume.svm_name.as_str()),
-            ("clone.parent_volume.name", r.volume.name.as_str()),
+            ("svm.name", literal(&r.volume.svm_name).as_str()),
+            ("clone.parent_volume.name", literal(&r.volume.name).as_str()),
         ])
         .step_with(|| on_volume(r, "look up the FlexClone volumes"))?;
     clones.retain(|v| v.parent_volume.as_deref() == Some(r.volume.name.as_str()));

@@ -5,6 +5,7 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result, ResultExt};
+use crate::ontap::client::literal;
 use crate::ontap::{NewFlexClone, Ontap, Volume};
 use crate::ops::resolve::{resolve, validate_storage_id};
 use crate::ops::Backends;
@@ -52,7 +53,7 @@ pub(super) fn mount(
     };
     let svm_volumes = r
         .ontap
-        .volumes(&[("svm.name", r.volume.svm_name.as_str())])
+        .volumes(&[("svm.name", literal(&r.volume.svm_name).as_str())])
         .step_with(|| {
             format!(
                 "list the volumes of SVM '{}' to pick a unique clone name",
