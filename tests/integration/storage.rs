@@ -50,7 +50,7 @@ fn set_run(env: &TestEnv, vmids: &[u32], run: RunStatus) {
     env.world_mut(|w| {
         for vmid in vmids {
             let g = w.pve.guests.get_mut(vmid).expect("guest in the scenario");
-            g.run = run.clone();
+            g.run = run;
         }
     })
 }
