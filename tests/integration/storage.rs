@@ -1250,6 +1250,8 @@ fn requests_per_command_are_as_documented() {
         got,
         with(&[
             snapshots,
+            // Every Proxmox storage on the same volume counts for the guard.
+            "pve GET /api2/json/storage",
             "pve GET /api2/json/cluster/resources",
             // Only the running guests' configs: 103 (on ONTAP02) is the one still running.
             "pve GET /api2/json/nodes/pve2/qemu/103/config",

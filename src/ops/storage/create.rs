@@ -8,8 +8,8 @@ use crate::ops::Backends;
 use crate::pve::GuestType;
 
 use super::{
-    agent_enabled, check_snapshot_limit, guests_on_storage, row, take_snapshot, validate_label,
-    CreateOptions, SnapshotRow,
+    agent_enabled, check_snapshot_limit, guests_on_storages, row, storages_on_volume,
+    take_snapshot, validate_label, CreateOptions, SnapshotRow,
 };
 
 /// Requests without `--freeze`: the resolution (storage, LIF, volume) and the snapshot POST (plus
@@ -31,7 +31,8 @@ pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> R
 
     // Every lookup happens before anything is frozen.
     let pve = b.pve()?;
-    let on_storage = guests_on_storage(pve.as_ref(), storage, |g| {
+    let storages = storages_on_volume(pve.as_ref(), &r)?;
+    let on_storage = guests_on_storages(pve.as_ref(), &storages, |g| {
         g.guest_type == GuestType::Qemu && g.status == "running"
     })?;
     let mut notes = Vec::new();

@@ -432,11 +432,11 @@ impl GuestOnStorage {
     }
 }
 
-/// The guests matching `wanted` that have a disk on `storage`: one cluster-wide guest list, then
-/// one config read per wanted guest.
-pub(crate) fn guests_on_storage(
+/// The guests matching `wanted` that have a disk on any of `storages`: one cluster-wide guest
+/// list, then one config read per wanted guest.
+pub(crate) fn guests_on_storages(
     pve: &dyn Pve,
-    storage: &str,
+    storages: &[String],
     wanted: impl Fn(&Guest) -> bool,
 ) -> Result<Vec<GuestOnStorage>> {
     let guests = pve.guests().step("list the guests of the cluster")?;
@@ -450,7 +450,10 @@ pub(crate) fn guests_on_storage(
                 guest.node
             )
         })?;
-        let disks = disks_on_storage(&config, storage);
+        let disks: Vec<String> = storages
+            .iter()
+            .flat_map(|s| disks_on_storage(&config, s))
+            .collect();
         if !disks.is_empty() {
             found.push(GuestOnStorage {
                 guest,
@@ -460,6 +463,39 @@ pub(crate) fn guests_on_storage(
         }
     }
     Ok(found)
+}
+
+/// The Proxmox storages whose data lives on the resolved volume: this one, and every other nfs
+/// storage of the same server whose export lies below the volume's junction (a volume snapshot
+/// or restore covers them all). One `GET /storage`.
+pub(crate) fn storages_on_volume(pve: &dyn Pve, r: &Resolved) -> Result<Vec<String>> {
+    let mut ids = vec![r.storage.storage.clone()];
+    let Some(junction) = r.volume.nas_path.as_deref() else {
+        return Ok(ids);
+    };
+    let server = r.storage.server.as_deref().unwrap_or_default();
+    let all = pve
+        .storages()
+        .step("list the Proxmox storages to find every one on the same volume")?;
+    for s in all {
+        let same_volume = s.storage_type == "nfs"
+            && s.storage != r.storage.storage
+            && s.server
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(server))
+            && s.export
+                .as_deref()
+                .is_some_and(|e| crate::ops::resolve::path_below(junction, e).is_some());
+        if same_volume {
+            log::info!(
+                "storage '{}' is on volume '{}' too",
+                s.storage,
+                r.volume.name
+            );
+            ids.push(s.storage);
+        }
+    }
+    Ok(ids)
 }
 
 /// Config keys of attached volumes on `storage`: disk keys (ide, sata, scsi, virtio, efidisk,

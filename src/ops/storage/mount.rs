@@ -12,7 +12,7 @@ use crate::ops::Backends;
 use crate::pve::{NewNfsStorage, StorageConfig};
 
 use super::{
-    find_snapshot, guests_on_storage, on_volume, snapshots, validate_snapshot_name, MountOptions,
+    find_snapshot, guests_on_storages, on_volume, snapshots, validate_snapshot_name, MountOptions,
     MountReport, UnmountReport,
 };
 
@@ -251,7 +251,7 @@ pub(super) fn unmount(b: &dyn Backends, storage: &str) -> Result<UnmountReport> 
         )));
     }
     let pve = b.pve()?;
-    let users = guests_on_storage(pve.as_ref(), storage, |_| true)?;
+    let users = guests_on_storages(pve.as_ref(), &[storage.to_string()], |_| true)?;
     if !users.is_empty() {
         let list: Vec<String> = users
             .iter()

@@ -8,8 +8,9 @@ use crate::ops::resolve::resolve;
 use crate::ops::Backends;
 
 use super::{
-    check_snapshot_limit, clones_of, created, find_snapshot, guests_on_storage, on_volume,
-    parse_time, snapshots, take_snapshot, validate_snapshot_name, RestoreOptions, RestoreReport,
+    check_snapshot_limit, clones_of, created, find_snapshot, guests_on_storages, on_volume,
+    parse_time, snapshots, storages_on_volume, take_snapshot, validate_snapshot_name,
+    RestoreOptions, RestoreReport,
 };
 
 /// Requests: the resolution, the snapshots listing, the guest list and the config of each running
@@ -27,15 +28,18 @@ pub(super) fn restore(
     let target = find_snapshot(&r, &before, name)?;
 
     let pve = b.pve()?;
-    let running = guests_on_storage(pve.as_ref(), storage, |g| g.status == "running")?;
+    let storages = storages_on_volume(pve.as_ref(), &r)?;
+    let running = guests_on_storages(pve.as_ref(), &storages, |g| g.status == "running")?;
     let running_labels: Vec<String> = running.iter().map(|g| g.label()).collect();
     let mut notes = Vec::new();
     if !running.is_empty() {
         if !opts.force {
             return Err(Error::Refused(format!(
-                "guests with a disk on storage '{storage}' are running: {}; a restore reverts every \
-                 disk on the storage under them. Stop them first, or pass --force to restore anyway",
-                running_labels.join(", ")
+                "guests with a disk on {} are running: {}; a restore reverts every disk on volume \
+                 '{}' under them. Stop them first, or pass --force to restore anyway",
+                storages_phrase(&storages),
+                running_labels.join(", "),
+                r.volume.name
             )));
         }
         let note = format!(
@@ -174,4 +178,18 @@ pub(super) fn restore(
         },
         notes,
     })
+}
+
+/// "storage 'A'" or "storages 'A', 'B' (all on this volume)".
+fn storages_phrase(ids: &[String]) -> String {
+    match ids {
+        [one] => format!("storage '{one}'"),
+        _ => format!(
+            "storages {} (all on this volume)",
+            ids.iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }

@@ -857,3 +857,42 @@ fn restore_of_an_unknown_snapshot_changes_nothing() {
     let e = restore(&f, "ONTAP01", "bad name", &opts).unwrap_err();
     assert_eq!(e.exit_code(), 2);
 }
+
+#[test]
+fn restore_guards_guests_of_every_storage_on_the_same_volume() {
+    let f = Fake::new();
+    stop_ontap01_guests(&f);
+    {
+        let mut w = f.world();
+        // A second storage on a directory of the ONTAP01 volume, one on another server.
+        let mut sub = w.storages[2].clone();
+        sub.storage = "ONTAP01-sub".into();
+        sub.export = Some("/ONTAP01/sub".into());
+        w.storages.push(sub);
+        let mut elsewhere = w.storages[2].clone();
+        elsewhere.storage = "OTHER".into();
+        elsewhere.server = Some("127.0.20.1".into());
+        w.storages.push(elsewhere);
+        w.configs
+            .get_mut(&103)
+            .unwrap()
+            .insert("scsi1".into(), "ONTAP01-sub:103/vm-103-disk-1.raw".into());
+        w.configs
+            .get_mut(&101)
+            .unwrap()
+            .insert("scsi2".into(), "OTHER:101/vm-101-disk-2.raw".into());
+    }
+    f.set_guest_status(101, "running");
+    f.world().configs.get_mut(&101).unwrap().remove("sata0");
+    let target = tool_snapshot(&f, "ONTAP01", 1, None);
+    let opts = RestoreOptions {
+        force: false,
+        safety_snapshot: true,
+    };
+    let e = restore(&f, "ONTAP01", &target, &opts).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("103 (app01)"), "{msg}");
+    assert!(!msg.contains("101"), "{msg}");
+    assert!(msg.contains("storages 'ONTAP01', 'ONTAP01-sub'"), "{msg}");
+    assert!(f.calls_to("ontap.restore_volume").is_empty());
+}
