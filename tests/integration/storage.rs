@@ -1264,3 +1264,63 @@ fn requests_per_command_are_as_documented() {
         "restore"
     );
 }
+
+#[test]
+fn a_failed_restore_job_leaves_the_volume_and_removes_the_safety_snapshot() {
+    let env = TestEnv::new();
+    stop_ontap01_guests(&env);
+    env.add_fault(
+        FaultRule::new("PATCH", "/api/storage/volumes/*")
+            .api(Api::Ontap)
+            .fail_job(524511, "Failed to restore snapshot"),
+    );
+    let out = env.run(&[
+        "storage",
+        "restore",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
+        "--yes",
+    ]);
+    assert_fails(
+        &out,
+        1,
+        &[
+            &format!("restore snapshot '{OLD_SNAPSHOT}' on volume 'ONTAP01'"),
+            "524511",
+            "was removed again",
+        ],
+    );
+    assert_eq!(
+        snapshot_names(&env, "ONTAP01"),
+        [OLD_SNAPSHOT, ONTAP_SNAPSHOT]
+    );
+}
+
+#[test]
+fn a_failed_clone_job_leaves_nothing_behind() {
+    let env = TestEnv::new();
+    env.add_fault(
+        FaultRule::new("POST", "/api/storage/volumes")
+            .api(Api::Ontap)
+            .fail_job(13565952, "Clone start failed."),
+    );
+    let volumes_before = volume_names(&env);
+    let out = env.run(&[
+        "storage",
+        "mount",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
+    ]);
+    assert_fails(
+        &out,
+        1,
+        &["create FlexClone volume 'ONTAP01_clone_", "13565952"],
+    );
+    assert_eq!(volume_names(&env), volumes_before);
+    assert!(!storage_ids(&env).contains(&"ONTAP01-CLONE".to_string()));
+    assert_eq!(env.count_requests("POST", "/api2/json/storage"), 0);
+}
