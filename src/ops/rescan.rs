@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::Paths;
 use crate::error::{Error, Result};
-use crate::pve::{Guest, GuestType};
+use crate::pve::{Guest, GuestType, Pve};
 
 /// The only PATH the Proxmox commands get (vzdump hooks run with no environment at all).
 pub const SAFE_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -120,6 +120,15 @@ pub fn lock_is_free(path: &Path) -> Result<bool> {
         Err(TryLockError::WouldBlock) => Ok(false),
         Err(TryLockError::Error(e)) => Err(Error::io("probe config lock", path, e)),
     }
+}
+
+/// `rescan` for a guest known by vmid only (hooks): one `guests()` lookup first.
+pub fn rescan_vmid(pve: &dyn Pve, paths: &Paths, vmid: u32, mode: RescanMode) -> Result<Outcome> {
+    if !paths.pve_node_marker.exists() {
+        return Ok(Outcome::NotANode);
+    }
+    let guest = pve.guest(vmid)?;
+    rescan(paths, &guest, mode)
 }
 
 /// Rescan the guest's volumes (on a Proxmox node only), now or deferred as `mode` says.

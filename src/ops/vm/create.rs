@@ -6,8 +6,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 
+use crate::config::Paths;
 use crate::error::{Error, Result, ResultExt};
 use crate::ops::quiesce::{self, Window};
+use crate::ops::rescan::RescanMode;
 use crate::ops::resolve::Resolved;
 use crate::ops::vm::lookup::{self, Kind, Placed};
 use crate::ops::vm::{CreateOptions, Ctx, SkippedDisk, SnapshotDisk, SnapshotSet};
@@ -35,6 +37,7 @@ pub(super) fn run(
     b: &dyn Backends,
     vmid: u32,
     opts: &CreateOptions,
+    (paths, mode): (&Paths, RescanMode),
     ctx: &Ctx<'_>,
 ) -> Result<SnapshotSet> {
     if let Some(label) = &opts.label {
@@ -210,11 +213,11 @@ pub(super) fn run(
     // ---- After the window: register the new files. ----
     let mut notes = plan.notes;
     if opts.rescan {
-        match rescan::rescan(&opts.paths, guest, opts.rescan_mode) {
+        match rescan::rescan(paths, guest, mode) {
             Ok(o) => notes.push(o.note()),
             Err(e) => notes.push(format!(
                 "rescan failed ({e}); run '{} rescan --vmid {vmid}' on node {}",
-                rescan::command_for(&opts.paths, guest.guest_type).display(),
+                rescan::command_for(paths, guest.guest_type).display(),
                 guest.node
             )),
         }
@@ -365,7 +368,6 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::config::Paths;
     use crate::ops::quiesce::Consistency;
     use crate::ops::vm::fake::{self, volume_uuid, FakeBackends};
 
@@ -383,17 +385,20 @@ mod tests {
     fn opts(consistency: Consistency) -> CreateOptions {
         CreateOptions {
             consistency,
-            paths: Paths {
-                pve_node_marker: "/nonexistent/pve-ontap-snapshot-test/marker".into(),
-                ..Paths::default()
-            },
             rescan: true,
             ..CreateOptions::default()
         }
     }
 
+    fn paths() -> Paths {
+        Paths {
+            pve_node_marker: "/nonexistent/pve-ontap-snapshot-test/marker".into(),
+            ..Paths::default()
+        }
+    }
+
     fn create(b: &FakeBackends, vmid: u32, o: &CreateOptions) -> Result<SnapshotSet> {
-        run(b, vmid, o, &ctx(&|| None))
+        run(b, vmid, o, (&paths(), RescanMode::Auto), &ctx(&|| None))
     }
 
     /// Log entries between the first `from` and the first `to` (exclusive).
@@ -540,7 +545,14 @@ mod tests {
             o.clone_waits_for = Some("resume 106".into());
         }
         let check = || flag.load(Ordering::SeqCst).then(|| "SIGTERM".to_string());
-        let e = run(&b, 106, &opts(Consistency::Suspend), &ctx(&check)).unwrap_err();
+        let e = run(
+            &b,
+            106,
+            &opts(Consistency::Suspend),
+            (&paths(), RescanMode::Auto),
+            &ctx(&check),
+        )
+        .unwrap_err();
         assert!(
             matches!(e.root(), Error::Interrupted(s) if s == "SIGTERM"),
             "{e}"

@@ -36,10 +36,6 @@ pub struct CreateOptions {
     pub strict: bool,
     /// Run `qm rescan` / `pct rescan` afterwards (deferred while the config is locked).
     pub rescan: bool,
-    /// When the rescan may run (hooks ask for `Deferred`).
-    pub rescan_mode: RescanMode,
-    /// Where `qm`/`pct`, the node marker and the config locks are.
-    pub paths: Paths,
 }
 
 /// One disk of a snapshot set.
@@ -113,9 +109,22 @@ impl Ctx<'static> {
 }
 
 /// Snapshot every ONTAP-backed disk of a guest (file clones next to the disks), with the pause or
-/// freeze window holding nothing but the clone requests; then register them with a rescan.
+/// freeze window holding nothing but the clone requests; then, with `opts.rescan`, register them
+/// with a rescan using the default paths (`create_with_rescan` takes the configured ones).
 pub fn create(b: &dyn Backends, vmid: u32, opts: &CreateOptions) -> Result<SnapshotSet> {
-    create::run(b, vmid, opts, &Ctx::live())
+    create_with_rescan(b, vmid, opts, &Paths::default(), RescanMode::Auto)
+}
+
+/// `create`, with the rescan (when `opts.rescan`) using these paths (`qm`, `pct`, node marker,
+/// config lock directories) and deferred as `mode` says.
+pub fn create_with_rescan(
+    b: &dyn Backends,
+    vmid: u32,
+    opts: &CreateOptions,
+    paths: &Paths,
+    mode: RescanMode,
+) -> Result<SnapshotSet> {
+    create::run(b, vmid, opts, (paths, mode), &Ctx::live())
 }
 
 /// The guest's snapshot sets, newest first.
