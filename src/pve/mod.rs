@@ -8,6 +8,13 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+mod auth;
+pub mod client;
+mod envelope;
+mod tasks;
+
+pub use client::PveClient;
+
 /// `qemu` or `lxc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "lowercase")]
