@@ -205,6 +205,8 @@ fn local_node(marker: &Path) -> Option<String> {
 /// environment; the caller does not wait for it.
 fn spawn_detached(exe: &Path, args: &DeferredArgs) -> Result<u32> {
     let child = Command::new(exe)
+        // A hookscript may be a copy named `...hook...`; this name is never taken for a hook call.
+        .arg0("pve-ontap-snapshot")
         .arg(HIDDEN_SUBCOMMAND)
         .args(args.to_args())
         .env_clear()
