@@ -116,9 +116,9 @@ pub fn parse_disk_snapshot_file(file: &str) -> Option<(String, String)> {
 }
 
 /// Longest label accepted for disk snapshots.
-pub const MAX_LABEL_LEN: usize = 32;
+pub const MAX_LABEL_LEN: usize = 31;
 
-/// A disk snapshot label: 1–32 of `[A-Za-z0-9_.-]`, starting with a letter or digit, not
+/// A disk snapshot label (ONTAP's `snapmirror_label` limit): 1–31 of `[A-Za-z0-9_.-]`, starting with a letter or digit, not
 /// containing `snapshot` (which would make the file name ambiguous).
 pub fn label_is_valid(label: &str) -> bool {
     !label.is_empty()
