@@ -999,3 +999,93 @@ fn rescan_is_deferred_while_the_config_lock_is_held() {
         "rescan --vmid 100 PATH=/usr/sbin:/usr/bin:/sbin:/bin"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The pause window against disk count (composition asserted; durations printed for the record)
+
+/// Milliseconds between two request log times (RFC 3339).
+fn millis_between(from: &str, to: &str) -> i128 {
+    let parse = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+    };
+    (parse(to) - parse(from)).whole_milliseconds()
+}
+
+#[test]
+fn pause_window_holds_one_concurrent_clone_per_disk_for_1_4_and_16_disks() {
+    for (vmid, node, disks) in [
+        (104u32, "pve1", 1usize),
+        (100, "pve1", 4),
+        (100, "pve1", 16),
+    ] {
+        let env = TestEnv::with_options(crate::util::SimOptions {
+            latency_ms: 20,
+            ..crate::util::SimOptions::default()
+        });
+        // Guest 100 with twelve more raw disks next to its four.
+        for i in 0..disks.saturating_sub(4) {
+            if vmid != 100 {
+                break;
+            }
+            let file = format!("vm-100-disk-{}.raw", 20 + i);
+            clone_file(
+                &env,
+                "ONTAP01",
+                "images/100/vm-100-disk-1.raw",
+                &format!("images/100/{file}"),
+            );
+            env.world_mut(|w| {
+                let config = &mut w.pve.guests.get_mut(&100).unwrap().config;
+                config.insert(
+                    format!("scsi{}", i + 1),
+                    format!("ONTAP01:100/{file},size=8G"),
+                );
+            });
+        }
+        env.clear_requests();
+        let vm = vmid.to_string();
+        let out = json_run(&env, &["vm", "create", "--vm", &vm, "--suspend"]);
+        assert_eq!(
+            out.assert_ok().json()["disks"].as_array().unwrap().len(),
+            disks
+        );
+        let inside = window(
+            &env,
+            ("POST", &format!("*/qemu/{vm}/status/suspend")),
+            ("POST", &format!("*/qemu/{vm}/status/resume")),
+        );
+        let clones_from = inside
+            .iter()
+            .position(|r| r == "POST /api/storage/file/clone")
+            .unwrap();
+        assert!(
+            inside[..clones_from].iter().all(|r| r.contains("/tasks/")),
+            "{inside:?}"
+        );
+        assert!(only_clones(&inside[clones_from..]), "{inside:?}");
+        assert_eq!(
+            inside
+                .iter()
+                .filter(|r| *r == "POST /api/storage/file/clone")
+                .count(),
+            disks
+        );
+        assert_eq!(guest_state(&env, node, "qemu", vmid), "running");
+        let log = env.requests();
+        let at = |method: &str, pattern: &str| {
+            let i = position(&env, method, pattern).unwrap();
+            log[i].time.clone()
+        };
+        let ms = millis_between(
+            &at("POST", &format!("*/qemu/{vm}/status/suspend")),
+            &at("POST", &format!("*/qemu/{vm}/status/resume")),
+        );
+        eprintln!(
+            "pause window with {disks:>2} disks at 20 ms latency: {ms} ms, {} requests inside, \
+             {} requests for the whole command",
+            inside.len(),
+            log.len() - 1
+        );
+    }
+}
