@@ -262,7 +262,20 @@ impl Window<'_> {
             Action::Nothing => false,
             Action::Pause => pve.guest_status(guest).map_or(true, |s| s.is_paused()),
             Action::Shutdown => pve.guest_status(guest).map_or(true, |s| !s.is_running()),
-            Action::Freeze => pve.fsfreeze_status(guest).map_or(true, |s| s != "thawed"),
+            Action::Freeze => match pve.fsfreeze_status(guest) {
+                Ok(s) => s != "thawed",
+                // An agent that answers nothing froze nothing; one thaw in case it did.
+                Err(e) => {
+                    self.open = false;
+                    if let Err(thaw) = pve.fsfreeze_thaw(guest) {
+                        log::debug!(
+                            "guest {}: no freeze status ({e}) and no thaw ({thaw})",
+                            guest.vmid
+                        );
+                    }
+                    return;
+                }
+            },
         };
         if needed {
             if let Err(e) = self.close() {
@@ -311,21 +324,40 @@ pub fn leave_all(windows: Vec<Window<'_>>) -> Vec<Error> {
 }
 
 /// Freeze the filesystems of these running guests through their agents, run `f`, thaw them all —
-/// also when `f` fails or a signal arrives. Used by `storage create --freeze`.
+/// also when `f` fails, panics or a signal arrives. Used by `storage create --freeze`.
+/// A guest whose freeze fails (agent not answering, guest-side error) is thawed if need be, logged
+/// and left out: its disks are crash-consistent in what `f` makes, and `f` still runs.
 pub fn with_frozen<T>(pve: &dyn Pve, guests: &[Guest], f: impl FnOnce() -> Result<T>) -> Result<T> {
+    with_frozen_report(pve, guests, f).map(|frozen| frozen.value)
+}
+
+/// What `with_frozen_report` returns: `f`'s value and the guests that could not be frozen.
+#[derive(Debug)]
+pub struct Frozen<T> {
+    pub value: T,
+    /// (vmid, why) of each guest left out.
+    pub not_frozen: Vec<(u32, String)>,
+}
+
+/// `with_frozen`, also saying which guests could not be frozen (for the command's notes).
+pub fn with_frozen_report<T>(
+    pve: &dyn Pve,
+    guests: &[Guest],
+    f: impl FnOnce() -> Result<T>,
+) -> Result<Frozen<T>> {
     with_frozen_checked(pve, guests, &signals::interrupted, f)
 }
 
-/// `with_frozen` with the interruption check passed in (tests simulate signals with it).
+/// `with_frozen_report` with the interruption check passed in (tests simulate signals with it).
 pub fn with_frozen_checked<T>(
     pve: &dyn Pve,
     guests: &[Guest],
     interrupt: &(dyn Fn() -> Option<String> + Sync),
     f: impl FnOnce() -> Result<T>,
-) -> Result<T> {
+) -> Result<Frozen<T>> {
     let _shield = signals::shield()?;
     // Freeze concurrently: the window is as long as the slowest agent, not the sum.
-    let entered: Vec<Result<Window<'_>>> = thread::scope(|s| {
+    let entered: Vec<(u32, Result<Window<'_>>)> = thread::scope(|s| {
         let handles: Vec<_> = guests
             .iter()
             .map(|g| {
@@ -338,27 +370,25 @@ pub fn with_frozen_checked<T>(
         handles
             .into_iter()
             .map(|(vmid, h)| {
-                h.join().unwrap_or_else(|_| {
+                let r = h.join().unwrap_or_else(|_| {
                     Err(Error::Refused(format!("freezing guest {vmid} panicked")))
-                })
+                });
+                (vmid, r)
             })
             .collect()
     });
     let mut windows = Vec::new();
-    let mut first_error = None;
-    for r in entered {
+    let mut not_frozen = Vec::new();
+    for (vmid, r) in entered {
         match r {
             Ok(w) => windows.push(w),
             Err(e) => {
-                first_error.get_or_insert(e);
+                log::warn!(
+                    "guest {vmid} could not be frozen, its disks are only crash-consistent: {e}"
+                );
+                not_frozen.push((vmid, e.to_string()));
             }
         }
-    }
-    if let Some(e) = first_error {
-        for failure in leave_all(windows) {
-            log::error!("{failure}");
-        }
-        return Err(e);
     }
     if let Some(signal) = interrupt() {
         let failures = leave_all(windows);
@@ -372,7 +402,7 @@ pub fn with_frozen_checked<T>(
     match result {
         Err(panic) => resume_unwind(panic),
         Ok(Ok(value)) => match failures.next() {
-            None => Ok(value),
+            None => Ok(Frozen { value, not_frozen }),
             Some(e) => {
                 for other in failures {
                     log::error!("{other}");
@@ -537,7 +567,8 @@ mod tests {
             Ok(7)
         })
         .unwrap();
-        assert_eq!(v, 7);
+        assert_eq!(v.value, 7);
+        assert!(v.not_frozen.is_empty());
         let calls = pve.calls();
         // Both frozen before the snapshot, both thawed after it.
         assert_eq!(calls[2], "snapshot");
@@ -570,24 +601,40 @@ mod tests {
     }
 
     #[test]
-    fn with_frozen_thaws_the_others_when_one_freeze_fails() {
+    fn a_dead_agent_costs_one_thaw_attempt() {
+        let pve = FakePve {
+            agent_dead: true,
+            ..FakePve::default()
+        };
+        let g = guest(104, GuestType::Qemu);
+        let e = enter(&pve, &g, Action::Freeze, &|| None).err().unwrap();
+        assert!(e.to_string().contains("not running"), "{e}");
+        assert_eq!(
+            pve.calls(),
+            ["freeze 104", "fsfreeze_status 104", "thaw 104"]
+        );
+    }
+
+    #[test]
+    fn a_guest_that_cannot_be_frozen_is_left_out_and_the_rest_is_thawed() {
         let pve = FakePve {
             freeze_fails_for: Some(103),
             ..FakePve::default()
         };
         let guests = [guest(100, GuestType::Qemu), guest(103, GuestType::Qemu)];
-        let e = with_frozen_checked(&pve, &guests, &|| None, || {
+        let frozen = with_frozen_checked(&pve, &guests, &|| None, || {
             pve.record("snapshot");
             Ok(())
         })
-        .unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("freeze the filesystems of guest 103"),
-            "{e}"
-        );
+        .unwrap();
+        assert_eq!(frozen.not_frozen.len(), 1);
+        assert_eq!(frozen.not_frozen[0].0, 103);
+        assert!(frozen.not_frozen[0]
+            .1
+            .contains("freeze the filesystems of guest 103"));
         let calls = pve.calls();
-        assert!(!calls.contains(&"snapshot".to_string()));
+        assert!(calls.contains(&"snapshot".to_string()));
         assert!(calls.contains(&"thaw 100".to_string()), "{calls:?}");
+        assert!(!pve.is_frozen(100) && !pve.is_frozen(103));
     }
 }

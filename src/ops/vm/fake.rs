@@ -204,6 +204,12 @@ impl Pve for FakePve {
     }
     fn fsfreeze_freeze(&self, guest: &Guest) -> Result<u64> {
         self.log.push(format!("freeze {}", guest.vmid));
+        if self.agent_dead {
+            return Err(api_error(
+                "/agent/fsfreeze-freeze",
+                "QEMU guest agent is not running",
+            ));
+        }
         if self.freeze_fails_for == Some(guest.vmid) {
             return Err(api_error(
                 "/agent/fsfreeze-freeze",
@@ -220,6 +226,12 @@ impl Pve for FakePve {
     }
     fn fsfreeze_status(&self, guest: &Guest) -> Result<String> {
         self.log.push(format!("fsfreeze_status {}", guest.vmid));
+        if self.agent_dead {
+            return Err(api_error(
+                "/agent/fsfreeze-status",
+                "QEMU guest agent is not running",
+            ));
+        }
         Ok(if self.is_frozen(guest.vmid) {
             "frozen".into()
         } else {
