@@ -447,6 +447,14 @@ fn labels_are_part_of_the_name_and_shown_by_list() {
         .assert_ok()
         .json();
     assert_eq!(sets[0]["label"], "daily");
+    let text = env.run(&["vm", "list", "--vm", "102"]);
+    text.assert_ok();
+    let row = text
+        .stdout
+        .lines()
+        .find(|l| l.contains(&ts))
+        .unwrap_or_default();
+    assert!(row.contains("daily"), "{}", text.stdout);
     let bad = env.run(&["vm", "create", "--vm", "102", "--label", "no good"]);
     bad.assert_code(2);
     assert!(bad.stderr.contains("no good"), "{}", bad.stderr);
