@@ -58,11 +58,7 @@ pub fn run(cli: Cli) -> Result<()> {
 
 /// The live API clients for this config.
 fn backends(config: &Config) -> Result<Box<dyn Backends>> {
-    // FIXME(backends): Ok(Box::new(crate::ops::backends::Live::new(config)?))
-    let _ = config;
-    Err(Error::Refused(
-        "the Proxmox VE and ONTAP clients are not available yet".into(),
-    ))
+    Ok(Box::new(crate::ops::backends::Live::new(config)?))
 }
 
 fn load(config_file: Option<&Path>) -> Result<Config> {
