@@ -789,12 +789,18 @@ fn restore_of_a_running_vm_is_refused() {
 #[test]
 fn restore_clones_back_and_keeps_the_snapshot() {
     let env = TestEnv::new();
+    let disk = "images/102/vm-102-disk-0.qcow2";
+    let generation = |env: &TestEnv| env.files("ONTAP01")[disk].1;
+    let at_snapshot = generation(&env);
     let ts = json_run(&env, &["vm", "create", "--vm", "102"])
         .assert_ok()
         .json()["timestamp"]
         .as_str()
         .unwrap()
         .to_string();
+    // The guest writes after the snapshot.
+    assert_eq!(env.guest_write(102), 1);
+    assert_ne!(generation(&env), at_snapshot);
     env.clear_requests();
     let out = json_run(
         &env,
@@ -803,6 +809,8 @@ fn restore_clones_back_and_keeps_the_snapshot() {
     out.assert_ok();
     assert_eq!(out.json()["disks"][0]["key"], "scsi0");
     assert_eq!(env.count_requests("POST", "/api/storage/file/clone"), 1);
+    // The disk has the snapshot's content again, and the snapshot file stays.
+    assert_eq!(generation(&env), at_snapshot);
     assert_eq!(snapshot_files(&env, "ONTAP01", "images/102").len(), 1);
     assert_eq!(guest_state(&env, "pve2", "qemu", 102), "stopped");
 }
