@@ -52,6 +52,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Run { schedule } => Err(Error::Refused(format!(
             "scheduled runs ([schedule:{schedule}]) are not available yet"
         ))),
+        Command::InternalRescan { args } => crate::ops::rescan::run_deferred_from_args(&args),
     }
 }
 
@@ -208,7 +209,13 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             };
             let config = load(config_file)?;
             let b = backends(&config)?;
-            let set = vm::create(&*b, vm.vm, &opts)?;
+            let set = vm::create_with_rescan(
+                &*b,
+                vm.vm,
+                &opts,
+                &config.paths,
+                crate::ops::rescan::RescanMode::Auto,
+            )?;
             emit(format, &set, |s| render_set("created", s))
         }
         VmCommand::List { vm } => {

@@ -188,6 +188,14 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         schedule: String,
     },
+
+    /// The detached rescan `vm create` starts while a guest's config is locked (not for direct use)
+    #[command(hide = true, name = "internal-rescan")]
+    InternalRescan {
+        /// `--vmid N --command PATH --lock-file PATH --deadline SECONDS [--wait-pid PID:START]`
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod readme;
 mod storage;
 mod util;
+mod vm;
 
 use util::TestEnv;
 
