@@ -16,7 +16,7 @@ mod tls;
 
 pub use backoff::Backoff;
 pub use encode::{base64, basic_auth, percent_encode};
-pub use tls::{format_fingerprint, parse_fingerprint};
+pub use tls::format_fingerprint;
 
 /// How the server certificate of one endpoint is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]

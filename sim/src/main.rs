@@ -28,6 +28,8 @@ Control API (no auth, both ports): /_sim/requests, /_sim/faults, /_sim/state, /_
 /_sim/guests/<vmid>/write.";
 
 /// What the command line asked for.
+// Built once per process: the size of the `Run` variant (it carries the whole scenario) is moot.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Command {
     Help,
@@ -107,7 +109,17 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
 fn load_scenario(path: &Path) -> Result<Scenario, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read scenario '{}': {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("invalid scenario '{}': {e}", path.display()))
+    let scenario: Scenario = serde_json::from_str(&text)
+        .map_err(|e| format!("invalid scenario '{}': {e}", path.display()))?;
+    let problems = scenario.ontap.validate();
+    if !problems.is_empty() {
+        return Err(format!(
+            "invalid scenario '{}': {}",
+            path.display(),
+            problems.join("; ")
+        ));
+    }
+    Ok(scenario)
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {

@@ -10,6 +10,7 @@ mod errors;
 mod fields;
 mod jobs;
 mod paging;
+mod request;
 
 pub use client::OntapClient;
 
@@ -218,3 +219,6 @@ fn not_implemented<T>(call: &str) -> Result<T> {
         "ONTAP call {call} is not implemented by this client"
     )))
 }
+
+#[cfg(test)]
+mod sim_tests;

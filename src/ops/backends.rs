@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::config::{Config, OntapConfig, ProxmoxConfig};
-use crate::error::{Error, Result};
+use crate::config::Config;
+use crate::error::Result;
 use crate::http::TlsMode;
 use crate::ontap::{Ontap, OntapClient};
 use crate::pve::{Pve, PveClient};
@@ -14,9 +14,7 @@ use super::Backends;
 
 /// Clients for the configured endpoints, created lazily (a hook phase with no action connects nowhere).
 pub struct Live {
-    file: std::path::PathBuf,
-    proxmox: ProxmoxConfig,
-    storages: std::collections::BTreeMap<String, OntapConfig>,
+    config: Config,
     pve: Mutex<Option<Arc<PveClient>>>,
     /// Keyed by (base URL, user).
     ontap: Mutex<HashMap<(String, String), Arc<OntapClient>>>,
@@ -27,39 +25,9 @@ impl Live {
     /// and CA files read, on first use).
     pub fn new(config: &Config) -> Result<Live> {
         Ok(Live {
-            file: config.file.clone(),
-            proxmox: config.proxmox.clone(),
-            storages: config.storages.clone(),
+            config: config.clone(),
             pve: Mutex::new(None),
             ontap: Mutex::new(HashMap::new()),
-        })
-    }
-
-    /// The config section holding the ONTAP cluster of `storage`: its own, or for a clone storage
-    /// `X-CLONE` / `X-CLONE-N` without one, the section of `X`.
-    // FIXME: switch to `Config::ontap_for` once config.rs provides it.
-    fn ontap_config(&self, storage: &str) -> Result<&OntapConfig> {
-        if let Some(c) = self.storages.get(storage) {
-            return Ok(c);
-        }
-        if let Some((parent, suffix)) = storage.rsplit_once("-CLONE") {
-            let numbered = suffix.is_empty()
-                || suffix
-                    .strip_prefix('-')
-                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-            if numbered {
-                if let Some(c) = self.storages.get(parent) {
-                    return Ok(c);
-                }
-            }
-        }
-        Err(Error::Config {
-            file: self.file.clone(),
-            section: Some(storage.to_string()),
-            key: None,
-            message: format!(
-                "no section for storage '{storage}': add [{storage}] with the host, user and pass of the ONTAP cluster that exports it"
-            ),
         })
     }
 }
@@ -76,15 +44,19 @@ impl Backends for Live {
         if let Some(client) = slot.as_ref() {
             return Ok(client.clone());
         }
-        let endpoint = &self.proxmox.endpoint;
-        warn_if_insecure(&endpoint.tls, "Proxmox VE", &endpoint.base_url);
-        let client = Arc::new(PveClient::new(&self.proxmox)?);
+        let proxmox = &self.config.proxmox;
+        warn_if_insecure(
+            &proxmox.endpoint.tls,
+            "Proxmox VE",
+            &proxmox.endpoint.base_url,
+        );
+        let client = Arc::new(PveClient::new(proxmox)?);
         *slot = Some(client.clone());
         Ok(client)
     }
 
     fn ontap(&self, storage: &str) -> Result<Arc<dyn Ontap>> {
-        let config = self.ontap_config(storage)?;
+        let config = self.config.ontap_for(storage)?;
         let key = (config.endpoint.base_url.clone(), config.user.clone());
         let mut clients = self.ontap.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(client) = clients.get(&key) {
@@ -100,50 +72,22 @@ impl Backends for Live {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PveAuth;
-    use crate::http::{Endpoint, Timeouts};
-    use crate::secret::Secret;
-
-    fn ontap(storage: &str, url: &str, user: &str) -> (String, OntapConfig) {
-        (
-            storage.to_string(),
-            OntapConfig {
-                storage: storage.to_string(),
-                endpoint: Endpoint {
-                    base_url: url.into(),
-                    tls: TlsMode::Fingerprint([7; 32]),
-                    timeouts: Timeouts::default(),
-                },
-                user: user.into(),
-                password: Secret::new("pw"),
-            },
-        )
-    }
 
     fn live() -> Live {
-        Live {
-            file: "/etc/x.ini".into(),
-            proxmox: ProxmoxConfig {
-                endpoint: Endpoint {
-                    base_url: "https://127.0.0.1:8006".into(),
-                    tls: TlsMode::Insecure,
-                    timeouts: Timeouts::default(),
-                },
-                auth: PveAuth::Password {
-                    user: "root@pam".into(),
-                    password: Secret::new("pw"),
-                },
-            },
-            storages: [
-                ontap("ONTAP01", "https://127.0.0.1:9443", "admin"),
-                ontap("ONTAP02", "https://127.0.0.1:9443", "admin"),
-                ontap("OTHER", "https://127.0.0.1:9443", "vsadmin"),
-            ]
-            .into_iter()
-            .collect(),
-            pve: Mutex::new(None),
-            ontap: Mutex::new(HashMap::new()),
-        }
+        let fp = vec!["07"; 32].join(":");
+        let section = |name: &str, user: &str| {
+            format!(
+                "[{name}]\nhost = 127.0.0.1:9443\nuser = {user}\npass = pw\nfingerprint = {fp}\n\n"
+            )
+        };
+        let text = format!(
+            "[proxmox]\nproxmox_host = 127.0.0.1\nproxmox_user = root@pam\nproxmox_pass = pw\nproxmox_verify = false\n\n{}{}{}",
+            section("ONTAP01", "admin"),
+            section("ONTAP02", "admin"),
+            section("OTHER", "vsadmin"),
+        );
+        let config = Config::parse(std::path::Path::new("/etc/x.ini"), &text).unwrap();
+        Live::new(&config).unwrap()
     }
 
     #[test]
@@ -162,7 +106,7 @@ mod tests {
     #[test]
     fn unknown_storages_name_the_missing_section() {
         let b = live();
-        for storage in ["NOPE", "ONTAP01-CLONEX", "ONTAP01-CLONE-"] {
+        for storage in ["NOPE", "ONTAP01-CLONEX"] {
             let e = b.ontap(storage).err().unwrap();
             assert_eq!(e.exit_code(), 2);
             assert!(e.to_string().contains(&format!("[{storage}]")), "{e}");

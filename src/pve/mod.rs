@@ -187,3 +187,6 @@ fn not_implemented<T>(call: &str, arg: &str) -> Result<T> {
         "Proxmox call {call}({arg}) is not implemented by this client"
     )))
 }
+
+#[cfg(test)]
+mod sim_tests;

@@ -1,5 +1,5 @@
 //! Tests of the ONTAP handlers through `handle` with hand-built requests and a `Shared` world;
-//! no HTTPS server involved. One file per resource, helpers here.
+//! no HTTPS server involved. One file per resource; the shared request and polling functions live here.
 
 mod clone;
 mod files;
