@@ -676,6 +676,27 @@ mod tests {
     }
 
     #[test]
+    fn every_example_of_our_readme_parses() {
+        let readme = include_str!("../README.md");
+        let mut in_sh = false;
+        let mut count = 0;
+        for line in readme.lines().map(str::trim) {
+            if line.starts_with("```") {
+                in_sh = line == "```sh";
+                continue;
+            }
+            if !in_sh || !line.starts_with("pve-ontap-snapshot ") {
+                continue;
+            }
+            let line = line.split(" #").next().unwrap_or(line);
+            let line = line.split(" >").next().unwrap_or(line);
+            parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            count += 1;
+        }
+        assert!(count >= 15, "only {count} examples found");
+    }
+
+    #[test]
     fn the_new_options_parse() {
         let cli = parse(
             "p --output json storage restore --storage ONTAP01 --snapshot s1 --yes --force --no-safety-snapshot",
