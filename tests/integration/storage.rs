@@ -280,6 +280,14 @@ fn create_with_freeze_thaws_every_guest_and_skips_guests_without_agent() {
     out.assert_ok();
     let notes = out.json()["notes"].to_string();
     assert!(notes.contains("101 (db01) has no guest agent"), "{notes}");
+    assert!(
+        notes.contains("104 (noagent01) could not be frozen"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("guests 100 (web01) were fs-frozen"),
+        "{notes}"
+    );
     assert_eq!(snapshot_names(&env, "ONTAP01").len(), 3);
     // Guest 100 was frozen and thawed; nothing stays frozen.
     assert_eq!(
@@ -288,6 +296,20 @@ fn create_with_freeze_thaws_every_guest_and_skips_guests_without_agent() {
             "/api2/json/nodes/pve1/qemu/100/agent/fsfreeze-freeze"
         ),
         1
+    );
+    // The snapshot was taken between freeze and thaw.
+    let seq = |pattern: &str| {
+        env.requests_matching(None, "POST", pattern)
+            .first()
+            .map(|e| e.seq)
+            .unwrap_or_else(|| panic!("no POST {pattern}"))
+    };
+    let freeze = seq("*/qemu/100/agent/fsfreeze-freeze");
+    let snapshot = seq("/api/storage/volumes/*/snapshots");
+    let thaw = seq("*/qemu/100/agent/fsfreeze-thaw");
+    assert!(
+        freeze < snapshot && snapshot < thaw,
+        "{freeze} {snapshot} {thaw}"
     );
     env.world(|w| {
         for g in w.pve.guests.values() {

@@ -11,11 +11,12 @@ use time::OffsetDateTime;
 use crate::error::{Error, Result, ResultExt};
 use crate::ontap::client::literal;
 use crate::ontap::{NewSnapshot, Snapshot, Volume};
+use crate::ops::disks;
 use crate::ops::naming;
 use crate::ops::resolve::Resolved;
 use crate::ops::retention::Retention;
 use crate::ops::Backends;
-use crate::pve::{Guest, GuestConfig, Pve};
+use crate::pve::{Guest, GuestConfig, GuestType, Pve};
 
 mod create;
 mod delete;
@@ -452,7 +453,7 @@ pub(crate) fn guests_on_storages(
         })?;
         let disks: Vec<String> = storages
             .iter()
-            .flat_map(|s| disks_on_storage(&config, s))
+            .flat_map(|s| disks_on_storage(guest.guest_type, &config, s))
             .collect();
         if !disks.is_empty() {
             found.push(GuestOnStorage {
@@ -498,41 +499,19 @@ pub(crate) fn storages_on_volume(pve: &dyn Pve, r: &Resolved) -> Result<Vec<Stri
     Ok(ids)
 }
 
-/// Config keys of attached volumes on `storage`: disk keys (ide, sata, scsi, virtio, efidisk,
-/// tpmstate, rootfs, mpN) whose volume id starts with `<storage>:`; cdrom media and `none` are not
-/// disks, `unusedN` is not attached.
-pub(crate) fn disks_on_storage(config: &GuestConfig, storage: &str) -> Vec<String> {
-    let prefix = format!("{storage}:");
-    config
-        .iter()
-        .filter(|(key, _)| is_disk_key(key))
-        .filter(|(_, value)| {
-            let mut volid = None;
-            let mut cdrom = false;
-            for (i, part) in value.split(',').enumerate() {
-                match part.split_once('=') {
-                    Some(("media", "cdrom")) => cdrom = true,
-                    Some(("file" | "volume", v)) => volid = Some(v),
-                    None if i == 0 => volid = Some(part),
-                    _ => {}
-                }
-            }
-            !cdrom && volid.is_some_and(|v| v != "none" && v.starts_with(&prefix))
-        })
-        .map(|(key, _)| key.clone())
+/// Config keys of the guest's disks on `storage` (`ops::disks` rules: disk keys only, never
+/// cdrom, `none`, cloud-init or `unusedN`).
+pub(crate) fn disks_on_storage(
+    guest_type: GuestType,
+    config: &GuestConfig,
+    storage: &str,
+) -> Vec<String> {
+    disks::guest_disks(guest_type, config)
+        .disks
+        .into_iter()
+        .filter(|d| d.volume.storage == storage)
+        .map(|d| d.key)
         .collect()
-}
-
-fn is_disk_key(key: &str) -> bool {
-    if key == "rootfs" {
-        return true;
-    }
-    ["ide", "sata", "scsi", "virtio", "efidisk", "tpmstate", "mp"]
-        .iter()
-        .any(|p| {
-            key.strip_prefix(p)
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        })
 }
 
 /// The config enables the QEMU guest agent (`agent: 1` or `agent: enabled=1,...`).
@@ -588,8 +567,8 @@ mod helper_tests {
             ("name", "ONTAP01:looks-like-a-volid"),
         ]);
         assert_eq!(
-            disks_on_storage(&c, "ONTAP01"),
-            ["efidisk0", "scsi0", "scsi1", "tpmstate0", "virtio0"]
+            disks_on_storage(GuestType::Qemu, &c, "ONTAP01"),
+            ["scsi0", "scsi1", "virtio0", "efidisk0", "tpmstate0"]
         );
     }
 
@@ -601,8 +580,11 @@ mod helper_tests {
             ("mp1", "/srv/host,mp=/host"),
             ("mp2", "volume=ONTAP02:200/vm-200-disk-2.raw,mp=/x"),
         ]);
-        assert_eq!(disks_on_storage(&c, "ONTAP02"), ["mp2", "rootfs"]);
-        assert_eq!(disks_on_storage(&c, "ONTAP01"), ["mp0"]);
+        assert_eq!(
+            disks_on_storage(GuestType::Lxc, &c, "ONTAP02"),
+            ["rootfs", "mp2"]
+        );
+        assert_eq!(disks_on_storage(GuestType::Lxc, &c, "ONTAP01"), ["mp0"]);
     }
 
     #[test]
