@@ -896,29 +896,3 @@ fn restore_guards_guests_of_every_storage_on_the_same_volume() {
     assert!(msg.contains("storages 'ONTAP01', 'ONTAP01-sub'"), "{msg}");
     assert!(f.calls_to("ontap.restore_volume").is_empty());
 }
-
-#[test]
-fn create_freeze_goes_on_when_agents_fail() {
-    // The fake has no guest agent: every freeze fails, the snapshot is still taken.
-    let f = Fake::new();
-    let opts = CreateOptions {
-        freeze: true,
-        ..Default::default()
-    };
-    let row = create(&f, "ONTAP01", &opts).unwrap();
-    assert_eq!(f.snapshot_names("ONTAP01"), [row.name.as_str()]);
-    let notes = row.notes.join("\n");
-    assert!(
-        notes.contains("guest 100 (web01) could not be frozen"),
-        "{notes}"
-    );
-    assert!(
-        notes.contains("guest 104 (noagent01) could not be frozen"),
-        "{notes}"
-    );
-    assert!(
-        notes.contains("guest 101 (db01) has no guest agent"),
-        "{notes}"
-    );
-    assert!(!notes.contains("were fs-frozen"), "{notes}");
-}
