@@ -1,6 +1,5 @@
-//! The storage commands end to end: the real binary against the simulator, in text and JSON,
-//! checking the simulator's state afterwards, every bad input of the storage commands, and the
-//! HTTP requests each command makes.
+//! The storage commands end to end: the real binary against the simulator in text and JSON, the
+//! simulator's state afterwards, every bad input of the storage commands, the requests each makes.
 
 use pve_ontap_sim::pve::RunStatus;
 use serde_json::Value;

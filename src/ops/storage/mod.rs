@@ -1,6 +1,5 @@
-//! The storage commands (DESIGN §3): create, list, delete, restore, mount, unmount, show, prune of
-//! ONTAP volume snapshots behind one Proxmox storage. One submodule per command group; the shared
-//! checks (names, guests on the storage, clones of the volume, snapshot creation) live here.
+//! The storage commands (DESIGN §3) on the ONTAP volume behind one Proxmox storage, one submodule
+//! per command group; here: their types and shared checks (names, guests, clones, snapshot creation).
 
 use std::time::Duration;
 
