@@ -63,8 +63,23 @@ pub struct SnapshotRow {
 pub struct RestoreOptions {
     /// Restore even while guests with a disk on the storage run.
     pub force: bool,
-    /// Take a safety snapshot first (default true).
-    pub safety_snapshot: bool,
+    /// The newer snapshots the administrator agreed to lose (interactive confirmation): the
+    /// restore refuses when it would discard any other. `None` with `--yes`.
+    pub confirmed_discards: Option<Vec<String>>,
+}
+
+/// What a restore will do, computed before anything changes (`plan_restore`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestorePlan {
+    pub storage: String,
+    pub volume: String,
+    pub snapshot: String,
+    /// Snapshots newer than the target, oldest first: ONTAP's volume SnapRestore discards them.
+    pub discarded_snapshots: Vec<String>,
+    /// Guests with a disk on the storage that run (only non-empty with `--force`).
+    pub running_guests: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,9 +87,8 @@ pub struct RestoreReport {
     pub storage: String,
     pub volume: String,
     pub snapshot: String,
-    pub safety_snapshot: Option<String>,
-    /// Snapshots newer than the restored one that no longer exist after the restore (ONTAP's
-    /// volume SnapRestore discards them), as observed by listing the snapshots afterwards.
+    /// Snapshots newer than the restored one, oldest first, which ONTAP's volume SnapRestore
+    /// discarded (listed before the restore, when every guard had passed).
     pub discarded_snapshots: Vec<String>,
     /// Guests with a disk on the storage that were running (only non-empty with `--force`).
     pub running_guests: Vec<String>,
@@ -164,6 +178,17 @@ pub fn delete(b: &dyn Backends, storage: &str, snapshot: &str) -> Result<Snapsho
     delete::delete(b, storage, snapshot)
 }
 
+/// Check the guards of a restore and list the snapshots it would discard, changing nothing (for the
+/// confirmation prompt; `restore` checks everything again).
+pub fn plan_restore(
+    b: &dyn Backends,
+    storage: &str,
+    snapshot: &str,
+    opts: &RestoreOptions,
+) -> Result<RestorePlan> {
+    restore::plan(b, storage, snapshot, opts)
+}
+
 /// The caller has already obtained `--yes` or a terminal confirmation.
 pub fn restore(
     b: &dyn Backends,
@@ -196,6 +221,16 @@ pub fn prune(b: &dyn Backends, storage: &str, opts: &PruneOptions) -> Result<Pru
 }
 
 // ---- shared checks and helpers ----
+
+/// What a restore discards: "1 newer snapshot: a", "3 newer snapshots: a, b, c", or "no other
+/// snapshot".
+pub fn discards_phrase(names: &[String]) -> String {
+    match names.len() {
+        0 => "no other snapshot".to_string(),
+        1 => format!("1 newer snapshot: {}", names[0]),
+        n => format!("{n} newer snapshots: {}", names.join(", ")),
+    }
+}
 
 /// ONTAP's limit of snapshots per volume.
 pub const MAX_SNAPSHOTS: u64 = 1023;
