@@ -156,7 +156,11 @@ pub enum Error {
     },
 }
 
-fn config_location(file: &std::path::Path, section: &Option<String>, key: &Option<String>) -> String {
+fn config_location(
+    file: &std::path::Path,
+    section: &Option<String>,
+    key: &Option<String>,
+) -> String {
     let mut s = format!("config '{}'", file.display());
     if let Some(section) = section {
         s.push_str(&format!(", section [{section}]"));

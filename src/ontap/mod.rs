@@ -167,7 +167,13 @@ pub trait Ontap: Send + Sync {
     }
     /// File clone inside one volume (paths relative to the volume root; a source may be under
     /// `.snapshot/<name>/`), waiting for the job.
-    fn clone_file(&self, volume: &Volume, source: &str, destination: &str, overwrite: bool) -> Result<()> {
+    fn clone_file(
+        &self,
+        volume: &Volume,
+        source: &str,
+        destination: &str,
+        overwrite: bool,
+    ) -> Result<()> {
         let _ = (volume, source, destination, overwrite);
         not_implemented("clone_file")
     }
