@@ -15,8 +15,7 @@ use std::fs::{self, File, FileTimes, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -168,9 +167,7 @@ impl Default for ClusterLockOptions {
 /// A cluster-wide lock directory, refreshed while held and removed on drop.
 #[derive(Debug)]
 pub struct ClusterLock {
-    path: PathBuf,
-    ino: u64,
-    lost: Arc<AtomicBool>,
+    owner: Arc<Ownership>,
     stop: Option<mpsc::Sender<()>>,
     refresher: Option<JoinHandle<()>>,
 }
@@ -248,39 +245,35 @@ impl ClusterLock {
                 });
             }
         }
-        let ino = fs::metadata(&path)
-            .map_err(|e| Error::io("inspect cluster lock", &path, e))?
-            .ino();
-        let lost = Arc::new(AtomicBool::new(false));
+        let owner = Arc::new(Ownership::new(path, pmxcfs)?);
         let (stop, stopped) = mpsc::channel::<()>();
         let refresher = {
-            let (p, lost, every) = (path.clone(), Arc::clone(&lost), opts.refresh);
+            let (o, every) = (Arc::clone(&owner), opts.refresh);
             thread::Builder::new()
                 .name("cluster-lock-refresh".into())
-                .spawn(move || refresh_loop(&p, ino, every, &lost, &stopped))
-                .map_err(|e| Error::io("start the refresh thread of cluster lock", &path, e))?
+                .spawn(move || refresh_loop(&o, every, &stopped))
+                .map_err(|e| {
+                    Error::io("start the refresh thread of cluster lock", &owner.path, e)
+                })?
         };
         Ok(Some(ClusterLock {
-            path,
-            ino,
-            lost,
+            owner,
             stop: Some(stop),
             refresher: Some(refresher),
         }))
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.owner.path
     }
 
     /// Err when the lock was lost (a refresh failed, or the directory is no longer ours): stop before
     /// doing anything irreversible.
     pub fn check_held(&self) -> Result<()> {
-        if self.lost.load(Ordering::SeqCst) || !same_dir(&self.path, self.ino) {
-            self.lost.store(true, Ordering::SeqCst);
+        if !self.owner.owned() {
             return Err(Error::Refused(format!(
                 "lost cluster lock '{}' (not refreshed in time or removed by another node)",
-                self.path.display()
+                self.owner.path.display()
             )));
         }
         Ok(())
@@ -293,40 +286,90 @@ impl Drop for ClusterLock {
         if let Some(t) = self.refresher.take() {
             let _ = t.join();
         }
-        if self.lost.load(Ordering::SeqCst) || !same_dir(&self.path, self.ino) {
+        if !self.owner.owned() {
             return; // someone else's now
         }
-        if let Err(e) = fs::remove_dir(&self.path) {
+        if let Err(e) = fs::remove_dir(&self.owner.path) {
             if e.kind() != ErrorKind::NotFound {
                 log::warn!(
                     "could not release cluster lock '{}': {e}",
-                    self.path.display()
+                    self.owner.path.display()
                 );
             }
         }
     }
 }
 
-fn refresh_loop(
-    path: &Path,
-    ino: u64,
-    every: Duration,
-    lost: &AtomicBool,
-    stop: &mpsc::Receiver<()>,
-) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
-        let refreshed =
-            same_dir(path, ino) && set_dir_times(path, UNIX_EPOCH, SystemTime::now()).is_ok();
-        if !refreshed {
-            log::warn!("lost cluster lock '{}': refresh failed", path.display());
-            lost.store(true, Ordering::SeqCst);
-            return;
+/// Whether the lock directory is still the one we created. pmxcfs never reuses an inode number; on
+/// other filesystems (emulation) an inode may come back at once, so the mtime we last set counts too.
+#[derive(Debug)]
+struct Ownership {
+    path: PathBuf,
+    pmxcfs: bool,
+    /// (inode, mtime as read back after our last create or refresh); None once lost.
+    mark: Mutex<Option<(u64, SystemTime)>>,
+}
+
+impl Ownership {
+    fn new(path: PathBuf, pmxcfs: bool) -> Result<Ownership> {
+        let m = fs::metadata(&path).map_err(|e| Error::io("inspect cluster lock", &path, e))?;
+        let mtime = m.modified().unwrap_or(UNIX_EPOCH);
+        Ok(Ownership {
+            path,
+            pmxcfs,
+            mark: Mutex::new(Some((m.ino(), mtime))),
+        })
+    }
+
+    fn matches(&self, mark: (u64, SystemTime)) -> bool {
+        fs::metadata(&self.path).is_ok_and(|m| {
+            m.is_dir()
+                && m.ino() == mark.0
+                && (self.pmxcfs || m.modified().is_ok_and(|t| t == mark.1))
+        })
+    }
+
+    fn owned(&self) -> bool {
+        let mut mark = self.mark.lock().unwrap_or_else(|e| e.into_inner());
+        match *mark {
+            Some(m) if self.matches(m) => true,
+            _ => {
+                *mark = None;
+                false
+            }
         }
+    }
+
+    /// Set the directory's mtime to now; false (and lost from then on) when it is not ours or fails.
+    fn refresh(&self) -> bool {
+        let mut mark = self.mark.lock().unwrap_or_else(|e| e.into_inner());
+        let refreshed = match *mark {
+            Some(m) if self.matches(m) => {
+                set_dir_times(&self.path, UNIX_EPOCH, SystemTime::now()).is_ok()
+                    && fs::metadata(&self.path)
+                        .and_then(|md| md.modified())
+                        .map(|t| *mark = Some((m.0, t)))
+                        .is_ok()
+            }
+            _ => false,
+        };
+        if !refreshed {
+            *mark = None;
+        }
+        refreshed
     }
 }
 
-fn same_dir(path: &Path, ino: u64) -> bool {
-    fs::metadata(path).is_ok_and(|m| m.is_dir() && m.ino() == ino)
+fn refresh_loop(owner: &Ownership, every: Duration, stop: &mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
+        if !owner.refresh() {
+            log::warn!(
+                "lost cluster lock '{}': refresh failed",
+                owner.path.display()
+            );
+            return;
+        }
+    }
 }
 
 fn set_dir_times(path: &Path, accessed: SystemTime, modified: SystemTime) -> std::io::Result<()> {
@@ -463,6 +506,7 @@ impl StorageLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
     use std::sync::Barrier;
 
     struct TempDir(PathBuf);
@@ -626,16 +670,13 @@ mod tests {
         let l = ClusterLock::acquire(&dir, "r", soon(1000), &opts)
             .unwrap()
             .unwrap();
-        let old = SystemTime::now() - Duration::from_secs(1000);
-        set_dir_times(l.path(), old, old).unwrap();
+        let mtime = || fs::metadata(l.path()).unwrap().modified().unwrap();
+        let first = mtime();
         let until = Instant::now() + Duration::from_secs(20);
-        while dir_age(l.path()).unwrap() > Duration::from_secs(500) && Instant::now() < until {
+        while mtime() == first && Instant::now() < until {
             thread::sleep(Duration::from_millis(10));
         }
-        assert!(
-            dir_age(l.path()).unwrap() < Duration::from_secs(500),
-            "never refreshed"
-        );
+        assert!(mtime() > first, "never refreshed");
         l.check_held().unwrap();
     }
 
