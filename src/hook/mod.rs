@@ -2,7 +2,7 @@
 //! (`<phase> [<mode> <vmid>]`), the phase policies, deferred work and scheduled runs.
 //!
 //! Entry points for the command line: `run_hookscript`, `run_vzdump` (with `VzdumpEnv::from_process`)
-//! and `run_schedule`; `detect_invocation` recognises Proxmox running the binary directly.
+//! and `run_schedule`.
 
 pub mod coalesce;
 pub mod engine;
@@ -27,13 +27,22 @@ pub use vzdump::{run_vzdump, VzdumpEnv};
 /// entries of the search order. Never the working directory, PATH or HOME: Proxmox runs hooks from
 /// wherever its daemon happens to be, and vzdump wipes the environment.
 pub fn config_path(explicit: Option<&Path>) -> Result<PathBuf> {
+    let env = std::env::var_os(crate::paths::CONFIG_ENV);
+    config_path_in(explicit, env, crate::paths::CONFIG_SEARCH)
+}
+
+fn config_path_in(
+    explicit: Option<&Path>,
+    env: Option<std::ffi::OsString>,
+    search: &[&str],
+) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
-    if let Some(p) = std::env::var_os(crate::paths::CONFIG_ENV).filter(|p| !p.is_empty()) {
+    if let Some(p) = env.filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    let candidates: Vec<&Path> = crate::paths::CONFIG_SEARCH
+    let candidates: Vec<&Path> = search
         .iter()
         .map(Path::new)
         .filter(|p| p.is_absolute())
@@ -42,22 +51,17 @@ pub fn config_path(explicit: Option<&Path>) -> Result<PathBuf> {
         .iter()
         .find(|p| p.is_file())
         .map(|p| p.to_path_buf())
-        .ok_or_else(|| Error::Config {
-            file: candidates
-                .first()
-                .map(|p| p.to_path_buf())
-                .unwrap_or_default(),
-            section: None,
-            key: None,
-            message: format!(
-                "no configuration found (looked at ${}, {}); hooks never read ./config.ini",
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "no config file found; searched --config (not given), ${} (not set), {} \
+                 (hooks and schedules never read ./config.ini)",
                 crate::paths::CONFIG_ENV,
                 candidates
                     .iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
-            ),
+            ))
         })
 }
 
@@ -83,49 +87,6 @@ pub(crate) fn live_ops(config: &Config) -> Result<Arc<dyn Ops>> {
 #[allow(dead_code)]
 fn _live_ops_type_check(b: Arc<dyn crate::ops::Backends>, config: &Config) -> Arc<dyn Ops> {
     Arc::new(LiveOps::new(b, config.paths.clone()))
-}
-
-/// How Proxmox called the binary when it runs it (or a link to it) directly as a hook.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Invocation {
-    /// `<vmid> <phase>`: guest hookscript.
-    Hookscript { vmid: u32, phase: String },
-    /// `<phase>` or `<phase> <mode> <vmid>`: vzdump hook.
-    Vzdump {
-        phase: String,
-        mode: Option<String>,
-        vmid: Option<u32>,
-    },
-}
-
-/// Recognise a hook call in the arguments after the program name; None for anything else (then the
-/// normal command line applies). A vzdump job phase has the shape `job-*`, `backup-*`, `log-*`,
-/// `pre-*` or `post-*`, so phases added by later Proxmox releases are recognised (and ignored).
-pub fn detect_invocation(args: &[String]) -> Option<Invocation> {
-    let is_vmid = |s: &str| !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit());
-    let is_phase = |s: &str| {
-        ["job-", "backup-", "log-", "pre-", "post-"]
-            .iter()
-            .any(|p| s.len() > p.len() && s.starts_with(p))
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
-    };
-    match args {
-        [vmid, phase] if is_vmid(vmid) => Some(Invocation::Hookscript {
-            vmid: vmid.parse().ok()?,
-            phase: phase.clone(),
-        }),
-        [phase] if is_phase(phase) => Some(Invocation::Vzdump {
-            phase: phase.clone(),
-            mode: None,
-            vmid: None,
-        }),
-        [phase, mode, vmid] if is_phase(phase) && is_vmid(vmid) => Some(Invocation::Vzdump {
-            phase: phase.clone(),
-            mode: Some(mode.clone()),
-            vmid: Some(vmid.parse().ok()?),
-        }),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -479,45 +440,31 @@ mod tests {
 
     #[test]
     fn config_is_found_without_cwd() {
-        let p = config_path(Some(Path::new("/some/where.ini"))).unwrap();
-        assert_eq!(p, PathBuf::from("/some/where.ini"));
-        assert!(crate::paths::CONFIG_SEARCH.contains(&"./config.ini"));
-        // Without an explicit path, env or absolute default, the error lists where it looked and
-        // never falls back to ./config.ini (tested in the integration tests with a clean env).
-    }
-
-    #[test]
-    fn invocations_are_recognised() {
-        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let tmp = Tmp::new("search");
+        let file = tmp.0.join("c.ini");
+        std::fs::write(&file, "").unwrap();
+        let f = file.to_str().unwrap();
+        let explicit = Path::new("/some/where.ini");
+        let env = Some(std::ffi::OsString::from("/from/env.ini"));
         assert_eq!(
-            detect_invocation(&args(&["100", "pre-start"])),
-            Some(Invocation::Hookscript {
-                vmid: 100,
-                phase: "pre-start".into()
-            })
+            config_path_in(Some(explicit), env.clone(), &[f]).unwrap(),
+            explicit
         );
         assert_eq!(
-            detect_invocation(&args(&["job-start"])),
-            Some(Invocation::Vzdump {
-                phase: "job-start".into(),
-                mode: None,
-                vmid: None
-            })
+            config_path_in(None, env, &[f]).unwrap(),
+            PathBuf::from("/from/env.ini")
         );
         assert_eq!(
-            detect_invocation(&args(&["backup-end", "snapshot", "100"])),
-            Some(Invocation::Vzdump {
-                phase: "backup-end".into(),
-                mode: Some("snapshot".into()),
-                vmid: Some(100)
-            })
+            config_path_in(None, Some("".into()), &["/nonexistent.ini", f]).unwrap(),
+            file
         );
-        assert_eq!(detect_invocation(&args(&["check"])), None);
-        assert_eq!(detect_invocation(&args(&["storage", "list"])), None);
-        assert_eq!(
-            detect_invocation(&args(&["vm", "list", "--vm", "100"])),
-            None
-        );
-        assert_eq!(detect_invocation(&args(&[])), None);
+        // A relative entry is never used, even when the file exists there.
+        let rel = std::env::current_dir().unwrap().join("Cargo.toml");
+        assert!(rel.is_file());
+        let e = config_path_in(None, None, &["/nonexistent.ini", "Cargo.toml"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let msg = e.to_string();
+        assert!(msg.contains("/nonexistent.ini"), "{msg}");
+        assert!(!msg.contains("Cargo.toml"), "{msg}");
     }
 }
