@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs conformance.py (netapp-ontap and proxmoxer against pve-ontap-sim) in a virtualenv under target/.
+# Usage: tests/conformance/run.sh [path/to/pve-ontap-sim]   (default: builds target/debug/pve-ontap-sim)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+venv="$root/target/conformance-venv"
+sim=${1:-}
+if [ -z "$sim" ]; then
+    cargo build --quiet -p pve-ontap-sim --manifest-path "$root/Cargo.toml"
+    sim="$root/target/debug/pve-ontap-sim"
+fi
+req="$root/tests/conformance/requirements.txt"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements.txt"; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+    cp "$req" "$venv/requirements.txt"
+fi
+fifo=$(mktemp -u)
+mkfifo "$fifo"
+"$sim" >"$fifo" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -f "$fifo"' EXIT
+"$venv/bin/python" "$root/tests/conformance/conformance.py" <"$fifo"
