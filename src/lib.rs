@@ -1,6 +1,7 @@
 //! pve-ontap-snapshot: ONTAP volume snapshots and per-VM file-clone snapshots for Proxmox VE.
 //! `src/main.rs` is thin; the modules below hold everything, data flowing CLI → config → ops → clients → http.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;

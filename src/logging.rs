@@ -1,1 +1,270 @@
 //! Logging to stderr (which Proxmox copies into the task log) and to syslog (ident `pve-ontap-snapshot`).
+//! One `log::Log` fans out to both; without a syslog socket it logs to stderr only.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+use syslog::{Facility, Formatter3164, LoggerBackend};
+
+use crate::cli::BIN;
+
+/// How stderr lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// `pve-ontap-snapshot: info: message` for an admin at a terminal.
+    Cli,
+    /// `pve-ontap-snapshot: message` (level named only for warnings and errors), so the Proxmox
+    /// task log, which prefixes its own level, stays readable.
+    Hook,
+}
+
+/// Where syslog messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyslogTarget {
+    Off,
+    /// A unix datagram (or stream) socket, normally `/dev/log`.
+    Socket(PathBuf),
+}
+
+impl SyslogTarget {
+    /// `/dev/log`, unless `$PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET` names another socket or says `none`.
+    pub fn from_env() -> Self {
+        match std::env::var_os(crate::paths::SYSLOG_SOCKET_ENV) {
+            Some(v) if v.is_empty() || v == "none" || v == "off" => SyslogTarget::Off,
+            Some(v) => SyslogTarget::Socket(v.into()),
+            None => SyslogTarget::Socket(crate::paths::SYSLOG_SOCKET.into()),
+        }
+    }
+}
+
+type Syslog = syslog::Logger<LoggerBackend, Formatter3164>;
+
+/// The process logger.
+pub struct Logger {
+    style: Style,
+    stderr_level: LevelFilter,
+    syslog_level: LevelFilter,
+    syslog: Option<Mutex<Syslog>>,
+}
+
+impl Logger {
+    /// `level` applies to stderr; syslog always gets at least the info lines (what was done),
+    /// whatever the terminal verbosity.
+    pub fn new(level: LevelFilter, style: Style, target: &SyslogTarget) -> Self {
+        let syslog = match target {
+            SyslogTarget::Off => None,
+            SyslogTarget::Socket(path) => connect_syslog(path).map(Mutex::new),
+        };
+        Logger {
+            style,
+            stderr_level: level,
+            syslog_level: level.max(LevelFilter::Info),
+            syslog,
+        }
+    }
+
+    /// The most verbose level any sink wants.
+    pub fn max_level(&self) -> LevelFilter {
+        if self.syslog.is_some() {
+            self.stderr_level.max(self.syslog_level)
+        } else {
+            self.stderr_level
+        }
+    }
+
+    pub fn has_syslog(&self) -> bool {
+        self.syslog.is_some()
+    }
+
+    /// Messages of other crates (TLS, HTTP) are shown only as warnings and errors, or at trace.
+    fn wanted(&self, metadata: &Metadata, limit: LevelFilter) -> bool {
+        let ours = metadata.target().starts_with("pve_ontap_snapshot");
+        metadata.level() <= limit
+            && (ours || metadata.level() <= Level::Warn || self.stderr_level == LevelFilter::Trace)
+    }
+}
+
+fn connect_syslog(path: &Path) -> Option<Syslog> {
+    let formatter = Formatter3164 {
+        facility: Facility::LOG_USER,
+        hostname: None,
+        process: BIN.to_string(),
+        pid: std::process::id(),
+    };
+    syslog::unix_custom(formatter, path).ok()
+}
+
+/// One stderr line for a message.
+pub fn format_line(style: Style, level: Level, message: &str) -> String {
+    let name = match level {
+        Level::Error => "error",
+        Level::Warn => "warning",
+        Level::Info => "info",
+        Level::Debug => "debug",
+        Level::Trace => "trace",
+    };
+    match (style, level) {
+        (Style::Hook, Level::Info) => format!("{BIN}: {message}"),
+        _ => format!("{BIN}: {name}: {message}"),
+    }
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        self.wanted(metadata, self.max_level())
+    }
+
+    fn log(&self, record: &Record) {
+        let metadata = record.metadata();
+        if !self.enabled(metadata) {
+            return;
+        }
+        let message = record.args().to_string();
+        if self.wanted(metadata, self.stderr_level) {
+            let line = format_line(self.style, record.level(), &message);
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "{line}");
+        }
+        if let Some(syslog) = &self.syslog {
+            if self.wanted(metadata, self.syslog_level) {
+                let mut syslog = syslog.lock().unwrap_or_else(|e| e.into_inner());
+                // A syslog daemon that went away must not break the command.
+                let _ = match record.level() {
+                    Level::Error => syslog.err(&message),
+                    Level::Warn => syslog.warning(&message),
+                    Level::Info => syslog.info(&message),
+                    Level::Debug | Level::Trace => syslog.debug(&message),
+                };
+            }
+        }
+    }
+
+    fn flush(&self) {
+        let _ = std::io::stderr().flush();
+    }
+}
+
+/// Install the process logger: stderr at `level`, syslog at the place `SyslogTarget::from_env`
+/// names. Calling it twice keeps the first logger.
+pub fn init(level: LevelFilter, style: Style) {
+    let logger = Logger::new(level, style, &SyslogTarget::from_env());
+    let max = logger.max_level();
+    if log::set_boxed_logger(Box::new(logger)).is_ok() {
+        log::set_max_level(max);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+    use std::time::Duration;
+
+    #[test]
+    fn stderr_lines_name_the_tool_and_the_level() {
+        assert_eq!(
+            format_line(Style::Cli, Level::Info, "created snapshot x"),
+            "pve-ontap-snapshot: info: created snapshot x"
+        );
+        assert_eq!(
+            format_line(Style::Cli, Level::Error, "boom"),
+            "pve-ontap-snapshot: error: boom"
+        );
+        assert_eq!(
+            format_line(Style::Hook, Level::Info, "phase post-stop: no action"),
+            "pve-ontap-snapshot: phase post-stop: no action"
+        );
+        assert_eq!(
+            format_line(Style::Hook, Level::Warn, "ONTAP unreachable"),
+            "pve-ontap-snapshot: warning: ONTAP unreachable"
+        );
+    }
+
+    fn record<'a>(level: Level, target: &'a str, args: std::fmt::Arguments<'a>) -> Record<'a> {
+        Record::builder()
+            .level(level)
+            .target(target)
+            .args(args)
+            .build()
+    }
+
+    #[test]
+    fn syslog_gets_info_and_above_with_the_ident() {
+        let dir = std::env::temp_dir().join(format!("pos-syslog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.sock");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+
+        let logger = Logger::new(
+            LevelFilter::Error,
+            Style::Cli,
+            &SyslogTarget::Socket(path.clone()),
+        );
+        assert!(logger.has_syslog());
+        assert_eq!(logger.max_level(), LevelFilter::Info);
+        logger.log(&record(
+            Level::Debug,
+            "pve_ontap_snapshot::ops",
+            format_args!("not sent"),
+        ));
+        logger.log(&record(
+            Level::Warn,
+            "rustls::client",
+            format_args!("foreign warning"),
+        ));
+        logger.log(&record(
+            Level::Info,
+            "rustls::client",
+            format_args!("foreign info, not sent"),
+        ));
+        logger.log(&record(
+            Level::Info,
+            "pve_ontap_snapshot::ops::storage",
+            format_args!("created snapshot proxmox_snapshot_x"),
+        ));
+
+        let mut buf = [0u8; 2048];
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let n = socket.recv(&mut buf).unwrap();
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        let pid = std::process::id();
+        // <12> = user.warning, <14> = user.info.
+        assert!(got[0].starts_with("<12>"), "{got:?}");
+        assert!(
+            got[0].ends_with(&format!("pve-ontap-snapshot[{pid}]: foreign warning")),
+            "{got:?}"
+        );
+        assert!(got[1].starts_with("<14>"), "{got:?}");
+        assert!(
+            got[1].ends_with(&format!(
+                "pve-ontap-snapshot[{pid}]: created snapshot proxmox_snapshot_x"
+            )),
+            "{got:?}"
+        );
+        socket.set_nonblocking(true).unwrap();
+        assert!(socket.recv(&mut buf).is_err(), "unexpected extra message");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_missing_syslog_socket_means_stderr_only() {
+        let logger = Logger::new(
+            LevelFilter::Warn,
+            Style::Hook,
+            &SyslogTarget::Socket("/nonexistent/dev/log".into()),
+        );
+        assert!(!logger.has_syslog());
+        assert_eq!(logger.max_level(), LevelFilter::Warn);
+        let off = Logger::new(LevelFilter::Debug, Style::Cli, &SyslogTarget::Off);
+        assert!(!off.has_syslog());
+        assert_eq!(off.max_level(), LevelFilter::Debug);
+    }
+}

@@ -22,3 +22,8 @@ pub const PCT: &str = "/usr/sbin/pct";
 pub const QEMU_CONFIG_LOCK_DIR: &str = "/var/lock/qemu-server";
 /// Node-local LXC config flock directory.
 pub const LXC_CONFIG_LOCK_DIR: &str = "/run/lock/lxc";
+/// Local syslog socket.
+pub const SYSLOG_SOCKET: &str = "/dev/log";
+/// Environment variable naming another syslog datagram socket (tests capture syslog with it);
+/// the value `none` turns syslog off.
+pub const SYSLOG_SOCKET_ENV: &str = "PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET";

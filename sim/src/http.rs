@@ -21,6 +21,28 @@ pub struct Request {
 }
 
 impl Request {
+    /// A request for `target` (`/path?query`, or an absolute `https://host/path?query`): fills
+    /// `raw_path`, `segments` (split before decoding) and `query`. Header names are lower-cased.
+    pub fn new(
+        method: &str,
+        target: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Request {
+        let (raw_path, raw_query) = split_target(target);
+        Request {
+            method: method.to_string(),
+            raw_path: raw_path.to_string(),
+            segments: path_segments(raw_path),
+            query: parse_query(raw_query),
+            headers: headers
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+            body,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.headers
@@ -110,6 +132,30 @@ pub fn canonical_reason(status: u16) -> &'static str {
     }
 }
 
+/// Split a request target into the raw path and the raw query (without `?`); an absolute-form
+/// target (`https://host:port/path`) loses its scheme and authority, an empty path becomes `/`.
+pub fn split_target(target: &str) -> (&str, &str) {
+    let target = match target.find("://") {
+        Some(i) if !target[..i].contains('/') => {
+            let rest = &target[i + 3..];
+            rest.find(['/', '?']).map_or("", |j| &rest[j..])
+        }
+        _ => target,
+    };
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    (if path.is_empty() { "/" } else { path }, query)
+}
+
+/// The non-empty `/`-separated segments of a raw path, each percent-decoded after splitting
+/// (so `%2F` stays inside its segment).
+pub fn path_segments(raw_path: &str) -> Vec<String> {
+    raw_path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode(s, false))
+        .collect()
+}
+
 /// Split and percent-decode `a=b&c=d` (`+` decodes to a space).
 pub fn parse_query(s: &str) -> Vec<(String, String)> {
     s.split('&')
@@ -170,5 +216,43 @@ mod tests {
         );
         assert_eq!(percent_decode("images%2F100%2E", false), "images/100.");
         assert_eq!(percent_decode("50%", false), "50%");
+    }
+
+    #[test]
+    fn splits_targets_before_decoding() {
+        let req = Request::new(
+            "GET",
+            "/api/storage/volumes/u-1/files/images%2F100%2Fvm-100-disk-0.raw?fields=name&x=a+b",
+            vec![("Content-Type".into(), "application/json".into())],
+            Vec::new(),
+        );
+        assert_eq!(
+            req.raw_path,
+            "/api/storage/volumes/u-1/files/images%2F100%2Fvm-100-disk-0.raw"
+        );
+        assert_eq!(
+            req.segments,
+            [
+                "api",
+                "storage",
+                "volumes",
+                "u-1",
+                "files",
+                "images/100/vm-100-disk-0.raw"
+            ]
+        );
+        assert_eq!(req.query_param("x"), Some("a b"));
+        assert!(req.is_json());
+        assert_eq!(
+            split_target("https://127.0.0.1:8006/api2/json/version?a=1"),
+            ("/api2/json/version", "a=1")
+        );
+        assert_eq!(split_target("https://host"), ("/", ""));
+        assert_eq!(split_target("/a/b//c/"), ("/a/b//c/", ""));
+        assert_eq!(path_segments("/a/b//c/"), ["a", "b", "c"]);
+        assert_eq!(
+            split_target("/x?next=https://y/z"),
+            ("/x", "next=https://y/z")
+        );
     }
 }

@@ -30,6 +30,13 @@ impl World {
             pve: pve::PveState::new(&scenario.pve),
         }
     }
+
+    /// Both sides as JSON (`GET /_sim/state`): `{"ontap": {...}, "pve": {...}}`. Jobs that are
+    /// due are finished first, so the dump shows what a client asking now would see.
+    pub fn dump(&mut self) -> serde_json::Value {
+        self.ontap.tick();
+        serde_json::json!({"ontap": self.ontap.dump(), "pve": self.pve.dump()})
+    }
 }
 
 /// Shared by all connections of both listeners.
@@ -41,6 +48,44 @@ pub struct Shared {
     pub scenario: Scenario,
     /// `--latency-ms`: added to every API response (not to `/_sim/`).
     pub latency: Duration,
+}
+
+impl Shared {
+    /// A fresh world built from `scenario`.
+    pub fn new(scenario: Scenario, latency: Duration) -> Shared {
+        Shared {
+            world: Mutex::new(World::new(&scenario)),
+            scenario,
+            latency,
+        }
+    }
+
+    /// Lock the world (recovering from a handler that panicked while holding it).
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Put the world back to the scenario it started from.
+    pub fn reset_world(&self) {
+        *self.lock() = World::new(&self.scenario);
+    }
+}
+
+/// Which of the two listeners a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    Ontap,
+    Pve,
+}
+
+impl Api {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Ontap => "ontap",
+            Api::Pve => "pve",
+        }
+    }
 }
 
 /// A fault rule asked for this request's job (ONTAP) or task (Proxmox) to end in failure.

@@ -5,6 +5,15 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+pub mod client;
+mod errors;
+mod fields;
+mod jobs;
+mod paging;
+mod request;
+
+pub use client::OntapClient;
+
 /// ONTAP release as reported by `/api/cluster?fields=version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct OntapVersion {
@@ -130,6 +139,15 @@ pub trait Ontap: Send + Sync {
         let _ = volume_uuid;
         not_implemented("snapshots")
     }
+    /// One snapshot by name; `Error::NotFound` when the volume has none of that name.
+    fn snapshot(&self, volume_uuid: &str, name: &str) -> Result<Snapshot> {
+        self.snapshots(volume_uuid)?
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| Error::NotFound {
+                what: format!("snapshot '{name}' of ONTAP volume {volume_uuid}"),
+            })
+    }
     /// Create a snapshot, wait for the job, and return it as ONTAP now reports it.
     fn create_snapshot(&self, volume_uuid: &str, snapshot: &NewSnapshot) -> Result<Snapshot> {
         let _ = (volume_uuid, snapshot);
@@ -165,6 +183,13 @@ pub trait Ontap: Send + Sync {
         let _ = (volume_uuid, force);
         not_implemented("delete_volume")
     }
+    /// Purge a deleted volume from its SVM's volume recovery queue (needed below ONTAP 9.12, where
+    /// `delete_volume` cannot pass `force`). `Ok(true)` when purged, `Ok(false)` when this client
+    /// does not offer it (the default): the caller then tells the user how to do it.
+    fn purge_recovery_queue(&self, svm: &str, volume_name: &str) -> Result<bool> {
+        let _ = (svm, volume_name);
+        Ok(false)
+    }
     /// File clone inside one volume (paths relative to the volume root; a source may be under
     /// `.snapshot/<name>/`), waiting for the job.
     fn clone_file(
@@ -194,3 +219,6 @@ fn not_implemented<T>(call: &str) -> Result<T> {
         "ONTAP call {call} is not implemented by this client"
     )))
 }
+
+#[cfg(test)]
+mod sim_tests;

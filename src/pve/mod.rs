@@ -8,6 +8,13 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+mod auth;
+pub mod client;
+mod envelope;
+mod tasks;
+
+pub use client::PveClient;
+
 /// `qemu` or `lxc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "lowercase")]
@@ -180,3 +187,6 @@ fn not_implemented<T>(call: &str, arg: &str) -> Result<T> {
         "Proxmox call {call}({arg}) is not implemented by this client"
     )))
 }
+
+#[cfg(test)]
+mod sim_tests;

@@ -140,7 +140,8 @@ def main():
         clone.post(poll=True, poll_interval=1)
         found = Volume.find(name="conformance_clone", fields="clone.is_flexclone,nas.path")
         assert found.clone.is_flexclone, found
-        found.patch(poll=True, poll_interval=1, nas={"path": ""})
+        found.nas.path = ""
+        found.patch(poll=True, poll_interval=1)
         found.delete(poll=True, poll_interval=1, force=True)
         assert Volume.find(name="conformance_clone") is None
         Snapshot.find(vol.uuid, name="conformance_base").delete(poll=True, poll_interval=1)
@@ -159,12 +160,15 @@ def main():
     @check("ontap: errors come back as NetAppRestError with the ONTAP code")
     def _():
         vol = state["vol"]
+        Snapshot(vol.uuid, name="conformance_dup").post(poll=True, poll_interval=1)
         try:
-            Snapshot(vol.uuid, name="x", not_a_field=1).post(poll=True, poll_interval=1)
+            Snapshot(vol.uuid, name="conformance_dup").post(poll=True, poll_interval=1)
         except NetAppRestError as exc:
-            assert exc.http_err_response.http_response.status_code == 400, exc
+            assert "525059" in str(exc) or "already exists" in str(exc), exc
         else:
-            raise AssertionError("unknown field accepted")
+            raise AssertionError("duplicate snapshot name accepted")
+        finally:
+            Snapshot.find(vol.uuid, name="conformance_dup").delete(poll=True, poll_interval=1)
 
     pve_kw = dict(host=pve.hostname, port=pve.port, verify_ssl=False)
 

@@ -1,12 +1,39 @@
 //! The simulated ONTAP cluster: state (SVMs, LIFs, volumes with file trees, snapshots, FlexClones,
 //! jobs) and the REST handlers under `/api/`.
+//!
+//! Layout: `scenario` (the scenario file and the built-in default), `state` + `tree` + `clock`
+//! (the live cluster), `router` + `auth` + `params` (request handling), `fields` + `filter` +
+//! `collection` (ONTAP's query language and paging), one module per resource (`cluster`,
+//! `volumes`, `snapshots`, `files`, `clone`, `cli`), `jobs` (asynchronous operations) and
+//! `errors` (ONTAP error bodies).
 
-use serde::{Deserialize, Serialize};
+mod auth;
+mod cli;
+mod clock;
+mod clone;
+mod cluster;
+mod collection;
+mod errors;
+mod fields;
+mod files;
+mod filter;
+mod jobs;
+mod params;
+mod router;
+mod scenario;
+mod snapshots;
+mod state;
+mod tree;
+mod volumes;
 
-/// The ONTAP part of a scenario.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Scenario {}
+#[cfg(test)]
+mod tests;
+
+pub use errors::ApiError;
+pub use scenario::{
+    parse_size, Account, FileSpec, LifSpec, Role, Scenario, Size, SnapshotSpec, SvmSpec, VolumeSpec,
+};
+pub use state::OntapState;
 
 /// One file below an NFS export, as Proxmox sees it through the mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,45 +45,24 @@ pub struct ExportedFile {
     pub generation: u64,
 }
 
-#[derive(Debug, Default)]
-pub struct OntapState {}
-
-impl OntapState {
-    pub fn new(_scenario: &Scenario) -> OntapState {
-        OntapState {}
-    }
-
-    /// The files below `export` on the SVM that owns the data LIF `server` (None: no such export).
-    /// Used by the Proxmox side to list storage content.
-    pub fn exported_files(&self, server: &str, export: &str) -> Option<Vec<ExportedFile>> {
-        let _ = (server, export);
-        None
-    }
-
-    /// Bump the content generation of these files (paths relative to the export); returns how many
-    /// existed. Used for `POST /_sim/guests/<vmid>/write`.
-    pub fn write_files(&mut self, server: &str, export: &str, paths: &[String]) -> usize {
-        let _ = (server, export, paths);
-        0
-    }
-}
-
-impl OntapState {
-    /// The cluster admin account of the scenario: (user, password).
-    pub fn admin_credentials(&self) -> (String, String) {
-        (String::new(), String::new())
-    }
-}
-
 /// Serve one ONTAP REST request (`/api/...`).
 pub fn handle(
     shared: &crate::world::Shared,
     req: &crate::http::Request,
     job_fault: Option<&crate::world::JobFault>,
 ) -> crate::http::Response {
-    let _ = (shared, req, job_fault);
-    crate::http::Response::json(
-        501,
-        &serde_json::json!({"error": {"message": "not implemented", "code": "3"}}),
-    )
+    let reply = {
+        let mut world = shared.world.lock().unwrap_or_else(|e| e.into_inner());
+        let state = &mut world.ontap;
+        state.tick();
+        router::route(state, req, job_fault)
+    };
+    let mut response = match reply {
+        jobs::Reply::Done(r) => r,
+        jobs::Reply::Wait(w) => jobs::wait(shared, w),
+    };
+    if req.method.eq_ignore_ascii_case("HEAD") {
+        response.body.clear();
+    }
+    response
 }

@@ -1,0 +1,161 @@
+//! Request dispatch for `/api/...`: authentication and roles, body rules (none on GET/DELETE),
+//! which methods each path allows (404 vs 405), and the per-request context handlers get.
+
+use super::errors::ApiError;
+use super::jobs::{self, Reply};
+use super::params::{Body, Query};
+use super::state::OntapState;
+use super::{auth, cli, clone, cluster, files, snapshots, volumes};
+use crate::http::{Request, Response};
+use crate::world::JobFault;
+
+/// What a handler gets besides the state.
+pub struct Ctx<'a> {
+    pub req: &'a Request,
+    pub query: Query,
+    pub fault: Option<&'a JobFault>,
+}
+
+impl Ctx<'_> {
+    /// The job description: method and path as sent.
+    pub fn description(&self) -> String {
+        format!(
+            "{} {}",
+            self.req.method.to_ascii_uppercase(),
+            self.req.raw_path
+        )
+    }
+
+    pub fn body(&self) -> Result<Body, ApiError> {
+        Body::parse(self.req)
+    }
+}
+
+/// The methods a path supports (None: no such path).
+fn allowed(state: &OntapState, segs: &[&str]) -> Option<&'static [&'static str]> {
+    let v98 = state.version.at_least(9, 8);
+    Some(match segs {
+        ["cluster"] => &["GET"],
+        ["cluster", "jobs"] | ["cluster", "jobs", _] => &["GET"],
+        ["svm", "svms"] | ["svm", "svms", _] => &["GET"],
+        ["network", "ip", "interfaces"] | ["network", "ip", "interfaces", _] => &["GET"],
+        ["protocols", "nfs", "export-policies"] | ["protocols", "nfs", "export-policies", _] => {
+            &["GET"]
+        }
+        ["storage", "volumes"] => &["GET", "POST"],
+        ["storage", "volumes", _] => &["GET", "PATCH", "DELETE"],
+        ["storage", "volumes", _, "snapshots"] => &["GET", "POST"],
+        ["storage", "volumes", _, "snapshots", _] => &["GET", "PATCH", "DELETE"],
+        ["storage", "volumes", _, "files"] if v98 => &["GET"],
+        ["storage", "volumes", _, "files", _] if v98 => &["GET", "DELETE"],
+        ["storage", "volumes", _, "files", _] => &["GET"],
+        ["storage", "file", "clone"] => &["POST"],
+        ["private", "cli", "volume", "snapshot", "restore"] => &["POST"],
+        ["private", "cli", "volume", "recovery-queue"] => &["GET"],
+        ["private", "cli", "volume", "recovery-queue", "purge"] => &["POST"],
+        _ => return None,
+    })
+}
+
+fn has_body(req: &Request) -> bool {
+    match req.json_body() {
+        Ok(None) => false,
+        Ok(Some(serde_json::Value::Object(m))) => !m.is_empty(),
+        _ => true,
+    }
+}
+
+/// Serve one request against the state (the lock is held by the caller).
+pub fn route(state: &mut OntapState, req: &Request, fault: Option<&JobFault>) -> Reply {
+    match dispatch(state, req, fault) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut r = e.response();
+            if e.status == 401 {
+                r = r.with_header("WWW-Authenticate", "Basic realm=\"ONTAP\"");
+            }
+            Reply::Done(r)
+        }
+    }
+}
+
+fn dispatch(
+    state: &mut OntapState,
+    req: &Request,
+    fault: Option<&JobFault>,
+) -> Result<Reply, ApiError> {
+    let role = auth::authenticate(state, req)?;
+    let method = req.method.to_ascii_uppercase();
+    let m = if method == "HEAD" {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+    let ["api", rest @ ..] = segs.as_slice() else {
+        return Err(ApiError::api_not_found(&req.raw_path));
+    };
+    let methods = allowed(state, rest).ok_or_else(|| ApiError::api_not_found(&req.raw_path))?;
+    if m == "OPTIONS" {
+        let mut list: Vec<&str> = methods.to_vec();
+        list.extend(["HEAD", "OPTIONS"]);
+        return Ok(Response::json(200, &serde_json::json!({}))
+            .with_header("Allow", &list.join(", "))
+            .into());
+    }
+    if !methods.contains(&m) {
+        let r = ApiError::method_not_allowed(&method)
+            .response()
+            .with_header("Allow", &methods.join(", "));
+        return Ok(r.into());
+    }
+    if !auth::permits(role, m, rest) {
+        return Err(ApiError::not_authorized());
+    }
+    if (m == "GET" || m == "DELETE") && has_body(req) {
+        return Err(ApiError::body_not_allowed(&method));
+    }
+    let mut ctx = Ctx {
+        req,
+        query: Query::new(req),
+        fault,
+    };
+    let ctx = &mut ctx;
+    match (m, rest) {
+        ("GET", ["cluster"]) => cluster::get_cluster(state, ctx),
+        ("GET", ["cluster", "jobs"]) => jobs::get_collection(state, &mut ctx.query),
+        ("GET", ["cluster", "jobs", uuid]) => jobs::get_instance(state, &mut ctx.query, uuid),
+        ("GET", ["svm", "svms"]) => cluster::get_svms(state, ctx),
+        ("GET", ["svm", "svms", uuid]) => cluster::get_svm(state, ctx, uuid),
+        ("GET", ["network", "ip", "interfaces"]) => cluster::get_interfaces(state, ctx),
+        ("GET", ["network", "ip", "interfaces", uuid]) => cluster::get_interface(state, ctx, uuid),
+        ("GET", ["protocols", "nfs", "export-policies"]) => {
+            cluster::get_export_policies(state, ctx)
+        }
+        ("GET", ["protocols", "nfs", "export-policies", id]) => {
+            cluster::get_export_policy(state, ctx, id)
+        }
+        ("GET", ["storage", "volumes"]) => volumes::get_collection(state, ctx),
+        ("POST", ["storage", "volumes"]) => volumes::post(state, ctx),
+        ("GET", ["storage", "volumes", uuid]) => volumes::get_instance(state, ctx, uuid),
+        ("PATCH", ["storage", "volumes", uuid]) => volumes::patch(state, ctx, uuid),
+        ("DELETE", ["storage", "volumes", uuid]) => volumes::delete(state, ctx, uuid),
+        ("GET", ["storage", "volumes", v, "snapshots"]) => snapshots::get_collection(state, ctx, v),
+        ("POST", ["storage", "volumes", v, "snapshots"]) => snapshots::post(state, ctx, v),
+        ("GET", ["storage", "volumes", v, "snapshots", s]) => {
+            snapshots::get_instance(state, ctx, v, s)
+        }
+        ("PATCH", ["storage", "volumes", v, "snapshots", s]) => snapshots::patch(state, ctx, v, s),
+        ("DELETE", ["storage", "volumes", v, "snapshots", s]) => {
+            snapshots::delete(state, ctx, v, s)
+        }
+        ("GET", ["storage", "volumes", v, "files"]) => files::get(state, ctx, v, ""),
+        ("GET", ["storage", "volumes", v, "files", p]) => files::get(state, ctx, v, p),
+        ("DELETE", ["storage", "volumes", v, "files", p]) => files::delete(state, ctx, v, p),
+        ("POST", ["storage", "file", "clone"]) => clone::post(state, ctx),
+        ("POST", ["private", "cli", "volume", "snapshot", "restore"]) => cli::restore(state, ctx),
+        ("GET", ["private", "cli", "volume", "recovery-queue"]) => cli::recovery_queue(state, ctx),
+        ("POST", ["private", "cli", "volume", "recovery-queue", "purge"]) => cli::purge(state, ctx),
+        _ => Err(ApiError::api_not_found(&req.raw_path)),
+    }
+}

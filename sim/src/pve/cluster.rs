@@ -1,0 +1,185 @@
+//! Cluster-wide read endpoints: `/version`, `/nodes`, `/nodes/{node}`, `/cluster/status` and
+//! `/cluster/resources` (vm, storage per node, node entries).
+
+use serde_json::{json, Value};
+
+use super::envelope::{PveError, Reply};
+use super::params::{opt, Kind, NODE};
+use super::router::Call;
+use super::scenario::GuestType;
+use super::storage::usage;
+use crate::world::World;
+
+/// `GET /version`.
+pub(crate) fn version(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+    call.params.check(&[])?;
+    let pve = &world.pve;
+    Ok(json!({"version": pve.version, "release": pve.release, "repoid": pve.repoid}).into())
+}
+
+fn node_entry(world: &World, name: &str) -> Value {
+    let pve = &world.pve;
+    let Some(node) = pve.node(name) else {
+        return json!({});
+    };
+    let mut v = json!({
+        "node": node.name,
+        "id": format!("node/{}", node.name),
+        "type": "node",
+        "status": if node.online { "online" } else { "offline" },
+        "level": "",
+        "ssl_fingerprint": node.ssl_fingerprint,
+        "maxcpu": node.maxcpu,
+        "maxmem": node.maxmem,
+    });
+    if node.online {
+        let running: u64 = pve
+            .guests
+            .values()
+            .filter(|g| g.node == node.name && g.is_running())
+            .map(|g| g.maxmem() / 4)
+            .sum();
+        v["cpu"] = json!(0.02);
+        v["mem"] = json!(running + (2 << 30));
+        v["uptime"] = json!(pve.boot.elapsed().as_secs() + 86400);
+    }
+    v
+}
+
+/// `GET /nodes`.
+pub(crate) fn nodes(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+    call.params.check(&[])?;
+    let list: Vec<Value> = world
+        .pve
+        .nodes
+        .iter()
+        .map(|n| node_entry(world, &n.name))
+        .collect();
+    Ok(Value::Array(list).into())
+}
+
+/// `GET /nodes/{node}`: the sub-directories.
+pub(crate) fn node_index(_world: &mut World, call: &Call) -> Result<Reply, PveError> {
+    call.params.check(&[NODE])?;
+    let dirs = [
+        "qemu", "lxc", "storage", "tasks", "status", "version", "network", "services",
+    ];
+    Ok(Value::Array(dirs.iter().map(|d| json!({"name": d})).collect()).into())
+}
+
+/// `GET /cluster/status`: the cluster entry and one entry per node.
+pub(crate) fn status(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+    call.params.check(&[])?;
+    let pve = &world.pve;
+    let mut list = vec![json!({
+        "type": "cluster",
+        "id": "cluster",
+        "name": pve.cluster_name,
+        "nodes": pve.nodes.len(),
+        "quorate": 1,
+        "version": 3,
+    })];
+    for node in &pve.nodes {
+        list.push(json!({
+            "type": "node",
+            "id": format!("node/{}", node.name),
+            "name": node.name,
+            "nodeid": node.nodeid,
+            "ip": node.ip,
+            "online": node.online as u8,
+            "local": (node.name == pve.local_node) as u8,
+            "level": "",
+        }));
+    }
+    Ok(Value::Array(list).into())
+}
+
+/// `GET /cluster/resources` (`type` = vm | storage | node | sdn | pool).
+pub(crate) fn resources(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+    call.params.check(&[opt(
+        "type",
+        Kind::Enum(&["vm", "storage", "node", "sdn", "pool"]),
+    )])?;
+    let filter = call.params.str("type");
+    let want = |t: &str| filter.as_deref().is_none_or(|f| f == t);
+    let pve = &world.pve;
+    let mut list = Vec::new();
+    if want("vm") {
+        for guest in pve.guests.values() {
+            let mut v = json!({
+                "id": format!("{}/{}", guest.guest_type.as_str(), guest.vmid),
+                "vmid": guest.vmid,
+                "node": guest.node,
+                "type": guest.guest_type.as_str(),
+                // pvestatd publishes the QMP status for VMs (`paused` included).
+                "status": match guest.guest_type {
+                    GuestType::Qemu => guest.qmpstatus(),
+                    GuestType::Lxc => guest.status_str(),
+                },
+                "name": guest.name(),
+                "template": (guest.config.get("template").map(String::as_str) == Some("1")) as u8,
+                "uptime": guest.uptime(),
+                "maxcpu": guest.cpus(),
+                "cpu": 0,
+                "maxmem": guest.maxmem(),
+                "mem": if guest.is_running() { guest.maxmem() / 4 } else { 0 },
+                "maxdisk": guest.maxdisk(),
+                "disk": 0,
+                "netin": 0,
+                "netout": 0,
+                "diskread": 0,
+                "diskwrite": 0,
+            });
+            if guest.guest_type == GuestType::Qemu {
+                v["memhost"] = v["mem"].clone();
+            }
+            if let Some(lock) = guest.lock() {
+                v["lock"] = json!(lock);
+            }
+            if let Some(tags) = guest.config.get("tags") {
+                v["tags"] = json!(tags);
+            }
+            list.push(v);
+        }
+    }
+    if want("node") {
+        for node in &pve.nodes {
+            let mut v = node_entry(world, &node.name);
+            if let Some(obj) = v.as_object_mut() {
+                obj.remove("ssl_fingerprint");
+                obj.insert("maxdisk".into(), json!(100u64 << 30));
+                obj.insert("disk".into(), json!(12u64 << 30));
+                obj.insert("cgroup-mode".into(), json!(2));
+            }
+            list.push(v);
+        }
+    }
+    if want("storage") {
+        for storage in &pve.storages {
+            for node in &pve.nodes {
+                if storage.check_enabled(&node.name).is_err() {
+                    continue;
+                }
+                let mut v = json!({
+                    "id": format!("storage/{}/{}", node.name, storage.id),
+                    "storage": storage.id,
+                    "node": node.name,
+                    "type": "storage",
+                    "plugintype": storage.storage_type,
+                    "status": "unknown",
+                    "shared": storage.options.get("shared").is_some_and(super::state::flag_value) as u8,
+                    "content": storage.option("content").unwrap_or_else(|| "none".into()),
+                });
+                if node.online {
+                    if let Some((used, total)) = usage(world, storage) {
+                        v["status"] = json!("available");
+                        v["disk"] = json!(used);
+                        v["maxdisk"] = json!(total);
+                    }
+                }
+                list.push(v);
+            }
+        }
+    }
+    Ok(Value::Array(list).into())
+}

@@ -1,0 +1,288 @@
+//! Guest config API: `GET .../config` (pending applied unless `current=1`, plus `digest`),
+//! `GET .../pending`, and `PUT`/`POST .../config` for `unusedN` keys (pending while running).
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::envelope::{PveError, Reply};
+use super::guests::{find_guest, guest_type_of};
+use super::params::{opt, split_list, Kind, Prop, NODE, VMID};
+use super::router::Call;
+use super::runstate::Action;
+use super::state::PveState;
+use super::tasks::NewTask;
+use super::volumes::{
+    config_json_value, drive_file, is_config_key, is_unused_key, parse_file_volname, parse_volid,
+    VolName,
+};
+use crate::world::World;
+
+/// A validated config change.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConfigUpdate {
+    /// `unusedN` = volume id.
+    pub set: Vec<(String, String)>,
+    /// `unusedN` keys to remove.
+    pub delete: Vec<String>,
+}
+
+/// `GET /nodes/{node}/{qemu|lxc}/{vmid}/config`.
+pub(crate) fn get(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+    call.params.check(&[
+        NODE,
+        VMID,
+        opt("current", Kind::Bool),
+        opt("snapshot", Kind::Str),
+    ])?;
+    let guest = find_guest(&world.pve, call)?;
+    if let Some(snap) = call.params.str("snapshot") {
+        if call.params.flag("current") {
+            return Err(PveError::param(
+                "snapshot",
+                "parameters 'current' and 'snapshot' are mutually exclusive",
+            ));
+        }
+        return Err(PveError::die(format!("snapshot '{snap}' does not exist")));
+    }
+    let conf = guest.effective_config(call.params.flag("current"));
+    let mut out = Map::new();
+    for (k, v) in &conf {
+        out.insert(k.clone(), config_json_value(guest.guest_type, k, v));
+    }
+    out.insert("digest".into(), json!(guest.digest()));
+    Ok(Value::Object(out).into())
+}
+
+/// `GET /nodes/{node}/{qemu|lxc}/{vmid}/pending`: `[{key, value, pending, delete}]`.
+pub(crate) fn pending(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+    call.params.check(&[NODE, VMID])?;
+    let guest = find_guest(&world.pve, call)?;
+    let deletes = guest.pending_deletes();
+    let mut keys: Vec<&String> = guest.config.keys().collect();
+    keys.extend(guest.pending.keys().filter(|k| k.as_str() != "delete"));
+    keys.sort();
+    keys.dedup();
+    let mut list = Vec::new();
+    for key in keys {
+        let mut entry = json!({"key": key});
+        if let Some(v) = guest.config.get(key) {
+            entry["value"] = config_json_value(guest.guest_type, key, v);
+        }
+        if let Some(v) = guest.pending.get(key) {
+            entry["pending"] = config_json_value(guest.guest_type, key, v);
+        }
+        if deletes.contains(key) {
+            entry["delete"] = json!(1);
+        }
+        list.push(entry);
+    }
+    Ok(Value::Array(list).into())
+}
+
+const UPDATE_SCHEMA: [Prop; 7] = [
+    NODE,
+    VMID,
+    opt("delete", Kind::Str),
+    opt("digest", Kind::Str),
+    opt("skiplock", Kind::Bool),
+    opt("revert", Kind::Str),
+    opt("force", Kind::Bool),
+];
+
+/// `PUT` (sync, `null`) and, for QEMU, `POST` (async, a `qmconfig` UPID) `.../config`.
+pub(crate) fn update(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+    let guest_type = guest_type_of(call);
+    let is_post = call.method == "POST";
+    let mut schema = UPDATE_SCHEMA.to_vec();
+    if is_post {
+        schema.push(opt("background_delay", Kind::Int));
+    }
+    call.params.check_with(&schema, |name| {
+        is_config_key(guest_type, name).then_some(Kind::Str)
+    })?;
+    let p = &call.params;
+    let skiplock = p.flag("skiplock");
+    if skiplock && call.user != "root@pam" {
+        return Err(PveError::param(
+            "skiplock",
+            "Only root may use this option.",
+        ));
+    }
+    let guest = find_guest(&world.pve, call)?;
+    let vmid = guest.vmid;
+    let set_keys = p.names_outside(&schema);
+    let delete = p.str("delete").map(|d| split_list(&d)).unwrap_or_default();
+    if set_keys.is_empty() && delete.is_empty() && p.str("revert").is_none() {
+        return Err(PveError::die("no options specified"));
+    }
+    if let Some(digest) = p.str("digest") {
+        if digest != guest.digest() {
+            return Err(PveError::die(
+                "checksum mismatch (file change by other user?)",
+            ));
+        }
+    }
+    if !skiplock {
+        guest.check_lock().map_err(PveError::die)?;
+    }
+    if p.str("revert").is_some() {
+        return Err(PveError::unsupported("'revert' of pending changes"));
+    }
+    let mut update = ConfigUpdate::default();
+    for key in &delete {
+        let key = key.trim_start_matches('!');
+        if !is_unused_key(key) {
+            return Err(PveError::unsupported(&format!("deleting '{key}'")));
+        }
+        update.delete.push(key.to_string());
+    }
+    let mut errors = std::collections::BTreeMap::new();
+    for key in set_keys {
+        if !is_unused_key(&key) {
+            return Err(PveError::unsupported(&format!(
+                "setting '{key}' (only unusedN can be set)"
+            )));
+        }
+        if update.delete.contains(&key) {
+            return Err(PveError::die(format!(
+                "cannot set and delete property '{key}' at the same time!"
+            )));
+        }
+        let value = p.str(&key).unwrap_or_default();
+        match check_unused_volume(&world.pve, &value) {
+            Ok(volid) => update.set.push((key, volid)),
+            Err(CheckError::Param(msg)) => {
+                errors.insert(key, msg);
+            }
+            Err(CheckError::Die(msg)) => return Err(PveError::die(msg)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(PveError::Param(errors));
+    }
+    if is_post {
+        let upid = world.pve.start_task(
+            call,
+            NewTask {
+                node: &guest_node(&world.pve, vmid),
+                task_type: "qmconfig",
+                id: vmid.to_string(),
+                action: Action::Config { vmid, update },
+                duration: Duration::from_millis(world.pve.timing.task_ms),
+                first_log_line: format!("update VM {vmid}: config"),
+            },
+        );
+        return Ok(json!(upid).into());
+    }
+    apply(&mut world.pve, vmid, &update).map_err(PveError::die)?;
+    Ok(Value::Null.into())
+}
+
+fn guest_node(state: &PveState, vmid: u32) -> String {
+    state
+        .guests
+        .get(&vmid)
+        .map(|g| g.node.clone())
+        .unwrap_or_default()
+}
+
+enum CheckError {
+    Param(String),
+    Die(String),
+}
+
+/// An `unusedN` value: a volume id (optionally `file=`/`volume=`) of an existing storage whose
+/// volume name parses as a disk image.
+fn check_unused_volume(state: &PveState, value: &str) -> Result<String, CheckError> {
+    let file = drive_file(value).unwrap_or(value);
+    let Some((sid, volname)) = parse_volid(file) else {
+        return Err(CheckError::Param(format!(
+            "invalid format - unable to parse volume ID '{file}'\n"
+        )));
+    };
+    let Some(storage) = state.storage(sid) else {
+        return Err(CheckError::Die(format!("storage '{sid}' does not exist\n")));
+    };
+    if matches!(storage.storage_type.as_str(), "nfs" | "dir" | "cifs") {
+        match parse_file_volname(volname) {
+            Ok(VolName::Image { .. }) => {}
+            Ok(VolName::Other { vtype, .. }) => {
+                return Err(CheckError::Param(format!(
+                    "invalid volume type '{vtype}' for '{file}', expected 'images'\n"
+                )))
+            }
+            Err(e) => return Err(CheckError::Param(e)),
+        }
+    }
+    Ok(file.to_string())
+}
+
+/// Apply a validated update: deletions of `unusedN` act at once; new `unusedN` values go to the
+/// pending section and are applied right away only when the guest is stopped (they are not
+/// hot-pluggable).
+pub(crate) fn apply(
+    state: &mut PveState,
+    vmid: u32,
+    update: &ConfigUpdate,
+) -> Result<Vec<String>, String> {
+    let guest = state
+        .guests
+        .get_mut(&vmid)
+        .ok_or_else(|| format!("Configuration file of guest {vmid} does not exist\n"))?;
+    let mut log = Vec::new();
+    let mut summary: Vec<String> = update
+        .delete
+        .iter()
+        .map(|k| format!("-delete {k}"))
+        .collect();
+    summary.extend(update.set.iter().map(|(k, v)| format!("-{k} {v}")));
+    log.push(format!(
+        "update {} {vmid}: {}",
+        guest.label(),
+        summary.join(" ")
+    ));
+    for key in &update.delete {
+        let pending_value = guest.pending.remove(key);
+        let current = guest.config.remove(key);
+        if pending_value.is_none() && current.is_none() {
+            log.push(format!(
+                "cannot delete '{key}' - not set in current configuration!"
+            ));
+        }
+        remove_pending_delete(guest, key);
+    }
+    for (key, volid) in &update.set {
+        guest.pending.insert(key.clone(), volid.clone());
+        remove_pending_delete(guest, key);
+    }
+    // cleanup_pending: drop pending values equal to the current ones.
+    let unchanged: Vec<String> = guest
+        .pending
+        .iter()
+        .filter(|(k, v)| k.as_str() != "delete" && guest.config.get(*k) == Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in unchanged {
+        guest.pending.remove(&k);
+    }
+    if !guest.is_running() {
+        guest.apply_pending();
+    }
+    Ok(log)
+}
+
+fn remove_pending_delete(guest: &mut super::state::Guest, key: &str) {
+    let Some(list) = guest.pending.get("delete") else {
+        return;
+    };
+    let rest: Vec<String> = split_list(list)
+        .into_iter()
+        .filter(|k| k.trim_start_matches('!') != key)
+        .collect();
+    if rest.is_empty() {
+        guest.pending.remove("delete");
+    } else {
+        guest.pending.insert("delete".into(), rest.join(","));
+    }
+}

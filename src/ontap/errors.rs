@@ -1,0 +1,219 @@
+//! ONTAP error answers: the `{"error": {"message", "code", "target"}}` body (code as string or
+//! integer), and which errors are transient (retry) or mean "not found".
+
+use serde_json::Value;
+
+use crate::error::{Api, ApiError, Error};
+use crate::http::Response;
+
+/// "Volume busy" (TRI retries it for up to 60 s on volume delete).
+pub(crate) const VOLUME_BUSY: &str = "524486";
+/// Generic "entry doesn't exist".
+pub(crate) const ENTRY_DOESNT_EXIST: &str = "4";
+/// Files API: "No such file or directory".
+pub(crate) const NO_SUCH_FILE: &str = "6684674";
+/// Snapshot API: "The snapshot does not exist."
+pub(crate) const SNAPSHOT_DOESNT_EXIST: &str = "1638600";
+
+/// An ONTAP code as text, whether the JSON has a string (`"4"`) or a number (`4`).
+pub(crate) fn code_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The `error` object of a body, if it has one (ONTAP may send it with any status).
+pub(crate) fn error_object(body: &Value) -> Option<&Value> {
+    body.get("error").filter(|e| e.is_object())
+}
+
+/// The API error an answer carries: from the `error` object when there is one, else from the
+/// status line and body text. `user` goes into the hint of a 401.
+pub(crate) fn api_error(method: &str, target: &str, response: &Response, user: &str) -> ApiError {
+    let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    let error = error_object(&body);
+    let mut message = error
+        .and_then(|e| e.get("message"))
+        .and_then(Value::as_str)
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| {
+            let text = response.text();
+            let text = text.trim();
+            if text.is_empty() || body.is_object() {
+                response.reason.trim().to_string()
+            } else {
+                text.chars().take(300).collect()
+            }
+        });
+    if response.status == 401 {
+        message =
+            format!("{message} (authentication failed for user '{user}': check user and pass)");
+    }
+    if message.is_empty() {
+        message = format!("HTTP {}", response.status);
+    }
+    ApiError {
+        api: Api::Ontap,
+        method: method.to_string(),
+        path: target.to_string(),
+        status: response.status,
+        code: error.and_then(|e| e.get("code")).and_then(code_text),
+        message,
+        target: error
+            .and_then(|e| e.get("target"))
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string),
+    }
+}
+
+/// Whether the text of an ONTAP failure says "busy, try again" (EBUSY on a file clone when the
+/// node's split load is exhausted, a snapshot locked while block sharing completes, "temporarily locked").
+fn says_busy(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("busy")
+        || m.contains("temporarily locked")
+        || m.contains("try again")
+        || m.contains("retry the operation")
+}
+
+/// Errors worth retrying after a pause (bounded by the caller's budget).
+pub(crate) fn is_transient(e: &Error) -> bool {
+    match e.root() {
+        Error::Api(api) => {
+            api.code.as_deref() == Some(VOLUME_BUSY)
+                || says_busy(&api.message)
+                || matches!(api.status, 502..=504)
+        }
+        Error::Job { code, message, .. } => code == VOLUME_BUSY || says_busy(message),
+        _ => false,
+    }
+}
+
+/// Whether ONTAP says the addressed object does not exist.
+pub(crate) fn is_not_found(e: &Error) -> bool {
+    match e.root() {
+        Error::Api(api) => {
+            api.status == 404
+                || matches!(
+                    api.code.as_deref(),
+                    Some(ENTRY_DOESNT_EXIST | NO_SUCH_FILE | SNAPSHOT_DOESNT_EXIST)
+                )
+        }
+        Error::NotFound { .. } => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, body: &str) -> Response {
+        Response {
+            status,
+            reason: crate::error::Api::Ontap
+                .to_string()
+                .replace("ONTAP", "Reason"),
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn codes_decode_from_strings_and_numbers() {
+        let e = api_error(
+            "GET",
+            "/api/storage/volumes/x",
+            &response(
+                404,
+                r#"{"error":{"message":"entry doesn't exist","code":"4","target":"uuid"}}"#,
+            ),
+            "admin",
+        );
+        assert_eq!(e.code.as_deref(), Some("4"));
+        assert_eq!(e.target.as_deref(), Some("uuid"));
+        assert_eq!(e.message, "entry doesn't exist");
+        assert_eq!(
+            Error::from(e.clone()).to_string(),
+            "ONTAP GET /api/storage/volumes/x failed with HTTP 404: entry doesn't exist (error 4, target uuid)"
+        );
+        assert!(is_not_found(&Error::from(e)));
+
+        let e = api_error(
+            "POST",
+            "/api/storage/volumes/v/snapshots",
+            &response(
+                400,
+                r#"{"error":{"message":"Cannot exceed maximum number of snapshots.","code":525062}}"#,
+            ),
+            "admin",
+        );
+        assert_eq!(e.code.as_deref(), Some("525062"));
+        assert_eq!(e.target, None);
+        assert!(!is_transient(&Error::from(e)));
+    }
+
+    #[test]
+    fn bodies_without_error_objects_fall_back_to_reason_or_text() {
+        let e = api_error(
+            "GET",
+            "/api/cluster",
+            &response(502, "<html>bad gateway</html>"),
+            "admin",
+        );
+        assert_eq!(e.message, "<html>bad gateway</html>");
+        assert_eq!(e.code, None);
+        assert!(is_transient(&Error::from(e)));
+        let e = api_error("GET", "/api/cluster", &response(500, ""), "admin");
+        assert_eq!(e.message, "Reason");
+    }
+
+    #[test]
+    fn a_401_says_which_user_failed() {
+        let e = api_error(
+            "GET",
+            "/api/cluster?fields=version",
+            &response(401, r#"{"error":{"message":"Unauthorized","code":"6"}}"#),
+            "admin",
+        );
+        assert!(
+            e.message.contains("authentication failed for user 'admin'"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn busy_answers_are_transient() {
+        let busy = |code: &str, message: &str| {
+            Error::from(ApiError {
+                api: Api::Ontap,
+                method: "DELETE".into(),
+                path: "/api/storage/volumes/x".into(),
+                status: 409,
+                code: Some(code.into()),
+                message: message.into(),
+                target: None,
+            })
+        };
+        assert!(is_transient(&busy("524486", "Volume busy")));
+        assert!(is_transient(&busy("13565952", "Clone start failed: EBUSY")));
+        assert!(is_transient(&busy("1", "object is temporarily locked")));
+        assert!(!is_transient(&busy(
+            "1638543",
+            "Failed to delete snapshot because it has an owner."
+        )));
+        let job = Error::Job {
+            uuid: "u".into(),
+            description: "DELETE /api/storage/volumes/x".into(),
+            code: "524486".into(),
+            message: "Volume busy".into(),
+        };
+        assert!(is_transient(&job));
+        assert!(!is_transient(&Error::NotFound { what: "x".into() }));
+    }
+}

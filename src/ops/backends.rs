@@ -1,0 +1,115 @@
+//! The live `Backends`: HTTP clients built from the configuration on first use — one Proxmox VE
+//! client, and one ONTAP client per distinct ONTAP endpoint and user (storages of one cluster share it).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::http::TlsMode;
+use crate::ontap::{Ontap, OntapClient};
+use crate::pve::{Pve, PveClient};
+
+use super::Backends;
+
+/// Clients for the configured endpoints, created lazily (a hook phase with no action connects nowhere).
+pub struct Live {
+    config: Config,
+    pve: Mutex<Option<Arc<PveClient>>>,
+    /// Keyed by (base URL, user).
+    ontap: Mutex<HashMap<(String, String), Arc<OntapClient>>>,
+}
+
+impl Live {
+    /// Takes what the clients need from the config; connects nowhere yet (clients are built,
+    /// and CA files read, on first use).
+    pub fn new(config: &Config) -> Result<Live> {
+        Ok(Live {
+            config: config.clone(),
+            pve: Mutex::new(None),
+            ontap: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+fn warn_if_insecure(tls: &TlsMode, what: &str, base_url: &str) {
+    if *tls == TlsMode::Insecure {
+        log::warn!("TLS certificate verification is off for {what} at {base_url} (verify = false)");
+    }
+}
+
+impl Backends for Live {
+    fn pve(&self) -> Result<Arc<dyn Pve>> {
+        let mut slot = self.pve.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = slot.as_ref() {
+            return Ok(client.clone());
+        }
+        let proxmox = &self.config.proxmox;
+        warn_if_insecure(
+            &proxmox.endpoint.tls,
+            "Proxmox VE",
+            &proxmox.endpoint.base_url,
+        );
+        let client = Arc::new(PveClient::new(proxmox)?);
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
+    fn ontap(&self, storage: &str) -> Result<Arc<dyn Ontap>> {
+        let config = self.config.ontap_for(storage)?;
+        let key = (config.endpoint.base_url.clone(), config.user.clone());
+        let mut clients = self.ontap.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        warn_if_insecure(&config.endpoint.tls, "ONTAP", &config.endpoint.base_url);
+        let client = Arc::new(OntapClient::new(config)?);
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> Live {
+        let fp = vec!["07"; 32].join(":");
+        let section = |name: &str, user: &str| {
+            format!(
+                "[{name}]\nhost = 127.0.0.1:9443\nuser = {user}\npass = pw\nfingerprint = {fp}\n\n"
+            )
+        };
+        let text = format!(
+            "[proxmox]\nproxmox_host = 127.0.0.1\nproxmox_user = root@pam\nproxmox_pass = pw\nproxmox_verify = false\n\n{}{}{}",
+            section("ONTAP01", "admin"),
+            section("ONTAP02", "admin"),
+            section("OTHER", "vsadmin"),
+        );
+        let config = Config::parse(std::path::Path::new("/etc/x.ini"), &text).unwrap();
+        Live::new(&config).unwrap()
+    }
+
+    #[test]
+    fn clients_are_shared_per_endpoint_and_user() {
+        let b = live();
+        let a = b.ontap("ONTAP01").unwrap();
+        let same = b.ontap("ONTAP02").unwrap();
+        let other = b.ontap("OTHER").unwrap();
+        assert!(Arc::ptr_eq(&a, &same));
+        assert!(!Arc::ptr_eq(&a, &other));
+        let clone = b.ontap("ONTAP01-CLONE-2").unwrap();
+        assert!(Arc::ptr_eq(&a, &clone));
+        assert!(Arc::ptr_eq(&b.pve().unwrap(), &b.pve().unwrap()));
+    }
+
+    #[test]
+    fn unknown_storages_name_the_missing_section() {
+        let b = live();
+        for storage in ["NOPE", "ONTAP01-CLONEX"] {
+            let e = b.ontap(storage).err().unwrap();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains(&format!("[{storage}]")), "{e}");
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Integration tests: the real `pve-ontap-snapshot` binary against the in-process simulator.
+//! `util` holds the environment (simulator, temp dir, config, runner); one module per feature.
+
+mod readme;
+mod util;
+
+use util::TestEnv;
+
+#[test]
+fn binary_runs_in_a_fresh_environment() {
+    let env = TestEnv::new();
+    let out = env.run(&["--help"]);
+    out.assert_ok();
+    assert!(!out.stderr.contains("error"), "{}", out.stderr);
+}

@@ -1,0 +1,465 @@
+//! The integration-test environment: an in-process simulator, a private temp dir with a config.ini
+//! pointing into it, the real binary run with a timeout, and readers for simulator state and log.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use pve_ontap_sim::faults::glob_match;
+use pve_ontap_sim::http::percent_decode;
+pub use pve_ontap_sim::{Api, FaultRule, PveLogin, RequestLogEntry, Sim, SimOptions, World};
+use rustls::pki_types::pem::PemObject;
+
+/// The tool under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_pve-ontap-snapshot");
+/// A run still going after this long is killed.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+/// The environment variable naming the config file (always removed for runs).
+pub const CONFIG_ENV: &str = "PVE_ONTAP_SNAPSHOT_CONFIG";
+
+/// What a run of the binary produced.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The exit code; -1 when killed by a signal or the timeout.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Panic, showing both streams, unless the exit code is `code`.
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Output {
+        assert_eq!(
+            self.code, code,
+            "exit code {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Output {
+        self.assert_code(0)
+    }
+
+    /// stdout parsed as JSON (for `--output json`).
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON: {e}\n--- stdout\n{}\n--- stderr\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Run `cmd` to completion, feeding `stdin`, killing it after `timeout`.
+pub fn run_command(mut cmd: Command, stdin: Option<&str>, timeout: Duration) -> Output {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        let text = text.to_string();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(text.as_bytes());
+        });
+    }
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + timeout;
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for the child") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            timed_out = true;
+            break child.wait().expect("waiting for the killed child");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let mut stderr = err.join().unwrap_or_default();
+    if timed_out {
+        stderr.push_str(&format!("\n[test harness: killed after {timeout:?}]\n"));
+    }
+    Output {
+        code: if timed_out {
+            -1
+        } else {
+            status.code().unwrap_or(-1)
+        },
+        stdout,
+        stderr,
+    }
+}
+
+/// One test's world: a simulator, a temp dir, a config file. Everything is removed on drop.
+pub struct TestEnv {
+    sim: Sim,
+    dir: PathBuf,
+    config: PathBuf,
+}
+
+static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
+
+fn unique_dir() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!(
+        "pve-ontap-snapshot-it-{}-{}-{nanos}",
+        std::process::id(),
+        NEXT_DIR.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+impl TestEnv {
+    /// The built-in default scenario, free ports, no latency.
+    pub fn new() -> TestEnv {
+        TestEnv::with_options(SimOptions::default())
+    }
+
+    pub fn with_options(options: SimOptions) -> TestEnv {
+        let sim = Sim::start(options).expect("starting the simulator");
+        let dir = unique_dir();
+        std::fs::create_dir_all(&dir).expect("creating the test dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .expect("chmod 700 the test dir");
+        // What exists on a Proxmox node; the tool creates its own lock dir below run/lock.
+        for sub in [
+            "run/lock/qemu-server",
+            "run/lock/lxc",
+            "etc/pve/priv/lock",
+            "bin",
+        ] {
+            std::fs::create_dir_all(dir.join(sub)).expect("creating the test dir tree");
+        }
+        let env = TestEnv {
+            config: dir.join("config.ini"),
+            sim,
+            dir,
+        };
+        env.write_config(&env.default_config());
+        env
+    }
+
+    pub fn sim(&self) -> &Sim {
+        &self.sim
+    }
+
+    /// The temp dir (also the working directory of runs).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A path inside the temp dir.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    /// The tool settings of `[proxmox]` pointing into the temp dir. `pve_node_marker` does not
+    /// exist (not a Proxmox node, so no `qm rescan`); `qm_path`/`pct_path` are not installed.
+    pub fn path_settings(&self) -> Vec<(&'static str, String)> {
+        let p = |rel: &str| self.path(rel).display().to_string();
+        vec![
+            ("lock_dir", p("run/lock/pve-ontap-snapshot")),
+            ("cluster_lock_dir", p("etc/pve/priv/lock")),
+            ("qm_path", p("bin/qm")),
+            ("pct_path", p("bin/pct")),
+            ("pve_node_marker", p("etc/pve/local")),
+            ("qemu_config_lock_dir", p("run/lock/qemu-server")),
+            ("lxc_config_lock_dir", p("run/lock/lxc")),
+        ]
+    }
+
+    /// The simulator's config with `login` and the path settings.
+    pub fn config_with(&self, login: PveLogin) -> String {
+        let settings = self.path_settings();
+        let extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.sim.config_ini_with(login, &extra)
+    }
+
+    /// Password login, fingerprints pinned, paths in the temp dir (what `new()` writes).
+    pub fn default_config(&self) -> String {
+        self.config_with(PveLogin::Password)
+    }
+
+    /// Like `default_config`, logging in to Proxmox with the API token.
+    pub fn token_config(&self) -> String {
+        self.config_with(PveLogin::Token)
+    }
+
+    /// Replace the config file (mode 0600).
+    pub fn write_config(&self, text: &str) {
+        pve_ontap_sim::config_ini::write_private(&self.config, text).expect("writing config.ini");
+    }
+
+    /// A command for the binary: `--config <path>` first, `$PVE_ONTAP_SNAPSHOT_CONFIG` unset,
+    /// run in the temp dir.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command_without_config(&[]);
+        cmd.arg("--config").arg(&self.config).args(args);
+        cmd
+    }
+
+    /// A command for the binary without `--config` (tests of the config search order).
+    pub fn command_without_config(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env_remove(CONFIG_ENV).current_dir(&self.dir).args(args);
+        cmd
+    }
+
+    /// Run the binary with `--config <path>` in front of `args`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        run_command(self.command(args), None, RUN_TIMEOUT)
+    }
+
+    /// Like `run`, with extra environment variables.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied());
+        run_command(cmd, None, RUN_TIMEOUT)
+    }
+
+    /// Like `run`, feeding `stdin` (answers to prompts).
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        run_command(self.command(args), Some(stdin), RUN_TIMEOUT)
+    }
+
+    /// Run without `--config`, with these environment variables.
+    pub fn run_without_config(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command_without_config(args);
+        cmd.envs(env.iter().copied());
+        run_command(cmd, None, RUN_TIMEOUT)
+    }
+
+    /// Read the simulated world (the lock is held only during `f`).
+    pub fn world<R>(&self, f: impl FnOnce(&World) -> R) -> R {
+        f(&self.sim.shared().lock())
+    }
+
+    /// Change the simulated world (set up a test case).
+    pub fn world_mut<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        f(&mut self.sim.shared().lock())
+    }
+
+    /// The state dump (`GET /_sim/state`).
+    pub fn state(&self) -> serde_json::Value {
+        self.world_mut(World::dump)
+    }
+
+    /// The API requests so far.
+    pub fn requests(&self) -> Vec<RequestLogEntry> {
+        self.sim.requests()
+    }
+
+    pub fn clear_requests(&self) {
+        self.sim.clear_requests();
+    }
+
+    /// Requests to `api` (None: either) whose method is `method` (`*`: any) and whose path, as
+    /// sent or percent-decoded, matches `path_pattern` (`*` wildcard).
+    pub fn requests_matching(
+        &self,
+        api: Option<Api>,
+        method: &str,
+        path_pattern: &str,
+    ) -> Vec<RequestLogEntry> {
+        self.requests()
+            .into_iter()
+            .filter(|e| api.is_none_or(|a| a == e.api))
+            .filter(|e| method == "*" || e.method.eq_ignore_ascii_case(method))
+            .filter(|e| {
+                glob_match(path_pattern, &e.path)
+                    || glob_match(path_pattern, &percent_decode(&e.path, false))
+            })
+            .collect()
+    }
+
+    /// How many requests match (see `requests_matching`).
+    pub fn count_requests(&self, method: &str, path_pattern: &str) -> usize {
+        self.requests_matching(None, method, path_pattern).len()
+    }
+
+    /// How many requests went to `api`.
+    pub fn count_api_requests(&self, api: Api) -> usize {
+        self.requests().iter().filter(|e| e.api == api).count()
+    }
+
+    /// Arm a fault rule; returns its id.
+    pub fn add_fault(&self, rule: FaultRule) -> u64 {
+        self.sim.add_fault(rule)
+    }
+
+    /// An HTTPS agent trusting both simulator listeners (calls made by the test itself).
+    pub fn agent(&self) -> ureq::Agent {
+        let mut roots = rustls::RootCertStore::empty();
+        for pem in [self.sim.pve_cert_pem(), self.sim.ontap_cert_pem()] {
+            let der = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+                .expect("simulator certificate PEM");
+            roots.add(der).expect("simulator certificate");
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        ureq::AgentBuilder::new()
+            .tls_config(std::sync::Arc::new(tls))
+            .timeout(Duration::from_secs(60))
+            .build()
+    }
+
+    /// `method` on the simulator (`api` picks the listener); returns status and body text,
+    /// whatever the status.
+    pub fn call(
+        &self,
+        api: Api,
+        method: &str,
+        path: &str,
+        json_body: Option<&str>,
+    ) -> (u16, String) {
+        let base = match api {
+            Api::Ontap => self.sim.ontap_url(),
+            Api::Pve => self.sim.pve_url(),
+        };
+        let req = self.agent().request(method, &format!("{base}{path}"));
+        let result = match json_body {
+            Some(b) => req.set("Content-Type", "application/json").send_string(b),
+            None => req.call(),
+        };
+        match result {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => {
+                let status = r.status();
+                (status, r.into_string().unwrap_or_default())
+            }
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn runner_kills_a_hung_child_and_feeds_stdin() {
+    let mut sleep = Command::new("sleep");
+    sleep.arg("30");
+    let out = run_command(sleep, None, Duration::from_millis(200));
+    assert_eq!(out.code, -1);
+    assert!(out.stderr.contains("killed after"), "{}", out.stderr);
+    let mut cat = Command::new("cat");
+    cat.arg("-");
+    let out = run_command(cat, Some("yes\n"), RUN_TIMEOUT);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "yes\n"));
+}
+
+#[test]
+fn environment_is_private_and_removed_on_drop() {
+    let env = TestEnv::new();
+    let dir = env.dir().to_path_buf();
+    let mode = std::fs::metadata(env.config_path())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let config = std::fs::read_to_string(env.config_path()).unwrap();
+    assert!(config.contains(&format!(
+        "proxmox_fingerprint = {}",
+        env.sim().pve_fingerprint()
+    )));
+    let lock_dir = dir.join("run/lock/pve-ontap-snapshot");
+    assert!(config.contains(&format!("lock_dir = {}", lock_dir.display())));
+    assert!(!env.path("etc/pve/local").exists());
+    assert!(env.path("etc/pve/priv/lock").is_dir());
+    let other = TestEnv::new();
+    assert_ne!(other.dir(), env.dir());
+    drop(env);
+    assert!(!dir.exists());
+}
+
+#[test]
+fn request_helpers_count_by_api_method_and_pattern() {
+    let env = TestEnv::new();
+    env.add_fault(FaultRule::new("*", "*").status(200).count(0));
+    env.call(Api::Ontap, "GET", "/api/storage/volumes?fields=name", None);
+    env.call(
+        Api::Ontap,
+        "DELETE",
+        "/api/storage/volumes/u-1/files/images%2F100%2Fa.raw",
+        None,
+    );
+    env.call(
+        Api::Pve,
+        "GET",
+        "/api2/json/nodes/pve1/qemu/100/config",
+        None,
+    );
+    env.call(
+        Api::Pve,
+        "POST",
+        "/api2/json/nodes/pve1/qemu/100/status/suspend",
+        Some("{}"),
+    );
+    env.call(Api::Pve, "GET", "/_sim/state", None);
+    assert_eq!(env.count_api_requests(Api::Ontap), 2);
+    assert_eq!(env.count_api_requests(Api::Pve), 2);
+    assert_eq!(env.count_requests("*", "*"), 4);
+    assert_eq!(env.count_requests("get", "/api/storage/volumes"), 1);
+    assert_eq!(
+        env.count_requests("DELETE", "/api/storage/volumes/*/files/images/100/*"),
+        1
+    );
+    assert_eq!(env.count_requests("POST", "*/status/suspend"), 1);
+    assert_eq!(
+        env.requests_matching(Some(Api::Ontap), "*", "*/qemu/*")
+            .len(),
+        0
+    );
+    assert_eq!(env.requests()[0].query, "fields=name");
+    env.clear_requests();
+    assert_eq!(env.count_requests("*", "*"), 0);
+}
