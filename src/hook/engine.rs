@@ -9,7 +9,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::Paths;
+use crate::config::{Config, Paths};
 use crate::error::{Error, Result, ResultExt};
 use crate::hook::coalesce::{self, Basis, Record};
 use crate::hook::freeze::{FreezeState, Tracked};
@@ -158,31 +158,34 @@ pub fn disk_storages(config: &GuestConfig) -> Vec<String> {
     out
 }
 
-/// A storage with an ONTAP section, or a clone `X-CLONE` / `X-CLONE-N` of one (which uses X's).
-pub fn is_ontap_storage(ontap: &[String], storage: &str) -> bool {
-    if ontap.iter().any(|s| s == storage) {
-        return true;
-    }
-    let base = match storage.rsplit_once("-CLONE-") {
-        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
-        _ => match storage.strip_suffix("-CLONE") {
-            Some(base) => base,
-            None => return false,
-        },
-    };
-    ontap.iter().any(|s| s == base)
-}
-
 /// Everything an action needs; shared with the worker thread.
 pub struct Ctx {
     pub ops: Arc<dyn Ops>,
     pub paths: Paths,
-    /// Storage ids with an ONTAP section.
-    pub ontap_storages: Vec<String>,
+    /// Whether a storage has an ONTAP cluster in the config (its own section, or its parent's).
+    pub is_ontap: IsOntap,
     pub start: Start,
     /// Prefix of every log line: `hook vmid=100 phase=post-stop`.
     pub who: String,
     pub cluster_lock: ClusterLockOptions,
+}
+
+/// See `Ctx::is_ontap`.
+pub type IsOntap = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+impl Ctx {
+    /// The context of a hook or schedule run under this config.
+    pub fn new(config: &Config, ops: Arc<dyn Ops>, start: Start, who: String) -> Ctx {
+        let config_for_filter = config.clone();
+        Ctx {
+            ops,
+            paths: config.paths.clone(),
+            is_ontap: Arc::new(move |s| config_for_filter.ontap_for(s).is_ok()),
+            start,
+            who,
+            cluster_lock: ClusterLockOptions::default(),
+        }
+    }
 }
 
 /// How to take one storage snapshot.
@@ -434,9 +437,8 @@ fn phase_action(ctx: &Ctx, pp: &PhasePolicy, vmid: Option<u32>, rescan: RescanWh
                         .ops
                         .guest_storages(vmid)
                         .step_with(|| format!("find the storages of guest {vmid}"))?;
-                    let (ontap, other): (Vec<String>, Vec<String>) = all
-                        .into_iter()
-                        .partition(|s| is_ontap_storage(&ctx.ontap_storages, s));
+                    let (ontap, other): (Vec<String>, Vec<String>) =
+                        all.into_iter().partition(|s| (ctx.is_ontap)(s));
                     if ontap.is_empty() {
                         let on = if other.is_empty() {
                             "it has no disks".to_string()
@@ -679,7 +681,7 @@ pub(crate) mod tests {
         Ctx {
             ops,
             paths,
-            ontap_storages: vec!["ONTAP01".into(), "ONTAP02".into()],
+            is_ontap: Arc::new(|s| s.starts_with("ONTAP")),
             start: Start::now(),
             who: who.into(),
             cluster_lock: ClusterLockOptions {
@@ -950,7 +952,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn disk_storages_and_ontap_storages() {
+    fn storages_of_attached_disks() {
         let config: GuestConfig = [
             (
                 "scsi0",
@@ -975,11 +977,5 @@ pub(crate) mod tests {
             disk_storages(&config),
             vec!["ONTAP02", "ONTAP01-CLONE", "ONTAP01", "local-lvm"]
         );
-        let ontap = vec!["ONTAP01".to_string()];
-        assert!(is_ontap_storage(&ontap, "ONTAP01"));
-        assert!(is_ontap_storage(&ontap, "ONTAP01-CLONE"));
-        assert!(is_ontap_storage(&ontap, "ONTAP01-CLONE-2"));
-        assert!(!is_ontap_storage(&ontap, "ONTAP01-CLONE-x"));
-        assert!(!is_ontap_storage(&ontap, "local-lvm"));
     }
 }

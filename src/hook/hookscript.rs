@@ -8,7 +8,6 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::hook::engine::{self, Ctx, Ops, PhaseRun, RescanWhen, Start};
 use crate::hook::policy::Phase;
-use crate::lock::ClusterLockOptions;
 
 /// `pve-ontap-snapshot hook <vmid> <phase>`: run the policy of a guest hookscript phase and return
 /// the exit code for Proxmox (non-zero only for a failure with `on-error = abort` in pre-start).
@@ -77,14 +76,7 @@ pub(crate) fn run(
         Ok(ops) => ops,
         Err(e) => return Ok(engine::finish(&who, &policy, Err(e), &consequence)),
     };
-    let ctx = Ctx {
-        ops,
-        paths: config.paths.clone(),
-        ontap_storages: config.storages.keys().cloned().collect(),
-        start,
-        who,
-        cluster_lock: ClusterLockOptions::default(),
-    };
+    let ctx = Ctx::new(&config, ops, start, who);
     Ok(engine::run_phase(
         ctx,
         PhaseRun {

@@ -67,26 +67,15 @@ fn config_path_in(
 
 /// Load the config the way hooks and schedules find it.
 pub(crate) fn load_config(explicit: Option<&Path>) -> Result<Config> {
-    let path = config_path(explicit)?;
-    // FIXME(hooks): call the config loader once it lands on main.
-    Err(Error::Config {
-        file: path,
-        section: None,
-        key: None,
-        message: "config loading is not available yet".into(),
-    })
+    let config = Config::read(&config_path(explicit)?)?;
+    log::debug!("using config {}", config.file.display());
+    Ok(config)
 }
 
 /// The workflows over the real clients (which connect only when first used).
 pub(crate) fn live_ops(config: &Config) -> Result<Arc<dyn Ops>> {
-    // FIXME(hooks): build ops::backends::Live once it lands on main.
-    let _ = config;
-    Err(Error::Refused("live backends are not available yet".into()))
-}
-
-#[allow(dead_code)]
-fn _live_ops_type_check(b: Arc<dyn crate::ops::Backends>, config: &Config) -> Arc<dyn Ops> {
-    Arc::new(LiveOps::new(b, config.paths.clone()))
+    let backends = Arc::new(crate::ops::backends::Live::new(config)?);
+    Ok(Arc::new(LiveOps::new(backends, config.paths.clone())))
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::hook::engine::{self, Ctx, Ops, RescanWhen, SnapshotSpec, Start};
-use crate::lock::ClusterLockOptions;
 use crate::ops::quiesce::Consistency;
 
 /// Run the schedule `name`; exit code 0 when every snapshot was made, 1 when any failed (each
@@ -39,14 +38,7 @@ pub(crate) fn run(
         });
     };
     let who = format!("schedule name={name}");
-    let ctx = Ctx {
-        ops: make_ops(config)?,
-        paths: config.paths.clone(),
-        ontap_storages: config.storages.keys().cloned().collect(),
-        start,
-        who: who.clone(),
-        cluster_lock: ClusterLockOptions::default(),
-    };
+    let ctx = Ctx::new(config, make_ops(config)?, start, who.clone());
     let mut failed = 0usize;
     for storage in &schedule.storages {
         let spec = SnapshotSpec {

@@ -8,7 +8,6 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::hook::engine::{self, Ctx, Ops, PhaseRun, RescanWhen, Start};
 use crate::hook::policy::Phase;
-use crate::lock::ClusterLockOptions;
 
 /// The variables vzdump sets for its hook (all optional; which are set depends on the phase).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -139,14 +138,7 @@ pub(crate) fn run(
         Ok(ops) => ops,
         Err(e) => return Ok(engine::finish(&who, &policy, Err(e), &consequence)),
     };
-    let ctx = Ctx {
-        ops,
-        paths: config.paths.clone(),
-        ontap_storages: config.storages.keys().cloned().collect(),
-        start,
-        who,
-        cluster_lock: ClusterLockOptions::default(),
-    };
+    let ctx = Ctx::new(&config, ops, start, who);
     Ok(engine::run_phase(
         ctx,
         PhaseRun {
