@@ -11,6 +11,7 @@
 //! checks the expiry itself. On any other filesystem (tests, a node without pmxcfs) the contender
 //! emulates that: a lock directory whose mtime is more than 120 s old is stale and removed.
 
+use std::cell::Cell;
 use std::fs::{self, File, FileTimes, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -246,6 +247,7 @@ impl ClusterLock {
             }
         }
         let owner = Arc::new(Ownership::new(path, pmxcfs)?);
+        held().push((SCOPE.with(Cell::get), Arc::clone(&owner)));
         let (stop, stopped) = mpsc::channel::<()>();
         let refresher = {
             let (o, every) = (Arc::clone(&owner), opts.refresh);
@@ -286,18 +288,44 @@ impl Drop for ClusterLock {
         if let Some(t) = self.refresher.take() {
             let _ = t.join();
         }
-        if !self.owner.owned() {
-            return; // someone else's now
-        }
-        if let Err(e) = fs::remove_dir(&self.owner.path) {
-            if e.kind() != ErrorKind::NotFound {
-                log::warn!(
-                    "could not release cluster lock '{}': {e}",
-                    self.owner.path.display()
-                );
-            }
-        }
+        held().retain(|(_, o)| !Arc::ptr_eq(o, &self.owner));
+        self.owner.release();
     }
+}
+
+/// Cluster locks held by this process, with the scope of the thread that took them. A hook that
+/// gives up at its timeout exits without running the holders' `Drop`, and a lock directory left
+/// behind would block every other hook of the storage until pmxcfs expires it;
+/// `release_held_cluster_locks` removes them first.
+static HELD: Mutex<Vec<(u64, Arc<Ownership>)>> = Mutex::new(Vec::new());
+
+thread_local! {
+    static SCOPE: Cell<u64> = const { Cell::new(0) };
+}
+
+fn held() -> std::sync::MutexGuard<'static, Vec<(u64, Arc<Ownership>)>> {
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Tag the cluster locks this thread takes from now on with `scope` (a worker of a bounded action).
+pub fn set_lock_scope(scope: u64) {
+    SCOPE.with(|s| s.set(scope));
+}
+
+/// Remove every cluster lock directory still held under `scope` (call before giving up on a worker
+/// that may still hold some); returns the paths released.
+pub fn release_held_cluster_locks(scope: u64) -> Vec<PathBuf> {
+    let owners: Vec<Arc<Ownership>> = {
+        let mut held = held();
+        let (mine, rest): (Vec<_>, Vec<_>) = held.drain(..).partition(|(s, _)| *s == scope);
+        *held = rest;
+        mine.into_iter().map(|(_, o)| o).collect()
+    };
+    owners
+        .into_iter()
+        .filter(|o| o.release())
+        .map(|o| o.path.clone())
+        .collect()
 }
 
 /// Whether the lock directory is still the one we created. pmxcfs never reuses an inode number; on
@@ -335,6 +363,28 @@ impl Ownership {
             Some(m) if self.matches(m) => true,
             _ => {
                 *mark = None;
+                false
+            }
+        }
+    }
+
+    /// Remove the directory if it is still ours; it is not ours afterwards either way.
+    fn release(&self) -> bool {
+        let mut mark = self.mark.lock().unwrap_or_else(|e| e.into_inner());
+        let ours = mark.is_some_and(|m| self.matches(m));
+        *mark = None;
+        if !ours {
+            return false;
+        }
+        match fs::remove_dir(&self.path) {
+            Ok(()) => true,
+            Err(e) => {
+                if e.kind() != ErrorKind::NotFound {
+                    log::warn!(
+                        "could not release cluster lock '{}': {e}",
+                        self.path.display()
+                    );
+                }
                 false
             }
         }
@@ -720,6 +770,30 @@ mod tests {
         let l =
             StorageLock::acquire_with(&paths, "ONTAP01", "after", soon(100), &emulated()).unwrap();
         assert_eq!(l.node_path(), paths.lock_dir.join("ONTAP01.lock"));
+    }
+
+    #[test]
+    fn held_cluster_locks_can_be_released_before_exit() {
+        let t = TempDir::new("release");
+        let dir = t.0.join("lock");
+        set_lock_scope(77);
+        let l = ClusterLock::acquire(&dir, "pve-ontap-snapshot-rel", soon(1000), &emulated())
+            .unwrap()
+            .unwrap();
+        let path = l.path().to_path_buf();
+        assert!(release_held_cluster_locks(78).is_empty());
+        let released = release_held_cluster_locks(77);
+        assert!(released.contains(&path), "{released:?}");
+        assert!(!path.exists());
+        assert!(l.check_held().is_err());
+        // Another holder takes it; the first holder's drop leaves it alone.
+        let other = ClusterLock::acquire(&dir, "pve-ontap-snapshot-rel", soon(1000), &emulated())
+            .unwrap()
+            .unwrap();
+        drop(l);
+        assert!(path.is_dir());
+        drop(other);
+        assert!(!path.exists());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! real clients; unit tests substitute a fake to check locking, coalescing and timeouts.
 
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -354,10 +355,13 @@ pub fn bounded(
     what: &str,
     work: impl FnOnce() -> Result<()> + Send + 'static,
 ) -> Result<()> {
+    static SCOPES: AtomicU64 = AtomicU64::new(1);
+    let scope = SCOPES.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel();
     thread::Builder::new()
         .name("hook-action".into())
         .spawn(move || {
+            crate::lock::set_lock_scope(scope);
             let r = panic::catch_unwind(AssertUnwindSafe(work));
             let _ = tx.send(r);
         })
@@ -375,6 +379,9 @@ pub fn bounded(
         Err(mpsc::RecvTimeoutError::Timeout) => {
             for line in ops.rescue() {
                 log::warn!("{what}: {line}");
+            }
+            for path in crate::lock::release_held_cluster_locks(scope) {
+                log::warn!("{what}: released cluster lock '{}'", path.display());
             }
             Err(Error::Timeout {
                 what: what.to_string(),
@@ -527,6 +534,8 @@ pub(crate) mod tests {
     pub struct FakeOps {
         pub snapshots: Mutex<Vec<SnapshotRow>>,
         pub creates: AtomicUsize,
+        /// Calls of `create` (counted before its delay).
+        pub entered: AtomicUsize,
         pub lists: AtomicUsize,
         pub prunes: Mutex<Vec<(String, storage::PruneOptions)>>,
         pub vm_creates: Mutex<Vec<(u32, Consistency, Option<String>)>>,
@@ -554,6 +563,7 @@ pub(crate) mod tests {
             Ok(s.iter().filter(|r| r.storage == storage).cloned().collect())
         }
         fn create(&self, storage: &str, opts: &storage::CreateOptions) -> Result<SnapshotRow> {
+            self.entered.fetch_add(1, Ordering::SeqCst);
             if let Some(d) = self.create_delay {
                 thread::sleep(d);
             }
@@ -834,28 +844,47 @@ pub(crate) mod tests {
     #[test]
     fn the_timeout_stops_waiting_and_rescues() {
         let tmp = Tmp::new("timeout");
+        std::fs::create_dir_all(tmp.0.join("pve/priv")).unwrap();
         let ops = Arc::new(FakeOps {
-            create_delay: Some(Duration::from_secs(5)),
+            create_delay: Some(Duration::from_secs(30)),
             ..FakeOps::default()
         });
         let start = Instant::now();
-        let r = bounded(&*ops, start, start + Duration::from_millis(50), "hook x", {
-            let ops = ops.clone();
-            let c = ctx(ops.clone(), tmp.paths(), "h");
-            move || {
-                ops.create("ONTAP01", &storage::CreateOptions::default())?;
-                drop(c);
-                Ok(())
-            }
-        });
+        let c = ctx(ops.clone(), tmp.paths(), "h");
+        let spec = SnapshotSpec {
+            label: "hook".into(),
+            freeze: false,
+            retention: None,
+            expiry: None,
+            coalesce: false,
+            lock_deadline: start + Duration::from_secs(1),
+        };
+        // The worker takes both locks at once, then hangs in the snapshot call.
+        let r = bounded(
+            &*ops,
+            start,
+            start + Duration::from_secs(1),
+            "hook x",
+            move || storage_snapshot(&c, "ONTAP01", &spec),
+        );
         let e = r.unwrap_err();
         assert!(matches!(e, Error::Timeout { .. }), "{e}");
         assert!(
             e.to_string()
-                .starts_with("timed out after 0.05s waiting for hook x"),
+                .starts_with("timed out after 1s waiting for hook x"),
             "{e}"
         );
         assert_eq!(ops.rescued.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            ops.entered.load(Ordering::SeqCst),
+            1,
+            "the worker held the locks"
+        );
+        // The cluster lock does not outlive the hook (the node lock goes with the process).
+        assert!(!tmp
+            .0
+            .join("pve/priv/lock/pve-ontap-snapshot-ONTAP01")
+            .exists());
     }
 
     #[test]

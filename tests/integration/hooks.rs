@@ -183,10 +183,10 @@ fn the_no_op_fast_path_never_contacts_an_endpoint() {
     let (addr, connections) = counting_listener();
     let text = env
         .default_config()
-        .replace(host_of(&env.sim().pve_url()), &addr)
-        .replace(host_of(&env.sim().ontap_url()), &addr);
-    assert!(!text.contains(host_of(&env.sim().pve_url())));
-    assert!(!text.contains(host_of(&env.sim().ontap_url())));
+        .replace(host_of(env.sim().pve_url()), &addr)
+        .replace(host_of(env.sim().ontap_url()), &addr);
+    assert!(!text.contains(host_of(env.sim().pve_url())));
+    assert!(!text.contains(host_of(env.sim().ontap_url())));
     env.write_config(&format!(
         "{text}\n[hook]\npost-stop = storage-snapshot\n[vzdump]\nbackup-end = vm-snapshot\n"
     ));
@@ -371,8 +371,8 @@ fn unreachable_ontap(env: &TestEnv, policy: &str) {
     let addr = dead.local_addr().unwrap().to_string();
     drop(dead);
     let ontap = env.sim().ontap_url();
-    let text = env.default_config().replace(host_of(&ontap), &addr);
-    assert!(!text.contains(host_of(&ontap)));
+    let text = env.default_config().replace(host_of(ontap), &addr);
+    assert!(!text.contains(host_of(ontap)));
     env.write_config(&format!("{text}\n{policy}\n"));
 }
 
