@@ -53,10 +53,8 @@ fn every_readme_example_runs_against_the_simulator() {
             .map(str::to_string)
             .collect();
         // The original's `-config config.ini`: point it at this test's config.
-        for i in 0..args.len() {
-            if args[i] == "config.ini" {
-                args[i] = config.clone();
-            }
+        for arg in args.iter_mut().filter(|a| *a == "config.ini") {
+            *arg = config.clone();
         }
         // A VM snapshot set named in an example: use the newest set of that guest.
         if let Some(pos) = args.iter().position(|a| is_timestamp(a)) {
