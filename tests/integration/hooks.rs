@@ -95,39 +95,24 @@ fn vzdump(env: &TestEnv, phase: &str, guest: Option<(&str, u32)>) -> Output {
     run_command(vzdump_command(env, phase, guest), None, RUN_TIMEOUT)
 }
 
-/// Snapshot names of a volume, optionally only those with this label.
+/// Snapshot names of a volume, optionally only those with this label (oldest first).
 fn snapshots(env: &TestEnv, volume: &str, label: Option<&str>) -> Vec<String> {
-    env.world(|w| {
-        let v = w
-            .ontap
-            .volumes
-            .iter()
-            .find(|v| v.name == volume)
-            .expect("volume");
+    env.with_volume(volume, |v| {
         v.snapshots
             .iter()
-            .filter(|s| label.is_none() || s.snapmirror_label.as_deref() == label)
-            .map(|s| s.name.clone())
+            .filter(|s| label.is_none() || s.snapmirror_label == label)
+            .map(|s| s.name.to_string())
             .collect()
     })
 }
 
 /// Disk snapshot files of a guest on a volume.
 fn disk_snapshots(env: &TestEnv, volume: &str, vmid: u32) -> Vec<String> {
-    env.world(|w| {
-        let v = w
-            .ontap
-            .volumes
-            .iter()
-            .find(|v| v.name == volume)
-            .expect("volume");
-        let dir = format!("images/{vmid}");
-        v.tree
-            .children(&dir)
-            .filter(|(name, _)| name.contains("-snapshot-"))
-            .map(|(name, _)| name.to_string())
-            .collect()
-    })
+    let dir = format!("images/{vmid}/");
+    env.files(volume)
+        .into_keys()
+        .filter(|p| p.starts_with(&dir) && p.contains("-snapshot-"))
+        .collect()
 }
 
 /// Requests that would change a guest: suspend, shutdown, stop, config writes.
@@ -451,11 +436,7 @@ fn the_hook_timeout_bounds_the_action_and_thaws() {
         env.count_requests("POST", "*/agent/fsfreeze-freeze"),
         env.count_requests("POST", "*/agent/fsfreeze-thaw")
     );
-    env.world(|w| {
-        for g in w.pve.guests.values() {
-            assert!(!g.agent.frozen, "guest {} left frozen", g.vmid);
-        }
-    });
+    assert!(!env.agent_frozen(100), "guest 100 left frozen");
 }
 
 /// Take the node lock of a storage as another process would (pid and purpose written in).
