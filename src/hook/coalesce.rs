@@ -137,6 +137,7 @@ mod tests {
             comment: None,
             managed: name.starts_with("proxmox_snapshot_"),
             clones: vec![],
+            notes: vec![],
         }
     }
 

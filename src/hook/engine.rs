@@ -17,10 +17,10 @@ use crate::hook::freeze::{FreezeState, Tracked};
 use crate::hook::policy::{Action, OnError, PhasePolicy};
 use crate::lock::{ClusterLockOptions, StorageLock};
 use crate::ops::quiesce::Consistency;
+use crate::ops::rescan::RescanMode;
 use crate::ops::retention::Retention;
 use crate::ops::storage::{self, SnapshotRow};
-use crate::ops::{vm, Backends};
-use crate::pve::GuestConfig;
+use crate::ops::{disks, vm, Backends};
 
 /// When the hook started: the wall clock for coalescing, the monotonic clock for deadlines.
 #[derive(Debug, Clone, Copy)]
@@ -38,17 +38,6 @@ impl Start {
     }
 }
 
-/// When `qm rescan` / `pct rescan` may run after a VM snapshot made new disk files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RescanWhen {
-    /// Right away (schedules, not inside a Proxmox lock).
-    Now,
-    /// Once Proxmox releases the guest's config flock (hookscript phases hold it).
-    ConfigUnlocked,
-    /// Once the vzdump job ends (its process exits; the guest's `lock: backup` goes with it).
-    JobEnded { vzdump_pid: u32 },
-}
-
 /// The workflow calls hooks and schedules make.
 pub trait Ops: Send + Sync {
     /// Storage ids of the guest's attached disks (not unused disks, not CD-ROMs), without duplicates.
@@ -56,10 +45,14 @@ pub trait Ops: Send + Sync {
     fn list(&self, storage: &str) -> Result<Vec<SnapshotRow>>;
     fn create(&self, storage: &str, opts: &storage::CreateOptions) -> Result<SnapshotRow>;
     fn prune(&self, storage: &str, opts: &storage::PruneOptions) -> Result<storage::PruneReport>;
-    fn vm_create(&self, vmid: u32, opts: &vm::CreateOptions) -> Result<vm::SnapshotSet>;
+    /// Disk snapshots, then the rescan (`opts.rescan`) deferred as `rescan` says.
+    fn vm_create(
+        &self,
+        vmid: u32,
+        opts: &vm::CreateOptions,
+        rescan: RescanMode,
+    ) -> Result<vm::SnapshotSet>;
     fn vm_prune(&self, vmid: u32, retention: Retention, label: &str) -> Result<vm::PruneReport>;
-    /// Make the new disk files visible to Proxmox; returns what was done (for the log).
-    fn rescan(&self, vmid: u32, when: RescanWhen) -> Result<String>;
     /// The hook stopped waiting: thaw whatever the action froze, block further freezes; log lines.
     fn rescue(&self) -> Vec<String>;
 }
@@ -87,7 +80,13 @@ impl Ops for LiveOps {
         let pve = self.backends.pve()?;
         let guest = pve.guest(vmid)?;
         let config = pve.guest_config(&guest)?;
-        Ok(disk_storages(&config))
+        let mut out: Vec<String> = Vec::new();
+        for disk in disks::guest_disks(guest.guest_type, &config).disks {
+            if !out.contains(&disk.volume.storage) {
+                out.push(disk.volume.storage);
+            }
+        }
+        Ok(out)
     }
 
     fn list(&self, storage: &str) -> Result<Vec<SnapshotRow>> {
@@ -102,18 +101,17 @@ impl Ops for LiveOps {
         storage::prune(&*self.backends, storage, opts)
     }
 
-    fn vm_create(&self, vmid: u32, opts: &vm::CreateOptions) -> Result<vm::SnapshotSet> {
-        vm::create(&*self.backends, vmid, opts)
+    fn vm_create(
+        &self,
+        vmid: u32,
+        opts: &vm::CreateOptions,
+        rescan: RescanMode,
+    ) -> Result<vm::SnapshotSet> {
+        vm::create_with_rescan(&*self.backends, vmid, opts, &self.paths, rescan)
     }
 
     fn vm_prune(&self, vmid: u32, retention: Retention, label: &str) -> Result<vm::PruneReport> {
         vm::prune(&*self.backends, vmid, retention, Some(label), false)
-    }
-
-    fn rescan(&self, vmid: u32, when: RescanWhen) -> Result<String> {
-        // FIXME(hooks): call ops::rescan once it lands on main.
-        let _ = (&self.paths, vmid, when);
-        Err(Error::Refused("rescan is not available yet".into()))
     }
 
     fn rescue(&self) -> Vec<String> {
@@ -131,32 +129,6 @@ impl Ops for LiveOps {
             }
         }
     }
-}
-
-/// Storage ids of the attached disks in a guest config (QEMU and LXC keys).
-pub fn disk_storages(config: &GuestConfig) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for (key, value) in config {
-        let bus = key.trim_end_matches(|c: char| c.is_ascii_digit());
-        let numbered = bus.len() < key.len();
-        let is_disk = key == "rootfs"
-            || (numbered
-                && matches!(
-                    bus,
-                    "ide" | "sata" | "scsi" | "virtio" | "efidisk" | "tpmstate" | "mp"
-                ));
-        if !is_disk || value.split(',').any(|opt| opt.trim() == "media=cdrom") {
-            continue;
-        }
-        let volume = value.split(',').next().unwrap_or_default().trim();
-        if let Some((storage, _)) = volume.split_once(':') {
-            if !storage.is_empty() && !storage.starts_with('/') && !out.iter().any(|s| s == storage)
-            {
-                out.push(storage.to_string());
-            }
-        }
-    }
-    out
 }
 
 /// Everything an action needs; shared with the worker thread.
@@ -297,27 +269,25 @@ fn log_prune(who: &str, target: &str, label: &str, deleted: Result<Vec<String>>)
     }
 }
 
-/// Disk snapshots of one guest, then rescan (deferred as `rescan` says) and prune.
+/// Disk snapshots of one guest, the rescan (deferred as `rescan` says), then prune.
 pub fn vm_snapshot(
     ctx: &Ctx,
     vmid: u32,
     consistency: Consistency,
     label: &str,
     retention: Option<Retention>,
-    rescan: RescanWhen,
+    rescan: RescanMode,
 ) -> Result<()> {
     let who = &ctx.who;
+    let opts = vm::CreateOptions {
+        consistency,
+        label: Some(label.to_string()),
+        strict: false,
+        rescan: true,
+    };
     let set = ctx
         .ops
-        .vm_create(
-            vmid,
-            &vm::CreateOptions {
-                consistency,
-                label: Some(label.to_string()),
-                strict: false,
-                rescan: false,
-            },
-        )
+        .vm_create(vmid, &opts, rescan)
         .step_with(|| format!("snapshot the disks of guest {vmid}"))?;
     log::info!(
         "{who} action=vm-snapshot vmid={vmid} result=created {} disks={} skipped={}",
@@ -325,14 +295,9 @@ pub fn vm_snapshot(
         set.disks.len(),
         set.skipped.len()
     );
+    // The notes include what became of the rescan.
     for note in &set.notes {
         log::info!("{who} action=vm-snapshot vmid={vmid} note: {note}");
-    }
-    if !set.disks.is_empty() {
-        match ctx.ops.rescan(vmid, rescan) {
-            Ok(what) => log::info!("{who} action=rescan vmid={vmid} result={what}"),
-            Err(e) => log::error!("{who} action=rescan vmid={vmid} result=failed: {e}"),
-        }
     }
     if let Some(retention) = retention {
         let pruned = ctx.ops.vm_prune(vmid, retention, label);
@@ -400,7 +365,7 @@ pub struct PhaseRun {
     pub policy: PhasePolicy,
     /// The hooked guest (None for vzdump job phases).
     pub vmid: Option<u32>,
-    pub rescan: RescanWhen,
+    pub rescan: RescanMode,
     /// What a failure with `on-error = abort` does, e.g. "aborting the start of guest 100".
     pub consequence: String,
 }
@@ -421,7 +386,7 @@ pub fn run_phase(ctx: Ctx, run: PhaseRun) -> u8 {
     finish(&ctx.who, &pp, result, &run.consequence)
 }
 
-fn phase_action(ctx: &Ctx, pp: &PhasePolicy, vmid: Option<u32>, rescan: RescanWhen) -> Result<()> {
+fn phase_action(ctx: &Ctx, pp: &PhasePolicy, vmid: Option<u32>, rescan: RescanMode) -> Result<()> {
     let who = &ctx.who;
     match pp.action {
         Action::None => Ok(()),
@@ -540,7 +505,7 @@ pub(crate) mod tests {
         pub prunes: Mutex<Vec<(String, storage::PruneOptions)>>,
         pub vm_creates: Mutex<Vec<(u32, Consistency, Option<String>)>>,
         pub vm_prunes: Mutex<Vec<(u32, Retention, String)>>,
-        pub rescans: Mutex<Vec<(u32, RescanWhen)>>,
+        pub rescans: Mutex<Vec<(u32, RescanMode)>>,
         pub rescued: AtomicUsize,
         pub guest_disks: Mutex<Vec<(u32, Vec<String>)>>,
         pub create_delay: Option<Duration>,
@@ -588,6 +553,7 @@ pub(crate) mod tests {
                 comment: None,
                 managed: true,
                 clones: vec![],
+                notes: vec![],
             };
             self.snapshots.lock().unwrap().push(row.clone());
             Ok(row)
@@ -606,12 +572,20 @@ pub(crate) mod tests {
                 kept: vec![],
                 deleted: vec!["old".into()],
                 dry_run: false,
+                protected: vec![],
             })
         }
-        fn vm_create(&self, vmid: u32, opts: &vm::CreateOptions) -> Result<vm::SnapshotSet> {
+        fn vm_create(
+            &self,
+            vmid: u32,
+            opts: &vm::CreateOptions,
+            rescan: RescanMode,
+        ) -> Result<vm::SnapshotSet> {
             if let Some(msg) = &self.fail_create {
                 return Err(Error::Refused(msg.clone()));
             }
+            assert!(opts.rescan);
+            self.rescans.lock().unwrap().push((vmid, rescan));
             self.vm_creates
                 .lock()
                 .unwrap()
@@ -647,10 +621,6 @@ pub(crate) mod tests {
                 deleted: vec![],
                 dry_run: false,
             })
-        }
-        fn rescan(&self, vmid: u32, when: RescanWhen) -> Result<String> {
-            self.rescans.lock().unwrap().push((vmid, when));
-            Ok("deferred".into())
         }
         fn rescue(&self) -> Vec<String> {
             self.rescued.fetch_add(1, Ordering::SeqCst);
@@ -745,7 +715,7 @@ pub(crate) mod tests {
                         PhaseRun {
                             policy: pp,
                             vmid: Some(100 + i),
-                            rescan: RescanWhen::ConfigUnlocked,
+                            rescan: RescanMode::Deferred { vzdump_pid: None },
                             consequence: String::new(),
                         },
                     )
@@ -826,7 +796,7 @@ pub(crate) mod tests {
         let run = PhaseRun {
             policy: pp.clone(),
             vmid: Some(100),
-            rescan: RescanWhen::ConfigUnlocked,
+            rescan: RescanMode::Deferred { vzdump_pid: None },
             consequence: "aborting the start of guest 100".into(),
         };
         assert_eq!(
@@ -918,7 +888,9 @@ pub(crate) mod tests {
             let run = PhaseRun {
                 policy: policy(Action::VmSnapshot, phase),
                 vmid: Some(100),
-                rescan: RescanWhen::JobEnded { vzdump_pid: 42 },
+                rescan: RescanMode::Deferred {
+                    vzdump_pid: Some(42),
+                },
                 consequence: String::new(),
             };
             assert_eq!(run_phase(ctx(ops.clone(), tmp.paths(), "h"), run), 0);
@@ -927,7 +899,12 @@ pub(crate) mod tests {
         }
         assert_eq!(
             ops.rescans.lock().unwrap().last(),
-            Some(&(100, RescanWhen::JobEnded { vzdump_pid: 42 }))
+            Some(&(
+                100,
+                RescanMode::Deferred {
+                    vzdump_pid: Some(42)
+                }
+            ))
         );
         let prunes = ops.vm_prunes.lock().unwrap();
         assert_eq!(prunes.len(), 4);
@@ -948,7 +925,7 @@ pub(crate) mod tests {
                 ..policy(Action::StorageSnapshot, Phase::PreStart)
             },
             vmid: Some(101),
-            rescan: RescanWhen::ConfigUnlocked,
+            rescan: RescanMode::Deferred { vzdump_pid: None },
             consequence: String::new(),
         };
         assert_eq!(run_phase(ctx(ops.clone(), tmp.paths(), "h"), run), 0);
@@ -969,7 +946,7 @@ pub(crate) mod tests {
         let run = |pp: PhasePolicy| PhaseRun {
             policy: pp,
             vmid: Some(100),
-            rescan: RescanWhen::ConfigUnlocked,
+            rescan: RescanMode::Deferred { vzdump_pid: None },
             consequence: "aborting".into(),
         };
         assert_eq!(
@@ -978,33 +955,5 @@ pub(crate) mod tests {
         );
         pp.on_error = OnError::Abort;
         assert_eq!(run_phase(ctx(ops.clone(), tmp.paths(), "h"), run(pp)), 1);
-    }
-
-    #[test]
-    fn storages_of_attached_disks() {
-        let config: GuestConfig = [
-            (
-                "scsi0",
-                "ONTAP01:100/vm-100-disk-0.qcow2,iothread=1,size=32G",
-            ),
-            ("virtio0", "ONTAP01:100/vm-100-disk-1.raw,size=8G"),
-            ("efidisk0", "ONTAP02:100/vm-100-disk-2.raw,efitype=4m"),
-            ("ide2", "local:iso/debian-13.iso,media=cdrom,size=600M"),
-            ("ide0", "ONTAP03:100/vm-100-cloudinit.qcow2,media=cdrom"),
-            ("unused0", "ONTAP04:100/vm-100-disk-9.raw"),
-            ("scsi1", "local-lvm:vm-100-disk-1,size=4G"),
-            ("sata1", "/dev/disk/by-id/ata-x,size=1T"),
-            ("net0", "virtio=BC:24:11:00:01:00,bridge=vmbr0"),
-            ("scsihw", "virtio-scsi-single"),
-            ("mp0", "ONTAP01-CLONE:200/vm-200-disk-1.raw,mp=/data"),
-            ("rootfs", "ONTAP02:200/vm-200-disk-0.raw,size=8G"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        assert_eq!(
-            disk_storages(&config),
-            vec!["ONTAP02", "ONTAP01-CLONE", "ONTAP01", "local-lvm"]
-        );
     }
 }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::hook::engine::{self, Ctx, Ops, PhaseRun, RescanWhen, Start};
+use crate::hook::engine::{self, Ctx, Ops, PhaseRun, Start};
 use crate::hook::policy::Phase;
+use crate::ops::rescan::RescanMode;
 
 /// `pve-ontap-snapshot hook <vmid> <phase>`: run the policy of a guest hookscript phase and return
 /// the exit code for Proxmox (non-zero only for a failure with `on-error = abort` in pre-start).
@@ -82,7 +83,7 @@ pub(crate) fn run(
         PhaseRun {
             policy,
             vmid: Some(vmid),
-            rescan: RescanWhen::ConfigUnlocked,
+            rescan: RescanMode::Deferred { vzdump_pid: None },
             consequence,
         },
     ))

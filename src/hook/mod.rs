@@ -86,6 +86,7 @@ mod tests {
     use crate::config::{ProxmoxConfig, PveAuth, RawSection};
     use crate::hook::policy::Policy;
     use crate::http::{Endpoint, Timeouts, TlsMode};
+    use crate::ops::rescan::RescanMode;
     use crate::secret::Secret;
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -346,7 +347,12 @@ mod tests {
         );
         assert_eq!(
             *ops.rescans.lock().unwrap(),
-            vec![(100, engine::RescanWhen::JobEnded { vzdump_pid: 4242 })]
+            vec![(
+                100,
+                RescanMode::Deferred {
+                    vzdump_pid: Some(4242)
+                }
+            )]
         );
 
         // Wrong argv shapes are usage errors (exit 2), never silently ignored.
@@ -406,7 +412,7 @@ mod tests {
             .lock()
             .unwrap()
             .iter()
-            .all(|(_, w)| *w == engine::RescanWhen::Now));
+            .all(|(_, w)| *w == RescanMode::Auto));
 
         let e = schedule::run(&cfg, "daily", Start::now(), &make).unwrap_err();
         assert_eq!(e.exit_code(), 2);
@@ -455,5 +461,51 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("/nonexistent.ini"), "{msg}");
         assert!(!msg.contains("Cargo.toml"), "{msg}");
+    }
+
+    #[test]
+    fn the_shipped_examples_are_valid_and_mean_what_they_say() {
+        let base = "[proxmox]\nproxmox_host = 127.0.0.1\nproxmox_user = root@pam\n\
+                    proxmox_pass = x\n[ONTAP01]\nhost = 127.0.0.1\nuser = u\npass = p\n\
+                    [ONTAP02]\nhost = 127.0.0.1\nuser = u\npass = p\n";
+        let text = format!(
+            "{base}\n{}\n{}",
+            include_str!("../../examples/hook-policy.ini"),
+            include_str!("../../examples/schedule.ini")
+        );
+        let c = Config::parse(Path::new("/etc/pve-ontap-snapshot/config.ini"), &text).unwrap();
+        let p = &c.policy;
+        use crate::hook::policy::{Action, OnError, Phase};
+        let post = p.hook(101, Phase::PostStop).unwrap();
+        assert_eq!(
+            (post.action, post.label.as_str(), post.keep),
+            (Action::StorageSnapshot, "poststop", Some(48))
+        );
+        assert_eq!(post.timeout, std::time::Duration::from_secs(120));
+        let pre = p.hook(100, Phase::PreStart).unwrap();
+        assert_eq!(
+            (pre.action, pre.on_error, pre.keep),
+            (Action::VmSnapshot, OnError::Abort, Some(5))
+        );
+        assert_eq!(p.hook(100, Phase::PostStop), None);
+        let db = p.hook(103, Phase::PreStop).unwrap();
+        assert!(db.freeze && db.keep_within.is_some());
+        let job = p.vzdump(Phase::JobStart, None).unwrap();
+        assert_eq!(job.storages, Some(vec!["ONTAP01".into(), "ONTAP02".into()]));
+        assert_eq!(job.on_error, OnError::Abort);
+        let g = p.vzdump(Phase::BackupStart, Some(101)).unwrap();
+        assert_eq!(
+            (g.action, g.label.as_str(), g.freeze),
+            (Action::VmSnapshot, "backup101", true)
+        );
+        assert_eq!(p.vzdump(Phase::BackupStart, Some(100)), None);
+        let hourly = p.schedule("hourly").unwrap();
+        assert_eq!(
+            (hourly.storages.len(), hourly.keep, hourly.freeze),
+            (2, Some(24), true)
+        );
+        let nightly = p.schedule("nightly").unwrap();
+        assert_eq!(nightly.guests, vec![100, 101, 200]);
+        assert!(nightly.expiry.is_some() && nightly.keep_within.is_some());
     }
 }

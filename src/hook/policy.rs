@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use crate::config::RawSection;
 use crate::error::{Error, Result};
+use crate::ops::naming;
 use crate::ops::retention::{self, Retention};
 
 /// Bound on a whole hook when `timeout` is not set.
@@ -26,8 +27,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_HOOK_LABEL: &str = "hook";
 /// Default label of what `[vzdump]` phases make.
 pub const DEFAULT_VZDUMP_LABEL: &str = "vzdump";
-/// ONTAP's limit on `snapmirror_label`.
-pub const MAX_LABEL_LEN: usize = 31;
+/// ONTAP's limit on `snapmirror_label` (also the limit of disk snapshot labels).
+pub const MAX_LABEL_LEN: usize = naming::MAX_LABEL_LEN;
 /// Upper bound for `timeout` and `lock-timeout` (a hook holding Proxmox's config lock longer is a bug).
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
@@ -782,13 +783,14 @@ fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
     }
     schedule.label = match label {
         Some(label) => label,
-        None if name.len() <= MAX_LABEL_LEN => name.to_string(),
+        None if naming::label_is_valid(name) => name.to_string(),
         None => {
             return Err(section.error(
                 None,
                 format!(
-                    "the schedule name is the default label but longer than {MAX_LABEL_LEN} \
-                     characters (ONTAP's limit); set 'label'"
+                    "the schedule name is the default label, but '{name}' is not a valid label \
+                     (at most {MAX_LABEL_LEN} characters, starting with a letter or digit, not \
+                     containing 'snapshot'); set 'label'"
                 ),
             ))
         }
@@ -855,6 +857,8 @@ fn parse_timeout(value: &str, origin: &Origin) -> Result<Duration> {
     Ok(d)
 }
 
+/// A label names both volume snapshots (ONTAP `snapmirror_label`, at most 31 characters) and disk
+/// snapshot files (`ops::naming`: no `snapshot` inside, starting with a letter or digit).
 fn parse_label(value: &str, origin: &Origin) -> Result<String> {
     let v = value.trim();
     if v.is_empty() || v.len() > MAX_LABEL_LEN {
@@ -862,12 +866,10 @@ fn parse_label(value: &str, origin: &Origin) -> Result<String> {
             "a label has 1 to {MAX_LABEL_LEN} characters (ONTAP's snapmirror_label limit)"
         )));
     }
-    if !v
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
+    if !naming::label_is_valid(v) {
         return Err(origin.error(format!(
-            "'{v}' is not a label: use letters, digits, '-', '_' and '.'"
+            "'{v}' is not a label: use letters, digits, '-', '_' and '.', starting with a letter \
+             or digit and not containing 'snapshot' (labels become part of disk snapshot file names)"
         )));
     }
     Ok(v.to_string())
@@ -1258,6 +1260,11 @@ mod tests {
         );
         let e = err(vec![section("schedule:night ly", &[("storages", "A1")])]);
         assert!(e.contains("is not a schedule name"), "{e}");
+        let e = err(vec![section("schedule:snapshots", &[("guests", "100")])]);
+        assert!(
+            e.contains("section [schedule:snapshots]: the schedule name is the default label"),
+            "{e}"
+        );
         let e = err(vec![section("schedule:empty", &[("label", "x")])]);
         assert!(
             e.contains("section [schedule:empty]: a schedule needs"),

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::hook::engine::{self, Ctx, Ops, RescanWhen, SnapshotSpec, Start};
+use crate::hook::engine::{self, Ctx, Ops, SnapshotSpec, Start};
 use crate::ops::quiesce::Consistency;
+use crate::ops::rescan::RescanMode;
 
 /// Run the schedule `name`; exit code 0 when every snapshot was made, 1 when any failed (each
 /// failure is logged; the others are still made). A missing schedule is a config error (exit 2).
@@ -66,7 +67,7 @@ pub(crate) fn run(
             consistency,
             &schedule.label,
             schedule.retention(),
-            RescanWhen::Now,
+            RescanMode::Auto,
         );
         if let Err(e) = r {
             log::error!("{who} action=vm-snapshot vmid={vmid} result=failed: {e}");

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::hook::engine::{self, Ctx, Ops, PhaseRun, RescanWhen, Start};
+use crate::hook::engine::{self, Ctx, Ops, PhaseRun, Start};
 use crate::hook::policy::Phase;
+use crate::ops::rescan::RescanMode;
 
 /// The variables vzdump sets for its hook (all optional; which are set depends on the phase).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -144,8 +145,8 @@ pub(crate) fn run(
         PhaseRun {
             policy,
             vmid,
-            rescan: RescanWhen::JobEnded {
-                vzdump_pid: call.vzdump_pid,
+            rescan: RescanMode::Deferred {
+                vzdump_pid: Some(call.vzdump_pid),
             },
             consequence,
         },

@@ -303,10 +303,13 @@ fn vzdump_phases_take_the_configured_snapshots() {
     }
     assert_eq!(guest_changes(&env), 0);
 
-    // vm-snapshot in every guest phase, for the guest vzdump names.
-    let mut policy = String::from("[vzdump]\nlabel = vzvm\nfreeze = yes\n");
+    // vm-snapshot in every guest phase, for the guest vzdump names; one label per phase, as
+    // the phases of one backup follow each other within a second.
+    let mut policy = String::from("[vzdump]\nfreeze = yes\n");
     for phase in VZDUMP_GUEST_PHASES {
-        policy.push_str(&format!("{phase} = vm-snapshot\n"));
+        policy.push_str(&format!(
+            "{phase} = vm-snapshot\n{phase}.label = vz-{phase}\n"
+        ));
     }
     let env = env_with_policy(&policy);
     let mut sets = 0;
@@ -316,6 +319,12 @@ fn vzdump_phases_take_the_configured_snapshots() {
         sets += 1;
         let files = disk_snapshots(&env, "pve_vmstore2", 103);
         assert_eq!(files.len(), sets, "{phase}: {}", out.stderr);
+        let labelled = format!("-snapshot-vz-{phase}-");
+        assert_eq!(
+            files.iter().filter(|f| f.contains(&labelled)).count(),
+            1,
+            "{files:?}"
+        );
     }
     assert_eq!(env.count_requests("POST", "*/agent/fsfreeze-freeze"), sets);
     assert_eq!(env.count_requests("POST", "*/agent/fsfreeze-thaw"), sets);
@@ -430,13 +439,29 @@ fn the_hook_timeout_bounds_the_action_and_thaws() {
     );
     let out = hookscript(&env, 100, "post-start");
     out.assert_ok();
-    assert!(out.stderr.contains("timed out after 2s"), "{}", out.stderr);
-    // Whatever the action had frozen is thawed before the hook exits.
-    assert_eq!(
-        env.count_requests("POST", "*/agent/fsfreeze-freeze"),
-        env.count_requests("POST", "*/agent/fsfreeze-thaw")
+    assert!(
+        out.stderr.contains(
+            "result=failed (on-error=continue: exit 0, Proxmox carries on): timed out after 2s"
+        ),
+        "{}",
+        out.stderr
+    );
+    // The guest frozen around the snapshot is thawed before the hook exits ...
+    assert!(
+        out.stderr.contains("thawed guest 100 after the timeout"),
+        "{}",
+        out.stderr
     );
     assert!(!env.agent_frozen(100), "guest 100 left frozen");
+    // ... and the cluster lock does not stay behind for the next hook.
+    assert!(
+        out.stderr.contains("released cluster lock"),
+        "{}",
+        out.stderr
+    );
+    assert!(!env
+        .path("etc/pve/priv/lock/pve-ontap-snapshot-ONTAP01")
+        .exists());
 }
 
 /// Take the node lock of a storage as another process would (pid and purpose written in).

@@ -1,9 +1,12 @@
 //! Integration tests: the real `pve-ontap-snapshot` binary against the in-process simulator.
 //! `util` holds the environment (simulator, temp dir, config, runner); one module per feature.
 
+mod config;
 mod hooks;
 mod readme;
+mod storage;
 mod util;
+mod vm;
 
 use util::TestEnv;
 
