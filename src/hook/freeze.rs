@@ -240,4 +240,35 @@ mod tests {
         assert!(e.to_string().contains("not freezing guest 102"), "{e}");
         assert_eq!(agent.freezes.load(Ordering::SeqCst), 2);
     }
+
+    /// Every method of the `Pve` trait must be forwarded (a missing one would silently answer
+    /// "not implemented" through the trait's default).
+    #[test]
+    fn every_pve_method_is_forwarded() {
+        let names = |src: &str, from: &str, to: &str| -> Vec<String> {
+            let start = src.find(from).unwrap();
+            let body = &src[start..start + src[start..].find(to).unwrap()];
+            body.lines()
+                .filter_map(|l| l.trim().strip_prefix("fn "))
+                .map(|l| l.split('(').next().unwrap().to_string())
+                .collect()
+        };
+        let trait_methods = names(
+            include_str!("../pve/mod.rs"),
+            "pub trait Pve: Send + Sync {",
+            "\n}\n",
+        );
+        let forwarded = names(
+            include_str!("freeze.rs"),
+            "impl Pve for TrackedPve {",
+            "\n}\n",
+        );
+        assert!(trait_methods.len() > 10, "{trait_methods:?}");
+        for m in &trait_methods {
+            assert!(
+                forwarded.contains(m),
+                "TrackedPve does not forward Pve::{m}"
+            );
+        }
+    }
 }

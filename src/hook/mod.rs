@@ -54,7 +54,7 @@ fn config_path_in(
         .ok_or_else(|| {
             Error::Usage(format!(
                 "no config file found; searched --config (not given), ${} (not set), {} \
-                 (hooks and schedules never read ./config.ini)",
+                 (hooks never read ./config.ini)",
                 crate::paths::CONFIG_ENV,
                 candidates
                     .iter()
@@ -65,7 +65,7 @@ fn config_path_in(
         })
 }
 
-/// Load the config the way hooks and schedules find it.
+/// Load the config the way hooks find it.
 pub(crate) fn load_config(explicit: Option<&Path>) -> Result<Config> {
     let config = Config::read(&config_path(explicit)?)?;
     log::debug!("using config {}", config.file.display());

@@ -13,9 +13,10 @@ use crate::ops::rescan::RescanMode;
 
 /// Run the schedule `name`; exit code 0 when every snapshot was made, 1 when any failed (each
 /// failure is logged; the others are still made). A missing schedule is a config error (exit 2).
+/// The config is searched like every other command's (a timer runs it from `/`).
 pub fn run_schedule(config: Option<&Path>, name: &str) -> Result<u8> {
     let start = Start::now();
-    let config = crate::hook::load_config(config)?;
+    let config = Config::load(config)?;
     run(&config, name, start, &crate::hook::live_ops)
 }
 

@@ -245,6 +245,32 @@ fn hookscript_phases_take_the_configured_snapshots() {
     }
 }
 
+#[test]
+fn a_container_gets_a_snapshot_of_every_storage_it_uses() {
+    let env = env_with_policy("[hook:200]\npost-stop = storage-snapshot\nlabel = ct\n");
+    let out = hookscript(&env, 200, "post-stop");
+    out.assert_ok();
+    // rootfs on ONTAP02 (volume pve_vmstore2), mp0 on ONTAP01.
+    assert_eq!(
+        snapshots(&env, "pve_vmstore2", Some("ct")).len(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        snapshots(&env, "ONTAP01", Some("ct")).len(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.matches("result=created").count(),
+        2,
+        "{}",
+        out.stderr
+    );
+}
+
 const VZDUMP_JOB_PHASES: &[&str] = &["job-init", "job-start", "job-end", "job-abort"];
 const VZDUMP_GUEST_PHASES: &[&str] = &[
     "backup-start",
