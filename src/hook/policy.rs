@@ -891,20 +891,10 @@ fn list_items(value: &str) -> impl Iterator<Item = &str> {
         .filter(|s| !s.is_empty())
 }
 
-/// A Proxmox storage id (`pve-storage-id`, case-insensitive).
-pub fn is_storage_id(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 2
-        && b[0].is_ascii_alphabetic()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-}
-
 fn parse_storages(value: &str, origin: &Origin) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for item in list_items(value) {
-        if !is_storage_id(item) {
+        if !crate::config::valid_storage_id(item) {
             return Err(origin.error(format!("'{item}' is not a Proxmox storage id")));
         }
         if !out.iter().any(|s| s == item) {
