@@ -22,8 +22,9 @@ use crate::ops::vm::{self, SnapshotSet};
 use crate::ops::Backends;
 use crate::output::{self, details, human_size, opt_size, short_time, Align, Table};
 
-/// Run one parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
+/// Run one parsed command line; the exit code on success (hooks exit non-zero only to make
+/// Proxmox abort a start or a backup, as their policy asks).
+pub fn run(cli: Cli) -> Result<u8> {
     let format = cli.output;
     let config_file = cli.config.as_deref();
     match cli.command {
@@ -35,25 +36,19 @@ pub fn run(cli: Cli) -> Result<()> {
             write_stdout(|out| out.write_all(&script))
         }
         Command::GenDocs { dir } => gen_docs(&dir),
-        // FIXME(hooks): crate::hook::run_hookscript(config_file, vmid, &phase). The hook must find
-        // its config without cwd, PATH or HOME (Config::locate with the fixed places), and a
-        // phase without an action must return before opening any connection.
-        Command::Hook { vmid, phase } => Err(Error::Refused(format!(
-            "hookscript mode (guest {vmid}, phase {phase}) is not available yet"
-        ))),
-        // FIXME(hooks): crate::hook::run_vzdump(config_file, &phase, mode.as_deref(), vmid).
-        Command::Vzdump { phase, mode, vmid } => {
-            let _ = (mode, vmid);
-            Err(Error::Refused(format!(
-                "vzdump hook mode (phase {phase}) is not available yet"
-            )))
+        // The hooks find their config without cwd, PATH or HOME, and a phase without an action
+        // returns before reading secrets or opening any connection.
+        Command::Hook { vmid, phase } => {
+            return crate::hook::run_hookscript(config_file, vmid, &phase)
         }
-        // FIXME(hooks): crate::hook::run_schedule(config_file, &schedule, format).
-        Command::Run { schedule } => Err(Error::Refused(format!(
-            "scheduled runs ([schedule:{schedule}]) are not available yet"
-        ))),
+        Command::Vzdump { phase, mode, vmid } => {
+            let env = crate::hook::VzdumpEnv::from_process();
+            return crate::hook::run_vzdump(config_file, &phase, mode.as_deref(), vmid, &env);
+        }
+        Command::Run { schedule } => return crate::hook::run_schedule(config_file, &schedule),
         Command::InternalRescan { args } => crate::ops::rescan::run_deferred_from_args(&args),
     }
+    .map(|()| 0)
 }
 
 /// The live API clients for this config.

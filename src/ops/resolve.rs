@@ -116,7 +116,7 @@ pub fn resolve(backends: &dyn Backends, storage_id: &str) -> Result<Resolved> {
 
 /// Proxmox's storage id rule (`pve-storage-id`): `^[a-z][a-z0-9\-_.]*[a-z0-9]$`, case-insensitive.
 pub fn validate_storage_id(id: &str) -> Result<()> {
-    let valid = crate::ops::disks::storage_id_is_valid(id);
+    let valid = crate::config::valid_storage_id(id);
     if valid {
         Ok(())
     } else {
