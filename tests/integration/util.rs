@@ -284,7 +284,7 @@ impl TestEnv {
 
     /// The state dump (`GET /_sim/state`).
     pub fn state(&self) -> serde_json::Value {
-        self.world(World::dump)
+        self.world_mut(World::dump)
     }
 
     /// The API requests so far.
