@@ -1,0 +1,461 @@
+//! The fault-matrix machinery: a bench per worker thread (simulator + temp dir + config with short
+//! timeouts), clean runs that record each workflow's requests, and one cell per request × fault.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use pve_ontap_sim::faults::glob_match;
+use pve_ontap_sim::http::percent_decode;
+use serde_json::{json, Value};
+
+use super::state::{self, Change};
+use crate::util::{run_command, Api, FaultRule, Output, RequestLogEntry, SimOptions, TestEnv};
+
+/// Request timeout written into the config (`proxmox_timeout`, `timeout`), in seconds.
+pub const TIMEOUT_SECS: u64 = 2;
+/// A "slow" answer comes this long after the request: well past the timeout.
+pub const SLOW_MS: u64 = TIMEOUT_SECS * 1000 + 1500;
+/// A run of the binary still going after this long is a hang (and a failed cell).
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// What one workflow run needs: its arguments and extra environment.
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Invocation {
+    pub fn args(args: &[&str]) -> Invocation {
+        Invocation {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn with_env(mut self, env: &[(&str, &str)]) -> Invocation {
+        self.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self
+    }
+}
+
+/// How a failure must show in the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A command line: a failure exits 1.
+    Cli,
+    /// A hook with `on-error = continue`: a failure is logged, the exit code stays 0.
+    HookContinue,
+}
+
+/// One workflow of the matrix.
+pub struct Workflow {
+    pub name: &'static str,
+    pub mode: Mode,
+    /// Bring the fresh simulator to the workflow's starting point (runs of the binary that must
+    /// succeed) and say how to invoke the workflow.
+    pub prepare: fn(&Bench) -> Invocation,
+}
+
+/// The kinds of single faults injected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// An error status with the API's own error body (ONTAP 500/409, Proxmox 500).
+    ApiError,
+    /// The connection closes without an answer.
+    Drop,
+    /// The answer comes after the configured timeout.
+    Slow,
+    /// The request's ONTAP job or Proxmox task fails.
+    FailJob,
+    /// 401: credentials refused.
+    Unauthorized,
+}
+
+impl FaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::ApiError => "api-error",
+            FaultKind::Drop => "drop",
+            FaultKind::Slow => "slow",
+            FaultKind::FailJob => "fail-job",
+            FaultKind::Unauthorized => "401",
+        }
+    }
+}
+
+/// The test's world for one worker: a simulator over the matrix scenario and a config with short
+/// timeouts and the hook policies.
+pub struct Bench {
+    pub env: TestEnv,
+}
+
+impl Bench {
+    pub fn new(options: SimOptions, policy: &str) -> Bench {
+        let env = TestEnv::with_options(options);
+        let config = with_timeouts(&env.default_config(), TIMEOUT_SECS) + policy;
+        env.write_config(&config);
+        Bench { env }
+    }
+
+    /// Back to the scenario: world, faults, request log, lock directories.
+    pub fn reset(&self) {
+        self.env.sim().reset();
+        for dir in ["run/lock/pve-ontap-snapshot", "etc/pve/priv/lock"] {
+            let path = self.env.path(dir);
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).expect("recreating a lock dir");
+        }
+    }
+
+    /// Run the binary (with `--config`); used by `prepare` for set-up steps.
+    pub fn run(&self, inv: &Invocation) -> Output {
+        let args: Vec<&str> = inv.args.iter().map(String::as_str).collect();
+        let mut cmd = self.env.command(&args);
+        cmd.env("PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET", "none");
+        cmd.envs(inv.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        run_command(cmd, None, RUN_LIMIT)
+    }
+
+    /// A set-up step that must succeed.
+    #[track_caller]
+    pub fn setup(&self, args: &[&str]) -> Output {
+        let out = self.run(&Invocation::args(args));
+        out.assert_ok();
+        out
+    }
+
+    fn dump(&self) -> Value {
+        self.env.state()
+    }
+
+    fn locks(&self) -> Vec<String> {
+        state::held_locks(
+            &self.env.path("run/lock/pve-ontap-snapshot"),
+            &self.env.path("etc/pve/priv/lock"),
+        )
+    }
+}
+
+/// Add `proxmox_timeout` to `[proxmox]` and `timeout` to every storage section.
+pub fn with_timeouts(config: &str, secs: u64) -> String {
+    let mut out = String::new();
+    for line in config.lines() {
+        out.push_str(line);
+        out.push('\n');
+        let t = line.trim();
+        if t == "[proxmox]" || t == "[DEFAULT]" {
+            out.push_str(&format!("proxmox_timeout = {secs}\n"));
+        } else if t.starts_with('[') && t.ends_with(']') {
+            out.push_str(&format!("timeout = {secs}\n"));
+        }
+    }
+    out
+}
+
+/// Everything observed about one run of a workflow.
+#[derive(Debug)]
+pub struct Observed {
+    pub out: Output,
+    pub before: Value,
+    pub after: Value,
+    pub requests: Vec<RequestLogEntry>,
+    pub fault_applied: bool,
+    pub locks: Vec<String>,
+}
+
+/// Reset, prepare, arm `fault`, run, wait for a delayed request to land, observe.
+pub fn observe(bench: &Bench, wf: &Workflow, fault: Option<FaultRule>) -> Observed {
+    bench.reset();
+    let inv = (wf.prepare)(bench);
+    bench.env.sim().clear_requests();
+    let before = bench.dump();
+    let slow = fault.as_ref().is_some_and(|f| f.delay_ms > 0);
+    if let Some(rule) = fault {
+        bench.env.add_fault(rule);
+    }
+    let out = bench.run(&inv);
+    let fault_applied = bench.env.sim().faults().iter().any(|f| f.applied > 0);
+    if slow && fault_applied {
+        // The delayed request is still being served after the tool gave up; its effect (if
+        // any) belongs to this run.
+        let deadline = Instant::now() + Duration::from_millis(SLOW_MS + 10_000);
+        while Instant::now() < deadline
+            && !bench
+                .env
+                .requests()
+                .iter()
+                .any(|r| r.duration_ms + 50 >= SLOW_MS)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let requests = bench.env.requests();
+    let after = bench.dump();
+    Observed {
+        out,
+        before,
+        after,
+        requests,
+        fault_applied,
+        locks: bench.locks(),
+    }
+}
+
+/// The clean run of a workflow: what it sends and what it changes.
+pub struct Clean {
+    pub requests: Vec<RequestLogEntry>,
+    pub change: Change,
+}
+
+/// The fault-rule path pattern of a logged request: decoded, with times and UUIDs as `*`.
+pub fn pattern_of(entry: &RequestLogEntry) -> String {
+    state::normalize(&percent_decode(&entry.path, false))
+        .replace("<TS>", "*")
+        .replace("<UUID>", "*")
+        .replace('?', "*")
+}
+
+fn same_request(pattern: &str, a: &RequestLogEntry, b: &RequestLogEntry) -> bool {
+    a.api == b.api
+        && a.method.eq_ignore_ascii_case(&b.method)
+        && glob_match(pattern, &percent_decode(&b.path, false))
+}
+
+/// Whether the request starts an ONTAP job or a Proxmox task (so `fail_job` can bite).
+fn starts_job(entry: &RequestLogEntry) -> bool {
+    match entry.api {
+        Api::Ontap => entry.status == 202,
+        Api::Pve => {
+            let path = percent_decode(&entry.path, false);
+            entry.method == "POST"
+                && (glob_match("*/status/*", &path) || glob_match("*/config", &path))
+        }
+    }
+}
+
+/// The fault rule for `kind` on request `index` of the clean run.
+pub fn fault_rule(requests: &[RequestLogEntry], index: usize, kind: FaultKind) -> FaultRule {
+    let entry = &requests[index];
+    let pattern = pattern_of(entry);
+    let skip = requests[..index]
+        .iter()
+        .filter(|e| same_request(&pattern, entry, e))
+        .count();
+    let rule = FaultRule::new(&entry.method, &pattern)
+        .api(entry.api)
+        .skip(u32::try_from(skip).unwrap_or(u32::MAX))
+        .count(1);
+    let mutation = entry.method != "GET";
+    match (kind, entry.api) {
+        (FaultKind::ApiError, Api::Ontap) if mutation => rule.status(409).body(json!({
+            "error": {"message": "Another operation is in progress on this volume: it cannot be changed now.", "code": "917531"}
+        })),
+        (FaultKind::ApiError, Api::Ontap) => rule.status(500).body(json!({
+            "error": {"message": "Internal error. Failed to query the records (simulated).", "code": "262179"}
+        })),
+        (FaultKind::ApiError, Api::Pve) => rule
+            .status(500)
+            .reason("simulated failure: cfs-lock 'storage' error: got lock request timeout")
+            .body(json!({"data": null, "message": "simulated failure: cfs-lock 'storage' error: got lock request timeout\n"})),
+        (FaultKind::Drop, _) => rule.drop_connection(),
+        (FaultKind::Slow, _) => rule.delay_ms(SLOW_MS),
+        (FaultKind::FailJob, _) => rule.fail_job(13565952, "simulated job failure: the operation failed on the node"),
+        (FaultKind::Unauthorized, Api::Ontap) => rule.status(401).body(json!({
+            "error": {"message": "not authorized for that command", "code": "6"}
+        })),
+        (FaultKind::Unauthorized, Api::Pve) => rule
+            .status(401)
+            .reason("authentication failure")
+            .body(json!({"data": null})),
+    }
+}
+
+/// The faults that make sense for one request.
+pub fn kinds_for(entry: &RequestLogEntry) -> Vec<FaultKind> {
+    let mut kinds = vec![
+        FaultKind::ApiError,
+        FaultKind::Drop,
+        FaultKind::Slow,
+        FaultKind::Unauthorized,
+    ];
+    if starts_job(entry) {
+        kinds.push(FaultKind::FailJob);
+    }
+    kinds
+}
+
+/// One cell: a workflow, a request index of its clean run, a fault kind.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub workflow: usize,
+    pub index: usize,
+    pub kind: FaultKind,
+}
+
+/// How a cell ended.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub label: String,
+    pub failed_run: bool,
+    pub fault_applied: bool,
+    pub problems: Vec<String>,
+}
+
+/// Raw error texts that carry no step name (the message must say which step failed).
+const BARE_PREFIXES: &[&str] = &[
+    "ONTAP ",
+    "Proxmox VE ",
+    "Proxmox task",
+    "timed out",
+    "interrupted",
+];
+
+/// The `error:` lines of a run's stderr (the text after `error: `).
+fn error_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter_map(|l| l.split_once("error: ").map(|(_, m)| m))
+        .collect()
+}
+
+/// Check a run against the invariants; `clean` is None for the clean run itself.
+pub fn judge(label: String, wf: &Workflow, obs: &Observed, clean: Option<&Clean>) -> Verdict {
+    let mut problems = Vec::new();
+    let out = &obs.out;
+    let errors = error_lines(&out.stderr);
+    let failed_run = out.code != 0 || !errors.is_empty();
+    let before = state::facts(&obs.before);
+    let after = state::facts(&obs.after);
+    let change = Change::between(&before, &after);
+
+    if out.code == -1 || out.code == 101 || out.stderr.contains("panicked") {
+        problems.push(format!("the run hung or panicked (exit {})", out.code));
+    }
+    match (wf.mode, failed_run) {
+        (Mode::Cli, true) if out.code != 1 => {
+            problems.push(format!("a failed run must exit 1, not {}", out.code))
+        }
+        (Mode::HookContinue, _) if out.code != 0 => problems.push(format!(
+            "a hook with on-error=continue must exit 0, not {}",
+            out.code
+        )),
+        _ => {}
+    }
+    if failed_run {
+        match errors.last() {
+            None => problems.push("the run failed without an 'error:' line on stderr".into()),
+            Some(line) => {
+                if BARE_PREFIXES.iter().any(|p| line.starts_with(p)) || !line.contains(": ") {
+                    problems.push(format!("the error does not name the failed step: {line}"));
+                }
+            }
+        }
+    }
+    let guests_before = state::guest_states(&obs.before);
+    let guests_after = state::guest_states(&obs.after);
+    for ((vmid, b), (_, a)) in guests_before.iter().zip(&guests_after) {
+        if a != b {
+            problems.push(format!("guest {vmid} was '{b}', is now '{a}'"));
+        }
+    }
+    if guests_before.len() != guests_after.len() {
+        problems.push("the set of guests changed".into());
+    }
+    for lock in &obs.locks {
+        problems.push(format!("lock held after the run: {lock}"));
+    }
+    match clean {
+        None => {
+            if failed_run {
+                problems.push("the clean run failed".into());
+            } else if change.is_empty() {
+                problems.push("the clean run changed nothing".into());
+            }
+        }
+        Some(clean) if !failed_run => {
+            let diff = change.beyond(&clean.change);
+            let missing = clean.change.beyond(&change);
+            if !diff.is_empty() || !missing.is_empty() {
+                problems.push(format!(
+                    "succeeded, but the result differs from the clean run's:{}{}",
+                    diff.describe(6),
+                    missing
+                        .describe(6)
+                        .replace("\n      +", "\n      missing +")
+                        .replace("\n      -", "\n      missing -")
+                ));
+            }
+        }
+        Some(clean) => {
+            let beyond = change.beyond(&clean.change);
+            if !beyond.is_empty() {
+                problems.push(format!(
+                    "the failed run changed state outside the workflow's intended change:{}",
+                    beyond.describe(6)
+                ));
+            }
+            let left: Vec<String> = state::artefacts(&obs.after)
+                .difference(&state::artefacts(&obs.before))
+                .cloned()
+                .collect();
+            if !left.is_empty() {
+                problems.push(format!("the failed run left new objects behind: {left:?}"));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        problems.push(format!(
+            "exit {}; stderr:\n{}",
+            out.code,
+            tail(&out.stderr, 12)
+        ));
+    }
+    Verdict {
+        label,
+        failed_run,
+        fault_applied: obs.fault_applied,
+        problems,
+    }
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(n);
+    lines[start..]
+        .iter()
+        .map(|l| format!("      | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Run `jobs` on `threads` workers, each with its own bench made by `make_bench`.
+pub fn parallel<J: Send, R: Send>(
+    jobs: Vec<J>,
+    threads: usize,
+    make_bench: &(dyn Fn() -> Bench + Sync),
+    work: &(dyn Fn(&Bench, J) -> R + Sync),
+) -> Vec<R> {
+    let queue = Mutex::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                let bench = make_bench();
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                    let Some((i, job)) = next else { break };
+                    let r = work(&bench, job);
+                    results.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
