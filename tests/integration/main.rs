@@ -2,6 +2,7 @@
 //! `util` holds the environment (simulator, temp dir, config, runner); one module per feature.
 
 mod faults;
+mod props;
 mod util;
 
 use util::TestEnv;
