@@ -3,6 +3,7 @@
 
 mod faults;
 mod props;
+mod secrets;
 mod util;
 
 use util::TestEnv;
