@@ -15,7 +15,10 @@ use crate::world::{Api, JobFault};
 /// matches any run of characters, tested against the path as sent and against its decoded form;
 /// a pattern containing `?` is tested against `path?query`) all match; absent fields match
 /// anything. The first `skip` matching requests pass untouched, the next `count` get the fault
-/// (`count` 0: every later matching request), then the rule is spent.
+/// (`count` 0: every later matching request), then the rule is spent. With `probability`, each
+/// matching request after the skipped ones gets the fault only with that probability, decided by
+/// a pseudo-random sequence started from `seed` (same seed and request order, same decisions);
+/// `count` then counts the requests that got it.
 ///
 /// Effects: `delay_ms` waits before anything else; then `drop` closes the connection without an
 /// answer, or `status` (with optional `reason` and JSON `body`) answers instead of the handler,
@@ -36,6 +39,16 @@ pub struct FaultRule {
     pub delay_ms: u64,
     pub drop: bool,
     pub fail_job: Option<JobFault>,
+    /// Chance (0 < p <= 1) that a matching request gets the fault; absent: every one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// Start of the pseudo-random sequence that `probability` draws from.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub seed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Default for FaultRule {
@@ -52,6 +65,8 @@ impl Default for FaultRule {
             delay_ms: 0,
             drop: false,
             fail_job: None,
+            probability: None,
+            seed: 0,
         }
     }
 }
@@ -110,6 +125,14 @@ impl FaultRule {
         self
     }
 
+    /// Apply the fault to a matching request only with chance `p`, drawn from a sequence
+    /// started at `seed`.
+    pub fn probability(mut self, p: f64, seed: u64) -> Self {
+        self.probability = Some(p);
+        self.seed = seed;
+        self
+    }
+
     pub fn fail_job(mut self, code: u64, message: &str) -> Self {
         self.fail_job = Some(JobFault {
             code,
@@ -150,6 +173,11 @@ impl FaultRule {
             return Err(
                 "status and fail_job exclude each other (a canned answer runs no job)".into(),
             );
+        }
+        if let Some(p) = self.probability {
+            if !(p > 0.0 && p <= 1.0) {
+                return Err(format!("probability {p} is not in (0, 1]"));
+            }
         }
         if self.delay_ms > MAX_DELAY_MS {
             return Err(format!("delay_ms over {MAX_DELAY_MS}"));
@@ -231,6 +259,22 @@ pub struct FaultStatus {
     pub applied: u64,
     /// No further request will get this fault.
     pub spent: bool,
+    /// State of the pseudo-random sequence of a rule with `probability`.
+    #[serde(skip)]
+    rng: u64,
+}
+
+/// A uniform draw in [0, 1) from xorshift64* (never stuck at zero).
+fn next_unit(state: &mut u64) -> f64 {
+    if *state == 0 {
+        *state = 0x9E37_79B9_7F4A_7C15;
+    }
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// What the matching rules decided for one request.
@@ -259,12 +303,14 @@ impl FaultSet {
             m.make_ascii_uppercase();
         }
         self.next_id += 1;
+        let rng = rule.seed;
         self.rules.push(FaultStatus {
             id: self.next_id,
             rule,
             matched: 0,
             applied: 0,
             spent: false,
+            rng,
         });
         Ok(self.next_id)
     }
@@ -295,6 +341,11 @@ impl FaultSet {
             armed.matched += 1;
             if armed.matched <= u64::from(armed.rule.skip) {
                 continue;
+            }
+            if let Some(p) = armed.rule.probability {
+                if next_unit(&mut armed.rng) >= p {
+                    continue;
+                }
             }
             armed.applied += 1;
             let count = u64::from(armed.rule.count);
@@ -484,6 +535,56 @@ mod tests {
     }
 
     #[test]
+    fn probability_picks_a_reproducible_share_of_the_matches() {
+        let run = |seed: u64| -> Vec<bool> {
+            let mut set = FaultSet::default();
+            set.add(
+                FaultRule::new("*", "*")
+                    .status(500)
+                    .count(0)
+                    .skip(2)
+                    .probability(0.25, seed),
+            )
+            .unwrap();
+            (0..4000)
+                .map(|_| {
+                    check(&mut set, Api::Ontap, "GET", "/api/cluster")
+                        .response
+                        .is_some()
+                })
+                .collect()
+        };
+        let hits = run(7);
+        assert!(!hits[0] && !hits[1], "skipped requests never get the fault");
+        let n = hits.iter().filter(|h| **h).count();
+        assert!((850..1150).contains(&n), "{n} of 4000 at p = 0.25");
+        assert_eq!(hits, run(7), "same seed, same decisions");
+        assert_ne!(hits, run(8));
+        // count still bounds how many requests get the fault.
+        let mut set = FaultSet::default();
+        set.add(FaultRule::new("*", "*").status(500).count(3).probability(0.5, 1))
+            .unwrap();
+        let n = (0..200)
+            .filter(|_| check(&mut set, Api::Pve, "GET", "/x").response.is_some())
+            .count();
+        assert_eq!(n, 3);
+        let st = &set.list()[0];
+        assert_eq!((st.applied, st.spent), (3, true));
+        assert!(st.matched > 3);
+        // Probability 1 is the plain rule.
+        let mut set = FaultSet::default();
+        set.add(FaultRule::new("*", "*").status(500).count(0).probability(1.0, 0))
+            .unwrap();
+        assert!((0..50).all(|_| check(&mut set, Api::Pve, "GET", "/x").response.is_some()));
+        let rule: FaultRule = serde_json::from_str(
+            r#"{"path":"*","status":503,"count":0,"probability":0.05,"seed":42}"#,
+        )
+        .unwrap();
+        assert_eq!((rule.probability, rule.seed), (Some(0.05), 42));
+        assert!(rule.validate().is_ok());
+    }
+
+    #[test]
     fn invalid_rules_are_refused() {
         let bad = [
             FaultRule::new("GET", "/a"),
@@ -495,6 +596,9 @@ mod tests {
             FaultRule::new("GET", "/a").status(500).fail_job(1, "x"),
             FaultRule::new("GET", "/a").delay_ms(MAX_DELAY_MS + 1),
             FaultRule::new("GET", "/a").status(500).reason("two\nlines"),
+            FaultRule::new("GET", "/a").status(500).probability(0.0, 1),
+            FaultRule::new("GET", "/a").status(500).probability(1.5, 1),
+            FaultRule::new("GET", "/a").status(500).probability(f64::NAN, 1),
         ];
         for rule in bad {
             assert!(rule.validate().is_err(), "{rule:?} should be refused");
