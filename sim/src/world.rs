@@ -31,10 +31,16 @@ impl World {
         }
     }
 
-    /// Both sides as JSON (`GET /_sim/state`): `{"ontap": {...}, "pve": {...}}`. Jobs that are
-    /// due are finished first, so the dump shows what a client asking now would see.
-    pub fn dump(&mut self) -> serde_json::Value {
+    /// Finish the ONTAP jobs and Proxmox tasks whose time has come (the handlers do this on every
+    /// request), so state read from outside is what a client asking now would see.
+    pub fn settle(&mut self) {
         self.ontap.tick();
+        self.pve.advance(std::time::Instant::now());
+    }
+
+    /// Both sides as JSON (`GET /_sim/state`): `{"ontap": {...}, "pve": {...}}`, settled first.
+    pub fn dump(&mut self) -> serde_json::Value {
+        self.settle();
         serde_json::json!({"ontap": self.ontap.dump(), "pve": self.pve.dump()})
     }
 }

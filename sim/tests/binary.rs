@@ -128,6 +128,22 @@ fn prints_the_ready_line_and_writes_the_config() {
         text.contains(&format!("proxmox_fingerprint = {pve_fp}\n")),
         "{text}"
     );
+    // The built-in scenario's accounts, written literally, and one section per NFS storage.
+    assert!(
+        text.contains("proxmox_user = root@pam\nproxmox_pass = Pve-Pa55;#\"\\=x\n"),
+        "{text}"
+    );
+    let sections: Vec<&str> = text.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(
+        sections,
+        ["[proxmox]", "[ONTAP01]", "[ONTAP02]", "[ONTAP03]"]
+    );
+    assert_eq!(
+        text.matches("user = admin\npass = Ontap-Pa55;#\"\\=x\n")
+            .count(),
+        3,
+        "{text}"
+    );
     for line in text.lines().filter(|l| l.starts_with("host = ")) {
         assert_eq!(line, format!("host = 127.0.0.1:{}", port_of(ontap)));
     }

@@ -652,3 +652,27 @@ fn sim_can_be_shared_between_threads() {
     let id = worker.join().unwrap();
     assert_eq!(sim.faults()[0].id, id);
 }
+
+#[test]
+fn config_text_logs_in_with_password_or_token() {
+    let sim = start();
+    let password = sim.config_ini();
+    assert!(password.contains(&format!(
+        "proxmox_host = 127.0.0.1:{}\n",
+        sim.pve_addr().port()
+    )));
+    assert!(password.contains("proxmox_user = root@pam\n") && !password.contains("proxmox_token"));
+    let token = sim.config_ini_with_token();
+    assert!(
+        token.contains("proxmox_token = root@pam!snap=5ec2e7a0-6d1c-4d5e-9a55-0b5e1e7f2c11\n"),
+        "{token}"
+    );
+    assert!(!token.contains("proxmox_pass"));
+    let extra = sim.config_ini_with(pve_ontap_sim::PveLogin::Password, &[("lock_dir", "/tmp/l")]);
+    let proxmox_section = extra.split("\n\n").next().unwrap();
+    assert!(proxmox_section.ends_with("\nlock_dir = /tmp/l"), "{extra}");
+    assert!(extra.contains(&format!(
+        "[ONTAP01]\nhost = 127.0.0.1:{}\nuser = admin\n",
+        sim.ontap_addr().port()
+    )));
+}

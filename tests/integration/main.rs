@@ -3,6 +3,7 @@
 
 mod faults;
 mod props;
+mod readme;
 mod secrets;
 mod util;
 

@@ -2,6 +2,7 @@
 //! pointing into it, the real binary run with a timeout, and readers for simulator state and log.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use pve_ontap_sim::faults::glob_match;
 use pve_ontap_sim::http::percent_decode;
+pub use pve_ontap_sim::pve::{Guest, RunStatus, Storage};
 pub use pve_ontap_sim::{Api, FaultRule, PveLogin, RequestLogEntry, Sim, SimOptions, World};
 use rustls::pki_types::pem::PemObject;
 
@@ -125,6 +127,31 @@ pub fn run_command(mut cmd: Command, stdin: Option<&str>, timeout: Duration) -> 
         stdout,
         stderr,
     }
+}
+
+/// An ONTAP volume as `with_volume` shows it (borrowed from the locked world).
+#[derive(Debug)]
+pub struct VolumeView<'a> {
+    pub svm: &'a str,
+    pub junction: Option<&'a str>,
+    /// A FlexClone's (parent volume, parent snapshot).
+    pub clone_parent: Option<(&'a str, &'a str)>,
+    /// Oldest first.
+    pub snapshots: Vec<SnapshotView<'a>>,
+    /// (path relative to the volume root, size, content generation).
+    pub files: Vec<(&'a str, u64, u64)>,
+}
+
+/// One snapshot of a `VolumeView`.
+#[derive(Debug)]
+pub struct SnapshotView<'a> {
+    pub name: &'a str,
+    pub comment: Option<&'a str>,
+    pub snapmirror_label: Option<&'a str>,
+    pub create_time: time::OffsetDateTime,
+    pub expiry_time: Option<time::OffsetDateTime>,
+    /// The file tree it captured: (path, size, content generation).
+    pub files: Vec<(&'a str, u64, u64)>,
 }
 
 /// One test's world: a simulator, a temp dir, a config file. Everything is removed on drop.
@@ -272,9 +299,13 @@ impl TestEnv {
         run_command(cmd, None, RUN_TIMEOUT)
     }
 
-    /// Read the simulated world (the lock is held only during `f`).
+    /// Read the simulated world, settled (due jobs and tasks finished); the lock is held only
+    /// during `f`.
     pub fn world<R>(&self, f: impl FnOnce(&World) -> R) -> R {
-        f(&self.sim.shared().lock())
+        let shared = self.sim.shared();
+        let mut world = shared.lock();
+        world.settle();
+        f(&world)
     }
 
     /// Change the simulated world (set up a test case).
@@ -285,6 +316,126 @@ impl TestEnv {
     /// The state dump (`GET /_sim/state`).
     pub fn state(&self) -> serde_json::Value {
         self.world_mut(World::dump)
+    }
+
+    /// Names of the ONTAP volumes (every SVM), in creation order.
+    pub fn volume_names(&self) -> Vec<String> {
+        self.world(|w| w.ontap.volumes.iter().map(|v| v.name.clone()).collect())
+    }
+
+    /// Read the one ONTAP volume called `name` (panics when there is none, or one per SVM).
+    pub fn with_volume<R>(&self, name: &str, f: impl FnOnce(VolumeView<'_>) -> R) -> R {
+        self.world(|w| {
+            let found: Vec<_> = w.ontap.volumes.iter().filter(|v| v.name == name).collect();
+            match found.as_slice() {
+                [v] => f(VolumeView {
+                    svm: &v.svm,
+                    junction: v.junction.as_deref(),
+                    clone_parent: v
+                        .clone
+                        .as_ref()
+                        .map(|c| (c.parent_name.as_str(), c.snapshot_name.as_str())),
+                    snapshots: v
+                        .snapshots
+                        .iter()
+                        .map(|s| SnapshotView {
+                            name: &s.name,
+                            comment: s.comment.as_deref(),
+                            snapmirror_label: s.snapmirror_label.as_deref(),
+                            create_time: s.create_time,
+                            expiry_time: s.expiry_time,
+                            files: s
+                                .tree
+                                .files()
+                                .map(|(p, size, gen)| (p.as_str(), size, gen))
+                                .collect(),
+                        })
+                        .collect(),
+                    files: v
+                        .tree
+                        .files()
+                        .map(|(p, size, gen)| (p.as_str(), size, gen))
+                        .collect(),
+                }),
+                [] => panic!(
+                    "no ONTAP volume {name:?} (volumes: {:?})",
+                    w.ontap.volumes.iter().map(|v| &v.name).collect::<Vec<_>>()
+                ),
+                _ => panic!("volume name {name:?} is on several SVMs; use world() to pick one"),
+            }
+        })
+    }
+
+    /// Whether an ONTAP volume called `name` exists (on any SVM).
+    pub fn volume_exists(&self, name: &str) -> bool {
+        self.world(|w| w.ontap.volumes.iter().any(|v| v.name == name))
+    }
+
+    /// Snapshot names of volume `name`, oldest first.
+    pub fn snapshot_names(&self, volume: &str) -> Vec<String> {
+        self.with_volume(volume, |v| {
+            v.snapshots.iter().map(|s| s.name.to_string()).collect()
+        })
+    }
+
+    /// Files of volume `name`: path (relative to the volume root) -> (size, content generation).
+    pub fn files(&self, volume: &str) -> BTreeMap<String, (u64, u64)> {
+        self.with_volume(volume, |v| {
+            v.files
+                .iter()
+                .map(|(p, size, gen)| (p.to_string(), (*size, *gen)))
+                .collect()
+        })
+    }
+
+    /// Files captured by snapshot `snapshot` of volume `volume` (None: no such snapshot).
+    pub fn snapshot_files(
+        &self,
+        volume: &str,
+        snapshot: &str,
+    ) -> Option<BTreeMap<String, (u64, u64)>> {
+        self.with_volume(volume, |v| {
+            v.snapshots.iter().find(|s| s.name == snapshot).map(|s| {
+                s.files
+                    .iter()
+                    .map(|(p, size, gen)| (p.to_string(), (*size, *gen)))
+                    .collect()
+            })
+        })
+    }
+
+    /// Run state of guest `vmid` (None: no such guest).
+    pub fn guest_status(&self, vmid: u32) -> Option<RunStatus> {
+        self.world(|w| w.pve.guests.get(&vmid).map(|g| g.run))
+    }
+
+    /// A copy of guest `vmid` (config, run state, agent state...).
+    pub fn guest(&self, vmid: u32) -> Option<Guest> {
+        self.world(|w| w.pve.guests.get(&vmid).cloned())
+    }
+
+    /// Whether guest `vmid`'s agent reports frozen filesystems.
+    pub fn agent_frozen(&self, vmid: u32) -> bool {
+        self.world(|w| w.pve.guests.get(&vmid).is_some_and(|g| g.agent.frozen))
+    }
+
+    /// Ids of the Proxmox storages, in order.
+    pub fn storage_ids(&self) -> Vec<String> {
+        self.world(|w| w.pve.storages.iter().map(|s| s.id.clone()).collect())
+    }
+
+    /// A copy of Proxmox storage `id`.
+    pub fn storage(&self, id: &str) -> Option<Storage> {
+        self.world(|w| w.pve.storages.iter().find(|s| s.id == id).cloned())
+    }
+
+    /// Simulate guest `vmid` writing to its disks (`POST /_sim/guests/<vmid>/write`); returns
+    /// how many files changed.
+    pub fn guest_write(&self, vmid: u32) -> usize {
+        let shared = self.sim.shared();
+        let mut world = shared.lock();
+        pve_ontap_sim::pve::guest_write(&mut world, vmid)
+            .unwrap_or_else(|e| panic!("guest write {vmid}: {e}"))
     }
 
     /// The API requests so far.
@@ -462,4 +613,48 @@ fn request_helpers_count_by_api_method_and_pattern() {
     assert_eq!(env.requests()[0].query, "fields=name");
     env.clear_requests();
     assert_eq!(env.count_requests("*", "*"), 0);
+}
+
+#[test]
+fn state_helpers_read_the_default_scenario() {
+    let env = TestEnv::new();
+    assert!(env.volume_names().iter().any(|v| v == "ONTAP01"));
+    assert!(env.volume_exists("pve_nested") && !env.volume_exists("nope"));
+    assert_eq!(
+        env.snapshot_names("ONTAP01"),
+        [
+            "proxmox_snapshot_2024-03-13_14:42:47+0000",
+            "hourly.2026-11-01_0105"
+        ]
+    );
+    let files = env.files("ONTAP01");
+    assert_eq!(files["images/100/vm-100-disk-0.qcow2"].0, 32 << 30);
+    let gen = files["images/100/vm-100-disk-0.qcow2"].1;
+    let captured = env
+        .snapshot_files("ONTAP01", "hourly.2026-11-01_0105")
+        .expect("snapshot");
+    assert!(captured.contains_key("images/100/vm-100-disk-0.qcow2"));
+    assert!(env.snapshot_files("ONTAP01", "nope").is_none());
+    env.with_volume("ONTAP01", |v| {
+        assert_eq!((v.svm, v.junction), ("svm1", Some("/ONTAP01")));
+        assert_eq!(v.snapshots[0].comment, Some("made by the original tool"));
+    });
+
+    assert!(env.guest_write(100) > 0);
+    assert!(env.files("ONTAP01")["images/100/vm-100-disk-0.qcow2"].1 > gen);
+
+    assert_eq!(env.guest_status(100), Some(RunStatus::Running));
+    assert_eq!(env.guest_status(102), Some(RunStatus::Stopped));
+    assert_eq!(env.guest_status(999), None);
+    assert_eq!(env.guest(200).unwrap().config["hostname"], "ct01");
+    assert!(!env.agent_frozen(100));
+    assert_eq!(
+        env.storage_ids(),
+        ["local", "local-lvm", "ONTAP01", "ONTAP02", "ONTAP03"]
+    );
+    assert_eq!(
+        env.storage("ONTAP02").unwrap().option("export").as_deref(),
+        Some("/vmstore2")
+    );
+    assert!(env.state()["pve"].is_object());
 }

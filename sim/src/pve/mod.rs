@@ -13,7 +13,7 @@
 //!   schema errors, 500 for handler failures, 501 for unknown paths); `/api2/extjs/` answers 200
 //!   with `success`. A GET or DELETE with a body is refused with 501 before anything else.
 //! - Tasks: power actions answer with a UPID at once; the run state changes when the task ends
-//!   (`timing.task_ms`, `timing.shutdown_ms`), worker errors end up in `exitstatus`. Tasks are
+//!   (`timing.task_ms`, `timing.shutdown_ms`), task-side errors end up in `exitstatus`. Tasks are
 //!   finished lazily at the start of every request (and in `dump`).
 //!
 //! Deliberate simplifications: `delete=unusedN` removes the config entry but does not free the

@@ -1,5 +1,5 @@
 //! What a guest task does when it ends: start, stop, shutdown, pause, hibernate, resume (QEMU) and
-//! start/stop/shutdown/checkpoint/restore (LXC), with the worker-side checks and errors of Proxmox.
+//! start/stop/shutdown/checkpoint/restore (LXC), with the task-side checks and errors of Proxmox.
 
 use std::time::Instant;
 
@@ -38,7 +38,7 @@ pub(crate) enum Action {
     Config { vmid: u32, update: ConfigUpdate },
 }
 
-/// Run the worker part of `action`; Ok = task log lines, Err = `TASK ERROR` text.
+/// Run the task part of `action`; Ok = task log lines, Err = `TASK ERROR` text.
 pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<String>, String> {
     let now = Instant::now();
     match action {

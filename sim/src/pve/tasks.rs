@@ -1,4 +1,4 @@
-//! Worker tasks: UPIDs, the running → stopped lifecycle with `exitstatus` (effects are applied
+//! Background tasks: UPIDs, the running → stopped lifecycle with `exitstatus` (effects are applied
 //! when a task ends, lazily on the next request), and `/nodes/{node}/tasks/...`.
 
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use super::runstate::{self, Action};
 use super::state::{unix_now, PveState};
 use crate::world::World;
 
-/// One worker task.
+/// One background task.
 #[derive(Debug, Clone)]
 pub struct Task {
     pub upid: String,

@@ -1,4 +1,4 @@
-//! Power actions as UPID tasks: lifecycle running → stopped, worker errors, sync refusals,
+//! Power actions as UPID tasks: lifecycle running → stopped, task errors, sync refusals,
 //! pause/resume, hibernation, LXC checkpoint/restore, shutdown timeouts, injected faults.
 
 use super::util::*;
@@ -67,7 +67,7 @@ fn start_of_a_stopped_vm_and_lock_checks() {
     assert_eq!(current["status"], "running");
     assert_eq!(current["agent"], 1);
     assert!(current["pid"].as_u64().is_some());
-    // Stopping a locked VM fails in the worker.
+    // Stopping a locked VM fails inside the task.
     shared
         .world
         .lock()

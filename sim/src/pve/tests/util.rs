@@ -1,4 +1,4 @@
-//! Test helpers: a `Shared` world from a scenario, raw requests, and clients that log in with a
+//! Test utilities: a `Shared` world from a scenario, raw requests, and clients that log in with a
 //! ticket (+ CSRF token) or an API token.
 
 use std::sync::Mutex;

@@ -1,0 +1,91 @@
+//! The README's command examples, run in order against the simulator's default scenario: every
+//! `pve-ontap-snapshot ...` line of a ```sh block must succeed (the README promises they run).
+
+use crate::util::TestEnv;
+
+/// The README as shipped.
+const README: &str = include_str!("../../README.md");
+
+/// Every example line, in order: the shell blocks' lines that start with the tool's name.
+fn examples() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    for line in README.lines() {
+        let t = line.trim();
+        if t.starts_with("```") {
+            in_sh = t == "```sh";
+            continue;
+        }
+        if in_sh && t.starts_with("pve-ontap-snapshot ") {
+            // Drop comments and shell redirections; the test captures the output itself.
+            let cmd = t.split(" #").next().unwrap_or(t);
+            let cmd = cmd.split(" >").next().unwrap_or(cmd);
+            out.push(cmd.trim().to_string());
+        }
+    }
+    out
+}
+
+/// A `YYYY-mm-dd_HH:MM:SS+0000` token (a VM snapshot set in an example).
+fn is_timestamp(word: &str) -> bool {
+    let b = word.as_bytes();
+    word.len() == 24
+        && word.ends_with("+0000")
+        && b[4] == b'-'
+        && b[10] == b'_'
+        && b[13] == b':'
+        && b.iter().filter(|c| c.is_ascii_digit()).count() == 18
+}
+
+#[test]
+fn every_readme_example_runs_against_the_simulator() {
+    let env = TestEnv::new();
+    let config = env.config_path().to_string_lossy().into_owned();
+    let examples = examples();
+    assert!(
+        examples.len() >= 15,
+        "README examples not found: {examples:?}"
+    );
+    for example in &examples {
+        let mut args: Vec<String> = example
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_string)
+            .collect();
+        // The original's `-config config.ini`: point it at this test's config.
+        for arg in args.iter_mut().filter(|a| *a == "config.ini") {
+            *arg = config.clone();
+        }
+        // A VM snapshot set named in an example: use the newest set of that guest.
+        if let Some(pos) = args.iter().position(|a| is_timestamp(a)) {
+            let vm_pos = args
+                .iter()
+                .position(|a| a == "--vm")
+                .expect("--vm with a set");
+            let vmid = args[vm_pos + 1].clone();
+            let list = env.run(&["--output", "json", "vm", "list", "--vm", &vmid]);
+            list.assert_ok();
+            let sets = list.json();
+            let newest = sets
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["timestamp"].as_str())
+                .max()
+                .unwrap_or_else(|| panic!("no snapshot set of VM {vmid} for `{example}`"))
+                .to_string();
+            args[pos] = newest;
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = if args.iter().any(|a| a == "-config") {
+            env.run_without_config(&argv, &[])
+        } else {
+            env.run(&argv)
+        };
+        assert_eq!(
+            out.code, 0,
+            "README example failed: `{example}`\n--- stdout\n{}\n--- stderr\n{}",
+            out.stdout, out.stderr
+        );
+    }
+}
