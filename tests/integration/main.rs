@@ -5,6 +5,7 @@ mod faults;
 mod props;
 mod readme;
 mod secrets;
+mod soak;
 mod util;
 
 use util::TestEnv;

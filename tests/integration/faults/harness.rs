@@ -433,23 +433,24 @@ fn tail(text: &str, n: usize) -> String {
         .join("\n")
 }
 
-/// Run `jobs` on `threads` workers, each with its own bench made by `make_bench`.
-pub fn parallel<J: Send, R: Send>(
+/// Run `jobs` on `threads` workers, each with its own state (e.g. a bench) made by `make`;
+/// results in the order of `jobs`.
+pub fn parallel<S, J: Send, R: Send>(
     jobs: Vec<J>,
     threads: usize,
-    make_bench: &(dyn Fn() -> Bench + Sync),
-    work: &(dyn Fn(&Bench, J) -> R + Sync),
+    make: &(dyn Fn() -> S + Sync),
+    work: &(dyn Fn(&S, J) -> R + Sync),
 ) -> Vec<R> {
     let queue = Mutex::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
             s.spawn(|| {
-                let bench = make_bench();
+                let state = make();
                 loop {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                     let Some((i, job)) = next else { break };
-                    let r = work(&bench, job);
+                    let r = work(&state, job);
                     results.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
                 }
             });
