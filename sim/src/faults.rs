@@ -22,7 +22,9 @@ use crate::world::{Api, JobFault};
 ///
 /// Effects: `delay_ms` waits before anything else; then `drop` closes the connection without an
 /// answer, or `status` (with optional `reason` and JSON `body`) answers instead of the handler,
-/// or `fail_job` lets the handler run and asks it to make the request's job/task fail. When
+/// or `fail_job` lets the handler run and asks it to make the request's job/task fail;
+/// `answer_delay_ms` waits after the handler ran, before the answer goes out (the change is made,
+/// the client hears of it late). When
 /// several rules match one request, delays add up, a drop wins, then the first canned answer,
 /// then the first job failure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +39,9 @@ pub struct FaultRule {
     pub reason: Option<String>,
     pub body: Option<Value>,
     pub delay_ms: u64,
+    /// Wait this long between running the handler and sending its answer.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub answer_delay_ms: u64,
     pub drop: bool,
     pub fail_job: Option<JobFault>,
     /// Chance (0 < p <= 1) that a matching request gets the fault; absent: every one.
@@ -63,6 +68,7 @@ impl Default for FaultRule {
             reason: None,
             body: None,
             delay_ms: 0,
+            answer_delay_ms: 0,
             drop: false,
             fail_job: None,
             probability: None,
@@ -117,6 +123,12 @@ impl FaultRule {
 
     pub fn delay_ms(mut self, ms: u64) -> Self {
         self.delay_ms = ms;
+        self
+    }
+
+    /// Answer `ms` late, after the handler has run.
+    pub fn answer_delay_ms(mut self, ms: u64) -> Self {
+        self.answer_delay_ms = ms;
         self
     }
 
@@ -182,8 +194,22 @@ impl FaultRule {
         if self.delay_ms > MAX_DELAY_MS {
             return Err(format!("delay_ms over {MAX_DELAY_MS}"));
         }
-        if self.status.is_none() && !self.drop && self.fail_job.is_none() && self.delay_ms == 0 {
-            return Err("the rule has no effect: give status, delay_ms, drop or fail_job".into());
+        if self.answer_delay_ms > MAX_DELAY_MS {
+            return Err(format!("answer_delay_ms over {MAX_DELAY_MS}"));
+        }
+        if self.drop && self.answer_delay_ms > 0 {
+            return Err("drop cannot be combined with answer_delay_ms (there is no answer)".into());
+        }
+        if self.status.is_none()
+            && !self.drop
+            && self.fail_job.is_none()
+            && self.delay_ms == 0
+            && self.answer_delay_ms == 0
+        {
+            return Err(
+                "the rule has no effect: give status, delay_ms, answer_delay_ms, drop or fail_job"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -281,6 +307,8 @@ fn next_unit(state: &mut u64) -> f64 {
 #[derive(Debug, Default)]
 pub struct FaultOutcome {
     pub delay: Duration,
+    /// Waited after the handler, before the answer.
+    pub answer_delay: Duration,
     pub drop: bool,
     pub response: Option<Response>,
     pub job_fault: Option<JobFault>,
@@ -353,6 +381,7 @@ impl FaultSet {
             out.rule_ids.push(armed.id);
             let rule = &armed.rule;
             out.delay += Duration::from_millis(rule.delay_ms);
+            out.answer_delay += Duration::from_millis(rule.answer_delay_ms);
             out.drop |= rule.drop;
             if let (None, Some(status)) = (&out.response, rule.status) {
                 out.response = Some(rule.canned_response(api, status));
@@ -581,6 +610,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!((rule.probability, rule.seed), (Some(0.05), 42));
+        assert!(rule.validate().is_ok());
+    }
+
+    #[test]
+    fn answer_delays_add_up_apart_from_request_delays() {
+        let mut set = FaultSet::default();
+        set.add(FaultRule::new("POST", "/a").answer_delay_ms(30))
+            .unwrap();
+        set.add(FaultRule::new("POST", "/a").answer_delay_ms(5).delay_ms(2))
+            .unwrap();
+        let out = check(&mut set, Api::Pve, "POST", "/a");
+        assert_eq!(out.answer_delay, Duration::from_millis(35));
+        assert_eq!(out.delay, Duration::from_millis(2));
+        assert!(out.response.is_none() && out.job_fault.is_none() && !out.drop);
+        assert!(FaultRule::new("GET", "/a")
+            .answer_delay_ms(1)
+            .drop_connection()
+            .validate()
+            .is_err());
+        let rule: FaultRule =
+            serde_json::from_str(r#"{"path":"/a","answer_delay_ms":2500}"#).unwrap();
+        assert_eq!(rule.answer_delay_ms, 2500);
         assert!(rule.validate().is_ok());
     }
 

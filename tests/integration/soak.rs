@@ -194,7 +194,9 @@ fn soak_hooks_under_random_faults() {
                 out.stderr
             ));
         }
-        if out.stderr.contains("error: ") || out.stderr.contains("warning: ") {
+        if out.stderr.contains("pve-ontap-snapshot: error: ")
+            || out.stderr.contains("pve-ontap-snapshot: warning: ")
+        {
             failed_runs += 1;
         }
     }
@@ -215,7 +217,7 @@ fn soak_hooks_under_random_faults() {
         let round = Instant::now();
         for inv in &settle {
             let out = bench.run(inv);
-            if out.code != 0 || out.stderr.contains("error: ") {
+            if out.code != 0 || out.stderr.contains("pve-ontap-snapshot: error: ") {
                 problems.push(format!(
                     "settling run '{}' failed (exit {}):\n{}",
                     inv.args.join(" "),

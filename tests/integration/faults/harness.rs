@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pve_ontap_sim::faults::glob_match;
 use pve_ontap_sim::http::percent_decode;
@@ -14,8 +14,8 @@ use crate::util::{run_command, Api, FaultRule, Output, RequestLogEntry, SimOptio
 
 /// Request timeout written into the config (`proxmox_timeout`, `timeout`), in seconds.
 pub const TIMEOUT_SECS: u64 = 2;
-/// A "slow" answer comes this long after the request: well past the timeout.
-pub const SLOW_MS: u64 = TIMEOUT_SECS * 1000 + 1500;
+/// A "slow" answer comes this long after the server did the work: well past the timeout.
+pub const SLOW_MS: u64 = TIMEOUT_SECS * 1000 + 1000;
 /// A run of the binary still going after this long is a hang (and a failed cell).
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
@@ -68,7 +68,7 @@ pub enum FaultKind {
     ApiError,
     /// The connection closes without an answer.
     Drop,
-    /// The answer comes after the configured timeout.
+    /// The request is carried out, its answer comes after the configured timeout.
     Slow,
     /// The request's ONTAP job or Proxmox task fails.
     FailJob,
@@ -168,32 +168,17 @@ pub struct Observed {
     pub locks: Vec<String>,
 }
 
-/// Reset, prepare, arm `fault`, run, wait for a delayed request to land, observe.
+/// Reset, prepare, arm `fault`, run, observe.
 pub fn observe(bench: &Bench, wf: &Workflow, fault: Option<FaultRule>) -> Observed {
     bench.reset();
     let inv = (wf.prepare)(bench);
     bench.env.sim().clear_requests();
     let before = bench.dump();
-    let slow = fault.as_ref().is_some_and(|f| f.delay_ms > 0);
     if let Some(rule) = fault {
         bench.env.add_fault(rule);
     }
     let out = bench.run(&inv);
     let fault_applied = bench.env.sim().faults().iter().any(|f| f.applied > 0);
-    if slow && fault_applied {
-        // The delayed request is still being served after the tool gave up; its effect (if
-        // any) belongs to this run.
-        let deadline = Instant::now() + Duration::from_millis(SLOW_MS + 10_000);
-        while Instant::now() < deadline
-            && !bench
-                .env
-                .requests()
-                .iter()
-                .any(|r| r.duration_ms + 50 >= SLOW_MS)
-        {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
     let requests = bench.env.requests();
     let after = bench.dump();
     Observed {
@@ -263,7 +248,7 @@ pub fn fault_rule(requests: &[RequestLogEntry], index: usize, kind: FaultKind) -
             .reason("simulated failure: cfs-lock 'storage' error: got lock request timeout")
             .body(json!({"data": null, "message": "simulated failure: cfs-lock 'storage' error: got lock request timeout\n"})),
         (FaultKind::Drop, _) => rule.drop_connection(),
-        (FaultKind::Slow, _) => rule.delay_ms(SLOW_MS),
+        (FaultKind::Slow, _) => rule.answer_delay_ms(SLOW_MS),
         (FaultKind::FailJob, _) => rule.fail_job(13565952, "simulated job failure: the operation failed on the node"),
         (FaultKind::Unauthorized, Api::Ontap) => rule.status(401).body(json!({
             "error": {"message": "not authorized for that command", "code": "6"}
@@ -315,11 +300,11 @@ const BARE_PREFIXES: &[&str] = &[
     "interrupted",
 ];
 
-/// The `error:` lines of a run's stderr (the text after `error: `).
+/// The `error:` lines of a run's stderr (the text after `pve-ontap-snapshot: error: `).
 fn error_lines(stderr: &str) -> Vec<&str> {
     stderr
         .lines()
-        .filter_map(|l| l.split_once("error: ").map(|(_, m)| m))
+        .filter_map(|l| l.strip_prefix("pve-ontap-snapshot: error: "))
         .collect()
 }
 
