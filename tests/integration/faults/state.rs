@@ -39,8 +39,12 @@ fn digits(b: &[u8], n: usize) -> bool {
     b.len() >= n && b[..n].iter().all(u8::is_ascii_digit)
 }
 
-/// `YYYY-MM-DD[T_ ]HH:MM:SS[.fff][Z|+HHMM|+HH:MM]` at the start of `b`.
+/// `YYYY-MM-DD[T_ ]HH:MM:SS[.fff][Z|+HHMM|+HH:MM]` or the compact `YYYYMMDD_HHMMSS` at the
+/// start of `b`.
 fn datetime_len(b: &[u8]) -> Option<usize> {
+    if digits(b, 8) && b.get(8) == Some(&b'_') && digits(&b[9..], 6) && !digits(&b[9..], 7) {
+        return Some(15);
+    }
     let shape = digits(b, 4)
         && b.get(4) == Some(&b'-')
         && digits(&b[5..], 2)
@@ -270,6 +274,10 @@ fn normalize_blanks_times_and_uuids_only() {
         "/api/storage/volumes/<UUID>/files"
     );
     assert_eq!(normalize("hourly.2026-11-01_0105"), "hourly.2026-11-01_0105");
+    assert_eq!(
+        normalize("ONTAP01_clone_20261126_124635"),
+        "ONTAP01_clone_<TS>"
+    );
     assert_eq!(normalize("vm-100-disk-0.qcow2 ünï"), "vm-100-disk-0.qcow2 ünï");
 }
 
