@@ -591,8 +591,13 @@ mod tests {
         assert_ne!(hits, run(8));
         // count still bounds how many requests get the fault.
         let mut set = FaultSet::default();
-        set.add(FaultRule::new("*", "*").status(500).count(3).probability(0.5, 1))
-            .unwrap();
+        set.add(
+            FaultRule::new("*", "*")
+                .status(500)
+                .count(3)
+                .probability(0.5, 1),
+        )
+        .unwrap();
         let n = (0..200)
             .filter(|_| check(&mut set, Api::Pve, "GET", "/x").response.is_some())
             .count();
@@ -602,8 +607,13 @@ mod tests {
         assert!(st.matched > 3);
         // Probability 1 is the plain rule.
         let mut set = FaultSet::default();
-        set.add(FaultRule::new("*", "*").status(500).count(0).probability(1.0, 0))
-            .unwrap();
+        set.add(
+            FaultRule::new("*", "*")
+                .status(500)
+                .count(0)
+                .probability(1.0, 0),
+        )
+        .unwrap();
         assert!((0..50).all(|_| check(&mut set, Api::Pve, "GET", "/x").response.is_some()));
         let rule: FaultRule = serde_json::from_str(
             r#"{"path":"*","status":503,"count":0,"probability":0.05,"seed":42}"#,
@@ -649,7 +659,9 @@ mod tests {
             FaultRule::new("GET", "/a").status(500).reason("two\nlines"),
             FaultRule::new("GET", "/a").status(500).probability(0.0, 1),
             FaultRule::new("GET", "/a").status(500).probability(1.5, 1),
-            FaultRule::new("GET", "/a").status(500).probability(f64::NAN, 1),
+            FaultRule::new("GET", "/a")
+                .status(500)
+                .probability(f64::NAN, 1),
         ];
         for rule in bad {
             assert!(rule.validate().is_err(), "{rule:?} should be refused");

@@ -10,8 +10,8 @@ use pve_ontap_sim::ontap::{FileSpec, SnapshotSpec};
 use pve_ontap_sim::{Scenario, SimOptions};
 
 use harness::{
-    fault_rule, judge, kinds_for, observe, parallel, Bench, Cell, Clean, Invocation, Mode,
-    Verdict, Workflow,
+    fault_rule, judge, kinds_for, observe, parallel, Bench, Cell, Clean, Invocation, Mode, Verdict,
+    Workflow,
 };
 
 /// Worker threads (each with its own simulator).
@@ -104,11 +104,13 @@ pub fn workflows() -> Vec<Workflow> {
         Workflow {
             name: "storage create",
             mode: Mode::Cli,
+            may_add: &[],
             prepare: |_| Invocation::args(&["storage", "create", "--storage", "ONTAP01"]),
         },
         Workflow {
             name: "storage create --freeze",
             mode: Mode::Cli,
+            may_add: &[],
             prepare: |_| {
                 Invocation::args(&["storage", "create", "--storage", "ONTAP02", "--freeze"])
             },
@@ -116,6 +118,9 @@ pub fn workflows() -> Vec<Workflow> {
         Workflow {
             name: "storage restore",
             mode: Mode::Cli,
+            // The safety snapshot, when the run fails after taking it (the restore would have
+            // discarded it with the other newer snapshots).
+            may_add: &["ontap.volumes[ONTAP01].snapshots*"],
             prepare: |_| {
                 Invocation::args(&[
                     "storage",
@@ -132,6 +137,7 @@ pub fn workflows() -> Vec<Workflow> {
         Workflow {
             name: "storage mount",
             mode: Mode::Cli,
+            may_add: &[],
             prepare: |_| {
                 Invocation::args(&[
                     "storage",
@@ -146,6 +152,7 @@ pub fn workflows() -> Vec<Workflow> {
         Workflow {
             name: "storage unmount",
             mode: Mode::Cli,
+            may_add: &[],
             prepare: |b| {
                 b.setup(&[
                     "storage",
@@ -163,28 +170,40 @@ pub fn workflows() -> Vec<Workflow> {
         Workflow {
             name: "storage prune",
             mode: Mode::Cli,
+            may_add: &[],
             prepare: |_| {
-                Invocation::args(&["storage", "prune", "--storage", "ONTAP01", "--keep-last", "2"])
+                Invocation::args(&[
+                    "storage",
+                    "prune",
+                    "--storage",
+                    "ONTAP01",
+                    "--keep-last",
+                    "2",
+                ])
             },
         },
         Workflow {
             name: "vm create --suspend",
             mode: Mode::Cli,
+            may_add: &[],
             prepare: |_| Invocation::args(&["vm", "create", "--vm", "100", "--suspend"]),
         },
         Workflow {
             name: "vm create --freeze",
             mode: Mode::Cli,
+            may_add: &[],
             prepare: |_| Invocation::args(&["vm", "create", "--vm", "103", "--freeze"]),
         },
         Workflow {
             name: "vm create --shutdown",
             mode: Mode::Cli,
+            may_add: &[],
             prepare: |_| Invocation::args(&["vm", "create", "--vm", "101", "--shutdown"]),
         },
         Workflow {
             name: "vm restore",
             mode: Mode::Cli,
+            may_add: &[],
             prepare: |_| {
                 Invocation::args(&[
                     "vm",
@@ -200,6 +219,7 @@ pub fn workflows() -> Vec<Workflow> {
         Workflow {
             name: "vm prune",
             mode: Mode::Cli,
+            may_add: &[],
             prepare: |_| Invocation::args(&["vm", "prune", "--vm", "104", "--keep-last", "1"]),
         },
     ]
@@ -240,17 +260,7 @@ fn fault_matrix() {
             let wf = &workflows[w];
             let obs = observe(bench, wf, None);
             let verdict = judge(format!("{} (clean run)", wf.name), wf, &obs, None);
-            let change = state::Change::between(
-                &state::facts(&obs.before),
-                &state::facts(&obs.after),
-            );
-            (
-                verdict,
-                Clean {
-                    requests: obs.requests,
-                    change,
-                },
-            )
+            (verdict, Clean::new(&obs))
         },
     );
     let broken: Vec<&Verdict> = cleans
@@ -344,14 +354,21 @@ fn fault_matrix() {
         run - failures.len(),
         failures.len(),
         if total > run {
-            format!(" (sampled every {}th of {total} cells)", total.div_ceil(MAX_CELLS))
+            format!(
+                " (sampled every {}th of {total} cells)",
+                total.div_ceil(MAX_CELLS)
+            )
         } else {
             String::new()
         },
         started.elapsed().as_secs_f64()
     ));
     for v in &failures {
-        text.push_str(&format!("FAILED {}\n    {}\n", v.label, v.problems.join("\n    ")));
+        text.push_str(&format!(
+            "FAILED {}\n    {}\n",
+            v.label,
+            v.problems.join("\n    ")
+        ));
     }
     report(&text);
     assert!(failures.is_empty(), "{text}");

@@ -64,7 +64,11 @@ fn base64(data: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -83,7 +87,10 @@ fn forms(secret: &str, user: Option<&str>) -> Vec<(String, String)> {
     let mut out = vec![
         (secret.to_string(), "as is".to_string()),
         (
-            serde_json::to_string(secret).unwrap().trim_matches('"').to_string(),
+            serde_json::to_string(secret)
+                .unwrap()
+                .trim_matches('"')
+                .to_string(),
             "JSON-escaped".into(),
         ),
         (
@@ -186,21 +193,83 @@ fn commands() -> Vec<Vec<String>> {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     vec![
         s(&["check"]),
-        s(&["storage", "create", "--storage", "ONTAP01", "--label", "daily"]),
-        s(&["--output", "json", "storage", "create", "--storage", "ONTAP02", "--freeze"]),
+        s(&[
+            "storage",
+            "create",
+            "--storage",
+            "ONTAP01",
+            "--label",
+            "daily",
+        ]),
+        s(&[
+            "--output",
+            "json",
+            "storage",
+            "create",
+            "--storage",
+            "ONTAP02",
+            "--freeze",
+        ]),
         s(&["storage", "list", "--storage", "ONTAP01", "--all"]),
         s(&["storage", "show", "--storage", "ONTAP01"]),
-        s(&["storage", "mount", "--storage", "ONTAP01", "--snapshot", ORIGINAL_SNAPSHOT, "--name", "ONTAP01-CLONE"]),
+        s(&[
+            "storage",
+            "mount",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            ORIGINAL_SNAPSHOT,
+            "--name",
+            "ONTAP01-CLONE",
+        ]),
         s(&["storage", "unmount", "--storage", "ONTAP01-CLONE"]),
-        s(&["storage", "prune", "--storage", "ONTAP01", "--keep-last", "3"]),
-        s(&["storage", "restore", "--storage", "ONTAP01", "--snapshot", ORIGINAL_SNAPSHOT, "--yes", "--force"]),
-        s(&["storage", "delete", "--storage", "ONTAP01", "--snapshot", ORIGINAL_SNAPSHOT]),
+        s(&[
+            "storage",
+            "prune",
+            "--storage",
+            "ONTAP01",
+            "--keep-last",
+            "3",
+        ]),
+        s(&[
+            "storage",
+            "restore",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            ORIGINAL_SNAPSHOT,
+            "--yes",
+            "--force",
+        ]),
+        s(&[
+            "storage",
+            "delete",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            ORIGINAL_SNAPSHOT,
+        ]),
         s(&["vm", "create", "--vm", "100", "--suspend"]),
         s(&["vm", "create", "--vm", "103", "--freeze"]),
         s(&["vm", "create", "--vm", "101", "--shutdown"]),
         s(&["vm", "list", "--vm", "104"]),
-        s(&["vm", "delete", "--vm", "104", "--snapshot", "2025-01-01_00:00:00+0000"]),
-        s(&["vm", "restore", "--vm", "102", "--snapshot", VM_SNAPSHOT, "--yes"]),
+        s(&[
+            "vm",
+            "delete",
+            "--vm",
+            "104",
+            "--snapshot",
+            "2025-01-01_00:00:00+0000",
+        ]),
+        s(&[
+            "vm",
+            "restore",
+            "--vm",
+            "102",
+            "--snapshot",
+            VM_SNAPSHOT,
+            "--yes",
+        ]),
         s(&["vm", "prune", "--vm", "104", "--keep-last", "1"]),
         s(&["hook", "102", "pre-start"]),
         s(&["hook", "102", "post-start"]),
@@ -213,8 +282,23 @@ fn commands() -> Vec<Vec<String>> {
         s(&["run", "nightly"]),
         s(&["completions", "bash"]),
         // Failures carry request details: they must not carry credentials either.
-        s(&["storage", "delete", "--storage", "ONTAP01", "--snapshot", "no-such-snapshot"]),
-        s(&["vm", "restore", "--vm", "100", "--snapshot", VM_SNAPSHOT, "--yes"]),
+        s(&[
+            "storage",
+            "delete",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            "no-such-snapshot",
+        ]),
+        s(&[
+            "vm",
+            "restore",
+            "--vm",
+            "100",
+            "--snapshot",
+            VM_SNAPSHOT,
+            "--yes",
+        ]),
     ]
 }
 
@@ -245,7 +329,10 @@ fn leaks(captured: &[Captured], secrets: &[(String, String)]) -> Vec<String> {
                 }
             }
             if let Some(t) = credential_token(text) {
-                found.push(format!("'{}': ticket or CSRF token in {stream}: {t}", c.what));
+                found.push(format!(
+                    "'{}': ticket or CSRF token in {stream}: {t}",
+                    c.what
+                ));
             }
         }
     }
@@ -289,18 +376,32 @@ fn every_command_at(login: PveLogin) {
     // A refused login on either side, a failing login request, a failing API call.
     let wrong_ontap = config.replace(ONTAP_PASS, WRONG_ONTAP_PASS);
     env.write_config(&wrong_ontap);
-    captured.push(run(&env, &sink, "trace", &["storage", "create", "--storage", "ONTAP01"]));
-    let wrong_pve = config.replace(PVE_PASS, WRONG_PVE_PASS).replace(
-        &format!("={TOKEN_SECRET}"),
-        &format!("={}", WRONG_PVE_PASS),
-    );
+    captured.push(run(
+        &env,
+        &sink,
+        "trace",
+        &["storage", "create", "--storage", "ONTAP01"],
+    ));
+    let wrong_pve = config
+        .replace(PVE_PASS, WRONG_PVE_PASS)
+        .replace(&format!("={TOKEN_SECRET}"), &format!("={}", WRONG_PVE_PASS));
     env.write_config(&wrong_pve);
     captured.push(run(&env, &sink, "trace", &["vm", "create", "--vm", "100"]));
     env.write_config(&config);
     env.add_fault(FaultRule::new("POST", "/api2/json/access/ticket").status(500));
     env.add_fault(FaultRule::new("POST", "/api/storage/volumes/*/snapshots").status(500));
-    captured.push(run(&env, &sink, "trace", &["storage", "create", "--storage", "ONTAP01"]));
-    captured.push(run(&env, &sink, "debug", &["vm", "create", "--vm", "100", "--suspend"]));
+    captured.push(run(
+        &env,
+        &sink,
+        "trace",
+        &["storage", "create", "--storage", "ONTAP01"],
+    ));
+    captured.push(run(
+        &env,
+        &sink,
+        "debug",
+        &["vm", "create", "--vm", "100", "--suspend"],
+    ));
     env.sim().clear_faults();
     // Misplaced secrets in a broken config: the error names file, section and key, not values.
     env.write_config(&config.replace("pass = ", "pas = "));
@@ -331,7 +432,10 @@ fn every_command_at(login: PveLogin) {
         .iter()
         .map(|c| c.out.stderr.matches("debug: ").count())
         .sum();
-    assert!(debug_lines > 0, "no debug output at all: the log level did not apply");
+    assert!(
+        debug_lines > 0,
+        "no debug output at all: the log level did not apply"
+    );
 }
 
 #[test]
@@ -364,5 +468,7 @@ fn the_leak_detectors_find_what_they_look_for() {
     assert!(credential_token("cookie PVE:root@pam:65F1A2B3::c2lnbmF0dXJl").is_some());
     assert!(credential_token("token 65F1A2B3:Q0hBTkdFTUVDSEFOR0VNRUNIQU5HRU1F").is_some());
     assert!(credential_token("created proxmox_snapshot_2026-03-01_12:00:00+0000").is_none());
-    assert!(credential_token("UPID:pve1:0000ABCD:0012AB34:65F1A2B3:qmstart:100:root@pam:").is_none());
+    assert!(
+        credential_token("UPID:pve1:0000ABCD:0012AB34:65F1A2B3:qmstart:100:root@pam:").is_none()
+    );
 }

@@ -102,13 +102,21 @@ fn vzdump(args: &[&str], vmtype: Option<&str>) -> Invocation {
 }
 
 /// Storage snapshots per (volume, label), disk snapshot files per guest.
-fn snapshot_counts(dump: &Value) -> (BTreeMap<(String, String), usize>, BTreeMap<u32, Vec<String>>) {
+fn snapshot_counts(
+    dump: &Value,
+) -> (
+    BTreeMap<(String, String), usize>,
+    BTreeMap<u32, Vec<String>>,
+) {
     let mut storage = BTreeMap::new();
     let mut disks: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for v in dump["ontap"]["volumes"].as_array().into_iter().flatten() {
         let volume = v["name"].as_str().unwrap_or_default().to_string();
         for s in v["snapshots"].as_array().into_iter().flatten() {
-            let label = s["snapmirror_label"].as_str().unwrap_or_default().to_string();
+            let label = s["snapmirror_label"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             *storage.entry((volume.clone(), label)).or_insert(0) += 1;
         }
         for f in v["files"].as_array().into_iter().flatten() {
@@ -173,11 +181,15 @@ fn soak_hooks_under_random_faults() {
     );
 
     // All workers run against the one simulator.
-    let outputs: Vec<(Invocation, Output)> =
-        parallel(invocations(SEED, INVOCATIONS), AT_ONCE, &|| (), &|_, inv| {
+    let outputs: Vec<(Invocation, Output)> = parallel(
+        invocations(SEED, INVOCATIONS),
+        AT_ONCE,
+        &|| (),
+        &|_, inv| {
             let out = bench.run(&inv);
             (inv, out)
-        });
+        },
+    );
     let requests = bench.env.requests().len();
     let injected: u64 = bench.env.sim().faults().iter().map(|f| f.applied).sum();
     bench.env.sim().clear_faults();
@@ -355,9 +367,14 @@ fn xorshift_is_reproducible_and_spreads() {
     );
     let all = invocations(SEED, INVOCATIONS);
     let vz = all.iter().filter(|i| i.args[0] == "vzdump").count();
-    assert!((40..130).contains(&vz), "{vz} vzdump calls of {INVOCATIONS}");
+    assert!(
+        (40..130).contains(&vz),
+        "{vz} vzdump calls of {INVOCATIONS}"
+    );
     for phase in HOOK_PHASES {
-        assert!(all.iter().any(|i| i.args.get(2).map(String::as_str) == Some(*phase)));
+        assert!(all
+            .iter()
+            .any(|i| i.args.get(2).map(String::as_str) == Some(*phase)));
     }
     let (storage, disks) = snapshot_counts(&serde_json::json!({"ontap": {"volumes": [
         {"name": "ONTAP01", "snapshots": [{"snapmirror_label": "x"}, {"snapmirror_label": "x"}],
@@ -365,5 +382,8 @@ fn xorshift_is_reproducible_and_spreads() {
                    {"path": "images/100/vm-100-disk-1-snapshot-2026-01-01_00:00:00+0000.raw"},
                    {"path": "images/100/vm-100-disk-0.qcow2"}]}]}}));
     assert_eq!(storage[&("ONTAP01".to_string(), "x".to_string())], 2);
-    assert_eq!(sets(&disks[&100]), BTreeMap::from([("2026-01-01_00:00:00+0000".to_string(), 2)]));
+    assert_eq!(
+        sets(&disks[&100]),
+        BTreeMap::from([("2026-01-01_00:00:00+0000".to_string(), 2)])
+    );
 }

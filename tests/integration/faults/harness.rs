@@ -1,7 +1,7 @@
 //! The fault-matrix machinery: a bench per worker thread (simulator + temp dir + config with short
 //! timeouts), clean runs that record each workflow's requests, and one cell per request × fault.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -59,6 +59,9 @@ pub struct Workflow {
     /// Bring the fresh simulator to the workflow's starting point (runs of the binary that must
     /// succeed) and say how to invoke the workflow.
     pub prepare: fn(&Bench) -> Invocation,
+    /// Fact lines (`*` patterns) a failed run may add although the clean run's end state lacks
+    /// them: intermediate results that are complete and harmless (e.g. a safety snapshot).
+    pub may_add: &'static [&'static str],
 }
 
 /// The kinds of single faults injected.
@@ -195,6 +198,67 @@ pub fn observe(bench: &Bench, wf: &Workflow, fault: Option<FaultRule>) -> Observ
 pub struct Clean {
     pub requests: Vec<RequestLogEntry>,
     pub change: Change,
+    pub before: BTreeSet<String>,
+    pub after: BTreeSet<String>,
+}
+
+impl Clean {
+    pub fn new(obs: &Observed) -> Clean {
+        let before = state::facts(&obs.before);
+        let after = state::facts(&obs.after);
+        Clean {
+            requests: obs.requests.clone(),
+            change: Change::between(&before, &after),
+            before,
+            after,
+        }
+    }
+
+    /// Whether a line a failed run added is partial progress towards the clean run's result:
+    /// a count between the counts before and after the clean run, or a line of an object the
+    /// clean run creates or removes as a whole.
+    fn partial_progress(&self, line: &str) -> bool {
+        if let Some((path, n)) = line.split_once(".len = ") {
+            let count = |set: &BTreeSet<String>| {
+                set.iter().find_map(|l| {
+                    l.strip_prefix(path)?
+                        .strip_prefix(".len = ")?
+                        .parse::<u64>()
+                        .ok()
+                })
+            };
+            if let (Ok(n), Some(b), Some(a)) =
+                (n.parse::<u64>(), count(&self.before), count(&self.after))
+            {
+                return (b.min(a)..=b.max(a)).contains(&n);
+            }
+        }
+        objects(line).iter().any(|object| {
+            let under = |set: &BTreeSet<String>| set.iter().any(|l| l.starts_with(object.as_str()));
+            under(&self.before) != under(&self.after)
+        })
+    }
+}
+
+/// The array elements a fact line belongs to, outermost first: `a.b[x].c[y].d = 1` →
+/// `a.b[x].`, `a.b[x].c[y].`.
+fn objects(line: &str) -> Vec<String> {
+    let path = line.split(" = ").next().unwrap_or(line);
+    let mut out = Vec::new();
+    let mut depth = 0;
+    for (i, c) in path.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    out.push(format!("{}.", &path[..=i]));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The fault-rule path pattern of a logged request: decoded, with times and UUIDs as `*`.
@@ -377,7 +441,10 @@ pub fn judge(label: String, wf: &Workflow, obs: &Observed, clean: Option<&Clean>
             }
         }
         Some(clean) => {
-            let beyond = change.beyond(&clean.change);
+            let mut beyond = change.beyond(&clean.change);
+            beyond.added.retain(|line| {
+                !clean.partial_progress(line) && !wf.may_add.iter().any(|p| glob_match(p, line))
+            });
             if !beyond.is_empty() {
                 problems.push(format!(
                     "the failed run changed state outside the workflow's intended change:{}",
@@ -408,6 +475,36 @@ pub fn judge(label: String, wf: &Workflow, obs: &Observed, clean: Option<&Clean>
     }
 }
 
+#[test]
+fn partial_progress_is_told_from_other_changes() {
+    let set = |lines: &[&str]| lines.iter().map(|l| l.to_string()).collect::<BTreeSet<_>>();
+    let clean = Clean {
+        requests: Vec::new(),
+        change: Change::default(),
+        before: set(&[
+            "v[a].snapshots.len = 6",
+            "v[c].name = \"c\"",
+            "v[a].name = \"a\"",
+        ]),
+        after: set(&[
+            "v[a].snapshots.len = 3",
+            "v[b].name = \"b\"",
+            "v[a].name = \"a\"",
+        ]),
+    };
+    assert!(clean.partial_progress("v[a].snapshots.len = 5"));
+    assert!(clean.partial_progress("v[a].snapshots.len = 3"));
+    assert!(!clean.partial_progress("v[a].snapshots.len = 7"));
+    assert!(clean.partial_progress("v[b].junction = null"));
+    assert!(clean.partial_progress("v[c].junction = null"));
+    assert!(!clean.partial_progress("v[a].junction = null"));
+    assert!(!clean.partial_progress("v[d].name = \"d\""));
+    assert_eq!(
+        objects("a.b[x].c[y[z]].d = 1"),
+        ["a.b[x].", "a.b[x].c[y[z]]."]
+    );
+}
+
 fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(n);
@@ -436,7 +533,10 @@ pub fn parallel<S, J: Send, R: Send>(
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                     let Some((i, job)) = next else { break };
                     let r = work(&state, job);
-                    results.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((i, r));
                 }
             });
         }

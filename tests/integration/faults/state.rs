@@ -273,12 +273,18 @@ fn normalize_blanks_times_and_uuids_only() {
         normalize("/api/storage/volumes/0f3a2b1c-aaaa-4bbb-8ccc-0123456789ab/files"),
         "/api/storage/volumes/<UUID>/files"
     );
-    assert_eq!(normalize("hourly.2026-11-01_0105"), "hourly.2026-11-01_0105");
+    assert_eq!(
+        normalize("hourly.2026-11-01_0105"),
+        "hourly.2026-11-01_0105"
+    );
     assert_eq!(
         normalize("ONTAP01_clone_20261126_124635"),
         "ONTAP01_clone_<TS>"
     );
-    assert_eq!(normalize("vm-100-disk-0.qcow2 ünï"), "vm-100-disk-0.qcow2 ünï");
+    assert_eq!(
+        normalize("vm-100-disk-0.qcow2 ünï"),
+        "vm-100-disk-0.qcow2 ünï"
+    );
 }
 
 #[test]
