@@ -85,6 +85,20 @@ pub fn matrix_scenario() -> Scenario {
         .position(|s| s.name.starts_with("hourly"))
         .unwrap_or(ontap01.snapshots.len());
     ontap01.snapshots.splice(at..at, older);
+    // Two older snapshots the post-stop hook made, so that its retention (keep 2) deletes one.
+    for day in 1..=2 {
+        let mut made = snapshot(
+            &format!("proxmox_snapshot_2025-02-0{day}_00:00:00+0000"),
+            &format!("2025-02-0{day}T00:00:00Z"),
+        );
+        made.snapmirror_label = Some("poststop".into());
+        let at = ontap01
+            .snapshots
+            .iter()
+            .position(|s| s.name.starts_with("hourly"))
+            .unwrap_or(ontap01.snapshots.len());
+        ontap01.snapshots.insert(at, made);
+    }
     s
 }
 
@@ -95,8 +109,35 @@ fn options() -> SimOptions {
     }
 }
 
-/// Hook policies of the hook workflows (appended to the config).
-pub const POLICY: &str = "";
+/// Hook policies of the hook workflows (appended to the config): a storage snapshot with
+/// retention after guest 102 stops, a frozen disk snapshot of guest 103 when its backup starts.
+pub const POLICY: &str = "
+[hook:102]
+post-stop = storage-snapshot
+post-stop.label = poststop
+post-stop.keep = 2
+
+[vzdump:103]
+backup-start = vm-snapshot
+backup-start.label = backup
+backup-start.freeze = yes
+";
+
+/// The variables vzdump sets for a guest phase (it wipes everything else).
+const VZDUMP_ENV: &[(&str, &str)] = &[
+    ("STOREID", "local"),
+    ("DUMPDIR", "/var/lib/vz/dump"),
+    ("VMTYPE", "qemu"),
+    ("HOSTNAME", "app01"),
+    (
+        "TARGET",
+        "/var/lib/vz/dump/vzdump-qemu-103-2026_03_01-12_00_00.vma.zst",
+    ),
+    (
+        "LOGFILE",
+        "/var/lib/vz/dump/vzdump-qemu-103-2026_03_01-12_00_00.log",
+    ),
+];
 
 /// Every workflow of the matrix.
 pub fn workflows() -> Vec<Workflow> {
@@ -214,6 +255,22 @@ pub fn workflows() -> Vec<Workflow> {
                     VM_SNAPSHOT,
                     "--yes",
                 ])
+            },
+        },
+        Workflow {
+            name: "hook post-stop",
+            mode: Mode::HookContinue,
+            may_add: &[],
+            prepare: |_| Invocation::args(&["hook", "102", "post-stop"]),
+        },
+        Workflow {
+            name: "vzdump backup-start",
+            mode: Mode::HookContinue,
+            may_add: &[],
+            prepare: |_| {
+                Invocation::args(&["vzdump", "backup-start", "snapshot", "103"])
+                    .with_env(VZDUMP_ENV)
+                    .wiped()
             },
         },
         Workflow {

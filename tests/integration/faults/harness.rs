@@ -24,6 +24,8 @@ const RUN_LIMIT: Duration = Duration::from_secs(60);
 pub struct Invocation {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Start from an empty environment, as vzdump runs its hook script.
+    pub wipe_env: bool,
 }
 
 impl Invocation {
@@ -31,7 +33,13 @@ impl Invocation {
         Invocation {
             args: args.iter().map(|s| s.to_string()).collect(),
             env: Vec::new(),
+            wipe_env: false,
         }
+    }
+
+    pub fn wiped(mut self) -> Invocation {
+        self.wipe_env = true;
+        self
     }
 
     pub fn with_env(mut self, env: &[(&str, &str)]) -> Invocation {
@@ -119,6 +127,9 @@ impl Bench {
     pub fn run(&self, inv: &Invocation) -> Output {
         let args: Vec<&str> = inv.args.iter().map(String::as_str).collect();
         let mut cmd = self.env.command(&args);
+        if inv.wipe_env {
+            cmd.env_clear();
+        }
         cmd.env("PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET", "none");
         cmd.envs(inv.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         run_command(cmd, None, RUN_LIMIT)
