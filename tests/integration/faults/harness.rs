@@ -226,7 +226,8 @@ impl Clean {
     }
 
     /// Whether a line a failed run added is partial progress towards the clean run's result:
-    /// a count between the counts before and after the clean run, or a line of an object the
+    /// a count between the counts before and after the clean run (or above, by at most the
+    /// elements the clean run adds), or a line of an object the
     /// clean run creates or removes as a whole.
     fn partial_progress(&self, line: &str) -> bool {
         if let Some((path, n)) = line.split_once(".len = ") {
@@ -238,10 +239,20 @@ impl Clean {
                         .ok()
                 })
             };
+            let elements = |set: &BTreeSet<String>| -> BTreeSet<String> {
+                set.iter()
+                    .filter_map(|l| l.strip_prefix(path)?.strip_prefix('['))
+                    .filter_map(|rest| objects(&format!("[{rest}")).first().cloned())
+                    .collect()
+            };
             if let (Ok(n), Some(b), Some(a)) =
                 (n.parse::<u64>(), count(&self.before), count(&self.after))
             {
-                return (b.min(a)..=b.max(a)).contains(&n);
+                // Up to the count with every element the clean run adds and none it removes.
+                let added = elements(&self.after)
+                    .difference(&elements(&self.before))
+                    .count() as u64;
+                return (b.min(a)..=b.max(a) + added).contains(&n);
             }
         }
         objects(line).iter().any(|object| {
@@ -453,8 +464,23 @@ pub fn judge(label: String, wf: &Workflow, obs: &Observed, clean: Option<&Clean>
         }
         Some(clean) => {
             let mut beyond = change.beyond(&clean.change);
-            beyond.added.retain(|line| {
-                !clean.partial_progress(line) && !wf.may_add.iter().any(|p| glob_match(p, line))
+            let progress: BTreeSet<String> = beyond
+                .added
+                .iter()
+                .filter(|line| {
+                    clean.partial_progress(line) || wf.may_add.iter().any(|p| glob_match(p, line))
+                })
+                .cloned()
+                .collect();
+            beyond.added.retain(|line| !progress.contains(line));
+            // The old count of a list whose new count is partial progress.
+            beyond.removed.retain(|line| {
+                !line.split_once(".len = ").is_some_and(|(path, _)| {
+                    progress.iter().any(|p| {
+                        p.strip_prefix(path)
+                            .is_some_and(|r| r.starts_with(".len = "))
+                    })
+                })
             });
             if !beyond.is_empty() {
                 problems.push(format!(
@@ -510,6 +536,22 @@ fn partial_progress_is_told_from_other_changes() {
     assert!(clean.partial_progress("v[c].junction = null"));
     assert!(!clean.partial_progress("v[a].junction = null"));
     assert!(!clean.partial_progress("v[d].name = \"d\""));
+    let adds_one = Clean {
+        before: set(&[
+            "v[a].snapshots.len = 2",
+            "v[a].snapshots[x].n = 1",
+            "v[a].snapshots[y].n = 1",
+        ]),
+        after: set(&[
+            "v[a].snapshots.len = 2",
+            "v[a].snapshots[y].n = 1",
+            "v[a].snapshots[z].n = 1",
+        ]),
+        ..clean
+    };
+    assert!(adds_one.partial_progress("v[a].snapshots.len = 3"));
+    assert!(!adds_one.partial_progress("v[a].snapshots.len = 4"));
+    assert!(!adds_one.partial_progress("v[a].snapshots.len = 1"));
     assert_eq!(
         objects("a.b[x].c[y[z]].d = 1"),
         ["a.b[x].", "a.b[x].c[y[z]]."]

@@ -13,14 +13,16 @@ const IGNORED: &[&str] = &["ontap.jobs", "pve.tasks", "ontap.recovery_queue"];
 /// Fields that identify an element of an array of objects, in order of preference.
 const KEYS: &[&str] = &["vmid", "storage", "path", "name", "userid", "uuid"];
 
-/// Replace date-times (`2026-03-01T12:00:00Z`, `2026-03-01_12:00:00+0000`, `2026-11-01_0105`
-/// style is left alone) and UUIDs with placeholders, so two runs of one workflow compare equal.
+/// Replace date-times of these days (`2026-03-01T12:00:00Z`, `2026-03-01_12:00:00+0000`,
+/// `20260301_120000`: what a run stamps into names and fields) and UUIDs with placeholders, so two
+/// runs of one workflow compare equal. Older date-times (those of the scenario) stay: they tell
+/// the scenario's snapshots and files apart.
 pub fn normalize(text: &str) -> String {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < b.len() {
-        if let Some(n) = datetime_len(&b[i..]) {
+        if let Some(n) = datetime_len(&b[i..]).filter(|_| is_recent(&b[i..])) {
             out.push_str("<TS>");
             i += n;
         } else if let Some(n) = uuid_len(&b[i..]) {
@@ -33,6 +35,25 @@ pub fn normalize(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether the date at the start of `b` (`YYYY-MM-DD` or `YYYYMMDD`) is within two days of today.
+fn is_recent(b: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&b[..b.len().min(10)]).replace('-', "");
+    let num = |r: std::ops::Range<usize>| text.get(r).and_then(|s| s.parse::<i32>().ok());
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(4..6), num(6..8)) else {
+        return false;
+    };
+    let Ok(month) = time::Month::try_from(u8::try_from(m).unwrap_or(0)) else {
+        return false;
+    };
+    let Ok(date) = time::Date::from_calendar_date(y, month, u8::try_from(d).unwrap_or(0)) else {
+        return false;
+    };
+    (date - time::OffsetDateTime::now_utc().date())
+        .whole_days()
+        .abs()
+        <= 2
 }
 
 fn digits(b: &[u8], n: usize) -> bool {
@@ -255,19 +276,35 @@ pub fn held_locks(lock_dir: &Path, cluster_lock_dir: &Path) -> Vec<String> {
     held
 }
 
+/// Today's date as `YYYY-MM-DD`.
+#[cfg(test)]
+fn today() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
 #[test]
-fn normalize_blanks_times_and_uuids_only() {
+fn normalize_blanks_recent_times_and_uuids_only() {
+    let t = today();
     assert_eq!(
-        normalize("proxmox_snapshot_2026-03-01_12:00:00+0000"),
+        normalize(&format!("proxmox_snapshot_{t}_12:00:00+0000")),
         "proxmox_snapshot_<TS>"
     );
     assert_eq!(
-        normalize("vm-100-disk-0-snapshot-2026-03-01_12:00:00+0000.qcow2"),
+        normalize(&format!("vm-100-disk-0-snapshot-{t}_12:00:00+0000.qcow2")),
         "vm-100-disk-0-snapshot-<TS>.qcow2"
     );
     assert_eq!(
-        normalize("t=2026-03-01T12:00:00.123Z u=2026-03-01T12:00:00+01:00"),
+        normalize(&format!("t={t}T12:00:00.123Z u={t}T12:00:00+01:00")),
         "t=<TS> u=<TS>"
+    );
+    assert_eq!(
+        normalize(&format!("ONTAP01_clone_{}_124635", t.replace('-', ""))),
+        "ONTAP01_clone_<TS>"
+    );
+    assert_eq!(
+        normalize("proxmox_snapshot_2024-03-13_14:42:47+0000"),
+        "proxmox_snapshot_2024-03-13_14:42:47+0000"
     );
     assert_eq!(
         normalize("/api/storage/volumes/0f3a2b1c-aaaa-4bbb-8ccc-0123456789ab/files"),
@@ -276,10 +313,6 @@ fn normalize_blanks_times_and_uuids_only() {
     assert_eq!(
         normalize("hourly.2026-11-01_0105"),
         "hourly.2026-11-01_0105"
-    );
-    assert_eq!(
-        normalize("ONTAP01_clone_20261126_124635"),
-        "ONTAP01_clone_<TS>"
     );
     assert_eq!(
         normalize("vm-100-disk-0.qcow2 ünï"),
@@ -293,7 +326,7 @@ fn facts_key_arrays_and_count_them() {
         {"name": "v", "files": [{"path": "a", "size": 1}]}
     ], "jobs": [{"uuid": "x"}]}});
     let after = serde_json::json!({"ontap": {"volumes": [
-        {"name": "v", "files": [{"path": "a", "size": 1}, {"path": "a-snapshot-2026-03-01_12:00:00+0000", "size": 1}]}
+        {"name": "v", "files": [{"path": "a", "size": 1}, {"path": format!("a-snapshot-{}_12:00:00+0000", today()), "size": 1}]}
     ], "jobs": []}});
     let change = Change::between(&facts(&before), &facts(&after));
     assert_eq!(
