@@ -52,6 +52,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Run { schedule } => Err(Error::Refused(format!(
             "scheduled runs ([schedule:{schedule}]) are not available yet"
         ))),
+        Command::InternalRescan { args } => crate::ops::rescan::run_deferred_from_args(&args),
     }
 }
 
@@ -208,7 +209,13 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             };
             let config = load(config_file)?;
             let b = backends(&config)?;
-            let set = vm::create(&*b, vm.vm, &opts)?;
+            let set = vm::create_with_rescan(
+                &*b,
+                vm.vm,
+                &opts,
+                &config.paths,
+                crate::ops::rescan::RescanMode::Auto,
+            )?;
             emit(format, &set, |s| render_set("created", s))
         }
         VmCommand::List { vm } => {
@@ -752,6 +759,7 @@ mod tests {
             comment: None,
             managed: true,
             clones: clones.iter().map(|c| c.to_string()).collect(),
+            notes: Vec::new(),
         }
     }
 
@@ -816,6 +824,9 @@ mod tests {
                 volume: "ONTAP01".into(),
                 snapshot: "s1".into(),
                 safety_snapshot: Some("s2".into()),
+                discarded_snapshots: Vec::new(),
+                running_guests: Vec::new(),
+                notes: Vec::new(),
             }),
             "restored storage ONTAP01 (volume ONTAP01) to snapshot s1\nsafety snapshot taken before: s2\n"
         );
@@ -827,6 +838,9 @@ mod tests {
                 volume: "ONTAP01_clone".into(),
                 junction_path: "/ONTAP01_clone".into(),
                 server: "127.0.10.1".into(),
+                export: "/ONTAP01_clone".into(),
+                export_policy: Some("pve_hosts".into()),
+                notes: Vec::new(),
             }),
             "mounted snapshot s1 of storage ONTAP01 as storage ONTAP01-CLONE\n\
              clone volume:  ONTAP01_clone\n\
@@ -838,6 +852,9 @@ mod tests {
                 storage: "ONTAP01-CLONE".into(),
                 volume: "ONTAP01_clone".into(),
                 parent_snapshot: Some("s1".into()),
+                parent_volume: Some("ONTAP01".into()),
+                mount_path: "/mnt/pve/ONTAP01-CLONE".into(),
+                notes: Vec::new(),
             }),
             "unmounted storage ONTAP01-CLONE: removed from Proxmox VE, clone volume ONTAP01_clone deleted; snapshot s1 kept\n"
         );
@@ -853,6 +870,8 @@ mod tests {
                 size: Some(1 << 40),
                 ..Volume::default()
             },
+            prefix: String::new(),
+            clones: Vec::new(),
         });
         assert!(
             show.starts_with("storage:       ONTAP01\nnfs server:    127.0.10.1\n"),

@@ -188,6 +188,14 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         schedule: String,
     },
+
+    /// The detached rescan `vm create` starts while a guest's config is locked (not for direct use)
+    #[command(hide = true, name = "internal-rescan")]
+    InternalRescan {
+        /// `--vmid N --command PATH --lock-file PATH --deadline SECONDS [--wait-pid PID:START]`
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -665,6 +673,27 @@ mod tests {
             Some(std::path::Path::new("/etc/x.ini"))
         );
         assert_eq!(cli.log_level, Some(LogLevel::Debug));
+    }
+
+    #[test]
+    fn every_example_of_our_readme_parses() {
+        let readme = include_str!("../README.md");
+        let mut in_sh = false;
+        let mut count = 0;
+        for line in readme.lines().map(str::trim) {
+            if line.starts_with("```") {
+                in_sh = line == "```sh";
+                continue;
+            }
+            if !in_sh || !line.starts_with("pve-ontap-snapshot ") {
+                continue;
+            }
+            let line = line.split(" #").next().unwrap_or(line);
+            let line = line.split(" >").next().unwrap_or(line);
+            parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            count += 1;
+        }
+        assert!(count >= 15, "only {count} examples found");
     }
 
     #[test]

@@ -142,7 +142,15 @@ impl Config {
     /// fixed places of `paths::CONFIG_SEARCH`), check its permissions and parse it.
     pub fn load(explicit: Option<&Path>) -> Result<Config> {
         let file = Config::locate(explicit)?;
-        Config::read(&file)
+        Config::read(&file).map_err(|e| {
+            let searched = explicit.is_none()
+                && std::env::var_os(crate::paths::CONFIG_ENV).is_none_or(|v| v.is_empty());
+            if !searched {
+                return e;
+            }
+            let search: Vec<&Path> = crate::paths::CONFIG_SEARCH.iter().map(Path::new).collect();
+            mention_later_candidates(e, &file, &search)
+        })
     }
 
     /// Which file `load` would read. An explicit file or the environment variable must exist;
@@ -249,6 +257,39 @@ fn locate_in(explicit: Option<&Path>, env: Option<OsString>, search: &[&Path]) -
         crate::paths::CONFIG_ENV,
         searched.join(", ")
     )))
+}
+
+/// A file found by the search is broken (e.g. the packaged template, all commented out) while a
+/// later place holds a config too (e.g. the original tool's `./config.ini`): say so.
+fn mention_later_candidates(e: Error, found: &Path, search: &[&Path]) -> Error {
+    let later: Vec<String> = search
+        .iter()
+        .skip_while(|p| **p != found)
+        .skip(1)
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    match e {
+        Error::Config {
+            file,
+            section,
+            key,
+            mut message,
+        } if !later.is_empty() => {
+            message.push_str(&format!(
+                " (also found {}, later in the search order; pass --config {} to use it)",
+                later.join(" and "),
+                later[0]
+            ));
+            Error::Config {
+                file,
+                section,
+                key,
+                message,
+            }
+        }
+        e => e,
+    }
 }
 
 fn existing(file: &Path, origin: &str) -> Result<()> {
@@ -582,6 +623,15 @@ impl Values<'_> {
 }
 
 fn build(file: &Path, sections: Vec<IniSection>) -> Result<Config> {
+    if sections.is_empty() {
+        return Err(config_error(
+            file,
+            None,
+            None,
+            "has no settings (only comments?); fill in [proxmox] (or [DEFAULT]) and one section \
+             per Proxmox storage",
+        ));
+    }
     let mut default: Option<&IniSection> = None;
     let mut proxmox: Option<&IniSection> = None;
     let mut storages = Vec::new();
@@ -1604,6 +1654,34 @@ mod tests {
         assert!(message.contains("$PVE_ONTAP_SNAPSHOT_CONFIG"), "{message}");
         assert!(message.contains(&first.display().to_string()), "{message}");
         assert!(message.contains("/nonexistent/b.ini"), "{message}");
+    }
+
+    #[test]
+    fn an_empty_file_found_first_points_at_a_later_config() {
+        let dir = temp_dir("later");
+        let template = write(
+            &dir,
+            "template.ini",
+            "# [proxmox]\n# proxmox_host =\n",
+            0o600,
+        );
+        let missing = dir.join("missing.ini");
+        let original = write(&dir, "config.ini", "", 0o600);
+        let e = Config::read(&template).unwrap_err();
+        assert!(e.to_string().ends_with("has no settings (only comments?); fill in [proxmox] (or [DEFAULT]) and one section per Proxmox storage"), "{e}");
+        let search = [template.as_path(), missing.as_path(), original.as_path()];
+        let e = mention_later_candidates(e, &template, &search);
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string().ends_with(&format!(
+                "(also found {0}, later in the search order; pass --config {0} to use it)",
+                original.display()
+            )),
+            "{e}"
+        );
+        // Nothing later: the error stays as it was.
+        let e = mention_later_candidates(Config::read(&template).unwrap_err(), &original, &search);
+        assert!(!e.to_string().contains("also found"), "{e}");
     }
 
     #[test]

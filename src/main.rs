@@ -23,7 +23,10 @@ fn main() -> ExitCode {
         }
     };
     let style = match cli.command {
-        Command::Hook { .. } | Command::Vzdump { .. } | Command::Run { .. } => logging::Style::Hook,
+        Command::Hook { .. }
+        | Command::Vzdump { .. }
+        | Command::Run { .. }
+        | Command::InternalRescan { .. } => logging::Style::Hook,
         _ => logging::Style::Cli,
     };
     let level = cli.log_level.map_or(log::LevelFilter::Info, |l| l.filter());

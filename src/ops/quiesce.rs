@@ -1,8 +1,13 @@
 //! Consistency guards: pause, shut down or fs-freeze guests around a closure, and undo it on every
 //! path (errors, panics in the closure, SIGINT/SIGTERM) before returning.
 
-use crate::error::Result;
-use crate::pve::{Guest, Pve};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::thread;
+use std::time::Duration;
+
+use crate::error::{Error, Result, ResultExt};
+use crate::ops::signals;
+use crate::pve::{Guest, GuestStatus, GuestType, Pve};
 
 /// How a guest is made consistent for a snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -18,9 +23,618 @@ pub enum Consistency {
     Freeze,
 }
 
+/// Bound on waiting for the pause task (and the resume task).
+pub const SUSPEND_WAIT: Duration = Duration::from_secs(60);
+/// Bound on a clean shutdown.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(300);
+/// Bound on the start after a shutdown.
+pub const START_WAIT: Duration = Duration::from_secs(120);
+/// How often an undo step (resume, start, thaw) is tried before giving up.
+const UNDO_ATTEMPTS: u32 = 3;
+/// Pause between undo attempts.
+const UNDO_RETRY: Duration = Duration::from_millis(500);
+
+/// What will actually be done to a guest (decided with every lookup, before anything changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Nothing,
+    Pause,
+    Shutdown,
+    Freeze,
+}
+
+/// The decision for one guest plus what the user should hear about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub action: Action,
+    pub notes: Vec<String>,
+}
+
+/// Decide what `consistency` means for this guest in its current state. Refuses (before anything is
+/// touched) a `Freeze` of a running guest without a configured, answering guest agent.
+/// A stopped guest is consistent already: it is cloned as it is, with a note.
+pub fn plan(
+    pve: &dyn Pve,
+    guest: &Guest,
+    status: &GuestStatus,
+    consistency: Consistency,
+) -> Result<Plan> {
+    let vmid = guest.vmid;
+    let nothing = |note: String| Plan {
+        action: Action::Nothing,
+        notes: vec![note],
+    };
+    let option = match consistency {
+        Consistency::None => {
+            return Ok(Plan {
+                action: Action::Nothing,
+                notes: Vec::new(),
+            })
+        }
+        Consistency::Suspend => "--suspend",
+        Consistency::Shutdown => "--shutdown",
+        Consistency::Freeze => "--freeze",
+    };
+    if consistency == Consistency::Freeze && guest.guest_type == GuestType::Lxc {
+        return Err(Error::Refused(format!(
+            "cannot freeze container {vmid}: --freeze uses the QEMU guest agent, which containers \
+             do not have; use --suspend or --shutdown"
+        )));
+    }
+    if !status.is_running() {
+        return Ok(nothing(format!(
+            "guest {vmid} is {}: cloned as it is, {option} not needed",
+            status.status
+        )));
+    }
+    match consistency {
+        Consistency::None => unreachable_none(),
+        Consistency::Suspend if status.is_paused() => Ok(nothing(format!(
+            "guest {vmid} was already paused: cloned while paused and left paused"
+        ))),
+        Consistency::Suspend => Ok(Plan {
+            action: Action::Pause,
+            notes: Vec::new(),
+        }),
+        Consistency::Shutdown => Ok(Plan {
+            action: Action::Shutdown,
+            notes: Vec::new(),
+        }),
+        Consistency::Freeze => {
+            if !status.agent {
+                return Err(Error::Refused(format!(
+                    "cannot freeze guest {vmid}: no QEMU guest agent is configured (set \
+                     'agent: 1' and run qemu-guest-agent in the guest), or use --suspend"
+                )));
+            }
+            if let Err(e) = pve.agent_ping(guest) {
+                return Err(Error::Refused(format!(
+                    "cannot freeze guest {vmid}: its QEMU guest agent is configured but does not \
+                     answer ({e}); start qemu-guest-agent in the guest, or use --suspend"
+                )));
+            }
+            Ok(Plan {
+                action: Action::Freeze,
+                notes: Vec::new(),
+            })
+        }
+    }
+}
+
+fn unreachable_none() -> Result<Plan> {
+    Ok(Plan {
+        action: Action::Nothing,
+        notes: Vec::new(),
+    })
+}
+
+/// A guest paused, stopped or frozen by this tool. `leave` undoes it and reports failure;
+/// dropping an open window (a panic, an early return) undoes it too and logs failure.
+pub struct Window<'a> {
+    pve: &'a dyn Pve,
+    guest: &'a Guest,
+    action: Action,
+    open: bool,
+    _shield: signals::Shield,
+}
+
+/// Apply `plan` to the guest. SIGINT/SIGTERM are shielded while the window is open. When applying
+/// fails, whatever may have happened is undone before the error returns; when a signal arrives
+/// during the pause request, the guest is resumed and `Error::Interrupted` returns.
+pub fn enter<'a>(
+    pve: &'a dyn Pve,
+    guest: &'a Guest,
+    action: Action,
+    interrupt: &dyn Fn() -> Option<String>,
+) -> Result<Window<'a>> {
+    let shield = signals::shield()?;
+    let mut window = Window {
+        pve,
+        guest,
+        action,
+        open: false,
+        _shield: shield,
+    };
+    let vmid = guest.vmid;
+    let applied = match action {
+        Action::Nothing => return Ok(window),
+        Action::Pause => pve
+            .suspend(guest, SUSPEND_WAIT)
+            .step_with(|| format!("pause guest {vmid}")),
+        Action::Shutdown => pve
+            .shutdown(guest, SHUTDOWN_WAIT)
+            .step_with(|| format!("shut down guest {vmid}")),
+        Action::Freeze => pve
+            .fsfreeze_freeze(guest)
+            .map(drop)
+            .step_with(|| format!("freeze the filesystems of guest {vmid}")),
+    };
+    window.open = true;
+    if let Err(e) = applied {
+        // The request may have taken effect anyway (a task that timed out, a freeze that the
+        // proxy cut off): undo whatever state the guest is in now.
+        window.undo_after_failed_enter();
+        return Err(e);
+    }
+    if let Some(signal) = interrupt() {
+        window.leave()?;
+        return Err(Error::Interrupted(signal));
+    }
+    Ok(window)
+}
+
+impl Window<'_> {
+    /// Whether the guest is paused, stopped or frozen right now.
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Resume, start or thaw the guest (with retries). The error says what state the guest is in
+    /// and how to fix it by hand.
+    pub fn leave(mut self) -> Result<()> {
+        self.close()
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if !self.open {
+            return Ok(());
+        }
+        self.open = false;
+        let vmid = self.guest.vmid;
+        let mut last = None;
+        for attempt in 0..UNDO_ATTEMPTS {
+            if attempt > 0 {
+                thread::sleep(UNDO_RETRY);
+            }
+            match self.undo_once() {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    log::warn!(
+                        "undo for guest {vmid} failed (attempt {}): {e}",
+                        attempt + 1
+                    );
+                    last = Some(e);
+                }
+            }
+        }
+        let (what, hint) = match self.action {
+            Action::Nothing => return Ok(()),
+            Action::Pause => (
+                "resume guest",
+                format!("it is still paused: run 'qm resume {vmid}'"),
+            ),
+            Action::Shutdown => (
+                "start guest",
+                format!("it is stopped: run 'qm start {vmid}'"),
+            ),
+            Action::Freeze => (
+                "thaw the filesystems of guest",
+                format!("they may still be frozen: run 'qm guest cmd {vmid} fsfreeze-thaw'"),
+            ),
+        };
+        Err(Error::Step {
+            step: format!("{what} {vmid} ({hint})"),
+            source: Box::new(last.unwrap_or_else(|| Error::Refused("no attempt made".into()))),
+        })
+    }
+
+    fn undo_once(&self) -> Result<()> {
+        let (pve, guest) = (self.pve, self.guest);
+        match self.action {
+            Action::Nothing => Ok(()),
+            Action::Pause => pve.resume(guest, SUSPEND_WAIT),
+            Action::Shutdown => pve.start(guest, START_WAIT),
+            Action::Freeze => match pve.fsfreeze_thaw(guest) {
+                Ok(_) => Ok(()),
+                // A thaw that timed out may still have worked; the status says.
+                Err(e) => match pve.fsfreeze_status(guest) {
+                    Ok(s) if s == "thawed" => Ok(()),
+                    _ => Err(e),
+                },
+            },
+        }
+    }
+
+    /// After a failed pause/shutdown/freeze request: look at the guest and undo what happened.
+    fn undo_after_failed_enter(&mut self) {
+        let (pve, guest) = (self.pve, self.guest);
+        let needed = match self.action {
+            Action::Nothing => false,
+            Action::Pause => pve.guest_status(guest).map_or(true, |s| s.is_paused()),
+            Action::Shutdown => pve.guest_status(guest).map_or(true, |s| !s.is_running()),
+            Action::Freeze => match pve.fsfreeze_status(guest) {
+                Ok(s) => s != "thawed",
+                // An agent that answers nothing froze nothing; one thaw in case it did.
+                Err(e) => {
+                    self.open = false;
+                    if let Err(thaw) = pve.fsfreeze_thaw(guest) {
+                        log::debug!(
+                            "guest {}: no freeze status ({e}) and no thaw ({thaw})",
+                            guest.vmid
+                        );
+                    }
+                    return;
+                }
+            },
+        };
+        if needed {
+            if let Err(e) = self.close() {
+                log::error!("{e}");
+            }
+        } else {
+            self.open = false;
+        }
+    }
+}
+
+impl Drop for Window<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            log::error!("{e}");
+        }
+    }
+}
+
+/// Leave every window concurrently; returns the failures.
+pub fn leave_all(windows: Vec<Window<'_>>) -> Vec<Error> {
+    if windows.len() <= 1 {
+        return windows
+            .into_iter()
+            .filter_map(|w| w.leave().err())
+            .collect();
+    }
+    thread::scope(|s| {
+        let handles: Vec<_> = windows
+            .into_iter()
+            .map(|w| {
+                let vmid = w.guest.vmid;
+                (vmid, s.spawn(move || w.leave()))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|(vmid, h)| match h.join() {
+                Ok(r) => r.err(),
+                Err(_) => Some(Error::Refused(format!(
+                    "undo for guest {vmid} panicked; check its state by hand"
+                ))),
+            })
+            .collect()
+    })
+}
+
 /// Freeze the filesystems of these running guests through their agents, run `f`, thaw them all —
-/// also when `f` fails or a signal arrives. Used by `storage create --freeze`.
+/// also when `f` fails, panics or a signal arrives. Used by `storage create --freeze`.
+/// A guest whose freeze fails (agent not answering, guest-side error) is thawed if need be, logged
+/// and left out: its disks are crash-consistent in what `f` makes, and `f` still runs.
 pub fn with_frozen<T>(pve: &dyn Pve, guests: &[Guest], f: impl FnOnce() -> Result<T>) -> Result<T> {
-    let _ = (pve, guests, f);
-    todo!("ops::quiesce::with_frozen")
+    with_frozen_report(pve, guests, f).map(|frozen| frozen.value)
+}
+
+/// What `with_frozen_report` returns: `f`'s value and the guests that could not be frozen.
+#[derive(Debug)]
+pub struct Frozen<T> {
+    pub value: T,
+    /// (vmid, why) of each guest left out.
+    pub not_frozen: Vec<(u32, String)>,
+}
+
+/// `with_frozen`, also saying which guests could not be frozen (for the command's notes).
+pub fn with_frozen_report<T>(
+    pve: &dyn Pve,
+    guests: &[Guest],
+    f: impl FnOnce() -> Result<T>,
+) -> Result<Frozen<T>> {
+    with_frozen_checked(pve, guests, &signals::interrupted, f)
+}
+
+/// `with_frozen_report` with the interruption check passed in (tests simulate signals with it).
+pub fn with_frozen_checked<T>(
+    pve: &dyn Pve,
+    guests: &[Guest],
+    interrupt: &(dyn Fn() -> Option<String> + Sync),
+    f: impl FnOnce() -> Result<T>,
+) -> Result<Frozen<T>> {
+    let _shield = signals::shield()?;
+    // Freeze concurrently: the window is as long as the slowest agent, not the sum.
+    let entered: Vec<(u32, Result<Window<'_>>)> = thread::scope(|s| {
+        let handles: Vec<_> = guests
+            .iter()
+            .map(|g| {
+                (
+                    g.vmid,
+                    s.spawn(move || enter(pve, g, Action::Freeze, &|| None)),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(vmid, h)| {
+                let r = h.join().unwrap_or_else(|_| {
+                    Err(Error::Refused(format!("freezing guest {vmid} panicked")))
+                });
+                (vmid, r)
+            })
+            .collect()
+    });
+    let mut windows = Vec::new();
+    let mut not_frozen = Vec::new();
+    for (vmid, r) in entered {
+        match r {
+            Ok(w) => windows.push(w),
+            Err(e) => {
+                log::warn!(
+                    "guest {vmid} could not be frozen, its disks are only crash-consistent: {e}"
+                );
+                not_frozen.push((vmid, e.to_string()));
+            }
+        }
+    }
+    if let Some(signal) = interrupt() {
+        let failures = leave_all(windows);
+        return Err(failures
+            .into_iter()
+            .next()
+            .unwrap_or(Error::Interrupted(signal)));
+    }
+    let result = catch_unwind(AssertUnwindSafe(f));
+    let mut failures = leave_all(windows).into_iter();
+    match result {
+        Err(panic) => resume_unwind(panic),
+        Ok(Ok(value)) => match failures.next() {
+            None => Ok(Frozen { value, not_frozen }),
+            Some(e) => {
+                for other in failures {
+                    log::error!("{other}");
+                }
+                Err(e)
+            }
+        },
+        Ok(Err(e)) => {
+            for failure in failures {
+                log::error!("{failure}");
+            }
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::vm::fake::{guest, status, FakePve};
+
+    fn running(_vmid: u32) -> GuestStatus {
+        status("running", true)
+    }
+
+    #[test]
+    fn plan_per_state() {
+        let pve = FakePve::default();
+        let g = guest(100, GuestType::Qemu);
+        let p = plan(&pve, &g, &running(100), Consistency::Suspend).unwrap();
+        assert_eq!(p.action, Action::Pause);
+        let p = plan(&pve, &g, &status("stopped", true), Consistency::Suspend).unwrap();
+        assert_eq!(p.action, Action::Nothing);
+        assert!(p.notes[0].contains("guest 100 is stopped"), "{:?}", p.notes);
+        let mut paused = running(100);
+        paused.qmpstatus = Some("paused".into());
+        let p = plan(&pve, &g, &paused, Consistency::Suspend).unwrap();
+        assert_eq!(p.action, Action::Nothing);
+        assert!(p.notes[0].contains("already paused"));
+        let p = plan(&pve, &g, &running(100), Consistency::Shutdown).unwrap();
+        assert_eq!(p.action, Action::Shutdown);
+        let p = plan(&pve, &g, &running(100), Consistency::None).unwrap();
+        assert_eq!(p.action, Action::Nothing);
+        assert!(p.notes.is_empty());
+        // The agent is asked only for --freeze.
+        assert!(pve.calls().is_empty());
+        let p = plan(&pve, &g, &running(100), Consistency::Freeze).unwrap();
+        assert_eq!(p.action, Action::Freeze);
+        assert_eq!(pve.calls(), ["agent_ping 100"]);
+    }
+
+    #[test]
+    fn freeze_without_agent_is_refused_with_the_reason() {
+        let pve = FakePve::default();
+        let g = guest(101, GuestType::Qemu);
+        let e = plan(&pve, &g, &status("running", false), Consistency::Freeze).unwrap_err();
+        assert!(
+            e.to_string().contains("no QEMU guest agent is configured"),
+            "{e}"
+        );
+        assert!(pve.calls().is_empty());
+
+        let pve = FakePve {
+            agent_dead: true,
+            ..FakePve::default()
+        };
+        let g = guest(104, GuestType::Qemu);
+        let e = plan(&pve, &g, &status("running", true), Consistency::Freeze).unwrap_err();
+        assert!(e.to_string().contains("does not answer"), "{e}");
+        assert!(
+            e.to_string().contains("QEMU guest agent is not running"),
+            "{e}"
+        );
+
+        let g = guest(200, GuestType::Lxc);
+        let e = plan(&pve, &g, &status("running", false), Consistency::Freeze).unwrap_err();
+        assert!(e.to_string().contains("containers do not have"), "{e}");
+    }
+
+    #[test]
+    fn window_resumes_on_leave_and_on_drop() {
+        let pve = FakePve::default();
+        let g = guest(100, GuestType::Qemu);
+        let w = enter(&pve, &g, Action::Pause, &|| None).unwrap();
+        assert!(w.is_open());
+        w.leave().unwrap();
+        assert_eq!(pve.calls(), ["suspend 100", "resume 100"]);
+
+        let pve = FakePve::default();
+        {
+            let _w = enter(&pve, &g, Action::Shutdown, &|| None).unwrap();
+        }
+        assert_eq!(pve.calls(), ["shutdown 100", "start 100"]);
+    }
+
+    #[test]
+    fn window_resumes_when_a_signal_arrives_during_the_pause() {
+        let pve = FakePve::default();
+        let g = guest(100, GuestType::Qemu);
+        let e = enter(&pve, &g, Action::Pause, &|| Some("SIGTERM".into()))
+            .err()
+            .unwrap();
+        assert!(
+            matches!(e, Error::Interrupted(ref s) if s == "SIGTERM"),
+            "{e}"
+        );
+        assert_eq!(pve.calls(), ["suspend 100", "resume 100"]);
+    }
+
+    #[test]
+    fn resume_is_retried_and_its_failure_says_what_to_do() {
+        let pve = FakePve {
+            resume_failures: 2.into(),
+            ..FakePve::default()
+        };
+        let g = guest(100, GuestType::Qemu);
+        enter(&pve, &g, Action::Pause, &|| None)
+            .unwrap()
+            .leave()
+            .unwrap();
+        assert_eq!(
+            pve.calls(),
+            ["suspend 100", "resume 100", "resume 100", "resume 100"]
+        );
+
+        let pve = FakePve {
+            resume_failures: 10.into(),
+            ..FakePve::default()
+        };
+        let e = enter(&pve, &g, Action::Pause, &|| None)
+            .unwrap()
+            .leave()
+            .unwrap_err();
+        assert!(e.to_string().contains("qm resume 100"), "{e}");
+    }
+
+    #[test]
+    fn a_failed_pause_request_is_undone_when_the_guest_ended_up_paused() {
+        let pve = FakePve {
+            suspend_fails_but_pauses: true,
+            ..FakePve::default()
+        };
+        let g = guest(100, GuestType::Qemu);
+        let e = enter(&pve, &g, Action::Pause, &|| None).err().unwrap();
+        assert!(e.to_string().contains("pause guest 100"), "{e}");
+        assert_eq!(pve.calls(), ["suspend 100", "status 100", "resume 100"]);
+    }
+
+    #[test]
+    fn with_frozen_thaws_on_success_error_panic_and_signal() {
+        let guests = [guest(100, GuestType::Qemu), guest(103, GuestType::Qemu)];
+        let thawed = |pve: &FakePve| {
+            let calls = pve.calls();
+            let mut t: Vec<_> = calls.iter().filter(|c| c.starts_with("thaw")).collect();
+            t.sort();
+            t.into_iter().cloned().collect::<Vec<_>>()
+        };
+
+        let pve = FakePve::default();
+        let v = with_frozen_checked(&pve, &guests, &|| None, || {
+            pve.record("snapshot");
+            Ok(7)
+        })
+        .unwrap();
+        assert_eq!(v.value, 7);
+        assert!(v.not_frozen.is_empty());
+        let calls = pve.calls();
+        // Both frozen before the snapshot, both thawed after it.
+        assert_eq!(calls[2], "snapshot");
+        assert_eq!(thawed(&pve), ["thaw 100", "thaw 103"]);
+
+        let pve = FakePve::default();
+        let e = with_frozen_checked(&pve, &guests, &|| None, || -> Result<()> {
+            Err(Error::Refused("snapshot failed".into()))
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "snapshot failed");
+        assert_eq!(thawed(&pve), ["thaw 100", "thaw 103"]);
+
+        let pve = FakePve::default();
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            with_frozen_checked(&pve, &guests, &|| None, || -> Result<()> { panic!("boom") })
+        }));
+        assert!(r.is_err());
+        assert_eq!(thawed(&pve), ["thaw 100", "thaw 103"]);
+
+        let pve = FakePve::default();
+        let e = with_frozen_checked(&pve, &guests, &|| Some("SIGINT".into()), || {
+            pve.record("snapshot");
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(matches!(e, Error::Interrupted(_)));
+        assert!(!pve.calls().contains(&"snapshot".to_string()));
+        assert_eq!(thawed(&pve), ["thaw 100", "thaw 103"]);
+    }
+
+    #[test]
+    fn a_dead_agent_costs_one_thaw_attempt() {
+        let pve = FakePve {
+            agent_dead: true,
+            ..FakePve::default()
+        };
+        let g = guest(104, GuestType::Qemu);
+        let e = enter(&pve, &g, Action::Freeze, &|| None).err().unwrap();
+        assert!(e.to_string().contains("not running"), "{e}");
+        assert_eq!(
+            pve.calls(),
+            ["freeze 104", "fsfreeze_status 104", "thaw 104"]
+        );
+    }
+
+    #[test]
+    fn a_guest_that_cannot_be_frozen_is_left_out_and_the_rest_is_thawed() {
+        let pve = FakePve {
+            freeze_fails_for: Some(103),
+            ..FakePve::default()
+        };
+        let guests = [guest(100, GuestType::Qemu), guest(103, GuestType::Qemu)];
+        let frozen = with_frozen_checked(&pve, &guests, &|| None, || {
+            pve.record("snapshot");
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(frozen.not_frozen.len(), 1);
+        assert_eq!(frozen.not_frozen[0].0, 103);
+        assert!(frozen.not_frozen[0]
+            .1
+            .contains("freeze the filesystems of guest 103"));
+        let calls = pve.calls();
+        assert!(calls.contains(&"snapshot".to_string()));
+        assert!(calls.contains(&"thaw 100".to_string()), "{calls:?}");
+        assert!(!pve.is_frozen(100) && !pve.is_frozen(103));
+    }
 }

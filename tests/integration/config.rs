@@ -1,67 +1,44 @@
-//! The real binary against bad configs and bad command lines: exit codes, messages that name the
-//! file, section and key, and nothing sent anywhere. No simulator is needed for these.
+//! Config files and command lines the binary must refuse: exit codes, messages that name the
+//! file, section and key, and no request sent to either API; plus what the entry point does for
+//! every command (help, closed stdout, generated docs).
 
 use std::io::Read;
-use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pve-ontap-snapshot");
+use crate::util::{run_command, TestEnv, BIN, RUN_TIMEOUT};
 
-/// A fresh directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pos-it-config-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+const SNAPSHOT: &str = "proxmox_snapshot_2024-03-13_14:42:47+0000";
+
+/// Run in the env's directory with syslog off.
+fn run(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> crate::util::Output {
+    let mut cmd = env.command_without_config(args);
+    cmd.env("PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET", "none")
+        .envs(vars.iter().copied());
+    run_command(cmd, None, RUN_TIMEOUT)
 }
 
-fn write_config(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+fn write_private(env: &TestEnv, name: &str, text: &str) -> std::path::PathBuf {
+    let path = env.path(name);
+    pve_ontap_sim::config_ini::write_private(&path, text).unwrap();
     path
 }
 
-/// Run the binary in `cwd` with no config variable, syslog off and stdin closed.
-fn run(cwd: &Path, args: &[&str]) -> Output {
-    run_env(cwd, args, &[])
-}
-
-fn run_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .current_dir(cwd)
-        .env_remove("PVE_ONTAP_SNAPSHOT_CONFIG")
-        .env("PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET", "none")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn valid_config(port: u16) -> String {
-    format!(
-        "[proxmox]\nproxmox_host = 127.0.0.1:{port}\nproxmox_user = root@pam\nproxmox_pass = x\n\
-         [ONTAP01]\nhost = 127.0.0.1:{port}\nuser = admin\npass = y\n"
-    )
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 #[test]
 fn a_missing_config_names_every_place_searched() {
-    let dir = scratch("missing");
-    let out = run(&dir, &["storage", "list", "--storage", "ONTAP01"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
+    let env = TestEnv::new();
+    std::fs::remove_file(env.config_path()).unwrap();
+    let out = run(&env, &["storage", "list", "--storage", "ONTAP01"], &[]);
+    out.assert_code(2);
     assert!(
-        err.starts_with("pve-ontap-snapshot: error: no config file found"),
-        "{err}"
+        out.stderr
+            .starts_with("pve-ontap-snapshot: error: no config file found"),
+        "{}",
+        out.stderr
     );
     for place in [
         "--config",
@@ -70,12 +47,16 @@ fn a_missing_config_names_every_place_searched() {
         "/etc/pve-ontap-snapshot/config.ini",
         "./config.ini",
     ] {
-        assert!(err.contains(place), "{place} not named: {err}");
+        assert!(
+            out.stderr.contains(place),
+            "{place} not named: {}",
+            out.stderr
+        );
     }
-    assert!(out.stdout.is_empty());
+    assert_eq!(out.stdout, "");
 
     let out = run(
-        &dir,
+        &env,
         &[
             "-config",
             "nothere.ini",
@@ -84,104 +65,121 @@ fn a_missing_config_names_every_place_searched() {
             "-storage",
             "ONTAP01",
         ],
+        &[],
     );
-    assert_eq!(out.status.code(), Some(2));
+    out.assert_code(2);
     assert!(
-        stderr(&out)
+        out.stderr
             .contains("config 'nothere.ini': config file given with --config is not accessible"),
         "{}",
-        stderr(&out)
+        out.stderr
     );
+    assert_eq!(env.count_requests("*", "*"), 0);
 }
 
 #[test]
 fn the_environment_variable_and_the_original_default_are_used() {
-    let dir = scratch("search");
-    let env_file = write_config(&dir, "env.ini", "[proxmox]\nproxmox_hots = x\n", 0o600);
-    let out = run_env(
-        &dir,
+    let env = TestEnv::new();
+    let env_file = write_private(&env, "env.ini", "[proxmox]\nproxmox_hots = x\n");
+    let out = run(
+        &env,
         &["check"],
         &[("PVE_ONTAP_SNAPSHOT_CONFIG", env_file.to_str().unwrap())],
     );
-    assert_eq!(out.status.code(), Some(2));
+    out.assert_code(2);
     assert!(
-        stderr(&out).contains(&format!(
-            "config '{}', section [proxmox], key 'proxmox_hots': line 2: unknown key (did you mean 'proxmox_host'?)",
+        out.stderr.contains(&format!(
+            "config '{}', section [proxmox], key 'proxmox_hots': line 2: unknown key (did you \
+             mean 'proxmox_host'?)",
             env_file.display()
         )),
         "{}",
-        stderr(&out)
+        out.stderr
     );
     // ./config.ini, the original tool's default, is found in the working directory.
-    write_config(
-        &dir,
-        "config.ini",
-        "[ONTAP01]\nhost = a\n[ONTAP01]\n",
-        0o600,
-    );
-    let out = run(&dir, &["check"]);
-    assert_eq!(out.status.code(), Some(2));
+    env.write_config("[ONTAP01]\nhost = a\n[ONTAP01]\n");
+    let out = run(&env, &["check"], &[]);
+    out.assert_code(2);
     assert!(
-        stderr(&out).contains("config './config.ini', section [ONTAP01]: duplicate section at line 3 (first at line 1)"),
+        out.stderr.contains(
+            "config './config.ini', section [ONTAP01]: duplicate section at line 3 (first at \
+             line 1)"
+        ),
         "{}",
-        stderr(&out)
+        out.stderr
     );
+    assert_eq!(env.count_requests("*", "*"), 0);
 }
 
 #[test]
 fn a_config_readable_by_others_is_refused_with_a_chmod_hint() {
-    let dir = scratch("mode");
-    let file = write_config(&dir, "c.ini", &valid_config(9), 0o644);
-    let out = run(&dir, &["--config", file.to_str().unwrap(), "check"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    assert!(err.contains("mode 0644"), "{err}");
+    let env = TestEnv::new();
+    set_mode(env.config_path(), 0o644);
+    let out = env.run(&["storage", "list", "-storage", "ONTAP01"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("mode 0644"), "{}", out.stderr);
     assert!(
-        err.contains(&format!("run 'chmod 600 {}'", file.display())),
-        "{err}"
+        out.stderr
+            .contains(&format!("run 'chmod 600 {}'", env.config_path().display())),
+        "{}",
+        out.stderr
     );
+    assert_eq!(env.count_requests("*", "*"), 0);
 }
 
 #[test]
 fn bad_config_content_names_file_section_and_key() {
-    let dir = scratch("content");
+    let env = TestEnv::new();
+    let good = env.default_config();
     for (text, expected) in [
         (
-            "[proxmox]\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\n[ONTAP01]\nhots = a\n",
-            "section [ONTAP01], key 'hots': line 6: unknown key (did you mean 'host'?)",
+            format!("{good}\n[ONTAP09]\nhots = a\n"),
+            "section [ONTAP09], key 'hots': line ",
         ),
         (
-            "[DEFAULT]\nproxmox_host = h\n[proxmox]\nproxmox_host = h\n",
-            "section [proxmox]: Proxmox settings are in both [DEFAULT] (line 1) and [proxmox] (line 3)",
+            format!("{good}\n[ONTAP01]\nhost = a\n"),
+            "section [ONTAP01]: duplicate section at line ",
         ),
         (
-            "[proxmox]\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\nproxmox_pass = y\n",
-            "section [proxmox], key 'proxmox_pass': duplicate key at line 5 (first at line 4)",
+            format!("[DEFAULT]\nproxmox_host = h\n{good}"),
+            "section [proxmox]: Proxmox settings are in both [DEFAULT] (line 1) and [proxmox]",
         ),
         (
-            "[proxmox]\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\n[ONTAP01]\nhost = a\nuser = u\npass = p\nfingerprint = 12:34\n",
+            good.replacen(
+                &format!("\nfingerprint = {}", env.sim().ontap_fingerprint()),
+                "\nfingerprint = 12:34",
+                1,
+            ),
             "section [ONTAP01], key 'fingerprint': not a SHA-256 fingerprint",
         ),
         (
-            "[proxmox]\nproxmox_host = http://h\n",
+            format!("{good}\n[9-bad]\nhost = a\n"),
+            "section [9-bad]: line ",
+        ),
+        (
+            "[proxmox]\nproxmox_host = http://h\n".to_string(),
             "section [proxmox], key 'proxmox_host': scheme 'http' is not supported",
         ),
     ] {
-        let file = write_config(&dir, "c.ini", text, 0o600);
-        let out = run(&dir, &["--config", file.to_str().unwrap(), "--output", "json", "check"]);
-        assert_eq!(out.status.code(), Some(2), "{text}");
-        let err = stderr(&out);
+        env.write_config(&text);
+        let out = env.run(&["--output", "json", "check"]);
+        out.assert_code(2);
         assert!(
-            err.contains(&format!("config '{}', {expected}", file.display())),
-            "{text}\n{err}"
+            out.stderr.contains(&format!(
+                "config '{}', {expected}",
+                env.config_path().display()
+            )),
+            "{text}\n{}",
+            out.stderr
         );
-        assert!(out.stdout.is_empty(), "stdout must stay clean with --output json");
+        assert_eq!(out.stdout, "", "stdout must stay clean with --output json");
     }
+    assert_eq!(env.count_requests("*", "*"), 0);
 }
 
 #[test]
 fn usage_errors_exit_2_and_help_documents_the_exit_codes() {
-    let dir = scratch("usage");
+    let env = TestEnv::new();
     for args in [
         &[][..],
         &["storage"],
@@ -200,69 +198,82 @@ fn usage_errors_exit_2_and_help_documents_the_exit_codes() {
         &["vm", "create", "-vm", "42"],
         &["--output", "xml", "check"],
     ] {
-        let out = run(&dir, args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
     }
-    let out = run(&dir, &["--help"]);
-    assert_eq!(out.status.code(), Some(0));
-    let help = String::from_utf8_lossy(&out.stdout);
-    assert!(help.contains("Exit codes:"), "{help}");
-    assert!(help.contains("2  usage or configuration error"), "{help}");
-    let out = run(&dir, &["--version"]);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("pve-ontap-snapshot "));
+    let out = env.run(&["--help"]);
+    out.assert_ok();
+    assert!(out.stdout.contains("Exit codes:"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("2  usage or configuration error"),
+        "{}",
+        out.stdout
+    );
+    let out = env.run(&["--version"]);
+    out.assert_ok();
+    assert!(
+        out.stdout.starts_with("pve-ontap-snapshot "),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.count_requests("*", "*"), 0);
 }
 
 #[test]
-fn restore_without_yes_and_without_a_terminal_is_refused_before_any_request() {
-    let dir = scratch("restore");
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let file = write_config(&dir, "c.ini", &valid_config(port), 0o600);
+fn restore_without_yes_and_without_a_terminal_changes_nothing() {
+    let env = TestEnv::new();
+    let before = env.state();
     for args in [
-        vec![
+        &[
             "storage",
             "restore",
             "-storage",
             "ONTAP01",
             "-snapshot",
-            "proxmox_snapshot_2024-03-13_14:42:47+0000",
-        ],
-        vec![
+            SNAPSHOT,
+        ][..],
+        &[
             "vm",
             "restore",
             "--vm",
-            "100",
+            "102",
             "--snapshot",
             "2024-03-13_14:42:47+0000",
         ],
     ] {
-        let mut all = vec!["--config", file.to_str().unwrap()];
-        all.extend(args);
-        let out = run(&dir, &all);
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-        let err = stderr(&out);
+        let out = env.run(args);
+        out.assert_code(1);
         assert!(
-            err.contains(
+            out.stderr.contains(
                 "needs confirmation: pass --yes (stdin is not a terminal); nothing was changed"
             ),
-            "{err}"
+            "{}",
+            out.stderr
         );
     }
-    // Nobody connected: the refusal came before any API call.
-    assert_eq!(
-        listener.accept().map(|_| ()).unwrap_err().kind(),
-        std::io::ErrorKind::WouldBlock
+    // Only a terminal can confirm: the right answer on a pipe is still refused.
+    let out = env.run_with_stdin(
+        &[
+            "storage",
+            "restore",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            SNAPSHOT,
+        ],
+        "ONTAP01\n",
     );
+    out.assert_code(1);
+    assert_eq!(env.count_requests("*", "*"), 0);
+    assert_eq!(env.state(), before);
 }
 
 #[test]
 fn a_closed_stdout_is_not_an_error() {
-    let dir = scratch("pipe");
+    let env = TestEnv::new();
     let mut child = Command::new(BIN)
         .args(["completions", "bash"])
-        .current_dir(&dir)
+        .current_dir(env.dir())
         .env("PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET", "none")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -283,16 +294,20 @@ fn a_closed_stdout_is_not_an_error() {
 
 #[test]
 fn gen_docs_writes_the_man_page_and_completions() {
-    let dir = scratch("docs");
-    let out = run(&dir, &["gen-docs", "out"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    for name in [
-        "pve-ontap-snapshot.1",
-        "pve-ontap-snapshot",
-        "_pve-ontap-snapshot",
-        "pve-ontap-snapshot.fish",
+    let env = TestEnv::new();
+    let out = run(&env, &["gen-docs", "out"], &[]);
+    out.assert_ok();
+    let man = std::fs::read_to_string(env.path("out/pve-ontap-snapshot.1")).unwrap();
+    assert!(man.contains("Exit codes"), "{man}");
+    for (name, needle) in [
+        ("pve-ontap-snapshot", "complete -F"),
+        ("_pve-ontap-snapshot", "#compdef pve-ontap-snapshot"),
+        ("pve-ontap-snapshot.fish", "complete -c pve-ontap-snapshot"),
     ] {
-        let len = std::fs::metadata(dir.join("out").join(name)).unwrap().len();
-        assert!(len > 100, "{name} is {len} bytes");
+        let text = std::fs::read_to_string(env.path(&format!("out/{name}"))).unwrap();
+        assert!(text.contains(needle), "{name}: {text}");
     }
+    let out = run(&env, &["completions", "fish"], &[]);
+    out.assert_ok();
+    assert!(out.stdout.contains("complete -c pve-ontap-snapshot"));
 }

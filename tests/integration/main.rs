@@ -1,12 +1,15 @@
 //! Integration tests: the real `pve-ontap-snapshot` binary against the in-process simulator.
 //! `util` holds the environment (simulator, temp dir, config, runner); one module per feature.
 
+mod config;
 mod faults;
 mod props;
 mod readme;
 mod secrets;
 mod soak;
+mod storage;
 mod util;
+mod vm;
 
 use util::TestEnv;
 

@@ -1,12 +1,32 @@
 //! The VM commands (DESIGN §3): per-guest disk snapshots as ONTAP file clones next to each disk —
 //! create (minimal pause window), list, delete, restore, prune — for QEMU VMs and LXC containers.
+//!
+//! A snapshot set is every `<stem>-snapshot-[<label>-]<ts>.<ext>` file (`ops::naming`) with one
+//! timestamp in the guest's images directories on the ONTAP storages of its disks; the original
+//! tool's files (no label) are sets too. Submodules: `lookup` (guest, disks, storages, listings),
+//! `create`, `list`, `delete`, `restore`, `prune`.
+
+use std::time::Duration;
 
 use serde::Serialize;
+use time::OffsetDateTime;
 
+use crate::config::Paths;
 use crate::error::Result;
 use crate::ops::quiesce::Consistency;
+use crate::ops::rescan::RescanMode;
+use crate::ops::resolve::Resolved;
 use crate::ops::retention::Retention;
 use crate::ops::Backends;
+
+mod create;
+mod delete;
+#[cfg(test)]
+pub(crate) mod fake;
+mod list;
+mod lookup;
+mod prune;
+mod restore;
 
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
@@ -66,21 +86,58 @@ pub struct PruneReport {
     pub dry_run: bool,
 }
 
+/// What the workflows take from the environment; tests replace the clock, the signal check and
+/// the storage resolution.
+pub(crate) struct Ctx<'a> {
+    pub now: OffsetDateTime,
+    /// `Some("SIGTERM")` once a shielded signal arrived.
+    pub interrupt: &'a (dyn Fn() -> Option<String> + Sync),
+    pub resolve: fn(&dyn Backends, &str) -> Result<Resolved>,
+    /// How often the pause window checks for signals while clones run.
+    pub poll: Duration,
+}
+
+impl Ctx<'static> {
+    fn live() -> Ctx<'static> {
+        Ctx {
+            now: OffsetDateTime::now_utc(),
+            interrupt: &crate::ops::signals::interrupted,
+            resolve: crate::ops::resolve::resolve,
+            poll: Duration::from_millis(50),
+        }
+    }
+}
+
+/// Snapshot every ONTAP-backed disk of a guest (file clones next to the disks), with the pause or
+/// freeze window holding nothing but the clone requests; then, with `opts.rescan`, register them
+/// with a rescan using the default paths (`create_with_rescan` takes the configured ones).
 pub fn create(b: &dyn Backends, vmid: u32, opts: &CreateOptions) -> Result<SnapshotSet> {
-    let _ = (b, vmid, opts);
-    todo!("ops::vm::create")
+    create_with_rescan(b, vmid, opts, &Paths::default(), RescanMode::Auto)
 }
 
+/// `create`, with the rescan (when `opts.rescan`) using these paths (`qm`, `pct`, node marker,
+/// config lock directories) and deferred as `mode` says.
+pub fn create_with_rescan(
+    b: &dyn Backends,
+    vmid: u32,
+    opts: &CreateOptions,
+    paths: &Paths,
+    mode: RescanMode,
+) -> Result<SnapshotSet> {
+    create::run(b, vmid, opts, (paths, mode), &Ctx::live())
+}
+
+/// The guest's snapshot sets, newest first.
 pub fn list(b: &dyn Backends, vmid: u32) -> Result<Vec<SnapshotSet>> {
-    let _ = (b, vmid);
-    todo!("ops::vm::list")
+    Ok(list::scan(b, vmid, &Ctx::live())?.snapshot_sets())
 }
 
+/// Delete one snapshot set's files.
 pub fn delete(b: &dyn Backends, vmid: u32, timestamp: &str) -> Result<SnapshotSet> {
-    let _ = (b, vmid, timestamp);
-    todo!("ops::vm::delete")
+    delete::run(b, vmid, timestamp, &Ctx::live())
 }
 
+/// Clone a set's files back over the disks of the stopped guest.
 /// The caller has already obtained `--yes` or a terminal confirmation.
 pub fn restore(
     b: &dyn Backends,
@@ -88,10 +145,10 @@ pub fn restore(
     timestamp: &str,
     opts: &RestoreOptions,
 ) -> Result<SnapshotSet> {
-    let _ = (b, vmid, timestamp, opts);
-    todo!("ops::vm::restore")
+    restore::run(b, vmid, timestamp, opts, &Ctx::live())
 }
 
+/// Apply retention to the guest's snapshot sets (per label, or only `label`).
 pub fn prune(
     b: &dyn Backends,
     vmid: u32,
@@ -99,6 +156,5 @@ pub fn prune(
     label: Option<&str>,
     dry_run: bool,
 ) -> Result<PruneReport> {
-    let _ = (b, vmid, retention, label, dry_run);
-    todo!("ops::vm::prune")
+    prune::run(b, vmid, retention, label, dry_run, &Ctx::live())
 }

@@ -1,0 +1,75 @@
+//! `storage create`: one ONTAP snapshot of the storage's volume, optionally with the running QEMU
+//! guests on the storage fs-frozen through their agents for exactly the snapshot call.
+
+use crate::error::Result;
+use crate::ops::quiesce;
+use crate::ops::resolve::resolve;
+use crate::ops::Backends;
+use crate::pve::GuestType;
+
+use super::{
+    agent_enabled, check_snapshot_limit, guests_on_storages, row, storages_on_volume,
+    take_snapshot, validate_label, CreateOptions, SnapshotRow,
+};
+
+/// Requests without `--freeze`: the resolution (storage, LIF, volume) and the snapshot POST (plus
+/// the client's job wait and its read-back of the new snapshot). With `--freeze`, before the
+/// snapshot: the guest list and the config of each running QEMU guest; then the agent calls.
+pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> Result<SnapshotRow> {
+    if let Some(label) = &opts.label {
+        validate_label(label)?;
+    }
+    let r = resolve(b, storage)?;
+    check_snapshot_limit(&r)?;
+    let comment = format!("pve-ontap-snapshot: storage {storage}");
+    let label = opts.label.as_deref();
+
+    if !opts.freeze {
+        let snap = take_snapshot(&r, &comment, label, opts.expiry)?;
+        return Ok(row(&r, &snap, Vec::new()));
+    }
+
+    // Every lookup happens before anything is frozen.
+    let pve = b.pve()?;
+    let storages = storages_on_volume(pve.as_ref(), &r)?;
+    let on_storage = guests_on_storages(pve.as_ref(), &storages, |g| {
+        g.guest_type == GuestType::Qemu && g.status == "running"
+    })?;
+    let mut notes = Vec::new();
+    let mut to_freeze = Vec::new();
+    for g in on_storage {
+        if agent_enabled(&g.config) {
+            to_freeze.push(g);
+        } else {
+            let note = format!(
+                "guest {} has no guest agent enabled; its disks ({}) are crash-consistent only",
+                g.label(),
+                g.disks.join(", ")
+            );
+            log::warn!("{note}");
+            notes.push(note);
+        }
+    }
+    let snap = if to_freeze.is_empty() {
+        notes.push("no running guest with an agent on this storage: nothing was frozen".into());
+        take_snapshot(&r, &comment, label, opts.expiry)?
+    } else {
+        let guests: Vec<_> = to_freeze.iter().map(|g| g.guest.clone()).collect();
+        let labels: Vec<_> = to_freeze.iter().map(|g| g.label()).collect();
+        log::info!(
+            "fs-freezing guests {} around the snapshot",
+            labels.join(", ")
+        );
+        let snap = quiesce::with_frozen(pve.as_ref(), &guests, || {
+            take_snapshot(&r, &comment, label, opts.expiry)
+        })?;
+        notes.push(format!(
+            "fs-freeze requested for guests {} around the snapshot",
+            labels.join(", ")
+        ));
+        snap
+    };
+    let mut out = row(&r, &snap, Vec::new());
+    out.notes = notes;
+    Ok(out)
+}

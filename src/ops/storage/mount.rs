@@ -1,0 +1,375 @@
+//! `storage mount` (a snapshot as a FlexClone volume registered as a new Proxmox nfs storage) and
+//! `storage unmount` (remove such a storage and its clone volume). Nothing is left half-made.
+
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result, ResultExt};
+use crate::ontap::client::literal;
+use crate::ontap::{NewFlexClone, Ontap, Volume};
+use crate::ops::resolve::{resolve, validate_storage_id};
+use crate::ops::Backends;
+use crate::pve::{NewNfsStorage, StorageConfig};
+
+use super::{
+    find_snapshot, guests_on_storages, on_volume, snapshots, validate_snapshot_name, MountOptions,
+    MountReport, UnmountReport,
+};
+
+/// ONTAP's longest volume name.
+const MAX_VOLUME_NAME: usize = 203;
+
+/// Requests: the resolution, the snapshots listing, the Proxmox storage list, one volumes query
+/// for the SVM's names and junctions, the FlexClone POST (and its job), an export-policy PATCH
+/// only when the clone did not get the parent's, and the Proxmox storage POST.
+pub(super) fn mount(
+    b: &dyn Backends,
+    storage: &str,
+    snapshot: &str,
+    opts: &MountOptions,
+) -> Result<MountReport> {
+    validate_snapshot_name(snapshot)?;
+    if let Some(name) = &opts.name {
+        validate_storage_id(name)?;
+    }
+    let r = resolve(b, storage)?;
+    let snaps = snapshots(&r)?;
+    find_snapshot(&r, &snaps, snapshot)?;
+
+    // Pick both names before creating anything.
+    let pve = b.pve()?;
+    let existing = pve
+        .storages()
+        .step("list the Proxmox storages to pick the clone storage id")?;
+    let taken = |id: &str| existing.iter().any(|s| s.storage.eq_ignore_ascii_case(id));
+    let storage_id = match &opts.name {
+        Some(name) if taken(name) => {
+            return Err(Error::Refused(format!(
+            "Proxmox storage '{name}' already exists; choose another --name (nothing was created)"
+        )))
+        }
+        Some(name) => name.clone(),
+        None => clone_storage_id(storage, taken),
+    };
+    let svm_volumes = r
+        .ontap
+        .volumes(&[("svm.name", literal(&r.volume.svm_name).as_str())])
+        .step_with(|| {
+            format!(
+                "list the volumes of SVM '{}' to pick a unique clone name",
+                r.volume.svm_name
+            )
+        })?;
+    let clone_name = clone_volume_name(&r.volume.name, OffsetDateTime::now_utc(), |n| {
+        let junction = format!("/{n}");
+        svm_volumes.iter().any(|v| {
+            v.name.eq_ignore_ascii_case(n)
+                || v.nas_path
+                    .as_deref()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(&junction))
+        })
+    });
+    let junction = format!("/{clone_name}");
+    let export = if r.prefix.is_empty() {
+        junction.clone()
+    } else {
+        format!("{junction}/{}", r.prefix)
+    };
+    let server = r.storage.server.clone().unwrap_or_default();
+
+    let clone = r
+        .ontap
+        .create_flexclone(&NewFlexClone {
+            name: clone_name.clone(),
+            svm_name: r.volume.svm_name.clone(),
+            parent_volume: r.volume.name.clone(),
+            parent_snapshot: snapshot.to_string(),
+            nas_path: junction.clone(),
+            export_policy: r.volume.export_policy.clone(),
+        })
+        .step_with(|| {
+            on_volume(
+                &r,
+                &format!("create FlexClone volume '{clone_name}' from snapshot '{snapshot}'"),
+            )
+        })?;
+    log::info!("FlexClone volume '{clone_name}' created at {junction}");
+
+    // Everything after this point undoes the clone on failure.
+    let finish = || -> Result<Option<String>> {
+        let mut policy = clone.export_policy.clone();
+        if let Some(parent_policy) = &r.volume.export_policy {
+            if policy.as_deref() != Some(parent_policy.as_str()) {
+                r.ontap
+                    .set_export_policy(&clone.uuid, parent_policy)
+                    .step_with(|| {
+                        format!(
+                            "set export policy '{parent_policy}' on clone volume '{clone_name}'"
+                        )
+                    })?;
+                policy = Some(parent_policy.clone());
+            }
+        }
+        pve.create_nfs_storage(&NewNfsStorage {
+            storage: storage_id.clone(),
+            server: server.clone(),
+            export: export.clone(),
+            content: r.storage.content.clone(),
+            options: r.storage.options.clone(),
+            nodes: r.storage.nodes.clone(),
+        })
+        .step_with(|| {
+            format!("add nfs storage '{storage_id}' ({server}:{export}) to Proxmox VE")
+        })?;
+        Ok(policy)
+    };
+    let export_policy = match finish() {
+        Ok(policy) => policy,
+        Err(e) => {
+            let cleanup = match remove_clone_volume(r.ontap.as_ref(), &clone) {
+                Ok(_) => format!("clone volume '{clone_name}' was deleted again, nothing is left"),
+                Err(ce) => format!(
+                    "deleting clone volume '{clone_name}' again failed too ({ce}); delete it on \
+                     ONTAP: `volume unmount -vserver {svm} -volume {clone_name}; volume offline \
+                     -vserver {svm} -volume {clone_name}; volume delete -vserver {svm} -volume \
+                     {clone_name}`",
+                    svm = r.volume.svm_name
+                ),
+            };
+            return Err(e).step(format!(
+                "mount snapshot '{snapshot}' of storage '{storage}' ({cleanup})"
+            ));
+        }
+    };
+
+    let mut notes = Vec::new();
+    if b.ontap(&storage_id).is_err() {
+        notes.push(format!(
+            "the configuration has no ONTAP section for '{storage_id}'; add one (a copy of \
+             [{storage}]) before `storage unmount --storage {storage_id}`"
+        ));
+    }
+    for note in &notes {
+        log::warn!("{note}");
+    }
+    Ok(MountReport {
+        storage: storage_id,
+        parent_storage: storage.to_string(),
+        snapshot: snapshot.to_string(),
+        volume: clone_name,
+        junction_path: junction,
+        server,
+        export,
+        export_policy,
+        notes,
+    })
+}
+
+/// `<ID>-CLONE`, else `<ID>-CLONE-2`, `<ID>-CLONE-3`, ... (the first one not taken).
+fn clone_storage_id(parent: &str, taken: impl Fn(&str) -> bool) -> String {
+    let first = format!("{parent}-CLONE");
+    if !taken(&first) {
+        return first;
+    }
+    (2u32..)
+        .map(|n| format!("{parent}-CLONE-{n}"))
+        .find(|id| !taken(id))
+        .unwrap_or(first)
+}
+
+/// `<volume>_clone_<YYYYmmdd_HHMMSS>` (UTC), else with `_2`, `_3`, ... (the first one not taken);
+/// only `[A-Za-z0-9_]`, at most 203 characters.
+fn clone_volume_name(parent: &str, now: OffsetDateTime, taken: impl Fn(&str) -> bool) -> String {
+    let ts = now
+        .to_offset(time::UtcOffset::UTC)
+        .format(format_description!(
+            "[year][month][day]_[hour][minute][second]"
+        ))
+        .unwrap_or_default();
+    let make = |n: u32| {
+        let suffix = match n {
+            1 => format!("_clone_{ts}"),
+            n => format!("_clone_{ts}_{n}"),
+        };
+        let keep = MAX_VOLUME_NAME.saturating_sub(suffix.len());
+        let base: String = parent.chars().take(keep).collect();
+        format!("{base}{suffix}")
+    };
+    (1u32..)
+        .map(make)
+        .find(|n| !taken(n))
+        .unwrap_or_else(|| make(1))
+}
+
+/// Unjunction and delete a clone volume: with `force` (skip the recovery queue) from ONTAP 9.12,
+/// else without it and then purged from the recovery queue when the client can. Returns notes.
+fn remove_clone_volume(ontap: &dyn Ontap, clone: &Volume) -> Result<Vec<String>> {
+    let force = ontap
+        .version()
+        .ok()
+        .flatten()
+        .is_some_and(|v| v.at_least(9, 12));
+    ontap
+        .unmount_volume(&clone.uuid)
+        .step_with(|| format!("unjunction clone volume '{}'", clone.name))?;
+    delete_unjunctioned(ontap, clone, force)
+}
+
+fn delete_unjunctioned(ontap: &dyn Ontap, clone: &Volume, force: bool) -> Result<Vec<String>> {
+    ontap
+        .delete_volume(&clone.uuid, force)
+        .step_with(|| format!("delete clone volume '{}'", clone.name))?;
+    let mut notes = Vec::new();
+    if !force {
+        match ontap.purge_recovery_queue(&clone.svm_name, &clone.name) {
+            Ok(true) => {}
+            Ok(false) => notes.push(format!(
+                "ONTAP before 9.12 keeps deleted volume '{}' in the volume recovery queue (12 hours \
+                 by default); purge it with `volume recovery-queue purge -vserver {} -volume {}*` to \
+                 release its parent snapshot at once",
+                clone.name, clone.svm_name, clone.name
+            )),
+            Err(e) => notes.push(format!(
+                "purging deleted volume '{}' from the recovery queue failed: {e}",
+                clone.name
+            )),
+        }
+    }
+    Ok(notes)
+}
+
+/// Requests: the resolution, the guest list and every guest's config (a clone storage in use by a
+/// guest is refused), the ONTAP version, the Proxmox storage DELETE, the unjunction PATCH and the
+/// volume DELETE (each with its job).
+pub(super) fn unmount(b: &dyn Backends, storage: &str) -> Result<UnmountReport> {
+    let r = resolve(b, storage)?;
+    if !r.volume.is_flexclone {
+        return Err(Error::Refused(format!(
+            "storage '{storage}' is backed by volume '{}', which is not a FlexClone: not a clone \
+             storage made by mount; nothing was changed",
+            r.volume.name
+        )));
+    }
+    let pve = b.pve()?;
+    let users = guests_on_storages(pve.as_ref(), &[storage.to_string()], |_| true)?;
+    if !users.is_empty() {
+        let list: Vec<String> = users
+            .iter()
+            .map(|g| format!("{} ({})", g.label(), g.disks.join(", ")))
+            .collect();
+        return Err(Error::Refused(format!(
+            "guests still use disks on clone storage '{storage}': {}; detach or move those disks \
+             first (nothing was changed)",
+            list.join("; ")
+        )));
+    }
+    let force = r
+        .ontap
+        .version()
+        .step("read the ONTAP version")?
+        .is_some_and(|v| v.at_least(9, 12));
+
+    pve.delete_storage(storage)
+        .step_with(|| format!("remove storage '{storage}' from Proxmox VE"))?;
+    if let Err(e) = r.ontap.unmount_volume(&r.volume.uuid) {
+        let rollback = match pve.create_nfs_storage(&readd_spec(&r.storage)) {
+            Ok(()) => format!("storage '{storage}' was added back to Proxmox VE; nothing changed"),
+            Err(pe) => format!(
+                "adding storage '{storage}' back to Proxmox VE failed too ({pe}); the clone volume \
+                 '{}' still exists",
+                r.volume.name
+            ),
+        };
+        return Err(e).step(format!(
+            "unjunction clone volume '{}' of storage '{storage}' ({rollback})",
+            r.volume.name
+        ));
+    }
+    let mut notes = delete_unjunctioned(r.ontap.as_ref(), &r.volume, force).map_err(|e| {
+        Error::Step {
+            step: format!(
+                "unmount storage '{storage}': the Proxmox storage is removed and clone volume '{}' \
+                 is unjunctioned but still exists; delete it on ONTAP with `volume offline -vserver \
+                 {svm} -volume {v}; volume delete -vserver {svm} -volume {v}`",
+                r.volume.name,
+                svm = r.volume.svm_name,
+                v = r.volume.name
+            ),
+            source: Box::new(e),
+        }
+    })?;
+    let mount_path = r
+        .storage
+        .path
+        .clone()
+        .unwrap_or_else(|| format!("/mnt/pve/{storage}"));
+    notes.push(format!(
+        "Proxmox does not unmount removed storages: on every node that used it, run `umount \
+         {mount_path}` (a stale NFS mount otherwise stays)"
+    ));
+    for note in &notes {
+        log::warn!("{note}");
+    }
+    if let Some(parent) = &r.volume.parent_snapshot {
+        let note = format!(
+            "parent snapshot '{parent}' of volume '{}' stays",
+            r.volume.parent_volume.as_deref().unwrap_or("?")
+        );
+        log::info!("{note}");
+        notes.push(note);
+    }
+    Ok(UnmountReport {
+        storage: storage.to_string(),
+        volume: r.volume.name.clone(),
+        parent_snapshot: r.volume.parent_snapshot.clone(),
+        parent_volume: r.volume.parent_volume.clone(),
+        mount_path,
+        notes,
+    })
+}
+
+/// The `POST /storage` that recreates a removed nfs storage as it was.
+fn readd_spec(s: &StorageConfig) -> NewNfsStorage {
+    NewNfsStorage {
+        storage: s.storage.clone(),
+        server: s.server.clone().unwrap_or_default(),
+        export: s.export.clone().unwrap_or_default(),
+        content: s.content.clone(),
+        options: s.options.clone(),
+        nodes: s.nodes.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn clone_storage_ids_count_up_when_taken() {
+        assert_eq!(clone_storage_id("ONTAP01", |_| false), "ONTAP01-CLONE");
+        let taken = ["ONTAP01-CLONE", "ONTAP01-CLONE-2"];
+        assert_eq!(
+            clone_storage_id("ONTAP01", |id| taken.contains(&id)),
+            "ONTAP01-CLONE-3"
+        );
+    }
+
+    #[test]
+    fn clone_volume_names_are_valid_and_unique() {
+        let at = datetime!(2026-11-10 12:34:56 +02:00);
+        assert_eq!(
+            clone_volume_name("ONTAP01", at, |_| false),
+            "ONTAP01_clone_20261110_103456"
+        );
+        assert_eq!(
+            clone_volume_name("ONTAP01", at, |n| n == "ONTAP01_clone_20261110_103456"),
+            "ONTAP01_clone_20261110_103456_2"
+        );
+        let long = "v".repeat(250);
+        let n = clone_volume_name(&long, at, |_| false);
+        assert_eq!(n.len(), MAX_VOLUME_NAME);
+        assert!(n.ends_with("_clone_20261110_103456"));
+        assert!(n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    }
+}

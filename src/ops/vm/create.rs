@@ -1,0 +1,713 @@
+//! `vm create`: every lookup first, then a pause/freeze window holding nothing but the clone
+//! requests (all disks at once), then resume/thaw, then cleanup on failure, then the rescan.
+
+use std::collections::BTreeSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+
+use crate::config::Paths;
+use crate::error::{Error, Result, ResultExt};
+use crate::ops::quiesce::{self, Window};
+use crate::ops::rescan::RescanMode;
+use crate::ops::resolve::Resolved;
+use crate::ops::vm::lookup::{self, Kind, Placed};
+use crate::ops::vm::{CreateOptions, Ctx, SkippedDisk, SnapshotDisk, SnapshotSet};
+use crate::ops::{naming, rescan, signals, Backends};
+use crate::pve::Pve;
+
+/// One clone request, fully prepared before the window opens.
+struct Job<'a> {
+    placed: Placed<'a>,
+    /// Paths relative to the volume root.
+    source: String,
+    destination: String,
+    /// File name of the clone.
+    snapshot_file: String,
+    size: Option<u64>,
+}
+
+impl Job<'_> {
+    fn store(&self) -> &Resolved {
+        self.placed.store
+    }
+}
+
+pub(super) fn run(
+    b: &dyn Backends,
+    vmid: u32,
+    opts: &CreateOptions,
+    (paths, mode): (&Paths, RescanMode),
+    ctx: &Ctx<'_>,
+) -> Result<SnapshotSet> {
+    if let Some(label) = &opts.label {
+        naming::check_label(label).map_err(Error::Usage)?;
+    }
+    let pve_arc = b.pve()?;
+    let pve: &dyn Pve = pve_arc.as_ref();
+
+    // ---- Lookups: nothing below this line until the window changes anything. ----
+    let target = lookup::load(pve, vmid)?;
+    let guest = &target.guest;
+    let status = pve
+        .guest_status(guest)
+        .step_with(|| format!("read the status of guest {vmid}"))?;
+
+    let mut skipped: Vec<SkippedDisk> = target
+        .disks
+        .unsupported
+        .iter()
+        .map(|u| SkippedDisk {
+            key: u.key.clone(),
+            volume: u.volume.clone(),
+            reason: u.reason.clone(),
+        })
+        .collect();
+    let storage_ids: BTreeSet<String> = target
+        .disks
+        .disks
+        .iter()
+        .map(|d| d.volume.storage.clone())
+        .collect();
+    let kinds = lookup::classify(b, pve, &storage_ids)?;
+    let mut ontap_ids = BTreeSet::new();
+    let mut candidates = Vec::new();
+    for disk in &target.disks.disks {
+        match kinds.get(&disk.volume.storage) {
+            Some(Kind::Ontap(storage)) => {
+                if storage.snapshot_as_volume_chain {
+                    return Err(Error::Refused(format!(
+                        "cannot snapshot disk {} ({}) of guest {vmid}: storage '{}' uses \
+                         snapshot-as-volume-chain, so a qcow2 disk may be a chain of files whose \
+                         top file alone is incomplete; a file clone of it would not be a usable disk",
+                        disk.key, disk.volume, storage.storage
+                    )));
+                }
+                ontap_ids.insert(disk.volume.storage.clone());
+                candidates.push(disk);
+            }
+            Some(Kind::Other(reason)) => skipped.push(SkippedDisk {
+                key: disk.key.clone(),
+                volume: disk.volume.to_string(),
+                reason: reason.clone(),
+            }),
+            None => {}
+        }
+    }
+    if candidates.is_empty() {
+        let why = if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" (skipped: {})", lookup::describe_skipped(&skipped))
+        };
+        return Err(Error::Refused(format!(
+            "guest {vmid} has no disk on an ONTAP-backed storage{why}"
+        )));
+    }
+    let plan = quiesce::plan(pve, guest, &status, opts.consistency)?;
+    let stores = lookup::resolve_all(b, ctx, &ontap_ids)?;
+    let (placed, not_images) = lookup::place(candidates, &stores);
+    skipped.extend(not_images);
+    if opts.strict && !skipped.is_empty() {
+        return Err(Error::Refused(format!(
+            "--strict: guest {vmid} has disks that cannot be snapshotted: {}",
+            lookup::describe_skipped(&skipped)
+        )));
+    }
+    if placed.is_empty() {
+        return Err(Error::Refused(format!(
+            "guest {vmid} has no disk on an ONTAP-backed storage that can be cloned (skipped: {})",
+            lookup::describe_skipped(&skipped)
+        )));
+    }
+    let listings = lookup::list_dirs(placed.iter().map(|p| (p.store, p.dir.clone())))?;
+    let ts = naming::timestamp(ctx.now);
+    let mut jobs = Vec::new();
+    for p in placed {
+        let source = listings
+            .find(p.store, &p.dir, &p.file)
+            .ok_or_else(|| Error::NotFound {
+                what: format!(
+                    "file '{}' of {} on volume '{}' (storage '{}')",
+                    p.path(),
+                    p.describe(),
+                    p.store.volume.name,
+                    p.store.storage.storage
+                ),
+            })?;
+        let size = source.size;
+        let snapshot_file = naming::disk_snapshot_file_labeled(&p.file, &ts, opts.label.as_deref());
+        if listings.find(p.store, &p.dir, &snapshot_file).is_some() {
+            return Err(Error::Refused(format!(
+                "cannot snapshot {} of guest {vmid}: the clone destination '{}/{snapshot_file}' \
+                 already exists on volume '{}' (a snapshot taken in the same second?)",
+                p.describe(),
+                p.dir,
+                p.store.volume.name
+            )));
+        }
+        jobs.push(Job {
+            source: p.path(),
+            destination: format!("{}/{snapshot_file}", p.dir),
+            snapshot_file,
+            size,
+            placed: p,
+        });
+    }
+
+    // ---- The window: pause/freeze, clones (concurrently), resume/thaw. ----
+    // The shield outlives the window: a signal during the cleanup must not leave clones behind.
+    let shield = signals::shield()?;
+    let window = quiesce::enter(pve, guest, plan.action, ctx.interrupt)?;
+    let outcome = clone_all(&jobs, window, ctx);
+
+    let failed = outcome.results.iter().position(Result::is_err);
+    let interrupted = outcome.interrupted.or_else(|| (ctx.interrupt)());
+    if failed.is_some() || interrupted.is_some() {
+        let leftovers = cleanup(&jobs, &outcome.results);
+        drop(shield);
+        let mut results = outcome.results;
+        let error = match (interrupted, failed) {
+            (Some(signal), _) => Error::Interrupted(signal),
+            (None, Some(i)) => {
+                let job = &jobs[i];
+                let e = std::mem::replace(&mut results[i], Ok(()))
+                    .err()
+                    .unwrap_or_else(|| Error::Refused("clone failed".into()));
+                Error::Step {
+                    step: format!("clone {} to '{}'", job.placed.describe(), job.destination),
+                    source: Box::new(e),
+                }
+            }
+            (None, None) => Error::Refused("clone failed".into()),
+        };
+        let what = if leftovers.is_empty() {
+            format!(
+                "disk snapshot of guest {vmid} failed; the clones made in this run were deleted"
+            )
+        } else {
+            format!(
+                "disk snapshot of guest {vmid} failed; clones left behind, delete them by hand: {}",
+                leftovers.join(", ")
+            )
+        };
+        let (error, step) = match outcome.leave {
+            Err(leave) => {
+                log::error!("{what}: {error}");
+                (leave, what)
+            }
+            Ok(()) => (error, what),
+        };
+        return Err(Error::Step {
+            step,
+            source: Box::new(error),
+        });
+    }
+    drop(shield);
+    outcome.leave.step_with(|| {
+        format!(
+            "disk snapshot set {ts} of guest {vmid} was created, but the guest was not restored"
+        )
+    })?;
+
+    // ---- After the window: register the new files. ----
+    let mut notes = plan.notes;
+    if opts.rescan {
+        match rescan::rescan(paths, guest, mode) {
+            Ok(o) => notes.push(o.note()),
+            Err(e) => notes.push(format!(
+                "rescan failed ({e}); run '{} rescan --vmid {vmid}' on node {}",
+                rescan::command_for(paths, guest.guest_type).display(),
+                guest.node
+            )),
+        }
+    }
+    Ok(SnapshotSet {
+        vmid,
+        timestamp: ts,
+        label: opts.label.clone(),
+        disks: jobs
+            .iter()
+            .map(|j| SnapshotDisk {
+                key: Some(j.placed.disk.key.clone()),
+                storage: j.placed.disk.volume.storage.clone(),
+                disk: j.placed.disk.volume.to_string(),
+                snapshot: j.placed.sibling_volid(&j.snapshot_file),
+                size: j.size,
+            })
+            .collect(),
+        skipped,
+        notes,
+    })
+}
+
+struct CloneOutcome {
+    /// Per job, in job order.
+    results: Vec<Result<()>>,
+    /// The signal that arrived while the clones ran.
+    interrupted: Option<String>,
+    /// How leaving the window went.
+    leave: Result<()>,
+}
+
+/// Issue every clone at once (one thread per disk) and close the window as soon as the last one
+/// finished — or at the first failure or signal, since the run will be undone anyway.
+fn clone_all(jobs: &[Job<'_>], window: Window<'_>, ctx: &Ctx<'_>) -> CloneOutcome {
+    let mut window = Some(window);
+    let mut leave = Ok(());
+    let mut interrupted = None;
+    let mut results: Vec<Option<Result<()>>> = jobs.iter().map(|_| None).collect();
+    let close = |window: &mut Option<Window<'_>>, leave: &mut Result<()>| {
+        if let Some(w) = window.take() {
+            *leave = w.leave();
+        }
+    };
+    thread::scope(|s| {
+        let (tx, rx) = mpsc::channel();
+        for (i, job) in jobs.iter().enumerate() {
+            let tx = tx.clone();
+            s.spawn(move || {
+                let store = job.store();
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    store
+                        .ontap
+                        .clone_file(&store.volume, &job.source, &job.destination, false)
+                }))
+                .unwrap_or_else(|_| Err(Error::Refused("the clone request panicked".into())));
+                // The receiver only goes away after every sender is done.
+                let _ = tx.send((i, r));
+            });
+        }
+        drop(tx);
+        let mut pending = jobs.len();
+        while pending > 0 {
+            match rx.recv_timeout(ctx.poll) {
+                Ok((i, r)) => {
+                    pending -= 1;
+                    if r.is_err() {
+                        close(&mut window, &mut leave);
+                    }
+                    results[i] = Some(r);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if interrupted.is_none() {
+                if let Some(signal) = (ctx.interrupt)() {
+                    interrupted = Some(signal);
+                    close(&mut window, &mut leave);
+                }
+            }
+        }
+    });
+    close(&mut window, &mut leave);
+    CloneOutcome {
+        results: results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(Error::Refused("the clone request got no answer".into())))
+            })
+            .collect(),
+        interrupted,
+        leave,
+    }
+}
+
+/// Delete what this run created: every clone that succeeded, plus any destination of a failed
+/// clone that exists anyway (a job that failed after creating the file). Returns what is left.
+fn cleanup(jobs: &[Job<'_>], results: &[Result<()>]) -> Vec<String> {
+    let failed: Vec<&Job<'_>> = jobs
+        .iter()
+        .zip(results)
+        .filter(|(_, r)| r.is_err())
+        .map(|(j, _)| j)
+        .collect();
+    let listings = lookup::list_dirs(failed.iter().map(|j| (j.store(), j.placed.dir.clone())));
+    let mut leftovers = Vec::new();
+    for (job, result) in jobs.iter().zip(results) {
+        let exists = match (result, &listings) {
+            (Ok(()), _) => true,
+            (Err(_), Ok(l)) => l
+                .find(job.store(), &job.placed.dir, &job.snapshot_file)
+                .is_some(),
+            // Unknown: try the delete, a missing file is fine.
+            (Err(_), Err(_)) => true,
+        };
+        if !exists {
+            continue;
+        }
+        let store = job.store();
+        match store
+            .ontap
+            .delete_file(&store.volume.uuid, &job.destination)
+        {
+            Ok(()) => {}
+            Err(e) if result.is_err() && matches!(e.root(), Error::NotFound { .. }) => {}
+            Err(e) => {
+                log::error!(
+                    "could not delete clone '{}' on volume '{}': {e}",
+                    job.destination,
+                    store.volume.name
+                );
+                leftovers.push(format!(
+                    "{} ({e})",
+                    job.placed.sibling_volid(&job.snapshot_file)
+                ));
+            }
+        }
+    }
+    leftovers
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::ops::quiesce::Consistency;
+    use crate::ops::vm::fake::{self, volume_uuid, FakeBackends};
+
+    const TS: &str = "2026-05-01_10:20:30+0000";
+
+    fn ctx(interrupt: &(dyn Fn() -> Option<String> + Sync)) -> Ctx<'_> {
+        Ctx {
+            now: datetime!(2026-05-01 10:20:30 UTC),
+            interrupt,
+            resolve: fake::resolve,
+            poll: Duration::from_millis(5),
+        }
+    }
+
+    fn opts(consistency: Consistency) -> CreateOptions {
+        CreateOptions {
+            consistency,
+            rescan: true,
+            ..CreateOptions::default()
+        }
+    }
+
+    fn paths() -> Paths {
+        Paths {
+            pve_node_marker: "/nonexistent/pve-ontap-snapshot-test/marker".into(),
+            ..Paths::default()
+        }
+    }
+
+    fn create(b: &FakeBackends, vmid: u32, o: &CreateOptions) -> Result<SnapshotSet> {
+        run(b, vmid, o, (&paths(), RescanMode::Auto), &ctx(&|| None))
+    }
+
+    /// Log entries between the first `from` and the first `to` (exclusive).
+    fn between(log: &[String], from: &str, to: &str) -> Vec<String> {
+        let start = log.iter().position(|e| e == from).expect(from) + 1;
+        let end = log.iter().position(|e| e == to).expect(to);
+        log[start..end].to_vec()
+    }
+
+    #[test]
+    fn snapshots_every_disk_but_cdrom_cloudinit_and_unused() {
+        let b = fake::scenario();
+        let set = create(&b, 100, &opts(Consistency::None)).unwrap();
+        assert_eq!(set.timestamp, TS);
+        let keys: Vec<_> = set.disks.iter().map(|d| d.key.clone().unwrap()).collect();
+        assert_eq!(keys, ["scsi0", "virtio0", "efidisk0", "tpmstate0"]);
+        assert_eq!(
+            set.disks[0].snapshot,
+            format!("ONTAP01:100/vm-100-disk-0-snapshot-{TS}.qcow2")
+        );
+        assert_eq!(set.disks[0].disk, "ONTAP01:100/vm-100-disk-0.qcow2");
+        assert_eq!(set.disks[0].size, Some(32 << 30));
+        assert!(set.skipped.is_empty());
+        let mut files = b.ontap.snapshot_files(&volume_uuid("ONTAP01"));
+        files.sort();
+        assert_eq!(
+            files,
+            [
+                format!("images/100/vm-100-disk-0-snapshot-{TS}.qcow2"),
+                format!("images/100/vm-100-disk-1-snapshot-{TS}.raw"),
+                format!("images/100/vm-100-disk-2-snapshot-{TS}.raw"),
+                format!("images/100/vm-100-disk-3-snapshot-{TS}.raw"),
+            ]
+        );
+        assert_eq!(set.notes, ["not on a Proxmox node: no rescan"]);
+        // One listing for the one directory, no deletes.
+        let log = b.pve.calls();
+        assert_eq!(log.iter().filter(|e| e.starts_with("list_dir")).count(), 1);
+        assert!(!log.iter().any(|e| e.starts_with("delete")));
+    }
+
+    #[test]
+    fn lookups_happen_before_the_pause_and_the_window_holds_only_clones() {
+        let b = fake::scenario();
+        let set = create(&b, 100, &opts(Consistency::Suspend)).unwrap();
+        assert_eq!(set.disks.len(), 4);
+        let log = b.pve.calls();
+        let inside = between(&log, "suspend 100", "resume 100");
+        assert_eq!(inside.len(), 4, "{log:?}");
+        assert!(inside.iter().all(|e| e.starts_with("clone ")), "{inside:?}");
+        let before = between(&log, "guests", "suspend 100");
+        for lookup in ["config 100", "status 100", "storages", "storage ONTAP01"] {
+            assert!(
+                before.contains(&lookup.to_string()),
+                "{lookup} not before: {log:?}"
+            );
+        }
+        assert!(before.iter().any(|e| e.starts_with("list_dir")));
+        // Nothing but the rescan decision after the resume.
+        let after_resume = &log[log.iter().position(|e| e == "resume 100").unwrap() + 1..];
+        assert!(after_resume.is_empty(), "{after_resume:?}");
+        assert_eq!(b.pve.state_of(100), "running");
+    }
+
+    #[test]
+    fn freeze_window_holds_only_clones() {
+        let b = fake::scenario();
+        create(&b, 100, &opts(Consistency::Freeze)).unwrap();
+        let log = b.pve.calls();
+        assert!(
+            log.iter().position(|e| e == "agent_ping 100")
+                < log.iter().position(|e| e == "freeze 100")
+        );
+        let inside = between(&log, "freeze 100", "thaw 100");
+        assert!(
+            inside.iter().all(|e| e.starts_with("clone ")) && inside.len() == 4,
+            "{log:?}"
+        );
+        assert!(!b.pve.is_frozen(100));
+    }
+
+    #[test]
+    fn shutdown_then_start() {
+        let b = fake::scenario();
+        create(&b, 100, &opts(Consistency::Shutdown)).unwrap();
+        let log = b.pve.calls();
+        let inside = between(&log, "shutdown 100", "start 100");
+        assert_eq!(inside.len(), 4);
+        assert_eq!(b.pve.state_of(100), "running");
+    }
+
+    #[test]
+    fn clones_are_issued_concurrently() {
+        let mut b = fake::scenario();
+        Arc::get_mut(&mut b.ontap).unwrap().gate = Some(4);
+        create(&b, 106, &opts(Consistency::Suspend)).unwrap();
+        // Every clone waited at the gate until all four had started.
+        assert_eq!(b.ontap.max_in_flight.load(Ordering::SeqCst), 4);
+        // Two storages, two directories: one listing each, one resolution each.
+        let log = b.pve.calls();
+        assert_eq!(log.iter().filter(|e| e.starts_with("list_dir")).count(), 2);
+        assert_eq!(
+            log.iter()
+                .filter(|e| e.starts_with("storage ONTAP0"))
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn third_of_four_clones_failing_removes_the_others_and_names_the_disk() {
+        let mut b = fake::scenario();
+        Arc::get_mut(&mut b.ontap).unwrap().fail_clone = Some("vm-106-disk-2-snapshot".into());
+        let e = create(&b, 106, &opts(Consistency::Suspend)).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("disk scsi2 (ONTAP02:106/vm-106-disk-2.raw)"),
+            "{msg}"
+        );
+        assert!(msg.contains("Clone start failed"), "{msg}");
+        assert!(
+            msg.contains("clones made in this run were deleted"),
+            "{msg}"
+        );
+        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
+        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
+        assert_eq!(b.pve.state_of(106), "running");
+        // The deletes come after the resume.
+        let log = b.pve.calls();
+        let resume = log.iter().position(|e| e == "resume 106").unwrap();
+        let first_delete = log.iter().position(|e| e.starts_with("delete")).unwrap();
+        assert!(resume < first_delete, "{log:?}");
+        assert_eq!(log.iter().filter(|e| e.starts_with("delete")).count(), 3);
+    }
+
+    #[test]
+    fn signal_inside_the_window_resumes_at_once_and_leaves_nothing() {
+        let mut b = fake::scenario();
+        let flag = Arc::new(AtomicBool::new(false));
+        {
+            let o = Arc::get_mut(&mut b.ontap).unwrap();
+            o.signal_on_clone = Some(flag.clone());
+            // The clones finish only after the guest was resumed: the resume does not wait for them.
+            o.clone_waits_for = Some("resume 106".into());
+        }
+        let check = || flag.load(Ordering::SeqCst).then(|| "SIGTERM".to_string());
+        let e = run(
+            &b,
+            106,
+            &opts(Consistency::Suspend),
+            (&paths(), RescanMode::Auto),
+            &ctx(&check),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e.root(), Error::Interrupted(s) if s == "SIGTERM"),
+            "{e}"
+        );
+        assert_eq!(b.pve.state_of(106), "running");
+        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
+        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
+    }
+
+    #[test]
+    fn resume_is_guaranteed_when_a_clone_panics() {
+        let mut b = fake::scenario();
+        Arc::get_mut(&mut b.ontap).unwrap().clone_panics = true;
+        let e = create(&b, 104, &opts(Consistency::Suspend)).unwrap_err();
+        assert!(e.to_string().contains("panicked"), "{e}");
+        assert_eq!(b.pve.state_of(104), "running");
+    }
+
+    #[test]
+    fn stopped_guest_with_suspend_is_just_cloned_with_a_note() {
+        let b = fake::scenario();
+        let set = create(&b, 102, &opts(Consistency::Suspend)).unwrap();
+        assert_eq!(set.disks.len(), 1);
+        assert!(
+            set.notes[0].contains("guest 102 is stopped"),
+            "{:?}",
+            set.notes
+        );
+        assert!(!b.pve.calls().iter().any(|e| e.starts_with("suspend")));
+    }
+
+    #[test]
+    fn freeze_without_agent_touches_nothing() {
+        for vmid in [101, 104] {
+            let mut b = fake::scenario();
+            Arc::get_mut(&mut b.pve).unwrap().agent_dead = true;
+            let e = create(&b, vmid, &opts(Consistency::Freeze)).unwrap_err();
+            assert!(e.to_string().contains("cannot freeze guest"), "{e}");
+            let log = b.pve.calls();
+            assert!(
+                !log.iter()
+                    .any(|e| e.starts_with("freeze") || e.starts_with("clone")),
+                "{log:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn disks_on_other_storages_are_skipped_or_refused_with_strict() {
+        let b = fake::scenario();
+        let set = create(&b, 101, &opts(Consistency::None)).unwrap();
+        assert_eq!(set.disks.len(), 1);
+        assert_eq!(set.skipped.len(), 1);
+        assert_eq!(set.skipped[0].key, "scsi1");
+        assert!(
+            set.skipped[0].reason.contains("lvmthin"),
+            "{:?}",
+            set.skipped
+        );
+
+        let b = fake::scenario();
+        let mut o = opts(Consistency::Suspend);
+        o.strict = true;
+        let e = create(&b, 101, &o).unwrap_err();
+        assert!(e.to_string().contains("--strict"), "{e}");
+        assert!(
+            e.to_string().contains("scsi1 (local-lvm:vm-101-disk-1)"),
+            "{e}"
+        );
+        assert!(!b
+            .pve
+            .calls()
+            .iter()
+            .any(|e| e.starts_with("suspend") || e.starts_with("clone")));
+    }
+
+    #[test]
+    fn guest_without_ontap_disks_is_refused() {
+        let b = fake::scenario();
+        let e = create(&b, 107, &opts(Consistency::Suspend)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("guest 107 has no disk on an ONTAP-backed storage"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("lvmthin"), "{e}");
+    }
+
+    #[test]
+    fn unknown_guest() {
+        let b = fake::scenario();
+        let e = create(&b, 999, &opts(Consistency::None)).unwrap_err();
+        assert_eq!(e.to_string(), "guest 999 not found");
+    }
+
+    #[test]
+    fn volume_chain_storage_is_refused_with_the_reason() {
+        let b = fake::scenario();
+        let e = create(&b, 108, &opts(Consistency::Suspend)).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("snapshot-as-volume-chain"), "{msg}");
+        assert!(msg.contains("incomplete"), "{msg}");
+        assert!(msg.contains("scsi1"), "{msg}");
+        assert!(!b.pve.calls().iter().any(|e| e.starts_with("suspend")));
+    }
+
+    #[test]
+    fn existing_destination_and_missing_source_are_refused_before_the_pause() {
+        let b = fake::scenario();
+        b.ontap.add_file(
+            &volume_uuid("ONTAP01"),
+            &format!("images/100/vm-100-disk-1-snapshot-{TS}.raw"),
+            1,
+        );
+        let e = create(&b, 100, &opts(Consistency::Suspend)).unwrap_err();
+        assert!(e.to_string().contains("already exists"), "{e}");
+        assert!(e.to_string().contains("virtio0"), "{e}");
+        assert!(!b
+            .pve
+            .calls()
+            .iter()
+            .any(|e| e.starts_with("suspend") || e.starts_with("clone")));
+
+        let b = fake::scenario();
+        b.ontap
+            .remove_file(&volume_uuid("ONTAP01"), "images/100/vm-100-disk-3.raw");
+        let e = create(&b, 100, &opts(Consistency::Suspend)).unwrap_err();
+        assert!(
+            e.to_string().contains("images/100/vm-100-disk-3.raw"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("tpmstate0"), "{e}");
+        assert!(!b
+            .pve
+            .calls()
+            .iter()
+            .any(|e| e.starts_with("suspend") || e.starts_with("clone")));
+    }
+
+    #[test]
+    fn labels_go_into_the_file_names() {
+        let b = fake::scenario();
+        let mut o = opts(Consistency::None);
+        o.label = Some("daily".into());
+        let set = create(&b, 200, &o).unwrap();
+        assert_eq!(set.label.as_deref(), Some("daily"));
+        assert_eq!(
+            set.disks[0].snapshot,
+            format!("ONTAP02:200/vm-200-disk-0-snapshot-daily-{TS}.raw")
+        );
+        assert_eq!(set.disks[0].key.as_deref(), Some("rootfs"));
+        assert_eq!(set.disks[1].key.as_deref(), Some("mp0"));
+
+        o.label = Some("bad label".into());
+        let e = create(&b, 200, &o).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+}

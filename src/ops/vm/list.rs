@@ -1,0 +1,354 @@
+//! `vm list` and the scan the other commands share: every disk snapshot file in the guest's images
+//! directories on the ONTAP storages of its disks (one listing per directory), grouped into sets.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::ops::disks::disk_key_order;
+use crate::ops::naming;
+use crate::ops::resolve::Resolved;
+use crate::ops::vm::lookup::{self, sibling_volid, Kind, Target};
+use crate::ops::vm::{Ctx, SnapshotDisk, SnapshotSet};
+use crate::ops::Backends;
+
+/// Where a disk of the guest (or an `unusedN` volume) is now.
+pub(crate) struct Location {
+    pub key: String,
+    /// Volume id as in the config.
+    pub volid: String,
+    pub storage: String,
+    pub dir: String,
+    pub file: String,
+    pub unused: bool,
+    /// Size of the file now (None: the file is missing).
+    pub size: Option<u64>,
+}
+
+impl Location {
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.dir, self.file)
+    }
+}
+
+/// One snapshot file.
+pub(crate) struct FoundFile {
+    pub storage: String,
+    pub dir: String,
+    pub name: String,
+    /// The disk file it was cloned from.
+    pub source: String,
+    /// The config key of that disk, when it is one of the guest's disks (or unused volumes) now.
+    pub key: Option<String>,
+    pub disk_volid: String,
+    pub size: Option<u64>,
+}
+
+impl FoundFile {
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.dir, self.name)
+    }
+
+    pub fn volid(&self) -> String {
+        sibling_volid(&self.storage, &self.dir, &self.name)
+    }
+
+    fn to_disk(&self) -> SnapshotDisk {
+        SnapshotDisk {
+            key: self.key.clone(),
+            storage: self.storage.clone(),
+            disk: self.disk_volid.clone(),
+            snapshot: self.volid(),
+            size: self.size,
+        }
+    }
+}
+
+/// The files with one timestamp.
+pub(crate) struct FoundSet {
+    pub timestamp: String,
+    pub created: Option<OffsetDateTime>,
+    pub label: Option<String>,
+    pub files: Vec<FoundFile>,
+}
+
+impl FoundSet {
+    pub fn to_snapshot_set(&self, vmid: u32) -> SnapshotSet {
+        SnapshotSet {
+            vmid,
+            timestamp: self.timestamp.clone(),
+            label: self.label.clone(),
+            disks: self.files.iter().map(FoundFile::to_disk).collect(),
+            skipped: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// Everything the set commands need, from one round of lookups.
+pub(crate) struct Scan {
+    pub target: Target,
+    pub stores: BTreeMap<String, Resolved>,
+    pub locations: Vec<Location>,
+    /// Newest first.
+    pub sets: Vec<FoundSet>,
+}
+
+impl Scan {
+    pub fn snapshot_sets(&self) -> Vec<SnapshotSet> {
+        let vmid = self.target.guest.vmid;
+        self.sets.iter().map(|s| s.to_snapshot_set(vmid)).collect()
+    }
+
+    /// The set with this timestamp; `Error::NotFound` naming the guest and timestamp otherwise.
+    pub fn find(&self, timestamp: &str) -> Result<&FoundSet> {
+        self.sets
+            .iter()
+            .find(|s| s.timestamp == timestamp)
+            .ok_or_else(|| Error::NotFound {
+                what: format!(
+                    "disk snapshot set '{timestamp}' of guest {} (see 'vm list --vm {}')",
+                    self.target.guest.vmid, self.target.guest.vmid
+                ),
+            })
+    }
+}
+
+/// A `--snapshot` value must be a set timestamp.
+pub(crate) fn check_timestamp(ts: &str) -> Result<()> {
+    match naming::parse_timestamp(ts) {
+        Some(_) => Ok(()),
+        None => Err(Error::Usage(format!(
+            "invalid snapshot '{ts}': expected a set timestamp like 2024-03-13_14:42:47+0000 \
+             (see 'vm list')"
+        ))),
+    }
+}
+
+/// Look up the guest, its ONTAP storages (disks and `unusedN` volumes) and every snapshot file.
+pub(crate) fn scan(b: &dyn Backends, vmid: u32, ctx: &Ctx<'_>) -> Result<Scan> {
+    let pve_arc = b.pve()?;
+    let pve = pve_arc.as_ref();
+    let target = lookup::load(pve, vmid)?;
+    let volumes: Vec<_> = target
+        .disks
+        .disks
+        .iter()
+        .chain(&target.disks.unused)
+        .collect();
+    let ids: BTreeSet<String> = volumes.iter().map(|d| d.volume.storage.clone()).collect();
+    let kinds = lookup::classify(b, pve, &ids)?;
+    let ontap_ids: BTreeSet<String> = kinds
+        .iter()
+        .filter(|(_, k)| matches!(k, Kind::Ontap(_)))
+        .map(|(id, _)| id.clone())
+        .collect();
+    if ontap_ids.is_empty() {
+        return Err(Error::Refused(format!(
+            "guest {vmid} has no disk on an ONTAP-backed storage"
+        )));
+    }
+    let stores = lookup::resolve_all(b, ctx, &ontap_ids)?;
+    let (placed, _) = lookup::place(volumes.iter().copied(), &stores);
+    // The guest's own directory on every store, plus the directories its disks are in.
+    let mut dirs: Vec<(String, String)> = stores
+        .iter()
+        .map(|(id, s)| (id.clone(), s.images_dir(vmid)))
+        .collect();
+    dirs.extend(
+        placed
+            .iter()
+            .map(|p| (p.disk.volume.storage.clone(), p.dir.clone())),
+    );
+    dirs.sort();
+    dirs.dedup();
+    let listings = lookup::list_dirs(dirs.iter().map(|(id, dir)| (&stores[id], dir.clone())))?;
+    let locations: Vec<Location> = placed
+        .iter()
+        .map(|p| Location {
+            key: p.disk.key.clone(),
+            volid: p.disk.volume.to_string(),
+            storage: p.disk.volume.storage.clone(),
+            dir: p.dir.clone(),
+            file: p.file.clone(),
+            unused: crate::ops::disks::is_unused_key(&p.disk.key),
+            size: listings.find(p.store, &p.dir, &p.file).and_then(|f| f.size),
+        })
+        .collect();
+
+    let mut by_ts: BTreeMap<String, FoundSet> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for (id, dir) in &dirs {
+        let store = &stores[id];
+        // Two storages on one volume list the same files once.
+        if !seen.insert((store.volume.uuid.clone(), dir.clone())) {
+            continue;
+        }
+        for f in listings.get(store, dir) {
+            if f.file_type != "file" && f.file_type != "lun" {
+                continue;
+            }
+            let Some(name) = naming::parse_disk_snapshot_name(&f.name) else {
+                continue;
+            };
+            let location = locations
+                .iter()
+                .find(|l| &l.storage == id && &l.dir == dir && l.file == name.source);
+            let file = FoundFile {
+                storage: id.clone(),
+                dir: dir.clone(),
+                name: f.name.clone(),
+                key: location.map(|l| l.key.clone()),
+                disk_volid: location
+                    .map(|l| l.volid.clone())
+                    .unwrap_or_else(|| sibling_volid(id, dir, &name.source)),
+                source: name.source,
+                size: f.size,
+            };
+            let set = by_ts
+                .entry(name.timestamp.clone())
+                .or_insert_with(|| FoundSet {
+                    created: naming::parse_timestamp(&name.timestamp),
+                    timestamp: name.timestamp,
+                    label: None,
+                    files: Vec::new(),
+                });
+            if set.label.is_none() {
+                set.label = name.label;
+            }
+            set.files.push(file);
+        }
+    }
+    let mut sets: Vec<FoundSet> = by_ts.into_values().collect();
+    for set in &mut sets {
+        set.files.sort_by(|a, b| {
+            let ka = a.key.as_deref().map(disk_key_order);
+            let kb = b.key.as_deref().map(disk_key_order);
+            // Disks of the guest first, in key order; then files of former disks by name.
+            (ka.is_none(), ka, &a.name).cmp(&(kb.is_none(), kb, &b.name))
+        });
+    }
+    sets.sort_by(|a, b| {
+        b.created
+            .cmp(&a.created)
+            .then(b.timestamp.cmp(&a.timestamp))
+    });
+    Ok(Scan {
+        target,
+        stores,
+        locations,
+        sets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::vm::fake::{self, ctx, volume_uuid};
+
+    #[test]
+    fn groups_by_timestamp_newest_first_and_matches_disks() {
+        let b = fake::scenario();
+        let o1 = volume_uuid("ONTAP01");
+        let t1 = "2024-03-13_14:42:47+0000";
+        let t2 = "2026-01-02_03:04:05+0000";
+        // A set made by the original tool (no label) ...
+        for f in ["vm-100-disk-0", "vm-100-disk-1"] {
+            let ext = if f.ends_with('0') { "qcow2" } else { "raw" };
+            b.ontap
+                .add_file(&o1, &format!("images/100/{f}-snapshot-{t1}.{ext}"), 5);
+        }
+        // ... and a labelled one, with a file of a disk that is gone, and of the unused volume.
+        for f in [
+            format!("images/100/vm-100-disk-1-snapshot-daily-{t2}.raw"),
+            format!("images/100/vm-100-disk-0-snapshot-daily-{t2}.qcow2"),
+            format!("images/100/vm-100-disk-7-snapshot-daily-{t2}.raw"),
+            format!("images/100/vm-100-disk-9-snapshot-daily-{t2}.raw"),
+        ] {
+            b.ontap.add_file(&o1, &f, 6);
+        }
+        // Not snapshot files.
+        b.ontap
+            .add_file(&o1, "images/100/vm-100-disk-0-snapshot-x.qcow2", 1);
+        let sets = scan(&b, 100, &ctx()).unwrap().snapshot_sets();
+        assert_eq!(sets.len(), 2);
+        assert_eq!(sets[0].timestamp, t2);
+        assert_eq!(sets[0].label.as_deref(), Some("daily"));
+        let keys: Vec<_> = sets[0].disks.iter().map(|d| d.key.clone()).collect();
+        assert_eq!(
+            keys,
+            [
+                Some("scsi0".to_string()),
+                Some("virtio0".into()),
+                Some("unused0".into()),
+                None
+            ]
+        );
+        assert_eq!(sets[0].disks[3].disk, "ONTAP01:100/vm-100-disk-7.raw");
+        assert_eq!(sets[0].disks[0].size, Some(6));
+        assert_eq!(sets[1].timestamp, t1);
+        assert_eq!(sets[1].label, None);
+        assert_eq!(
+            sets[1].disks[0].snapshot,
+            format!("ONTAP01:100/vm-100-disk-0-snapshot-{t1}.qcow2")
+        );
+        // One listing of images/100 on the one storage.
+        let log = b.pve.calls();
+        assert_eq!(
+            log.iter().filter(|e| e.starts_with("list_dir")).count(),
+            1,
+            "{log:?}"
+        );
+    }
+
+    #[test]
+    fn lists_every_ontap_storage_of_the_guest() {
+        let b = fake::scenario();
+        let t = "2026-01-02_03:04:05+0000";
+        b.ontap.add_file(
+            &volume_uuid("ONTAP02"),
+            &format!("images/200/vm-200-disk-0-snapshot-{t}.raw"),
+            1,
+        );
+        b.ontap.add_file(
+            &volume_uuid("ONTAP01"),
+            &format!("images/200/vm-200-disk-1-snapshot-{t}.raw"),
+            1,
+        );
+        let sets = scan(&b, 200, &ctx()).unwrap().snapshot_sets();
+        assert_eq!(sets.len(), 1);
+        let keys: Vec<_> = sets[0]
+            .disks
+            .iter()
+            .map(|d| d.key.clone().unwrap())
+            .collect();
+        assert_eq!(keys, ["rootfs", "mp0"]);
+    }
+
+    #[test]
+    fn empty_and_refused() {
+        let b = fake::scenario();
+        assert!(scan(&b, 102, &ctx()).unwrap().sets.is_empty());
+        let e = scan(&b, 107, &ctx()).err().unwrap();
+        assert!(
+            e.to_string().contains("no disk on an ONTAP-backed storage"),
+            "{e}"
+        );
+        let e = scan(&b, 999, &ctx()).err().unwrap();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+    }
+
+    #[test]
+    fn unknown_set_names_guest_and_timestamp() {
+        let b = fake::scenario();
+        let s = scan(&b, 100, &ctx()).unwrap();
+        let e = s.find("2020-01-01_00:00:00+0000").err().unwrap();
+        assert!(
+            e.to_string()
+                .contains("'2020-01-01_00:00:00+0000' of guest 100"),
+            "{e}"
+        );
+        assert_eq!(check_timestamp("yesterday").unwrap_err().exit_code(), 2);
+    }
+}

@@ -1,0 +1,141 @@
+//! `vm prune`: retention over a guest's snapshot sets (by timestamp, per label, or only one label)
+//! with `ops::retention::select`; sets are deleted whole.
+
+use crate::error::{Error, Result, ResultExt};
+use crate::ops::retention::{self, Item, Retention};
+use crate::ops::vm::delete::delete_set;
+use crate::ops::vm::{list, Ctx, PruneReport};
+use crate::ops::{naming, signals, Backends};
+
+pub(super) fn run(
+    b: &dyn Backends,
+    vmid: u32,
+    rule: Retention,
+    label: Option<&str>,
+    dry_run: bool,
+    ctx: &Ctx<'_>,
+) -> Result<PruneReport> {
+    if rule.keep_last.is_none() && rule.keep_within.is_none() {
+        return Err(Error::Usage(
+            "vm prune needs --keep-last N and/or --keep-within DURATION".into(),
+        ));
+    }
+    if let Some(label) = label {
+        naming::check_label(label).map_err(Error::Usage)?;
+    }
+    let scan = list::scan(b, vmid, ctx)?;
+    let items: Vec<Item> = scan
+        .sets
+        .iter()
+        .filter(|s| label.is_none() || s.label.as_deref() == label)
+        .filter_map(|s| {
+            Some(Item {
+                name: s.timestamp.clone(),
+                created: s.created?,
+                label: s.label.clone(),
+            })
+        })
+        .collect();
+    let (keep, delete) = retention::select(&items, rule, ctx.now);
+    let mut report = PruneReport {
+        vmid,
+        kept: keep.into_iter().map(|i| i.name).collect(),
+        deleted: Vec::new(),
+        dry_run,
+    };
+    if dry_run {
+        report.deleted = delete.into_iter().map(|i| i.name).collect();
+        return Ok(report);
+    }
+    // A signal ends the prune between two sets, never inside one.
+    let _shield = signals::shield()?;
+    for item in delete {
+        if let Some(signal) = (ctx.interrupt)() {
+            return Err(Error::Interrupted(signal)).step_with(|| {
+                format!(
+                    "prune guest {vmid} (deleted: {})",
+                    report.deleted.join(", ")
+                )
+            });
+        }
+        let set = scan.find(&item.name)?;
+        delete_set(&scan, set).step_with(|| {
+            format!(
+                "prune guest {vmid} (deleted before: {})",
+                report.deleted.join(", ")
+            )
+        })?;
+        report.deleted.push(item.name);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ops::vm::fake::{self, ctx, volume_uuid};
+
+    fn add_sets(b: &fake::FakeBackends) -> Vec<String> {
+        let o1 = volume_uuid("ONTAP01");
+        let mut names = Vec::new();
+        for (day, label) in [
+            (1, None),
+            (2, Some("daily")),
+            (3, None),
+            (4, Some("daily")),
+            (5, None),
+        ] {
+            let ts = format!("2026-04-0{day}_00:00:00+0000");
+            let file = naming::disk_snapshot_file_labeled("vm-100-disk-0.qcow2", &ts, label);
+            b.ontap.add_file(&o1, &format!("images/100/{file}"), 1);
+            names.push(ts);
+        }
+        names
+    }
+
+    #[test]
+    fn needs_a_rule() {
+        let b = fake::scenario();
+        let e = run(&b, 100, Retention::default(), None, false, &ctx()).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn keeps_the_newest_per_label() {
+        let b = fake::scenario();
+        let names = add_sets(&b);
+        let rule = Retention {
+            keep_last: Some(1),
+            keep_within: None,
+        };
+        let r = run(&b, 100, rule, None, true, &ctx()).unwrap();
+        assert!(r.dry_run);
+        let mut kept = r.kept.clone();
+        kept.sort();
+        assert_eq!(kept, [names[3].clone(), names[4].clone()]);
+        // A dry run deletes nothing.
+        assert_eq!(b.ontap.snapshot_files(&volume_uuid("ONTAP01")).len(), 5);
+
+        let r = run(&b, 100, rule, None, false, &ctx()).unwrap();
+        assert_eq!(r.deleted.len(), 3);
+        let left = b.ontap.snapshot_files(&volume_uuid("ONTAP01"));
+        assert_eq!(left.len(), 2);
+    }
+
+    #[test]
+    fn only_the_given_label() {
+        let b = fake::scenario();
+        let names = add_sets(&b);
+        let rule = Retention {
+            keep_last: None,
+            keep_within: Some(Duration::from_secs(3600)),
+        };
+        let r = run(&b, 100, rule, Some("daily"), false, &ctx()).unwrap();
+        let mut deleted = r.deleted.clone();
+        deleted.sort();
+        assert_eq!(deleted, [names[1].clone(), names[3].clone()]);
+        assert_eq!(b.ontap.snapshot_files(&volume_uuid("ONTAP01")).len(), 3);
+    }
+}
