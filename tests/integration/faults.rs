@@ -304,7 +304,7 @@ fn fault_matrix() {
     let only = std::env::var("FAULT_MATRIX_ONLY").unwrap_or_default();
     let workflows: Vec<Workflow> = workflows()
         .into_iter()
-        .filter(|w| only.is_empty() || w.name.contains(only.as_str()))
+        .filter(|w| only.is_empty() || only.split(',').any(|o| w.name.contains(o)))
         .collect();
     let make_bench = || Bench::new(options(), POLICY);
 
