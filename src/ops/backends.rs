@@ -1,10 +1,9 @@
 //! The live `Backends`: HTTP clients built from the configuration on first use — one Proxmox VE
-//! client, and one ONTAP client per distinct ONTAP endpoint and user (storages of one cluster share it).
+//! client, and one ONTAP client per distinct ONTAP login (storages of one cluster share it).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::config::Config;
+use crate::config::{Config, OntapConfig};
 use crate::error::Result;
 use crate::http::TlsMode;
 use crate::ontap::{Ontap, OntapClient};
@@ -16,8 +15,8 @@ use super::Backends;
 pub struct Live {
     config: Config,
     pve: Mutex<Option<Arc<PveClient>>>,
-    /// Keyed by (base URL, user).
-    ontap: Mutex<HashMap<(String, String), Arc<OntapClient>>>,
+    /// One client per distinct ONTAP login (endpoint, TLS, user and password).
+    ontap: Mutex<Vec<(OntapConfig, Arc<OntapClient>)>>,
 }
 
 impl Live {
@@ -27,7 +26,7 @@ impl Live {
         Ok(Live {
             config: config.clone(),
             pve: Mutex::new(None),
-            ontap: Mutex::new(HashMap::new()),
+            ontap: Mutex::new(Vec::new()),
         })
     }
 }
@@ -57,14 +56,17 @@ impl Backends for Live {
 
     fn ontap(&self, storage: &str) -> Result<Arc<dyn Ontap>> {
         let config = self.config.ontap_for(storage)?;
-        let key = (config.endpoint.base_url.clone(), config.user.clone());
+        // Storages share a client only when everything about the login is the same.
+        let same = |c: &OntapConfig| {
+            c.endpoint == config.endpoint && c.user == config.user && c.password == config.password
+        };
         let mut clients = self.ontap.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(client) = clients.get(&key) {
+        if let Some((_, client)) = clients.iter().find(|(c, _)| same(c)) {
             return Ok(client.clone());
         }
         warn_if_insecure(&config.endpoint.tls, "ONTAP", &config.endpoint.base_url);
         let client = Arc::new(OntapClient::new(config)?);
-        clients.insert(key, client.clone());
+        clients.push((config.clone(), client.clone()));
         Ok(client)
     }
 }

@@ -271,7 +271,11 @@ impl TestEnv {
     /// A command for the binary without `--config` (tests of the config search order).
     pub fn command_without_config(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.env_remove(CONFIG_ENV).current_dir(&self.dir).args(args);
+        // Keep test runs out of the machine's syslog (a test that captures syslog sets its own).
+        cmd.env_remove(CONFIG_ENV)
+            .env("PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET", "none")
+            .current_dir(&self.dir)
+            .args(args);
         cmd
     }
 
