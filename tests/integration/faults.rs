@@ -420,6 +420,21 @@ fn fault_matrix() {
         },
         started.elapsed().as_secs_f64()
     ));
+    let unreached: Vec<&Verdict> = verdicts
+        .iter()
+        .map(|(_, v)| v)
+        .filter(|v| !v.fault_applied)
+        .collect();
+    if !unreached.is_empty() {
+        text.push_str(&format!(
+            "not reached ({}; the run took another path, e.g. concurrent requests in another \
+             order, and was checked as a clean run):\n",
+            unreached.len()
+        ));
+        for v in &unreached {
+            text.push_str(&format!("    {}\n", v.label));
+        }
+    }
     for v in &failures {
         text.push_str(&format!(
             "FAILED {}\n    {}\n",
