@@ -1,5 +1,5 @@
 //! Property tests (proptest, 256 cases per property) of the parsers reachable from outside the
-//! crate: the config file, and the argv shapes of the CLI, the hookscript and the vzdump hook.
+//! crate: the config file, the argv shapes of the CLI, hookscript and vzdump hook, disk strings.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -511,5 +511,175 @@ proptest! {
         let shown = format!("{:?}", cli.command);
         prop_assert!(shown.contains(&format!("{storage:?}")), "{}", shown);
         prop_assert!(shown.contains(&format!("{snapshot:?}")), "{}", shown);
+    }
+}
+
+mod disks {
+    //! Proxmox disk property strings and volume ids (`ops::disks`).
+
+    use proptest::prelude::*;
+    use pve_ontap_snapshot::ops::disks::{
+        guest_disks, is_cloudinit, is_disk_key, PropertyString, VolumeId,
+    };
+    use pve_ontap_snapshot::pve::{GuestConfig, GuestType};
+
+    fn storage_id() -> impl Strategy<Value = String> {
+        "[a-zA-Z][a-zA-Z0-9._-]{0,14}[a-zA-Z0-9]"
+    }
+
+    /// A file name Proxmox can reference.
+    fn file_name() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9_+-][a-zA-Z0-9_.+-]{0,30}"
+    }
+
+    /// An element of a property string: no comma, no surrounding whitespace.
+    fn element() -> impl Strategy<Value = String> {
+        "[!-+\\--~]([ !-+\\--~]{0,12}[!-+\\--~])?"
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        "[a-z][a-z0-9_-]{0,10}".prop_filter("not file or volume", |k| k != "file" && k != "volume")
+    }
+
+    fn disk_key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "scsi0",
+                "scsi30",
+                "virtio0",
+                "virtio15",
+                "sata5",
+                "ide0",
+                "ide2",
+                "ide3",
+                "efidisk0",
+                "tpmstate0",
+                "rootfs",
+                "mp0",
+                "mp255",
+                "unused0",
+                "unused255",
+                "scsi31",
+                "scsi01",
+                "mp256",
+                "net0",
+                "name",
+                "vmstate",
+                "cdrom",
+            ])
+            .prop_map(str::to_string),
+            "[a-z]{1,8}[0-9]{0,3}",
+        ]
+    }
+
+    fn disk_value() -> impl Strategy<Value = String> {
+        let file = prop_oneof![
+            (storage_id(), 100u32..1000, file_name())
+                .prop_map(|(s, vmid, f)| format!("{s}:{vmid}/{f}")),
+            (storage_id(), 100u32..1000).prop_map(|(s, vmid)| format!("{s}:vm-{vmid}-cloudinit")),
+            prop::sample::select(vec![
+                "none",
+                "cdrom",
+                "/dev/sdb",
+                "/mnt/data",
+                "local:iso/x.iso"
+            ])
+            .prop_map(str::to_string),
+            any::<String>(),
+        ];
+        let props = prop::collection::vec(
+            prop_oneof![
+                Just("media=cdrom".to_string()),
+                Just("size=32G".to_string()),
+                (key(), element()).prop_map(|(k, v)| format!("{k}={v}")),
+                any::<String>(),
+            ],
+            0..4,
+        );
+        (file, props, any::<bool>()).prop_map(|(file, props, explicit)| {
+            let mut parts = vec![if explicit {
+                format!("file={file}")
+            } else {
+                file
+            }];
+            parts.extend(props);
+            parts.join(",")
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn property_strings_round_trip(
+            file in proptest::option::of(element().prop_filter("no =", |e| !e.contains('='))),
+            props in prop::collection::vec((key(), element()), 0..6),
+            explicit in any::<bool>(),
+        ) {
+            let mut parts = Vec::new();
+            if let Some(f) = &file {
+                parts.push(if explicit { format!("volume={f}") } else { f.clone() });
+            }
+            parts.extend(props.iter().map(|(k, v)| format!("{k}={v}")));
+            let parsed = PropertyString::parse(&parts.join(","));
+            prop_assert_eq!(&parsed.file, &file);
+            prop_assert_eq!(&parsed.props, &props);
+            for (k, _) in &props {
+                let last = props.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+                prop_assert_eq!(parsed.get(k), last);
+            }
+        }
+
+        #[test]
+        fn any_text_parses_without_panic(text in any::<String>()) {
+            let p = PropertyString::parse(&text);
+            let _ = (p.is_cdrom(), p.get("size"));
+            if let Some(v) = VolumeId::parse(&text) {
+                prop_assert_eq!(v.to_string(), text);
+                let _ = v.image_file();
+            }
+        }
+
+        #[test]
+        fn volume_ids_round_trip(
+            storage in storage_id(),
+            owner in 100u32..=999_999_999,
+            file in file_name().prop_filter("not a dot-file", |f| !f.starts_with('.')),
+            base in proptest::option::of((100u32..=999_999, file_name().prop_filter("not a dot-file", |f| !f.starts_with('.')))),
+        ) {
+            let volname = match &base {
+                Some((b, bf)) => format!("{b}/{bf}/{owner}/{file}"),
+                None => format!("{owner}/{file}"),
+            };
+            let text = format!("{storage}:{volname}");
+            let v = VolumeId::parse(&text).ok_or_else(|| TestCaseError::fail(text.clone()))?;
+            prop_assert_eq!(&v.storage, &storage);
+            prop_assert_eq!(&v.volname, &volname);
+            prop_assert_eq!(v.to_string(), text);
+            let image = v.image_file().ok_or_else(|| TestCaseError::fail(volname.clone()))?;
+            prop_assert_eq!(image.owner, owner);
+            prop_assert_eq!(image.file, file);
+        }
+
+        #[test]
+        fn guest_configs_give_only_snapshottable_disks(
+            entries in prop::collection::btree_map(disk_key(), disk_value(), 0..12),
+            lxc in any::<bool>(),
+        ) {
+            let guest_type = if lxc { GuestType::Lxc } else { GuestType::Qemu };
+            let config: GuestConfig = entries.clone();
+            let found = guest_disks(guest_type, &config);
+            for d in &found.disks {
+                prop_assert!(is_disk_key(guest_type, &d.key), "{}", d.key);
+                let p = PropertyString::parse(&entries[&d.key]);
+                prop_assert!(!p.is_cdrom());
+                let file = p.file.unwrap_or_default();
+                prop_assert!(!is_cloudinit(&file), "{}", file);
+                prop_assert_eq!(d.volume.to_string(), file);
+            }
+            for d in &found.unused {
+                prop_assert!(d.key.starts_with("unused"));
+            }
+            let all = found.disks.len() + found.unused.len() + found.unsupported.len();
+            prop_assert!(all <= entries.len());
+        }
     }
 }
