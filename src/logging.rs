@@ -3,7 +3,9 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use syslog::{Facility, Formatter3164, LoggerBackend};
@@ -47,7 +49,13 @@ pub struct Logger {
     stderr_level: LevelFilter,
     syslog_level: LevelFilter,
     syslog: Option<Mutex<Syslog>>,
+    /// A syslog write failed (the daemon is gone or does not keep up): stderr only from then on.
+    syslog_failed: AtomicBool,
 }
+
+/// How long one syslog write may wait for a busy daemon (a full socket queue blocks the writer;
+/// a hook must never hang on its log).
+const SYSLOG_WRITE_TIMEOUT: Duration = Duration::from_millis(250);
 
 impl Logger {
     /// `level` applies to stderr; syslog always gets at least the info lines (what was done),
@@ -62,6 +70,7 @@ impl Logger {
             stderr_level: level,
             syslog_level: level.max(LevelFilter::Info),
             syslog,
+            syslog_failed: AtomicBool::new(false),
         }
     }
 
@@ -93,7 +102,16 @@ fn connect_syslog(path: &Path) -> Option<Syslog> {
         process: BIN.to_string(),
         pid: std::process::id(),
     };
-    syslog::unix_custom(formatter, path).ok()
+    let logger = syslog::unix_custom(formatter, path).ok()?;
+    let bounded = match &logger.backend {
+        LoggerBackend::Unix(socket) => socket.set_write_timeout(Some(SYSLOG_WRITE_TIMEOUT)),
+        LoggerBackend::UnixStream(stream) => stream
+            .get_ref()
+            .set_write_timeout(Some(SYSLOG_WRITE_TIMEOUT)),
+        _ => Ok(()),
+    };
+    bounded.ok()?;
+    Some(logger)
 }
 
 /// One stderr line for a message.
@@ -128,15 +146,27 @@ impl Log for Logger {
             let _ = writeln!(stderr, "{line}");
         }
         if let Some(syslog) = &self.syslog {
-            if self.wanted(metadata, self.syslog_level) {
+            if self.wanted(metadata, self.syslog_level)
+                && !self.syslog_failed.load(Ordering::Relaxed)
+            {
                 let mut syslog = syslog.lock().unwrap_or_else(|e| e.into_inner());
-                // A syslog daemon that went away must not break the command.
-                let _ = match record.level() {
+                // A syslog daemon that went away or does not keep up must neither break nor
+                // stall the command: after one failed write, stderr only.
+                let sent = match record.level() {
                     Level::Error => syslog.err(&message),
                     Level::Warn => syslog.warning(&message),
                     Level::Info => syslog.info(&message),
                     Level::Debug | Level::Trace => syslog.debug(&message),
                 };
+                if let Err(e) = sent {
+                    self.syslog_failed.store(true, Ordering::Relaxed);
+                    let line = format_line(
+                        self.style,
+                        Level::Warn,
+                        &format!("syslog does not take messages ({e}); logging to stderr only"),
+                    );
+                    let _ = writeln!(std::io::stderr().lock(), "{line}");
+                }
             }
         }
     }
@@ -251,6 +281,29 @@ mod tests {
         );
         socket.set_nonblocking(true).unwrap();
         assert!(socket.recv(&mut buf).is_err(), "unexpected extra message");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_syslog_that_does_not_read_never_stalls_logging() {
+        let dir = std::env::temp_dir().join(format!("pos-syslog-full-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.sock");
+        // Bound but never read: its queue fills after a few messages and writes would block.
+        let _socket = UnixDatagram::bind(&path).unwrap();
+        let logger = Logger::new(LevelFilter::Info, Style::Hook, &SyslogTarget::Socket(path));
+        assert!(logger.has_syslog());
+        for i in 0..2000 {
+            logger.log(&record(
+                Level::Info,
+                "pve_ontap_snapshot::hook",
+                format_args!("message {i}"),
+            ));
+        }
+        // Reaching this line is the point (without the write timeout the eleventh message
+        // blocks for good); after the one failed write the rest went to stderr only.
+        assert!(logger.syslog_failed.load(Ordering::Relaxed));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
