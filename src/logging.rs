@@ -114,6 +114,38 @@ fn connect_syslog(path: &Path) -> Option<Syslog> {
     Some(logger)
 }
 
+/// Request headers whose values are credentials. The HTTP library logs every request's headers
+/// at debug level (shown here at trace) and hides only `Authorization` and `Cookie` itself.
+const SENSITIVE_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "set-cookie",
+    "csrfpreventiontoken",
+];
+
+/// `message` with the value of every sensitive `Name: value` header line replaced.
+pub fn redact_headers(message: &str) -> std::borrow::Cow<'_, str> {
+    let sensitive = |line: &str| {
+        line.trim_start().split_once(':').is_some_and(|(name, _)| {
+            SENSITIVE_HEADERS.contains(&name.trim().to_ascii_lowercase().as_str())
+        })
+    };
+    if !message.lines().any(sensitive) {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let redacted: Vec<String> = message
+        .split('\n')
+        .map(|line| match line.split_once(':') {
+            Some((name, rest)) if sensitive(line) => {
+                let cr = if rest.ends_with('\r') { "\r" } else { "" };
+                format!("{name}: <redacted>{cr}")
+            }
+            _ => line.to_string(),
+        })
+        .collect();
+    std::borrow::Cow::Owned(redacted.join("\n"))
+}
+
 /// One stderr line for a message.
 pub fn format_line(style: Style, level: Level, message: &str) -> String {
     let name = match level {
@@ -140,6 +172,7 @@ impl Log for Logger {
             return;
         }
         let message = record.args().to_string();
+        let message = redact_headers(&message);
         if self.wanted(metadata, self.stderr_level) {
             let line = format_line(self.style, record.level(), &message);
             let mut stderr = std::io::stderr().lock();
@@ -305,6 +338,28 @@ mod tests {
         // blocks for good); after the one failed write the rest went to stderr only.
         assert!(logger.syslog_failed.load(Ordering::Relaxed));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn credential_headers_of_logged_requests_are_redacted() {
+        let prelude = "writing prelude: POST /api2/json/storage HTTP/1.1\r\nHost: h:8006\r\n\
+                       CSRFPreventionToken: 6B083173:uIBpyxJdQa2EUKmz7sNI\r\ncookie: PVEAuthCookie=PVE:x\r\n\
+                       Accept: application/json\r\n\r\n";
+        let out = redact_headers(prelude);
+        assert!(
+            !out.contains("6B083173") && !out.contains("PVEAuthCookie"),
+            "{out}"
+        );
+        assert!(out.contains("CSRFPreventionToken: <redacted>\r\n"), "{out}");
+        assert!(out.contains("cookie: <redacted>\r\n"), "{out}");
+        assert!(out
+            .starts_with("writing prelude: POST /api2/json/storage HTTP/1.1\r\nHost: h:8006\r\n"));
+        assert!(out.ends_with("Accept: application/json\r\n\r\n"), "{out}");
+        let plain = "created snapshot proxmox_snapshot_2026-03-01_12:00:00+0000";
+        assert!(matches!(
+            redact_headers(plain),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pve_ontap_sim::{FaultRule, PveLogin, SimOptions};
@@ -143,10 +145,12 @@ fn credential_token(text: &str) -> Option<String> {
     None
 }
 
-/// A unix datagram socket standing in for /dev/log.
+/// A unix datagram socket standing in for /dev/log, read all the time by a thread (its queue
+/// holds only a few messages).
 struct SyslogSink {
-    socket: UnixDatagram,
     path: PathBuf,
+    received: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
 }
 
 impl SyslogSink {
@@ -155,17 +159,43 @@ impl SyslogSink {
         socket
             .set_read_timeout(Some(Duration::from_millis(20)))
             .unwrap();
-        SyslogSink { socket, path }
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, st) = (received.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while !st.load(Ordering::Relaxed) {
+                if let Ok(n) = socket.recv(&mut buf) {
+                    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    r.lock().unwrap().push(msg);
+                }
+            }
+        });
+        SyslogSink {
+            path,
+            received,
+            stop,
+        }
     }
 
-    /// Every message received since the last call.
+    /// Every message received since the last call (once nothing more arrives for a moment).
     fn drain(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 65536];
-        while let Ok(n) = self.socket.recv(&mut buf) {
-            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        let mut seen = usize::MAX;
+        loop {
+            std::thread::sleep(Duration::from_millis(60));
+            let now = self.received.lock().unwrap().len();
+            if now == seen {
+                break;
+            }
+            seen = now;
         }
-        out
+        std::mem::take(&mut *self.received.lock().unwrap())
+    }
+}
+
+impl Drop for SyslogSink {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -188,118 +218,44 @@ fn run(env: &TestEnv, sink: &SyslogSink, level: &str, args: &[&str]) -> Captured
     }
 }
 
-/// Every command and hook, in an order where each finds what it needs.
+/// Every command and hook, in an order where each finds what it needs (arguments split at spaces).
 fn commands() -> Vec<Vec<String>> {
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    vec![
-        s(&["check"]),
-        s(&[
-            "storage",
-            "create",
-            "--storage",
-            "ONTAP01",
-            "--label",
-            "daily",
-        ]),
-        s(&[
-            "--output",
-            "json",
-            "storage",
-            "create",
-            "--storage",
-            "ONTAP02",
-            "--freeze",
-        ]),
-        s(&["storage", "list", "--storage", "ONTAP01", "--all"]),
-        s(&["storage", "show", "--storage", "ONTAP01"]),
-        s(&[
-            "storage",
-            "mount",
-            "--storage",
-            "ONTAP01",
-            "--snapshot",
-            ORIGINAL_SNAPSHOT,
-            "--name",
-            "ONTAP01-CLONE",
-        ]),
-        s(&["storage", "unmount", "--storage", "ONTAP01-CLONE"]),
-        s(&[
-            "storage",
-            "prune",
-            "--storage",
-            "ONTAP01",
-            "--keep-last",
-            "3",
-        ]),
-        s(&[
-            "storage",
-            "restore",
-            "--storage",
-            "ONTAP01",
-            "--snapshot",
-            ORIGINAL_SNAPSHOT,
-            "--yes",
-            "--force",
-        ]),
-        s(&[
-            "storage",
-            "delete",
-            "--storage",
-            "ONTAP01",
-            "--snapshot",
-            ORIGINAL_SNAPSHOT,
-        ]),
-        s(&["vm", "create", "--vm", "100", "--suspend"]),
-        s(&["vm", "create", "--vm", "103", "--freeze"]),
-        s(&["vm", "create", "--vm", "101", "--shutdown"]),
-        s(&["vm", "list", "--vm", "104"]),
-        s(&[
-            "vm",
-            "delete",
-            "--vm",
-            "104",
-            "--snapshot",
-            "2025-01-01_00:00:00+0000",
-        ]),
-        s(&[
-            "vm",
-            "restore",
-            "--vm",
-            "102",
-            "--snapshot",
-            VM_SNAPSHOT,
-            "--yes",
-        ]),
-        s(&["vm", "prune", "--vm", "104", "--keep-last", "1"]),
-        s(&["hook", "102", "pre-start"]),
-        s(&["hook", "102", "post-start"]),
-        s(&["hook", "102", "pre-stop"]),
-        s(&["hook", "102", "post-stop"]),
-        s(&["vzdump", "job-start"]),
-        s(&["vzdump", "backup-start", "snapshot", "101"]),
-        s(&["vzdump", "backup-end", "snapshot", "101"]),
-        s(&["vzdump", "job-end"]),
-        s(&["run", "nightly"]),
-        s(&["completions", "bash"]),
+    let o = ORIGINAL_SNAPSHOT;
+    [
+        "check".to_string(),
+        "storage create --storage ONTAP01 --label daily".into(),
+        "--output json storage create --storage ONTAP02 --freeze".into(),
+        "storage list --storage ONTAP01 --all".into(),
+        "storage show --storage ONTAP01".into(),
+        format!("storage mount --storage ONTAP01 --snapshot {o} --name ONTAP01-CLONE"),
+        "storage unmount --storage ONTAP01-CLONE".into(),
+        format!("storage restore --storage ONTAP01 --snapshot {o} --yes --force"),
+        "storage prune --storage ONTAP01 --keep-last 3".into(),
+        format!("storage delete --storage ONTAP01 --snapshot {o}"),
+        "vm create --vm 100 --suspend".into(),
+        "vm create --vm 103 --freeze".into(),
+        "vm create --vm 101 --shutdown".into(),
+        "vm list --vm 104".into(),
+        "vm delete --vm 104 --snapshot 2025-01-01_00:00:00+0000".into(),
+        format!("vm restore --vm 102 --snapshot {VM_SNAPSHOT} --yes"),
+        "vm prune --vm 104 --keep-last 1".into(),
+        "hook 102 pre-start".into(),
+        "hook 102 post-start".into(),
+        "hook 102 pre-stop".into(),
+        "hook 102 post-stop".into(),
+        "vzdump job-start".into(),
+        "vzdump backup-start snapshot 101".into(),
+        "vzdump backup-end snapshot 101".into(),
+        "vzdump job-end".into(),
+        "run nightly".into(),
+        "completions bash".into(),
         // Failures carry request details: they must not carry credentials either.
-        s(&[
-            "storage",
-            "delete",
-            "--storage",
-            "ONTAP01",
-            "--snapshot",
-            "no-such-snapshot",
-        ]),
-        s(&[
-            "vm",
-            "restore",
-            "--vm",
-            "100",
-            "--snapshot",
-            VM_SNAPSHOT,
-            "--yes",
-        ]),
+        "storage delete --storage ONTAP01 --snapshot no-such-snapshot".into(),
+        format!("vm restore --vm 100 --snapshot {VM_SNAPSHOT} --yes"),
     ]
+    .iter()
+    .map(|line| line.split(' ').map(str::to_string).collect())
+    .collect()
 }
 
 /// Commands that must succeed (so that the check covers the real paths, not only errors).
@@ -328,11 +284,14 @@ fn leaks(captured: &[Captured], secrets: &[(String, String)]) -> Vec<String> {
                     found.push(format!("'{}': {form} secret in {stream}", c.what));
                 }
             }
-            if let Some(t) = credential_token(text) {
-                found.push(format!(
-                    "'{}': ticket or CSRF token in {stream}: {t}",
-                    c.what
-                ));
+            for line in text.lines() {
+                if let Some(t) = credential_token(line) {
+                    let line: String = line.chars().take(160).collect();
+                    found.push(format!(
+                        "'{}': ticket or CSRF token {t} in {stream}: {line}",
+                        c.what
+                    ));
+                }
             }
         }
     }
@@ -417,6 +376,14 @@ fn every_command_at(login: PveLogin) {
     );
     let syslog_lines: usize = captured.iter().map(|c| c.syslog.len()).sum();
     assert!(syslog_lines > 0, "the syslog sink received nothing");
+    for c in &captured {
+        assert!(
+            !c.out.stderr.contains("syslog does not take messages"),
+            "'{}' gave up on syslog: the check would miss what it did not send\n{}",
+            c.what,
+            c.out.stderr
+        );
+    }
     for wanted in MUST_SUCCEED {
         let c = captured
             .iter()
