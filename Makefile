@@ -50,7 +50,8 @@ install:
 	$(CARGO) build --release --locked -p pve-ontap-snapshot
 	install -D -m 0755 target/release/pve-ontap-snapshot $(DESTDIR)$(PREFIX)/bin/pve-ontap-snapshot
 	target/release/pve-ontap-snapshot gen-docs target/gen
-	install -D -m 0644 target/gen/pve-ontap-snapshot.1 $(DESTDIR)$(PREFIX)/share/man/man1/pve-ontap-snapshot.1
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 target/gen/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -D -m 0644 target/gen/pve-ontap-snapshot $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pve-ontap-snapshot
 	install -D -m 0644 target/gen/_pve-ontap-snapshot $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_pve-ontap-snapshot
 	install -D -m 0644 target/gen/pve-ontap-snapshot.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/pve-ontap-snapshot.fish

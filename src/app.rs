@@ -16,14 +16,15 @@ use crate::http::TlsMode;
 use crate::ops::quiesce::Consistency;
 use crate::ops::retention::Retention;
 use crate::ops::storage::{
-    self, MountReport, RestoreReport, ShowReport, SnapshotRow, UnmountReport,
+    self, MountReport, ProtectedSnapshot, RestoreReport, ShowReport, SnapshotRow, UnmountReport,
 };
 use crate::ops::vm::{self, SnapshotSet};
 use crate::ops::Backends;
 use crate::output::{self, details, human_size, opt_size, short_time, Align, Table};
 
-/// Run one parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
+/// Run one parsed command line; the exit code on success (hooks exit non-zero only to make
+/// Proxmox abort a start or a backup, as their policy asks).
+pub fn run(cli: Cli) -> Result<u8> {
     let format = cli.output;
     let config_file = cli.config.as_deref();
     match cli.command {
@@ -35,25 +36,19 @@ pub fn run(cli: Cli) -> Result<()> {
             write_stdout(|out| out.write_all(&script))
         }
         Command::GenDocs { dir } => gen_docs(&dir),
-        // FIXME(hooks): crate::hook::run_hookscript(config_file, vmid, &phase). The hook must find
-        // its config without cwd, PATH or HOME (Config::locate with the fixed places), and a
-        // phase without an action must return before opening any connection.
-        Command::Hook { vmid, phase } => Err(Error::Refused(format!(
-            "hookscript mode (guest {vmid}, phase {phase}) is not available yet"
-        ))),
-        // FIXME(hooks): crate::hook::run_vzdump(config_file, &phase, mode.as_deref(), vmid).
-        Command::Vzdump { phase, mode, vmid } => {
-            let _ = (mode, vmid);
-            Err(Error::Refused(format!(
-                "vzdump hook mode (phase {phase}) is not available yet"
-            )))
+        // The hooks find their config without cwd, PATH or HOME, and a phase without an action
+        // returns before reading secrets or opening any connection.
+        Command::Hook { vmid, phase } => {
+            return crate::hook::run_hookscript(config_file, vmid, &phase)
         }
-        // FIXME(hooks): crate::hook::run_schedule(config_file, &schedule, format).
-        Command::Run { schedule } => Err(Error::Refused(format!(
-            "scheduled runs ([schedule:{schedule}]) are not available yet"
-        ))),
+        Command::Vzdump { phase, mode, vmid } => {
+            let env = crate::hook::VzdumpEnv::from_process();
+            return crate::hook::run_vzdump(config_file, &phase, mode.as_deref(), vmid, &env);
+        }
+        Command::Run { schedule } => return crate::hook::run_schedule(config_file, &schedule),
         Command::InternalRescan { args } => crate::ops::rescan::run_deferred_from_args(&args),
     }
+    .map(|()| 0)
 }
 
 /// The live API clients for this config.
@@ -102,36 +97,35 @@ fn storage_command(
             let config = load(config_file)?;
             let b = backends(&config)?;
             let row = storage::delete(&*b, &storage.storage, &snapshot)?;
-            emit(format, &row, |r| {
-                format!(
-                    "deleted snapshot {} of storage {} (volume {})\n",
-                    r.name, r.storage, r.volume
-                )
-            })
+            emit(format, &row, render_deleted)
         }
         StorageCommand::Restore {
             storage,
             snapshot,
             yes,
             force,
-            no_safety_snapshot,
         } => {
             let config = load(config_file)?;
             let id = &storage.storage;
-            confirm(
-                yes,
-                &format!(
-                    "Restoring storage '{id}' to snapshot '{snapshot}' reverts EVERY disk on it: all \
-                     changes made after the snapshot are lost."
-                ),
-                id,
-                &format!("restore of storage '{id}'"),
-            )?;
             let b = backends(&config)?;
-            let opts = storage::RestoreOptions {
+            let mut opts = storage::RestoreOptions {
                 force,
-                safety_snapshot: !no_safety_snapshot,
+                confirmed_discards: None,
             };
+            if !yes {
+                let stdin = io::stdin();
+                let terminal = stdin.is_terminal();
+                let confirmed = confirm_restore(
+                    &*b,
+                    terminal,
+                    &mut stdin.lock(),
+                    &mut io::stderr(),
+                    id,
+                    &snapshot,
+                    &opts,
+                )?;
+                opts.confirmed_discards = Some(confirmed);
+            }
             let report = storage::restore(&*b, id, &snapshot, &opts)?;
             emit(format, &report, render_restore)
         }
@@ -177,6 +171,7 @@ fn storage_command(
                     &format!("storage {}", r.storage),
                     &r.kept,
                     &r.deleted,
+                    &r.protected,
                     r.dry_run,
                 )
             })
@@ -261,7 +256,13 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             let b = backends(&config)?;
             let report = vm::prune(&*b, vm.vm, rule, label.as_deref(), dry_run)?;
             emit(format, &report, |r| {
-                render_prune(&format!("guest {}", r.vmid), &r.kept, &r.deleted, r.dry_run)
+                render_prune(
+                    &format!("guest {}", r.vmid),
+                    &r.kept,
+                    &r.deleted,
+                    &[],
+                    r.dry_run,
+                )
             })
         }
     }
@@ -337,6 +338,44 @@ fn confirm_with(
     }
 }
 
+/// The interactive confirmation of `storage restore` (no `--yes`): refused at once, without a
+/// request, when stdin is no terminal; otherwise the guards are checked and the prompt names the
+/// snapshots the restore discards. Returns those the administrator agreed to lose.
+fn confirm_restore(
+    b: &dyn Backends,
+    terminal: bool,
+    input: &mut dyn BufRead,
+    prompt: &mut dyn Write,
+    id: &str,
+    snapshot: &str,
+    opts: &storage::RestoreOptions,
+) -> Result<Vec<String>> {
+    let what = format!("restore of storage '{id}'");
+    if !terminal {
+        // No request before a confirmation: the snapshots it would discard are not listed here.
+        return Err(Error::Refused(format!(
+            "{what} needs confirmation: pass --yes (stdin is not a terminal); nothing was changed. \
+             The restore discards every snapshot newer than '{snapshot}' (`{BIN} storage list \
+             --storage {id} --all` lists them)"
+        )));
+    }
+    let plan = storage::plan_restore(b, id, snapshot, opts)?;
+    let mut warning = format!(
+        "Restoring storage '{id}' (volume '{}') to snapshot '{snapshot}' reverts EVERY disk on it: \
+         all changes made after the snapshot are lost.\nThis discards {}.",
+        plan.volume,
+        storage::discards_phrase(&plan.discarded_snapshots)
+    );
+    if !plan.running_guests.is_empty() {
+        warning.push_str(&format!(
+            "\nThese guests are running (--force): {}.",
+            plan.running_guests.join(", ")
+        ));
+    }
+    confirm_with(true, input, prompt, &warning, id, &what)?;
+    Ok(plan.discarded_snapshots)
+}
+
 /// Write a result to stdout as JSON or as the text `render` makes.
 fn emit<T: Serialize + ?Sized>(
     format: OutputFormat,
@@ -367,9 +406,23 @@ fn dash(v: Option<&str>) -> String {
     v.filter(|s| !s.is_empty()).unwrap_or("-").to_string()
 }
 
+/// One `note: ...` line per note.
+fn note_lines(notes: &[String]) -> String {
+    notes.iter().map(|n| format!("note: {n}\n")).collect()
+}
+
+/// Names joined by ", ", or `none`.
+fn names_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
 fn render_created(r: &SnapshotRow) -> String {
     format!(
-        "created snapshot {} of storage {}\n{}",
+        "created snapshot {} of storage {}\n{}{}",
         r.name,
         r.storage,
         details(&[
@@ -378,7 +431,18 @@ fn render_created(r: &SnapshotRow) -> String {
             ("label", r.label.clone()),
             ("expiry", r.expiry_time.as_deref().map(short_time)),
             ("comment", r.comment.clone()),
-        ])
+        ]),
+        note_lines(&r.notes)
+    )
+}
+
+fn render_deleted(r: &SnapshotRow) -> String {
+    format!(
+        "deleted snapshot {} of storage {} (volume {})\n{}",
+        r.name,
+        r.storage,
+        r.volume,
+        note_lines(&r.notes)
     )
 }
 
@@ -412,23 +476,38 @@ fn render_list(storage: &str, rows: &[SnapshotRow], all: bool) -> String {
             },
         ]);
     }
-    table.render()
+    let mut out = table.render();
+    for r in rows {
+        for note in &r.notes {
+            out.push_str(&format!("note: {}: {note}\n", r.name));
+        }
+    }
+    out
 }
 
 fn render_restore(r: &RestoreReport) -> String {
-    let safety = match &r.safety_snapshot {
-        Some(s) => format!("safety snapshot taken before: {s}\n"),
-        None => "no safety snapshot was taken\n".to_string(),
-    };
     format!(
-        "restored storage {} (volume {}) to snapshot {}\n{safety}",
-        r.storage, r.volume, r.snapshot
+        "restored storage {} (volume {}) to snapshot {}\n{}{}",
+        r.storage,
+        r.volume,
+        r.snapshot,
+        details(&[
+            (
+                "discarded",
+                Some(storage::discards_phrase(&r.discarded_snapshots)),
+            ),
+            (
+                "running guests",
+                (!r.running_guests.is_empty()).then(|| r.running_guests.join(", ")),
+            ),
+        ]),
+        note_lines(&r.notes)
     )
 }
 
 fn render_mount(r: &MountReport) -> String {
     format!(
-        "mounted snapshot {} of storage {} as storage {}\n{}",
+        "mounted snapshot {} of storage {} as storage {}\n{}{}",
         r.snapshot,
         r.parent_storage,
         r.storage,
@@ -436,18 +515,29 @@ fn render_mount(r: &MountReport) -> String {
             ("clone volume", Some(r.volume.clone())),
             ("junction path", Some(r.junction_path.clone())),
             ("nfs server", Some(r.server.clone())),
-        ])
+            ("export", Some(r.export.clone())),
+            ("export policy", r.export_policy.clone()),
+        ]),
+        note_lines(&r.notes)
     )
 }
 
 fn render_unmount(r: &UnmountReport) -> String {
-    let kept = match &r.parent_snapshot {
-        Some(s) => format!("; snapshot {s} kept"),
-        None => String::new(),
+    let parent = match (&r.parent_volume, &r.parent_snapshot) {
+        (Some(vol), Some(snap)) => Some(format!("{vol} snapshot {snap}")),
+        (Some(vol), None) => Some(vol.clone()),
+        (None, Some(snap)) => Some(format!("snapshot {snap}")),
+        (None, None) => None,
     };
     format!(
-        "unmounted storage {}: removed from Proxmox VE, clone volume {} deleted{kept}\n",
-        r.storage, r.volume
+        "unmounted storage {}: removed from Proxmox VE, clone volume {} deleted\n{}{}",
+        r.storage,
+        r.volume,
+        details(&[
+            ("clone parent", parent),
+            ("mount path", Some(r.mount_path.clone())),
+        ]),
+        note_lines(&r.notes)
     )
 }
 
@@ -462,6 +552,10 @@ fn render_show(r: &ShowReport) -> String {
         ("storage", Some(r.storage.clone())),
         ("nfs server", r.server.clone()),
         ("export", r.export.clone()),
+        (
+            "export subdir",
+            (!r.prefix.is_empty()).then(|| r.prefix.clone()),
+        ),
         ("volume", Some(v.name.clone())),
         ("volume uuid", Some(v.uuid.clone())),
         ("svm", Some(v.svm_name.clone())),
@@ -478,20 +572,33 @@ fn render_show(r: &ShowReport) -> String {
             Some(if v.is_flexclone { "yes" } else { "no" }.into()),
         ),
         ("clone parent", parent),
+        ("clones", Some(names_or_none(&r.clones))),
         ("comment", v.comment.clone()),
     ])
 }
 
-fn render_prune(subject: &str, kept: &[String], deleted: &[String], dry_run: bool) -> String {
+/// Summary line, then the deleted, the kept and the protected (kept, with the reason) snapshots.
+fn render_prune(
+    subject: &str,
+    kept: &[String],
+    deleted: &[String],
+    protected: &[ProtectedSnapshot],
+    dry_run: bool,
+) -> String {
+    let protected_count = if protected.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} protected)", protected.len())
+    };
     let mut out = if dry_run {
         format!(
-            "{subject}: would delete {}, keep {} (dry run, nothing deleted)\n",
+            "{subject}: would delete {}, keep {}{protected_count} (dry run, nothing deleted)\n",
             deleted.len(),
             kept.len()
         )
     } else {
         format!(
-            "{subject}: deleted {}, kept {}\n",
+            "{subject}: deleted {}, kept {}{protected_count}\n",
             deleted.len(),
             kept.len()
         )
@@ -502,10 +609,14 @@ fn render_prune(subject: &str, kept: &[String], deleted: &[String], dry_run: boo
     let mut table = Table::new(&[("SNAPSHOT", Align::Left), ("ACTION", Align::Left)]);
     let verb = if dry_run { "would delete" } else { "deleted" };
     for name in deleted {
-        table.row([name.as_str(), verb]);
+        table.row([name.clone(), verb.to_string()]);
     }
     for name in kept {
-        table.row([name.as_str(), "kept"]);
+        let action = match protected.iter().find(|p| &p.name == name) {
+            Some(p) => format!("kept, protected: {}", p.reason),
+            None => "kept".to_string(),
+        };
+        table.row([name.clone(), action]);
     }
     out.push_str(&table.render());
     out
@@ -545,9 +656,7 @@ fn render_set(verb: &str, s: &SnapshotSet) -> String {
             skipped.key, skipped.volume, skipped.reason
         ));
     }
-    for note in &s.notes {
-        out.push_str(&format!("note: {note}\n"));
-    }
+    out.push_str(&note_lines(&s.notes));
     out
 }
 
@@ -800,6 +909,7 @@ mod tests {
             "storage ONTAP01",
             &["a".into()],
             &["b".into(), "c".into()],
+            &[],
             true,
         );
         assert_eq!(
@@ -811,41 +921,96 @@ mod tests {
              a         kept\n"
         );
         assert_eq!(
-            render_prune("guest 100", &[], &[], false),
+            render_prune("guest 100", &[], &[], &[], false),
             "guest 100: deleted 0, kept 0\n"
         );
     }
 
     #[test]
-    fn storage_results_render_as_sentences_and_details() {
-        assert_eq!(
-            render_restore(&RestoreReport {
-                storage: "ONTAP01".into(),
-                volume: "ONTAP01".into(),
-                snapshot: "s1".into(),
-                safety_snapshot: Some("s2".into()),
-                discarded_snapshots: Vec::new(),
-                running_guests: Vec::new(),
-                notes: Vec::new(),
-            }),
-            "restored storage ONTAP01 (volume ONTAP01) to snapshot s1\nsafety snapshot taken before: s2\n"
+    fn prune_shows_why_protected_snapshots_are_kept() {
+        let text = render_prune(
+            "storage ONTAP01",
+            &["a".into(), "p".into()],
+            &["b".into()],
+            &[ProtectedSnapshot {
+                name: "p".into(),
+                reason: "FlexClone volume(s) ONTAP01_clone_1 depend on it".into(),
+            }],
+            false,
         );
         assert_eq!(
+            text,
+            "storage ONTAP01: deleted 1, kept 2 (1 protected)\n\
+             SNAPSHOT  ACTION\n\
+             b         deleted\n\
+             a         kept\n\
+             p         kept, protected: FlexClone volume(s) ONTAP01_clone_1 depend on it\n"
+        );
+    }
+
+    fn restore_report(discarded: &[&str], running: &[&str], notes: &[&str]) -> RestoreReport {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        RestoreReport {
+            storage: "ONTAP01".into(),
+            volume: "ONTAP01".into(),
+            snapshot: "s1".into(),
+            discarded_snapshots: strings(discarded),
+            running_guests: strings(running),
+            notes: strings(notes),
+        }
+    }
+
+    #[test]
+    fn restore_shows_the_discarded_snapshots_running_guests_and_notes() {
+        assert_eq!(
+            render_restore(&restore_report(&[], &[], &[])),
+            "restored storage ONTAP01 (volume ONTAP01) to snapshot s1\n\
+             discarded: no other snapshot\n"
+        );
+        assert_eq!(
+            render_restore(&restore_report(&["s2"], &[], &[])),
+            "restored storage ONTAP01 (volume ONTAP01) to snapshot s1\n\
+             discarded: 1 newer snapshot: s2\n"
+        );
+        assert_eq!(
+            render_restore(&restore_report(
+                &["s2", "hourly.2026-11-01_0105"],
+                &["100 (web01)", "200 (ct01)"],
+                &["restoring under running guests 100 (web01), 200 (ct01) (--force)"],
+            )),
+            "restored storage ONTAP01 (volume ONTAP01) to snapshot s1\n\
+             discarded:      2 newer snapshots: s2, hourly.2026-11-01_0105\n\
+             running guests: 100 (web01), 200 (ct01)\n\
+             note: restoring under running guests 100 (web01), 200 (ct01) (--force)\n"
+        );
+        let mut out = Vec::new();
+        output::write_json(&mut out, &restore_report(&["s2"], &[], &[])).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["discarded_snapshots"], serde_json::json!(["s2"]));
+        assert!(v.get("safety_snapshot").is_none(), "{v}");
+    }
+
+    #[test]
+    fn storage_results_render_as_sentences_and_details() {
+        assert_eq!(
             render_mount(&MountReport {
-                storage: "ONTAP01-CLONE".into(),
-                parent_storage: "ONTAP01".into(),
+                storage: "ONTAP03-CLONE".into(),
+                parent_storage: "ONTAP03".into(),
                 snapshot: "s1".into(),
-                volume: "ONTAP01_clone".into(),
-                junction_path: "/ONTAP01_clone".into(),
+                volume: "pve_nested_clone".into(),
+                junction_path: "/pve_nested_clone".into(),
                 server: "127.0.10.1".into(),
-                export: "/ONTAP01_clone".into(),
+                export: "/pve_nested_clone/pve".into(),
                 export_policy: Some("pve_hosts".into()),
-                notes: Vec::new(),
+                notes: vec!["the configuration has no ONTAP section for 'ONTAP03-CLONE'".into()],
             }),
-            "mounted snapshot s1 of storage ONTAP01 as storage ONTAP01-CLONE\n\
-             clone volume:  ONTAP01_clone\n\
-             junction path: /ONTAP01_clone\n\
-             nfs server:    127.0.10.1\n"
+            "mounted snapshot s1 of storage ONTAP03 as storage ONTAP03-CLONE\n\
+             clone volume:  pve_nested_clone\n\
+             junction path: /pve_nested_clone\n\
+             nfs server:    127.0.10.1\n\
+             export:        /pve_nested_clone/pve\n\
+             export policy: pve_hosts\n\
+             note: the configuration has no ONTAP section for 'ONTAP03-CLONE'\n"
         );
         assert_eq!(
             render_unmount(&UnmountReport {
@@ -854,11 +1019,18 @@ mod tests {
                 parent_snapshot: Some("s1".into()),
                 parent_volume: Some("ONTAP01".into()),
                 mount_path: "/mnt/pve/ONTAP01-CLONE".into(),
-                notes: Vec::new(),
+                notes: vec![
+                    "on every node that used it, run `umount /mnt/pve/ONTAP01-CLONE`".into(),
+                    "parent snapshot 's1' of volume 'ONTAP01' stays".into(),
+                ],
             }),
-            "unmounted storage ONTAP01-CLONE: removed from Proxmox VE, clone volume ONTAP01_clone deleted; snapshot s1 kept\n"
+            "unmounted storage ONTAP01-CLONE: removed from Proxmox VE, clone volume ONTAP01_clone deleted\n\
+             clone parent: ONTAP01 snapshot s1\n\
+             mount path:   /mnt/pve/ONTAP01-CLONE\n\
+             note: on every node that used it, run `umount /mnt/pve/ONTAP01-CLONE`\n\
+             note: parent snapshot 's1' of volume 'ONTAP01' stays\n"
         );
-        let show = render_show(&ShowReport {
+        let show_report = |prefix: &str, clones: &[&str]| ShowReport {
             storage: "ONTAP01".into(),
             server: Some("127.0.10.1".into()),
             export: Some("/ONTAP01".into()),
@@ -870,16 +1042,28 @@ mod tests {
                 size: Some(1 << 40),
                 ..Volume::default()
             },
-            prefix: String::new(),
-            clones: Vec::new(),
-        });
+            prefix: prefix.into(),
+            clones: clones.iter().map(|c| c.to_string()).collect(),
+        };
+        let show = render_show(&show_report("", &[]));
         assert!(
-            show.starts_with("storage:       ONTAP01\nnfs server:    127.0.10.1\n"),
+            show.starts_with("storage:       ONTAP01\nnfs server:    127.0.10.1\nexport:        /ONTAP01\nvolume:"),
             "{show}"
         );
         assert!(show.contains("\nsize:          1.0T\n"), "{show}");
         assert!(show.contains("\nflexclone:     no\n"), "{show}");
+        assert!(show.contains("\nclones:        none\n"), "{show}");
         assert!(!show.contains("used"), "{show}");
+        assert!(!show.contains("export subdir"), "{show}");
+        let show = render_show(&show_report("pve", &["ONTAP01_clone_1", "ONTAP01_clone_2"]));
+        assert!(
+            show.contains("\nexport:        /ONTAP01\nexport subdir: pve\nvolume:"),
+            "{show}"
+        );
+        assert!(
+            show.contains("\nclones:        ONTAP01_clone_1, ONTAP01_clone_2\n"),
+            "{show}"
+        );
         let created = render_created(&row("p1", None, Some("daily"), &[]));
         assert_eq!(
             created,
@@ -888,6 +1072,181 @@ mod tests {
              created: 2024-03-13 14:42:47 UTC\n\
              label:   daily\n"
         );
+    }
+
+    #[test]
+    fn snapshot_notes_render_as_note_lines() {
+        let mut frozen = row("p1", None, None, &[]);
+        frozen.notes = vec!["froze 100 (web01)".into(), "skipped 104 (noagent01)".into()];
+        assert_eq!(
+            render_created(&frozen),
+            "created snapshot p1 of storage ONTAP01\n\
+             volume:  ONTAP01\n\
+             created: 2024-03-13 14:42:47 UTC\n\
+             note: froze 100 (web01)\n\
+             note: skipped 104 (noagent01)\n"
+        );
+        assert_eq!(
+            render_deleted(&frozen),
+            "deleted snapshot p1 of storage ONTAP01 (volume ONTAP01)\n\
+             note: froze 100 (web01)\n\
+             note: skipped 104 (noagent01)\n"
+        );
+        assert_eq!(
+            render_deleted(&row("p2", None, None, &[])),
+            "deleted snapshot p2 of storage ONTAP01 (volume ONTAP01)\n"
+        );
+        let list = render_list("ONTAP01", &[frozen, row("p2", None, None, &[])], false);
+        assert_eq!(
+            list,
+            "NAME  CREATED                  SIZE  LABEL  CLONES\n\
+             p1    2024-03-13 14:42:47 UTC     -  -      -\n\
+             p2    2024-03-13 14:42:47 UTC     -  -      -\n\
+             note: p1: froze 100 (web01)\n\
+             note: p1: skipped 104 (noagent01)\n"
+        );
+    }
+
+    // ---- the interactive confirmation of a storage restore ----
+
+    fn fake_with_snapshots() -> (crate::ops::storage::fake::Fake, Vec<String>) {
+        let f = crate::ops::storage::fake::Fake::new();
+        for vmid in [100, 101, 104, 200] {
+            f.set_guest_status(vmid, "stopped");
+        }
+        let now = time::OffsetDateTime::now_utc();
+        let names: Vec<String> = (1..=3)
+            .rev()
+            .map(|days| {
+                let at = now - time::Duration::days(days);
+                let name = crate::ops::naming::storage_snapshot_name(at);
+                f.add_snapshot("ONTAP01", &name, at, None);
+                name
+            })
+            .collect();
+        (f, names)
+    }
+
+    #[test]
+    fn restore_without_a_terminal_is_refused_before_any_request() {
+        let (f, names) = fake_with_snapshots();
+        let mut prompt = Vec::new();
+        let e = confirm_restore(
+            &f,
+            false,
+            &mut &b"ONTAP01\n"[..],
+            &mut prompt,
+            "ONTAP01",
+            &names[0],
+            &storage::RestoreOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(
+                "restore of storage 'ONTAP01' needs confirmation: pass --yes (stdin is not a \
+                 terminal); nothing was changed."
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("storage list --storage ONTAP01 --all"),
+            "{msg}"
+        );
+        assert!(prompt.is_empty());
+        assert!(f.calls().is_empty(), "{:?}", f.calls());
+    }
+
+    #[test]
+    fn restore_prompt_names_the_snapshots_it_discards() {
+        let (f, names) = fake_with_snapshots();
+        let mut prompt = Vec::new();
+        let confirmed = confirm_restore(
+            &f,
+            true,
+            &mut &b"ONTAP01\n"[..],
+            &mut prompt,
+            "ONTAP01",
+            &names[0],
+            &storage::RestoreOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(confirmed, names[1..]);
+        let prompt = String::from_utf8(prompt).unwrap();
+        assert!(
+            prompt.contains(&format!(
+                "This discards 2 newer snapshots: {}, {}.\nType 'ONTAP01' (or 'yes') to confirm: ",
+                names[1], names[2]
+            )),
+            "{prompt}"
+        );
+        assert!(prompt.starts_with("Restoring storage 'ONTAP01' (volume 'ONTAP01') to snapshot"));
+        assert!(!prompt.contains("running"), "{prompt}");
+        // Asking changes nothing.
+        assert!(f.calls_to("ontap.restore_volume").is_empty());
+        assert_eq!(f.snapshot_names("ONTAP01"), names);
+
+        // Declined: refused, still nothing changed.
+        let e = confirm_restore(
+            &f,
+            true,
+            &mut &b"no\n"[..],
+            &mut Vec::new(),
+            "ONTAP01",
+            &names[0],
+            &storage::RestoreOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("restore of storage 'ONTAP01' not confirmed; nothing was changed"),
+            "{e}"
+        );
+        assert!(f.calls_to("ontap.restore_volume").is_empty());
+
+        // Forced under running guests: the prompt says which run.
+        f.set_guest_status(100, "running");
+        let mut prompt = Vec::new();
+        let confirmed = confirm_restore(
+            &f,
+            true,
+            &mut &b"yes\n"[..],
+            &mut prompt,
+            "ONTAP01",
+            &names[2],
+            &storage::RestoreOptions {
+                force: true,
+                confirmed_discards: None,
+            },
+        )
+        .unwrap();
+        assert!(confirmed.is_empty());
+        let prompt = String::from_utf8(prompt).unwrap();
+        assert!(
+            prompt.contains("This discards no other snapshot.\nThese guests are running (--force): 100 (web01)."),
+            "{prompt}"
+        );
+    }
+
+    #[test]
+    fn a_restore_refused_by_a_guard_does_not_prompt() {
+        let (f, names) = fake_with_snapshots();
+        f.set_guest_status(101, "running");
+        let mut prompt = Vec::new();
+        let e = confirm_restore(
+            &f,
+            true,
+            &mut &b"ONTAP01\n"[..],
+            &mut prompt,
+            "ONTAP01",
+            &names[0],
+            &storage::RestoreOptions::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("101 (db01)"), "{e}");
+        assert!(prompt.is_empty());
+        assert!(f.calls_to("ontap.restore_volume").is_empty());
     }
 
     fn set() -> SnapshotSet {

@@ -254,13 +254,15 @@ pub enum StorageCommand {
         #[arg(long, value_name = "NAME", value_parser = parse_snapshot_name)]
         snapshot: String,
     },
-    /// Revert the whole volume to a snapshot: every disk on the storage loses later changes
+    /// Revert the whole volume to a snapshot: every disk loses later changes, newer snapshots go
     #[command(
         long_about = "Revert the whole ONTAP volume to a snapshot (SnapRestore). Every disk of every \
             guest on the storage loses all changes made after the snapshot. Needs --yes, or the \
             storage id typed at the prompt on a terminal; refused while a guest with a disk on the \
-            storage runs (unless --force); takes a safety snapshot first (unless \
-            --no-safety-snapshot). To get at single disks or files, use 'storage mount' instead."
+            storage runs (unless --force), while a mounted clone depends on a newer snapshot, or \
+            while a newer snapshot has not expired. ONTAP deletes every snapshot newer than the \
+            restored one: the confirmation prompt and the result name them. To get at single \
+            disks or files, use 'storage mount' instead."
     )]
     Restore {
         #[command(flatten)]
@@ -274,9 +276,6 @@ pub enum StorageCommand {
         /// Restore even while guests with a disk on the storage are running
         #[arg(long)]
         force: bool,
-        /// Do not take a safety snapshot before restoring
-        #[arg(long)]
-        no_safety_snapshot: bool,
     },
     /// Make a snapshot available as a new Proxmox storage (FlexClone volume)
     Mount {
@@ -698,20 +697,19 @@ mod tests {
 
     #[test]
     fn the_new_options_parse() {
-        let cli = parse(
-            "p --output json storage restore --storage ONTAP01 --snapshot s1 --yes --force --no-safety-snapshot",
-        )
-        .unwrap();
+        let cli =
+            parse("p --output json storage restore --storage ONTAP01 --snapshot s1 --yes --force")
+                .unwrap();
         assert_eq!(cli.output, OutputFormat::Json);
         match cli.command {
-            Command::Storage(StorageCommand::Restore {
-                yes,
-                force,
-                no_safety_snapshot,
-                ..
-            }) => assert!(yes && force && no_safety_snapshot),
+            Command::Storage(StorageCommand::Restore { yes, force, .. }) => assert!(yes && force),
             other => panic!("{other:?}"),
         }
+        // The safety snapshot option is gone (a restore would discard the snapshot anyway).
+        assert!(parse(
+            "p storage restore --storage ONTAP01 --snapshot s1 --yes --no-safety-snapshot"
+        )
+        .is_err());
         let cli = parse("p storage prune --storage ONTAP01 --keep-last 3 --keep-within 30d --label daily --dry-run --log-level warning")
             .unwrap();
         assert_eq!(cli.log_level, Some(LogLevel::Warn));

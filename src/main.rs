@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     let level = cli.log_level.map_or(log::LevelFilter::Info, |l| l.filter());
     logging::init(level, style);
     match app::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             log::error!("{e}");
             ExitCode::from(e.exit_code())

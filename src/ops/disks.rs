@@ -55,7 +55,7 @@ impl VolumeId {
     /// any case) and the volume name is not empty.
     pub fn parse(s: &str) -> Option<VolumeId> {
         let (storage, volname) = s.split_once(':')?;
-        (storage_id_is_valid(storage) && !volname.is_empty()).then(|| VolumeId {
+        (crate::config::valid_storage_id(storage) && !volname.is_empty()).then(|| VolumeId {
             storage: storage.to_string(),
             volname: volname.to_string(),
         })
@@ -257,16 +257,6 @@ fn is_vmid(s: &str) -> bool {
 /// A file name Proxmox can reference: no `/`, no whitespace, not a dot-file.
 fn file_name_is_valid(s: &str) -> bool {
     !s.is_empty() && !s.starts_with('.') && !s.contains('/') && !s.contains(char::is_whitespace)
-}
-
-/// `^[a-z][a-z0-9\-_.]*[a-z0-9]$`, case-insensitive.
-pub fn storage_id_is_valid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 2
-        && b[0].is_ascii_alphabetic()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
 #[cfg(test)]

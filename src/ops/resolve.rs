@@ -116,13 +116,7 @@ pub fn resolve(backends: &dyn Backends, storage_id: &str) -> Result<Resolved> {
 
 /// Proxmox's storage id rule (`pve-storage-id`): `^[a-z][a-z0-9\-_.]*[a-z0-9]$`, case-insensitive.
 pub fn validate_storage_id(id: &str) -> Result<()> {
-    let bytes = id.as_bytes();
-    let valid = bytes.len() >= 2
-        && bytes[0].is_ascii_alphabetic()
-        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    let valid = crate::config::valid_storage_id(id);
     if valid {
         Ok(())
     } else {

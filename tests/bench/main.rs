@@ -210,6 +210,14 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Sleep to the start of the next wall-clock second: disk snapshot sets are named to the second, and
+/// a second `vm create` of the same guest within one second is refused (its destination exists).
+fn next_second() {
+    let now = OffsetDateTime::now_utc();
+    let into = Duration::from_nanos(u64::from(now.nanosecond()));
+    std::thread::sleep(Duration::from_secs(1).saturating_sub(into) + Duration::from_millis(5));
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -294,6 +302,9 @@ fn requests_per_command(report: &mut Report, token: bool) {
     let auth = if token { "API token" } else { "ticket" };
     let section = format!("HTTP requests per command ({auth} auth)");
     let mut step = |what: &str, args: &[&str]| -> String {
+        if args.contains(&"vm") {
+            next_second();
+        }
         env.clear_log();
         let (_, stdout) = env.run(args);
         let (all, pve, ontap) = count(&env.requests());
@@ -410,6 +421,7 @@ fn requests_per_command(report: &mut Report, token: bool) {
         "vm delete",
         &["vm", "delete", "--vm", "100", "--snapshot", &ts],
     );
+    next_second();
     env.run(&["vm", "create", "--vm", "102"]);
     let sets = env
         .run(&["--output", "json", "vm", "list", "--vm", "102"])
@@ -532,6 +544,7 @@ fn pause_windows(report: &mut Report) {
                 let mut windows = Vec::new();
                 let mut requests = 0;
                 for _ in 0..5 {
+                    next_second();
                     env.clear_log();
                     env.run(&["vm", "create", "--vm", &vmid, mode]);
                     let reqs = env.requests();
@@ -682,6 +695,8 @@ fn end_to_end(report: &mut Report) {
         );
     };
     times("storage create", &|| {
+        // Two creates within one second would wait for the next one (names are per second).
+        next_second();
         env.run(&["storage", "create", "--storage", "ONTAP02"]).0
     });
     times("storage mount + unmount", &|| {
@@ -712,6 +727,7 @@ fn end_to_end(report: &mut Report) {
         a + b
     });
     times("vm create --freeze (VM 100, 4 disks)", &|| {
+        next_second();
         env.run(&["vm", "create", "--vm", "100", "--freeze"]).0
     });
 }

@@ -3,6 +3,7 @@
 
 mod config;
 mod faults;
+mod hooks;
 mod props;
 mod readme;
 mod secrets;

@@ -26,6 +26,30 @@ fn examples() -> Vec<String> {
     out
 }
 
+/// The README's `[schedule:NAME]` blocks (its `run NAME` example needs them in the config).
+fn schedule_blocks() -> String {
+    let mut out = String::new();
+    let mut block: Option<String> = None;
+    for line in README.lines() {
+        let t = line.trim();
+        match &mut block {
+            None if t == "```ini" => block = Some(String::new()),
+            None => {}
+            Some(b) if t.starts_with("```") => {
+                if b.trim_start().starts_with("[schedule:") {
+                    out.push_str(b);
+                }
+                block = None;
+            }
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+        }
+    }
+    out
+}
+
 /// A `YYYY-mm-dd_HH:MM:SS+0000` token (a VM snapshot set in an example).
 fn is_timestamp(word: &str) -> bool {
     let b = word.as_bytes();
@@ -40,6 +64,9 @@ fn is_timestamp(word: &str) -> bool {
 #[test]
 fn every_readme_example_runs_against_the_simulator() {
     let env = TestEnv::new();
+    let schedules = schedule_blocks();
+    assert!(schedules.contains("[schedule:hourly]"), "{schedules}");
+    env.write_config(&format!("{}\n{schedules}", env.default_config()));
     let config = env.config_path().to_string_lossy().into_owned();
     let examples = examples();
     assert!(

@@ -1,6 +1,5 @@
-//! The storage commands end to end: the real binary against the simulator, in text and JSON,
-//! checking the simulator's state afterwards, every bad input of the storage commands, and the
-//! HTTP requests each command makes.
+//! The storage commands end to end: the real binary against the simulator in text and JSON, the
+//! simulator's state afterwards, every bad input of the storage commands, the requests each makes.
 
 use pve_ontap_sim::pve::RunStatus;
 use serde_json::Value;
@@ -280,6 +279,14 @@ fn create_with_freeze_thaws_every_guest_and_skips_guests_without_agent() {
     out.assert_ok();
     let notes = out.json()["notes"].to_string();
     assert!(notes.contains("101 (db01) has no guest agent"), "{notes}");
+    assert!(
+        notes.contains("104 (noagent01) could not be frozen"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("guests 100 (web01) were fs-frozen"),
+        "{notes}"
+    );
     assert_eq!(snapshot_names(&env, "ONTAP01").len(), 3);
     // Guest 100 was frozen and thawed; nothing stays frozen.
     assert_eq!(
@@ -288,6 +295,20 @@ fn create_with_freeze_thaws_every_guest_and_skips_guests_without_agent() {
             "/api2/json/nodes/pve1/qemu/100/agent/fsfreeze-freeze"
         ),
         1
+    );
+    // The snapshot was taken between freeze and thaw.
+    let seq = |pattern: &str| {
+        env.requests_matching(None, "POST", pattern)
+            .first()
+            .map(|e| e.seq)
+            .unwrap_or_else(|| panic!("no POST {pattern}"))
+    };
+    let freeze = seq("*/qemu/100/agent/fsfreeze-freeze");
+    let snapshot = seq("/api/storage/volumes/*/snapshots");
+    let thaw = seq("*/qemu/100/agent/fsfreeze-thaw");
+    assert!(
+        freeze < snapshot && snapshot < thaw,
+        "{freeze} {snapshot} {thaw}"
     );
     env.world(|w| {
         for g in w.pve.guests.values() {
@@ -542,7 +563,7 @@ fn restore_is_refused_while_guests_on_the_storage_run() {
 }
 
 #[test]
-fn restore_takes_a_safety_snapshot_and_reverts_the_volume() {
+fn restore_reverts_the_volume_and_reports_the_snapshots_it_discarded() {
     let env = TestEnv::new();
     stop_ontap01_guests(&env);
     // A write after the snapshot: the restore must undo it.
@@ -576,24 +597,26 @@ fn restore_takes_a_safety_snapshot_and_reverts_the_volume() {
     out.assert_ok();
     let j = out.json();
     assert_eq!(j["snapshot"], OLD_SNAPSHOT);
-    let safety = j["safety_snapshot"].as_str().unwrap().to_string();
-    assert!(safety.starts_with("proxmox_snapshot_"));
+    assert!(j.get("safety_snapshot").is_none(), "{j}");
     assert_eq!(gen(&env), before, "the volume is back at the snapshot");
-    // ONTAP discards every snapshot newer than the restored one, the safety snapshot included,
-    // and the report says so.
-    let discarded: Vec<&str> = j["discarded_snapshots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    assert_eq!(discarded, [ONTAP_SNAPSHOT, safety.as_str()]);
+    // ONTAP discards every snapshot newer than the restored one; the report names them, and
+    // they are exactly the ones gone.
+    assert_eq!(
+        j["discarded_snapshots"],
+        serde_json::json!([ONTAP_SNAPSHOT]),
+        "{j}"
+    );
     assert_eq!(snapshot_names(&env, "ONTAP01"), [OLD_SNAPSHOT]);
-    // The safety snapshot was taken before the restore.
-    let posts = env.requests_matching(Some(Api::Ontap), "POST", "/api/storage/volumes/*/snapshots");
+    assert!(
+        out.stderr
+            .contains(&format!("discards 1 newer snapshot: {ONTAP_SNAPSHOT}")),
+        "the loss is logged before the restore: {}",
+        out.stderr
+    );
+    // No snapshot is taken: the restore is the only change.
+    let posts = env.requests_matching(Some(Api::Ontap), "POST", "*");
     let patch = env.requests_matching(Some(Api::Ontap), "PATCH", "/api/storage/volumes/*");
-    assert_eq!((posts.len(), patch.len()), (1, 1));
-    assert!(posts[0].seq < patch[0].seq);
+    assert_eq!((posts.len(), patch.len()), (0, 1));
     assert!(
         patch[0].query.contains("restore_to.snapshot.name"),
         "{}",
@@ -602,7 +625,48 @@ fn restore_takes_a_safety_snapshot_and_reverts_the_volume() {
 }
 
 #[test]
-fn restore_with_force_and_no_safety_snapshot_text() {
+fn restore_text_names_every_discarded_snapshot() {
+    let env = TestEnv::new();
+    stop_ontap01_guests(&env);
+    let newer = tool_name(2);
+    let newest = tool_name(1);
+    add_snapshots(
+        &env,
+        "ONTAP01",
+        &[
+            (newer.as_str(), Some("daily"), 2),
+            (newest.as_str(), None, 1),
+        ],
+    );
+    // Oldest first, as ONTAP keeps them: everything after the 2024 snapshot is newer.
+    let newer_ones = snapshot_names(&env, "ONTAP01")[1..].to_vec();
+    assert_eq!(newer_ones.len(), 3);
+    for name in [ONTAP_SNAPSHOT, newer.as_str(), newest.as_str()] {
+        assert!(newer_ones.iter().any(|n| n == name), "{newer_ones:?}");
+    }
+    let out = env.run(&[
+        "storage",
+        "restore",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
+        "--yes",
+    ]);
+    out.assert_ok();
+    assert_eq!(
+        out.stdout,
+        format!(
+            "restored storage ONTAP01 (volume ONTAP01) to snapshot {OLD_SNAPSHOT}\n\
+             discarded: 3 newer snapshots: {}\n",
+            newer_ones.join(", ")
+        )
+    );
+    assert_eq!(snapshot_names(&env, "ONTAP01"), [OLD_SNAPSHOT]);
+}
+
+#[test]
+fn restore_with_force_text() {
     let env = TestEnv::new();
     let out = env.run(&[
         "storage",
@@ -613,10 +677,21 @@ fn restore_with_force_and_no_safety_snapshot_text() {
         ONTAP_SNAPSHOT,
         "--yes",
         "--force",
-        "--no-safety-snapshot",
     ]);
     out.assert_ok();
     assert!(out.stdout.contains(ONTAP_SNAPSHOT), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("\ndiscarded:      no other snapshot\nrunning guests: 100 (web01), "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("\nnote: restoring under running guests"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stderr.contains("100 (web01)"),
         "the forced restore is logged: {}",
@@ -1256,17 +1331,14 @@ fn requests_per_command_are_as_documented() {
             // Only the running guests' configs: 103 (on ONTAP02) is the one still running.
             "pve GET /api2/json/nodes/pve2/qemu/103/config",
             clones,
-            "ontap POST /api/storage/volumes/{uuid}/snapshots",
-            snapshots,
             "ontap PATCH /api/storage/volumes/{uuid}",
-            snapshots,
         ]),
         "restore"
     );
 }
 
 #[test]
-fn a_failed_restore_job_leaves_the_volume_and_removes_the_safety_snapshot() {
+fn a_failed_restore_job_leaves_the_volume_and_its_snapshots() {
     let env = TestEnv::new();
     stop_ontap01_guests(&env);
     env.add_fault(
@@ -1289,12 +1361,15 @@ fn a_failed_restore_job_leaves_the_volume_and_removes_the_safety_snapshot() {
         &[
             &format!("restore snapshot '{OLD_SNAPSHOT}' on volume 'ONTAP01'"),
             "524511",
-            "was removed again",
         ],
     );
     assert_eq!(
         snapshot_names(&env, "ONTAP01"),
         [OLD_SNAPSHOT, ONTAP_SNAPSHOT]
+    );
+    assert_eq!(
+        env.count_requests("POST", "/api/storage/volumes/*/snapshots"),
+        0
     );
 }
 

@@ -60,14 +60,30 @@ pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> R
             "fs-freezing guests {} around the snapshot",
             labels.join(", ")
         );
-        let snap = quiesce::with_frozen(pve.as_ref(), &guests, || {
+        let frozen = quiesce::with_frozen_report(pve.as_ref(), &guests, || {
             take_snapshot(&r, &comment, label, opts.expiry)
         })?;
-        notes.push(format!(
-            "fs-freeze requested for guests {} around the snapshot",
-            labels.join(", ")
-        ));
-        snap
+        let mut done = Vec::new();
+        for g in &to_freeze {
+            match frozen
+                .not_frozen
+                .iter()
+                .find(|(vmid, _)| *vmid == g.guest.vmid)
+            {
+                Some((_, why)) => notes.push(format!(
+                    "guest {} could not be frozen, its disks are crash-consistent only: {why}",
+                    g.label()
+                )),
+                None => done.push(g.label()),
+            }
+        }
+        if !done.is_empty() {
+            notes.push(format!(
+                "guests {} were fs-frozen for the snapshot and thawed",
+                done.join(", ")
+            ));
+        }
+        frozen.value
     };
     let mut out = row(&r, &snap, Vec::new());
     out.notes = notes;

@@ -1,6 +1,9 @@
 //! `storage delete` (one snapshot, refused while a FlexClone depends on it or it has not expired)
 //! and `storage prune` (retention over the tool's own snapshots, per label).
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result, ResultExt};
@@ -157,25 +160,11 @@ pub(super) fn prune(b: &dyn Backends, storage: &str, opts: &PruneOptions) -> Res
         }
     }
 
-    let mut deleted = Vec::new();
-    for snap in to_delete {
-        if !opts.dry_run {
-            let result = r
-                .ontap
-                .delete_snapshot(&r.volume.uuid, &snap.uuid)
-                .step_with(|| on_volume(&r, &format!("delete snapshot '{}'", snap.name)));
-            if let Err(e) = result {
-                let done = if deleted.is_empty() {
-                    "nothing was deleted".to_string()
-                } else {
-                    format!("already deleted: {}", deleted.join(", "))
-                };
-                return Err(e).step(format!("prune storage '{storage}' ({done})"));
-            }
-            log::info!("deleted snapshot '{}' of storage '{storage}'", snap.name);
-        }
-        deleted.push(snap.name.clone());
-    }
+    let deleted = if opts.dry_run {
+        to_delete.iter().map(|s| s.name.clone()).collect()
+    } else {
+        delete_all(&r, storage, &to_delete)?
+    };
     kept.sort_by_key(|n| snaps.iter().position(|s| &s.name == n));
     Ok(PruneReport {
         storage: r.storage.storage.clone(),
@@ -184,6 +173,64 @@ pub(super) fn prune(b: &dyn Backends, storage: &str, opts: &PruneOptions) -> Res
         dry_run: opts.dry_run,
         protected,
     })
+}
+
+/// Snapshot deletes in flight at once: ONTAP runs each as a job; a few in parallel keep a large
+/// prune short without crowding the cluster (NetApp suggests 1–4 concurrent requests).
+const PRUNE_PARALLEL: usize = 4;
+
+/// Delete `snaps` with up to `PRUNE_PARALLEL` requests in flight. After the first failure no new
+/// delete starts; the error says which snapshots were deleted before it.
+fn delete_all(r: &Resolved, storage: &str, snaps: &[&Snapshot]) -> Result<Vec<String>> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<(usize, Result<()>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..PRUNE_PARALLEL.min(snaps.len()) {
+            scope.spawn(|| loop {
+                if failed.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(snap) = snaps.get(i) else { break };
+                let result = r
+                    .ontap
+                    .delete_snapshot(&r.volume.uuid, &snap.uuid)
+                    .step_with(|| on_volume(r, &format!("delete snapshot '{}'", snap.name)));
+                match &result {
+                    Ok(()) => log::info!("deleted snapshot '{}' of storage '{storage}'", snap.name),
+                    Err(_) => failed.store(true, Ordering::SeqCst),
+                }
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((i, result));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    let mut deleted = Vec::new();
+    let mut first_error = None;
+    for (i, result) in results {
+        match result {
+            Ok(()) => deleted.push(snaps[i].name.clone()),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        None => Ok(deleted),
+        Some(e) => {
+            let done = if deleted.is_empty() {
+                "nothing was deleted".to_string()
+            } else {
+                format!("already deleted: {}", deleted.join(", "))
+            };
+            Err(e).step(format!("prune storage '{storage}' ({done})"))
+        }
+    }
 }
 
 fn label_of(s: &Snapshot) -> Option<&str> {

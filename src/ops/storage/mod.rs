@@ -1,6 +1,5 @@
-//! The storage commands (DESIGN §3): create, list, delete, restore, mount, unmount, show, prune of
-//! ONTAP volume snapshots behind one Proxmox storage. One submodule per command group; the shared
-//! checks (names, guests on the storage, clones of the volume, snapshot creation) live here.
+//! The storage commands (DESIGN §3) on the ONTAP volume behind one Proxmox storage, one submodule
+//! per command group; here: their types and shared checks (names, guests, clones, snapshot creation).
 
 use std::time::Duration;
 
@@ -11,11 +10,12 @@ use time::OffsetDateTime;
 use crate::error::{Error, Result, ResultExt};
 use crate::ontap::client::literal;
 use crate::ontap::{NewSnapshot, Snapshot, Volume};
+use crate::ops::disks;
 use crate::ops::naming;
 use crate::ops::resolve::Resolved;
 use crate::ops::retention::Retention;
 use crate::ops::Backends;
-use crate::pve::{Guest, GuestConfig, Pve};
+use crate::pve::{Guest, GuestConfig, GuestType, Pve};
 
 mod create;
 mod delete;
@@ -63,8 +63,23 @@ pub struct SnapshotRow {
 pub struct RestoreOptions {
     /// Restore even while guests with a disk on the storage run.
     pub force: bool,
-    /// Take a safety snapshot first (default true).
-    pub safety_snapshot: bool,
+    /// The newer snapshots the administrator agreed to lose (interactive confirmation): the
+    /// restore refuses when it would discard any other. `None` with `--yes`.
+    pub confirmed_discards: Option<Vec<String>>,
+}
+
+/// What a restore will do, computed before anything changes (`plan_restore`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestorePlan {
+    pub storage: String,
+    pub volume: String,
+    pub snapshot: String,
+    /// Snapshots newer than the target, oldest first: ONTAP's volume SnapRestore discards them.
+    pub discarded_snapshots: Vec<String>,
+    /// Guests with a disk on the storage that run (only non-empty with `--force`).
+    pub running_guests: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,9 +87,8 @@ pub struct RestoreReport {
     pub storage: String,
     pub volume: String,
     pub snapshot: String,
-    pub safety_snapshot: Option<String>,
-    /// Snapshots newer than the restored one that no longer exist after the restore (ONTAP's
-    /// volume SnapRestore discards them), as observed by listing the snapshots afterwards.
+    /// Snapshots newer than the restored one, oldest first, which ONTAP's volume SnapRestore
+    /// discarded (listed before the restore, when every guard had passed).
     pub discarded_snapshots: Vec<String>,
     /// Guests with a disk on the storage that were running (only non-empty with `--force`).
     pub running_guests: Vec<String>,
@@ -164,6 +178,17 @@ pub fn delete(b: &dyn Backends, storage: &str, snapshot: &str) -> Result<Snapsho
     delete::delete(b, storage, snapshot)
 }
 
+/// Check the guards of a restore and list the snapshots it would discard, changing nothing (for the
+/// confirmation prompt; `restore` checks everything again).
+pub fn plan_restore(
+    b: &dyn Backends,
+    storage: &str,
+    snapshot: &str,
+    opts: &RestoreOptions,
+) -> Result<RestorePlan> {
+    restore::plan(b, storage, snapshot, opts)
+}
+
 /// The caller has already obtained `--yes` or a terminal confirmation.
 pub fn restore(
     b: &dyn Backends,
@@ -196,6 +221,16 @@ pub fn prune(b: &dyn Backends, storage: &str, opts: &PruneOptions) -> Result<Pru
 }
 
 // ---- shared checks and helpers ----
+
+/// What a restore discards: "1 newer snapshot: a", "3 newer snapshots: a, b, c", or "no other
+/// snapshot".
+pub fn discards_phrase(names: &[String]) -> String {
+    match names.len() {
+        0 => "no other snapshot".to_string(),
+        1 => format!("1 newer snapshot: {}", names[0]),
+        n => format!("{n} newer snapshots: {}", names.join(", ")),
+    }
+}
 
 /// ONTAP's limit of snapshots per volume.
 pub const MAX_SNAPSHOTS: u64 = 1023;
@@ -452,7 +487,7 @@ pub(crate) fn guests_on_storages(
         })?;
         let disks: Vec<String> = storages
             .iter()
-            .flat_map(|s| disks_on_storage(&config, s))
+            .flat_map(|s| disks_on_storage(guest.guest_type, &config, s))
             .collect();
         if !disks.is_empty() {
             found.push(GuestOnStorage {
@@ -498,41 +533,19 @@ pub(crate) fn storages_on_volume(pve: &dyn Pve, r: &Resolved) -> Result<Vec<Stri
     Ok(ids)
 }
 
-/// Config keys of attached volumes on `storage`: disk keys (ide, sata, scsi, virtio, efidisk,
-/// tpmstate, rootfs, mpN) whose volume id starts with `<storage>:`; cdrom media and `none` are not
-/// disks, `unusedN` is not attached.
-pub(crate) fn disks_on_storage(config: &GuestConfig, storage: &str) -> Vec<String> {
-    let prefix = format!("{storage}:");
-    config
-        .iter()
-        .filter(|(key, _)| is_disk_key(key))
-        .filter(|(_, value)| {
-            let mut volid = None;
-            let mut cdrom = false;
-            for (i, part) in value.split(',').enumerate() {
-                match part.split_once('=') {
-                    Some(("media", "cdrom")) => cdrom = true,
-                    Some(("file" | "volume", v)) => volid = Some(v),
-                    None if i == 0 => volid = Some(part),
-                    _ => {}
-                }
-            }
-            !cdrom && volid.is_some_and(|v| v != "none" && v.starts_with(&prefix))
-        })
-        .map(|(key, _)| key.clone())
+/// Config keys of the guest's disks on `storage` (`ops::disks` rules: disk keys only, never
+/// cdrom, `none`, cloud-init or `unusedN`).
+pub(crate) fn disks_on_storage(
+    guest_type: GuestType,
+    config: &GuestConfig,
+    storage: &str,
+) -> Vec<String> {
+    disks::guest_disks(guest_type, config)
+        .disks
+        .into_iter()
+        .filter(|d| d.volume.storage == storage)
+        .map(|d| d.key)
         .collect()
-}
-
-fn is_disk_key(key: &str) -> bool {
-    if key == "rootfs" {
-        return true;
-    }
-    ["ide", "sata", "scsi", "virtio", "efidisk", "tpmstate", "mp"]
-        .iter()
-        .any(|p| {
-            key.strip_prefix(p)
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        })
 }
 
 /// The config enables the QEMU guest agent (`agent: 1` or `agent: enabled=1,...`).
@@ -588,8 +601,8 @@ mod helper_tests {
             ("name", "ONTAP01:looks-like-a-volid"),
         ]);
         assert_eq!(
-            disks_on_storage(&c, "ONTAP01"),
-            ["efidisk0", "scsi0", "scsi1", "tpmstate0", "virtio0"]
+            disks_on_storage(GuestType::Qemu, &c, "ONTAP01"),
+            ["scsi0", "scsi1", "virtio0", "efidisk0", "tpmstate0"]
         );
     }
 
@@ -601,8 +614,11 @@ mod helper_tests {
             ("mp1", "/srv/host,mp=/host"),
             ("mp2", "volume=ONTAP02:200/vm-200-disk-2.raw,mp=/x"),
         ]);
-        assert_eq!(disks_on_storage(&c, "ONTAP02"), ["mp2", "rootfs"]);
-        assert_eq!(disks_on_storage(&c, "ONTAP01"), ["mp0"]);
+        assert_eq!(
+            disks_on_storage(GuestType::Lxc, &c, "ONTAP02"),
+            ["rootfs", "mp2"]
+        );
+        assert_eq!(disks_on_storage(GuestType::Lxc, &c, "ONTAP01"), ["mp0"]);
     }
 
     #[test]

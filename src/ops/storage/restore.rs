@@ -1,27 +1,86 @@
-//! `storage restore`: whole-volume SnapRestore, guarded: refused while guests with a disk on the
-//! storage run (unless forced) or while a FlexClone depends on a newer snapshot; safety snapshot first.
+//! `storage restore`: whole-volume SnapRestore, planned first (the newer snapshots ONTAP discards)
+//! and guarded: refused while guests run (unless forced), clones or unexpired snapshots are in the way.
 
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result, ResultExt};
-use crate::ops::resolve::resolve;
+use crate::ops::resolve::{resolve, Resolved};
 use crate::ops::Backends;
 
 use super::{
-    check_snapshot_limit, clones_of, created, find_snapshot, guests_on_storages, on_volume,
-    parse_time, snapshots, storages_on_volume, take_snapshot, validate_snapshot_name,
-    RestoreOptions, RestoreReport,
+    clones_of, created, discards_phrase, find_snapshot, guests_on_storages, on_volume, parse_time,
+    snapshots, storages_on_volume, validate_snapshot_name, RestoreOptions, RestorePlan,
+    RestoreReport,
 };
 
-/// Requests: the resolution, the snapshots listing, the guest list and the config of each running
-/// guest, the clones query, the safety snapshot (unless disabled), the restore PATCH (and its job),
-/// and a snapshots listing afterwards to report what the restore discarded.
+/// Requests: the resolution, the snapshots listing, the Proxmox storages, the guest list and the
+/// config of each running guest, the clones query. Nothing changes.
+pub(super) fn plan(
+    b: &dyn Backends,
+    storage: &str,
+    name: &str,
+    opts: &RestoreOptions,
+) -> Result<RestorePlan> {
+    plan_resolved(b, storage, name, opts).map(|(_, plan)| plan)
+}
+
+/// Requests: those of `plan`, then the restore PATCH (and its job).
 pub(super) fn restore(
     b: &dyn Backends,
     storage: &str,
     name: &str,
     opts: &RestoreOptions,
 ) -> Result<RestoreReport> {
+    let (r, plan) = plan_resolved(b, storage, name, opts)?;
+    if let Some(confirmed) = &opts.confirmed_discards {
+        let unconfirmed: Vec<&str> = plan
+            .discarded_snapshots
+            .iter()
+            .filter(|s| !confirmed.contains(s))
+            .map(String::as_str)
+            .collect();
+        if !unconfirmed.is_empty() {
+            return Err(Error::Refused(format!(
+                "snapshot(s) {} of storage '{storage}' appeared after the confirmation and are \
+                 newer than '{name}': the restore would discard them too; nothing was changed, \
+                 run the restore again to confirm the new list",
+                quoted(&unconfirmed)
+            )));
+        }
+    }
+    if !plan.running_guests.is_empty() {
+        log::warn!(
+            "restoring storage '{storage}' under running guests {} (--force)",
+            plan.running_guests.join(", ")
+        );
+    }
+    if !plan.discarded_snapshots.is_empty() {
+        log::warn!(
+            "restoring storage '{storage}' to snapshot '{name}' discards {}",
+            discards_phrase(&plan.discarded_snapshots)
+        );
+    }
+
+    r.ontap
+        .restore_volume(&r.volume.uuid, name)
+        .step_with(|| on_volume(&r, &format!("restore snapshot '{name}'")))?;
+    log::info!("storage '{storage}' restored to snapshot '{name}'");
+    Ok(RestoreReport {
+        storage: plan.storage,
+        volume: plan.volume,
+        snapshot: plan.snapshot,
+        discarded_snapshots: plan.discarded_snapshots,
+        running_guests: plan.running_guests,
+        notes: plan.notes,
+    })
+}
+
+fn plan_resolved(
+    b: &dyn Backends,
+    storage: &str,
+    name: &str,
+    opts: &RestoreOptions,
+) -> Result<(Resolved, RestorePlan)> {
     validate_snapshot_name(name)?;
     let r = resolve(b, storage)?;
     let before = snapshots(&r)?;
@@ -42,21 +101,21 @@ pub(super) fn restore(
                 r.volume.name
             )));
         }
-        let note = format!(
+        notes.push(format!(
             "restoring under running guests {} (--force): they see their disks change underneath",
             running_labels.join(", ")
-        );
-        log::warn!("{note}");
-        notes.push(note);
+        ));
     }
 
-    // ONTAP refuses to revert past a snapshot that backs a FlexClone.
+    // A volume SnapRestore discards every snapshot newer than the target (oldest first here).
     let target_time = created(&target);
     let newer: Vec<&str> = before
         .iter()
         .filter(|s| s.name != target.name && created(s) > target_time)
         .map(|s| s.name.as_str())
         .collect();
+
+    // ONTAP refuses to revert past a snapshot that backs a FlexClone.
     let clones = clones_of(&r)?;
     let blocking: Vec<String> = clones
         .iter()
@@ -94,90 +153,29 @@ pub(super) fn restore(
         .collect();
     if !locked.is_empty() {
         return Err(Error::Refused(format!(
-            "snapshot(s) {} of storage '{storage}' are newer than '{name}' and have not expired; a              restore would have to discard them, which ONTAP refuses before their expiry",
+            "snapshot(s) {} of storage '{storage}' are newer than '{name}' and have not expired; a \
+             restore would have to discard them, which ONTAP refuses before their expiry",
             locked.join(", ")
         )));
     }
 
-    let safety_step = "take a safety snapshot before the restore (or pass --no-safety-snapshot)";
-    let safety = if opts.safety_snapshot {
-        check_snapshot_limit(&r).step(safety_step)?;
-        let s = take_snapshot(
-            &r,
-            &format!("safety snapshot before restore to {name}"),
-            None,
-            None,
-        )
-        .step(safety_step)?;
-        log::info!("safety snapshot '{}' taken", s.name);
-        Some(s)
-    } else {
-        None
-    };
-
-    if let Err(e) = r.ontap.restore_volume(&r.volume.uuid, name) {
-        let mut step = on_volume(&r, &format!("restore snapshot '{name}'"));
-        if let Some(s) = &safety {
-            // The volume is unchanged; remove the safety snapshot so nothing is left half-done.
-            match r.ontap.delete_snapshot(&r.volume.uuid, &s.uuid) {
-                Ok(()) => step.push_str(&format!(
-                    " (the volume is unchanged; safety snapshot '{}' was removed again)",
-                    s.name
-                )),
-                Err(de) => step.push_str(&format!(
-                    " (safety snapshot '{}' is left behind: removing it failed: {de})",
-                    s.name
-                )),
-            }
-        }
-        return Err(e).step(step);
-    }
-    log::info!("storage '{storage}' restored to snapshot '{name}'");
-
-    let after = r.ontap.snapshots(&r.volume.uuid);
-    let discarded: Vec<String> = match &after {
-        Ok(after) => newer
-            .iter()
-            .chain(safety.as_ref().map(|s| s.name.as_str()).iter())
-            .filter(|n| !after.iter().any(|s| &s.name == *n))
-            .map(|n| n.to_string())
-            .collect(),
-        Err(e) => {
-            notes.push(format!(
-                "could not list the snapshots after the restore: {e}"
-            ));
-            Vec::new()
-        }
-    };
-    if let Some(s) = &safety {
-        if discarded.contains(&s.name) {
-            let note = format!(
-                "ONTAP discarded the safety snapshot '{}' with the other snapshots newer than '{name}'",
-                s.name
-            );
-            log::warn!("{note}");
-            notes.push(note);
-        }
-    }
-    if !discarded.is_empty() {
-        log::warn!(
-            "the restore discarded snapshots newer than '{name}': {}",
-            discarded.join(", ")
-        );
-    }
-    Ok(RestoreReport {
+    let plan = RestorePlan {
         storage: r.storage.storage.clone(),
         volume: r.volume.name.clone(),
         snapshot: name.to_string(),
-        safety_snapshot: safety.map(|s| s.name),
-        discarded_snapshots: discarded,
-        running_guests: if running.is_empty() {
-            Vec::new()
-        } else {
-            running_labels
-        },
+        discarded_snapshots: newer.iter().map(|s| s.to_string()).collect(),
+        running_guests: running_labels,
         notes,
-    })
+    };
+    Ok((r, plan))
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// "storage 'A'" or "storages 'A', 'B' (all on this volume)".
@@ -186,10 +184,7 @@ fn storages_phrase(ids: &[String]) -> String {
         [one] => format!("storage '{one}'"),
         _ => format!(
             "storages {} (all on this volume)",
-            ids.iter()
-                .map(|s| format!("'{s}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            quoted(&ids.iter().map(String::as_str).collect::<Vec<_>>())
         ),
     }
 }

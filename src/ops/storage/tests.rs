@@ -312,17 +312,18 @@ fn delete_is_refused_before_the_expiry() {
 fn restore_is_refused_while_guests_on_the_storage_run() {
     let f = Fake::new();
     let s = tool_snapshot(&f, "ONTAP01", 1, None);
-    let opts = RestoreOptions {
-        force: false,
-        safety_snapshot: true,
-    };
-    let e = restore(&f, "ONTAP01", &s, &opts).unwrap_err();
-    let msg = e.to_string();
-    for g in ["100 (web01)", "101 (db01)", "104 (noagent01)", "200 (ct01)"] {
-        assert!(msg.contains(g), "{msg}");
+    let opts = RestoreOptions::default();
+    for e in [
+        plan_restore(&f, "ONTAP01", &s, &opts).unwrap_err(),
+        restore(&f, "ONTAP01", &s, &opts).unwrap_err(),
+    ] {
+        let msg = e.to_string();
+        for g in ["100 (web01)", "101 (db01)", "104 (noagent01)", "200 (ct01)"] {
+            assert!(msg.contains(g), "{msg}");
+        }
+        assert!(!msg.contains("103"), "{msg}");
+        assert!(msg.contains("--force"), "{msg}");
     }
-    assert!(!msg.contains("103"), "{msg}");
-    assert!(msg.contains("--force"), "{msg}");
     assert!(f.calls_to("ontap.create_snapshot").is_empty());
     assert!(f.calls_to("ontap.restore_volume").is_empty());
     // Stopped guests are not read at all.
@@ -330,48 +331,99 @@ fn restore_is_refused_while_guests_on_the_storage_run() {
 }
 
 #[test]
-fn restore_takes_a_safety_snapshot_and_reports_what_ontap_discarded() {
+fn restore_names_the_newer_snapshots_it_discards_and_takes_no_snapshot() {
     let f = Fake::new();
     stop_ontap01_guests(&f);
+    let older = tool_snapshot(&f, "ONTAP01", 5, None);
     let target = tool_snapshot(&f, "ONTAP01", 3, None);
-    let newer = tool_snapshot(&f, "ONTAP01", 1, None);
-    let opts = RestoreOptions {
-        force: false,
-        safety_snapshot: true,
-    };
+    let newer = tool_snapshot(&f, "ONTAP01", 2, None);
+    let newest = tool_snapshot(&f, "ONTAP01", 1, Some("hourly"));
+    let opts = RestoreOptions::default();
+
+    // The plan lists them, oldest first, and changes nothing.
+    let plan = plan_restore(&f, "ONTAP01", &target, &opts).unwrap();
+    assert_eq!(plan.discarded_snapshots, [newer.clone(), newest.clone()]);
+    assert_eq!(
+        (plan.storage.as_str(), plan.volume.as_str()),
+        ("ONTAP01", "ONTAP01")
+    );
+    assert!(plan.running_guests.is_empty() && plan.notes.is_empty());
+    assert!(f.calls_to("ontap.restore_volume").is_empty());
+    assert_eq!(f.snapshot_names("ONTAP01").len(), 4);
+
     let rep = restore(&f, "ONTAP01", &target, &opts).unwrap();
-    let safety = rep.safety_snapshot.clone().unwrap();
-    assert!(safety.starts_with(STORAGE_SNAPSHOT_PREFIX));
     assert_eq!(rep.snapshot, target);
-    // The fake, like ONTAP, drops snapshots newer than the target: the report says so.
-    assert_eq!(rep.discarded_snapshots, [newer, safety.clone()]);
-    assert!(rep
-        .notes
-        .join(" ")
-        .contains("discarded the safety snapshot"));
-    let calls = f.calls();
-    let safety_at = calls
-        .iter()
-        .position(|c| c == &format!("ontap.create_snapshot {safety}"))
-        .unwrap();
-    let restore_at = calls
-        .iter()
-        .position(|c| c.starts_with("ontap.restore_volume"))
-        .unwrap();
-    assert!(safety_at < restore_at);
+    assert_eq!(rep.discarded_snapshots, [newer, newest]);
+    // The fake, like ONTAP, dropped exactly those.
+    assert_eq!(f.snapshot_names("ONTAP01"), [older, target.clone()]);
+    // No snapshot was taken; the restore is the only change, and nothing is listed after it.
+    assert!(f.calls_to("ontap.create_snapshot").is_empty());
+    assert_eq!(
+        f.calls_to("ontap.restore_volume"),
+        [format!("ontap.restore_volume {target}")]
+    );
+    assert_eq!(
+        f.calls().last().unwrap(),
+        &format!("ontap.restore_volume {target}")
+    );
+    assert_eq!(
+        f.calls_to("ontap.snapshots").len(),
+        2,
+        "one per plan and restore"
+    );
+
+    // Restoring it again (now the newest snapshot) discards nothing.
+    let rep = restore(&f, "ONTAP01", &target, &opts).unwrap();
+    assert!(rep.discarded_snapshots.is_empty());
 }
 
 #[test]
-fn restore_with_force_and_without_safety_snapshot() {
+fn restore_refuses_to_discard_a_snapshot_made_after_the_confirmation() {
+    let f = Fake::new();
+    stop_ontap01_guests(&f);
+    let target = tool_snapshot(&f, "ONTAP01", 3, None);
+    let newer = tool_snapshot(&f, "ONTAP01", 2, None);
+    let plan = plan_restore(&f, "ONTAP01", &target, &RestoreOptions::default()).unwrap();
+    assert_eq!(plan.discarded_snapshots, std::slice::from_ref(&newer));
+    // While the prompt waited, another snapshot was made.
+    let late = tool_snapshot(&f, "ONTAP01", 1, None);
+    let opts = RestoreOptions {
+        force: false,
+        confirmed_discards: Some(plan.discarded_snapshots),
+    };
+    let e = restore(&f, "ONTAP01", &target, &opts).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains(&format!("'{late}'")), "{msg}");
+    assert!(!msg.contains(&newer), "{msg}");
+    assert!(msg.contains("after the confirmation"), "{msg}");
+    assert!(f.calls_to("ontap.restore_volume").is_empty());
+    assert_eq!(
+        f.snapshot_names("ONTAP01"),
+        [target.clone(), newer.clone(), late.clone()]
+    );
+    // Confirmed in full, it goes ahead.
+    let opts = RestoreOptions {
+        force: false,
+        confirmed_discards: Some(vec![newer.clone(), late.clone()]),
+    };
+    let rep = restore(&f, "ONTAP01", &target, &opts).unwrap();
+    assert_eq!(rep.discarded_snapshots, [newer, late]);
+}
+
+#[test]
+fn restore_with_force_reports_the_running_guests() {
     let f = Fake::new();
     let target = tool_snapshot(&f, "ONTAP01", 1, None);
     let opts = RestoreOptions {
         force: true,
-        safety_snapshot: false,
+        confirmed_discards: None,
     };
     let rep = restore(&f, "ONTAP01", &target, &opts).unwrap();
-    assert_eq!(rep.safety_snapshot, None);
-    assert_eq!(rep.running_guests.len(), 4);
+    assert_eq!(
+        rep.running_guests,
+        ["100 (web01)", "101 (db01)", "104 (noagent01)", "200 (ct01)"]
+    );
+    assert!(rep.notes.join(" ").contains("--force"), "{:?}", rep.notes);
     assert!(f.calls_to("ontap.create_snapshot").is_empty());
     assert_eq!(
         f.calls_to("ontap.restore_volume"),
@@ -380,26 +432,27 @@ fn restore_with_force_and_without_safety_snapshot() {
 }
 
 #[test]
-fn restore_failure_removes_the_safety_snapshot_again() {
+fn a_failed_restore_names_the_step_and_changes_nothing() {
     let f = Fake::new();
     stop_ontap01_guests(&f);
-    let target = tool_snapshot(&f, "ONTAP01", 1, None);
+    let target = tool_snapshot(&f, "ONTAP01", 2, None);
+    let newer = tool_snapshot(&f, "ONTAP01", 1, None);
     f.fail_next(
         "ontap.restore_volume",
         500,
         Some("524511"),
         "Failed to restore snapshot",
     );
-    let opts = RestoreOptions {
-        force: false,
-        safety_snapshot: true,
-    };
-    let e = restore(&f, "ONTAP01", &target, &opts).unwrap_err();
+    let e = restore(&f, "ONTAP01", &target, &RestoreOptions::default()).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("restore snapshot"), "{msg}");
-    assert!(msg.contains("was removed again"), "{msg}");
+    assert!(
+        msg.contains(&format!("restore snapshot '{target}' on volume 'ONTAP01'")),
+        "{msg}"
+    );
     assert!(msg.contains("524511"), "{msg}");
-    assert_eq!(f.snapshot_names("ONTAP01"), [target]);
+    assert_eq!(f.snapshot_names("ONTAP01"), [target, newer]);
+    assert!(f.calls_to("ontap.create_snapshot").is_empty());
+    assert!(f.calls_to("ontap.delete_snapshot").is_empty());
 }
 
 #[test]
@@ -409,10 +462,7 @@ fn restore_is_refused_when_a_clone_depends_on_a_newer_snapshot() {
     let target = tool_snapshot(&f, "ONTAP01", 3, None);
     let newer = tool_snapshot(&f, "ONTAP01", 1, None);
     let m = mount_default(&f, &newer);
-    let opts = RestoreOptions {
-        force: false,
-        safety_snapshot: true,
-    };
+    let opts = RestoreOptions::default();
     let e = restore(&f, "ONTAP01", &target, &opts).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains(&m.volume) && msg.contains(&newer), "{msg}");
@@ -819,10 +869,7 @@ fn restore_is_refused_past_a_newer_unexpired_snapshot() {
         },
     )
     .unwrap();
-    let opts = RestoreOptions {
-        force: false,
-        safety_snapshot: true,
-    };
+    let opts = RestoreOptions::default();
     let e = restore(&f, "ONTAP01", &target, &opts).unwrap_err();
     let msg = e.to_string();
     assert!(
@@ -841,10 +888,7 @@ fn restore_is_refused_past_a_newer_unexpired_snapshot() {
 fn restore_of_an_unknown_snapshot_changes_nothing() {
     let f = Fake::new();
     stop_ontap01_guests(&f);
-    let opts = RestoreOptions {
-        force: false,
-        safety_snapshot: true,
-    };
+    let opts = RestoreOptions::default();
     let e = restore(
         &f,
         "ONTAP01",
@@ -885,10 +929,7 @@ fn restore_guards_guests_of_every_storage_on_the_same_volume() {
     f.set_guest_status(101, "running");
     f.world().configs.get_mut(&101).unwrap().remove("sata0");
     let target = tool_snapshot(&f, "ONTAP01", 1, None);
-    let opts = RestoreOptions {
-        force: false,
-        safety_snapshot: true,
-    };
+    let opts = RestoreOptions::default();
     let e = restore(&f, "ONTAP01", &target, &opts).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("103 (app01)"), "{msg}");
