@@ -283,12 +283,29 @@ fn objects(line: &str) -> Vec<String> {
     out
 }
 
-/// The fault-rule path pattern of a logged request: decoded, with times and UUIDs as `*`.
+/// The fault-rule path pattern of a logged request: decoded, with times, UUIDs and the
+/// per-run fields of a Proxmox task id (pid, start, time: `UPID:node:0000ABCD:...`) as `*`.
 pub fn pattern_of(entry: &RequestLogEntry) -> String {
-    state::normalize(&percent_decode(&entry.path, false))
+    let path = state::normalize(&percent_decode(&entry.path, false))
         .replace("<TS>", "*")
         .replace("<UUID>", "*")
-        .replace('?', "*")
+        .replace('?', "*");
+    let Some(at) = path.find("UPID:") else {
+        return path;
+    };
+    let (head, upid) = path.split_at(at);
+    let fields: Vec<&str> = upid
+        .split(':')
+        .map(|f| {
+            let hex = f.len() == 8 && f.bytes().all(|b| b.is_ascii_hexdigit());
+            if hex {
+                "*"
+            } else {
+                f
+            }
+        })
+        .collect();
+    format!("{head}{}", fields.join(":"))
 }
 
 fn same_request(pattern: &str, a: &RequestLogEntry, b: &RequestLogEntry) -> bool {
@@ -510,6 +527,32 @@ pub fn judge(label: String, wf: &Workflow, obs: &Observed, clean: Option<&Clean>
         fault_applied: obs.fault_applied,
         problems,
     }
+}
+
+#[test]
+fn patterns_blank_what_differs_between_runs() {
+    let entry = |path: &str| RequestLogEntry {
+        seq: 1,
+        time: String::new(),
+        api: Api::Pve,
+        method: "GET".into(),
+        path: path.into(),
+        query: String::new(),
+        status: 200,
+        duration_ms: 0,
+    };
+    assert_eq!(
+        pattern_of(&entry(
+            "/api2/json/nodes/pve1/tasks/UPID%3Apve1%3A00001006%3A00100009%3A6B0831C7%3Aqmpause%3A100%3Aroot%40pam%3A/status"
+        )),
+        "/api2/json/nodes/pve1/tasks/UPID:pve1:*:*:*:qmpause:100:root@pam:/status"
+    );
+    assert_eq!(
+        pattern_of(&entry(
+            "/api/storage/volumes/0f3a2b1c-aaaa-4bbb-8ccc-0123456789ab"
+        )),
+        "/api/storage/volumes/*"
+    );
 }
 
 #[test]
