@@ -40,6 +40,9 @@ job-start = storage-snapshot
 job-start.storages = ONTAP02
 job-start.label = soakjob
 job-start.keep = 2
+backup-start = vm-snapshot
+backup-start.label = soakbackup
+backup-start.keep = 2
 ";
 
 /// (volume, label) → keep, for the storage snapshots the policy makes.
@@ -49,8 +52,18 @@ const STORAGE_GROUPS: &[(&str, &str, usize)] = &[
     ("pve_nested", "soakstop", 3),
     ("pve_vmstore2", "soakjob", 2),
 ];
-/// (guest, files per set, keep) for the disk snapshots the policy makes.
-const VM_GROUPS: &[(u32, usize, usize)] = &[(100, 4, 2), (103, 1, 2)];
+/// (guest, label, files per set, keep) for the disk snapshots the policy makes.
+const VM_GROUPS: &[(u32, &str, usize, usize)] = &[
+    (100, "soakvm", 4, 2),
+    (103, "soakdb", 1, 2),
+    (100, "soakbackup", 4, 2),
+    (101, "soakbackup", 1, 2),
+    (102, "soakbackup", 1, 2),
+    (103, "soakbackup", 1, 2),
+    (104, "soakbackup", 1, 2),
+    (105, "soakbackup", 1, 2),
+    (200, "soakbackup", 2, 2),
+];
 
 /// xorshift64: enough randomness for picking guests and phases, reproducible from the seed.
 struct XorShift(u64);
@@ -137,12 +150,20 @@ fn snapshot_counts(
     (storage, disks)
 }
 
-/// Snapshot sets of a guest: timestamp → number of files.
-fn sets(files: &[String]) -> BTreeMap<String, usize> {
+/// Snapshot sets of a guest with `label` ("" for none): timestamp → number of files. A file is
+/// `<stem>-snapshot-[<label>-]<YYYY-mm-dd_HH:MM:SS+0000>.<ext>`.
+fn sets(files: &[String], label: &str) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for f in files {
-        if let Some((_, rest)) = f.split_once("-snapshot-") {
-            let ts = rest.rsplit_once('.').map_or(rest, |(ts, _)| ts);
+        let Some((_, rest)) = f.split_once("-snapshot-") else {
+            continue;
+        };
+        let tag = rest.rsplit_once('.').map_or(rest, |(tag, _)| tag);
+        let Some(split) = tag.len().checked_sub(24) else {
+            continue;
+        };
+        let (prefix, ts) = tag.split_at(split);
+        if prefix.strip_suffix('-').unwrap_or(prefix) == label {
             *out.entry(ts.to_string()).or_insert(0) += 1;
         }
     }
@@ -217,7 +238,9 @@ fn soak_hooks_under_random_faults() {
 
     // Settle: with faults gone, each action of the policy runs `keep` more times, a second apart
     // (names have one-second resolution), so retention must leave exactly `keep` of each group.
-    let settle = [
+    // Two steps a second apart per round: disk snapshots of one guest in one second are refused
+    // whatever their label (sets are named by the second).
+    let hooks = vec![
         Invocation::args(&["hook", "100", "post-stop"]),
         Invocation::args(&["hook", "103", "post-stop"]),
         Invocation::args(&["hook", "105", "post-stop"]),
@@ -225,21 +248,31 @@ fn soak_hooks_under_random_faults() {
         Invocation::args(&["hook", "100", "pre-start"]),
         Invocation::args(&["hook", "103", "pre-stop"]),
     ];
+    let backups: Vec<Invocation> = GUESTS
+        .iter()
+        .map(|vmid| {
+            let vmtype = if *vmid == 200 { "lxc" } else { "qemu" };
+            vzdump(
+                &["backup-start", "snapshot", &vmid.to_string()],
+                Some(vmtype),
+            )
+        })
+        .collect();
     for _ in 0..3 {
-        let round = Instant::now();
-        for inv in &settle {
-            let out = bench.run(inv);
-            if out.code != 0 || out.stderr.contains("pve-ontap-snapshot: error: ") {
-                problems.push(format!(
-                    "settling run '{}' failed (exit {}):\n{}",
-                    inv.args.join(" "),
-                    out.code,
-                    out.stderr
-                ));
+        for step in [&hooks, &backups] {
+            for inv in step {
+                let out = bench.run(inv);
+                if out.code != 0 || out.stderr.contains("pve-ontap-snapshot: error: ") {
+                    problems.push(format!(
+                        "settling run '{}' failed (exit {}):\n{}",
+                        inv.args.join(" "),
+                        out.code,
+                        out.stderr
+                    ));
+                }
             }
-        }
-        if let Some(rest) = Duration::from_millis(1100).checked_sub(round.elapsed()) {
-            std::thread::sleep(rest);
+            // The next step's names start in a later second than this step's last ones.
+            std::thread::sleep(Duration::from_millis(1100));
         }
     }
     let settled = bench.env.state();
@@ -272,14 +305,14 @@ fn soak_hooks_under_random_faults() {
             ));
         }
     }
-    for (vmid, per_set, keep) in VM_GROUPS {
+    for (vmid, label, per_set, keep) in VM_GROUPS {
         let files = disk_files.get(vmid).cloned().unwrap_or_default();
-        let sets = sets(&files);
+        let sets = sets(&files, label);
         expected_total += keep;
         found_total += sets.len();
         if sets.len() != *keep {
             problems.push(format!(
-                "guest {vmid}: {} disk snapshot sets ({:?}), retention keeps {keep}",
+                "guest {vmid}: {} disk snapshot sets labelled '{label}' ({:?}), retention keeps {keep}",
                 sets.len(),
                 sets.keys().collect::<Vec<_>>()
             ));
@@ -287,16 +320,20 @@ fn soak_hooks_under_random_faults() {
         for (ts, n) in &sets {
             if n != per_set {
                 problems.push(format!(
-                    "guest {vmid}: set {ts} has {n} of {per_set} disk files (half made)"
+                    "guest {vmid}: set {label} {ts} has {n} of {per_set} disk files (half made)"
                 ));
             }
         }
     }
-    for vmid in disk_files.keys() {
-        if !VM_GROUPS.iter().any(|(g, _, _)| g == vmid) {
+    for (vmid, files) in &disk_files {
+        let known: usize = VM_GROUPS
+            .iter()
+            .filter(|(g, ..)| g == vmid)
+            .map(|(_, label, ..)| sets(files, label).values().sum::<usize>())
+            .sum();
+        if known != files.len() {
             problems.push(format!(
-                "guest {vmid}: disk snapshot files although no policy makes them: {:?}",
-                disk_files[vmid]
+                "guest {vmid}: disk snapshot files no policy makes: {files:?}"
             ));
         }
     }
@@ -383,7 +420,16 @@ fn xorshift_is_reproducible_and_spreads() {
                    {"path": "images/100/vm-100-disk-0.qcow2"}]}]}}));
     assert_eq!(storage[&("ONTAP01".to_string(), "x".to_string())], 2);
     assert_eq!(
-        sets(&disks[&100]),
+        sets(&disks[&100], ""),
         BTreeMap::from([("2026-01-01_00:00:00+0000".to_string(), 2)])
     );
+    let labelled = [
+        "images/100/vm-100-disk-0-snapshot-soak-vm-2026-01-01_00:00:00+0000.qcow2".to_string(),
+        "images/100/vm-100-disk-1-snapshot-2026-01-02_00:00:00+0000.raw".to_string(),
+    ];
+    assert_eq!(
+        sets(&labelled, "soak-vm"),
+        BTreeMap::from([("2026-01-01_00:00:00+0000".to_string(), 1)])
+    );
+    assert_eq!(sets(&labelled, "").len(), 1);
 }
