@@ -683,3 +683,67 @@ mod disks {
         }
     }
 }
+
+mod hook_env {
+    //! The hook entry points with arbitrary environments (vzdump's variables, Proxmox's
+    //! `PVE_MIGRATED_FROM`), through the binary: 64 cases each, as every case is a process.
+
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+
+    use proptest::prelude::*;
+
+    use crate::util::{run_command, TestEnv, RUN_TIMEOUT};
+
+    /// Any value, also bytes that are not UTF-8.
+    fn value() -> impl Strategy<Value = OsString> {
+        prop_oneof![
+            any::<String>().prop_map(OsString::from),
+            "[ -~]{0,40}".prop_map(OsString::from),
+            prop::collection::vec(1u8..=255, 0..24).prop_map(OsString::from_vec),
+        ]
+    }
+
+    fn vzdump_env() -> impl Strategy<Value = Vec<(&'static str, OsString)>> {
+        let names = [
+            "STOREID", "DUMPDIR", "VMTYPE", "HOSTNAME", "TARGET", "LOGFILE",
+        ];
+        prop::collection::vec(proptest::option::of(value()), 6).prop_map(move |values| {
+            names
+                .iter()
+                .zip(values)
+                .filter_map(|(n, v)| v.map(|v| (*n, v)))
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn phases_without_action_take_any_environment(
+            env in vzdump_env(),
+            migrated_from in proptest::option::of(value()),
+            call in prop::sample::select(vec![
+                vec!["vzdump", "job-start"],
+                vec!["vzdump", "backup-start", "snapshot", "100"],
+                vec!["vzdump", "log-end", "stop", "200"],
+                vec!["hook", "101", "pre-start"],
+                vec!["hook", "200", "post-stop"],
+            ]),
+        ) {
+            let test = TestEnv::new();
+            let mut cmd = test.command(&call);
+            cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+            if let Some(from) = &migrated_from {
+                cmd.env("PVE_MIGRATED_FROM", from);
+            }
+            cmd.env("PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET", "none");
+            let out = run_command(cmd, None, RUN_TIMEOUT);
+            prop_assert_eq!(out.code, 0, "{}", out.stderr);
+            prop_assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+            // No policy, no action: the fast path never touches the network.
+            prop_assert_eq!(test.requests().len(), 0);
+        }
+    }
+}
