@@ -13,7 +13,7 @@ use crate::util::Output;
 
 const INVOCATIONS: usize = 300;
 const AT_ONCE: usize = 8;
-const SEED: u64 = 0x5eed_0f_50a6;
+const SEED: u64 = 0x005e_ed0f_50a6;
 /// Requests answered 500 (ONTAP or Proxmox error body) and dropped without an answer.
 const ERROR_SHARE: f64 = 0.04;
 const DROP_SHARE: f64 = 0.01;
@@ -114,15 +114,15 @@ fn vzdump(args: &[&str], vmtype: Option<&str>) -> Invocation {
     Invocation::args(&argv).with_env(&env)
 }
 
+/// Storage snapshots per (volume, label).
+type StorageCounts = BTreeMap<(String, String), usize>;
+/// Disk snapshot files per guest.
+type DiskFiles = BTreeMap<u32, Vec<String>>;
+
 /// Storage snapshots per (volume, label), disk snapshot files per guest.
-fn snapshot_counts(
-    dump: &Value,
-) -> (
-    BTreeMap<(String, String), usize>,
-    BTreeMap<u32, Vec<String>>,
-) {
+fn snapshot_counts(dump: &Value) -> (StorageCounts, DiskFiles) {
     let mut storage = BTreeMap::new();
-    let mut disks: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    let mut disks = DiskFiles::new();
     for v in dump["ontap"]["volumes"].as_array().into_iter().flatten() {
         let volume = v["name"].as_str().unwrap_or_default().to_string();
         for s in v["snapshots"].as_array().into_iter().flatten() {
