@@ -137,26 +137,12 @@ pub(super) fn run(
             })?;
         let size = source.size;
         let snapshot_file = naming::disk_snapshot_file_labeled(&p.file, &ts, opts.label.as_deref());
-        // Sets are told apart by their timestamp alone: a snapshot of this disk from this second
-        // under another label would merge with this one (and be deleted with it by a prune).
-        let same_second = listings.get(p.store, &p.dir).iter().find(|f| {
-            naming::parse_disk_snapshot_name(&f.name)
-                .is_some_and(|n| n.timestamp == ts && n.source == p.file)
-        });
-        if let Some(existing) = same_second {
-            let what = if existing.name == snapshot_file {
-                format!("the clone destination '{}/{snapshot_file}'", p.dir)
-            } else {
-                format!(
-                    "'{}/{}', a snapshot of it from the same second (sets are named by the \
-                     second),",
-                    p.dir, existing.name
-                )
-            };
+        if listings.find(p.store, &p.dir, &snapshot_file).is_some() {
             return Err(Error::Refused(format!(
-                "cannot snapshot {} of guest {vmid}: {what} already exists on volume '{}' (a \
-                 snapshot taken in the same second? try again)",
+                "cannot snapshot {} of guest {vmid}: the clone destination '{}/{snapshot_file}' \
+                 already exists on volume '{}' (a snapshot taken in the same second?)",
                 p.describe(),
+                p.dir,
                 p.store.volume.name
             )));
         }
@@ -671,25 +657,6 @@ mod tests {
         assert!(msg.contains("incomplete"), "{msg}");
         assert!(msg.contains("scsi1"), "{msg}");
         assert!(!b.pve.calls().iter().any(|e| e.starts_with("suspend")));
-    }
-
-    #[test]
-    fn a_set_of_the_same_second_under_another_label_is_refused() {
-        let b = fake::scenario();
-        b.ontap.add_file(
-            &volume_uuid("ONTAP01"),
-            &format!("images/100/vm-100-disk-1-snapshot-daily-{TS}.raw"),
-            1,
-        );
-        let e = create(&b, 100, &opts(Consistency::Suspend)).unwrap_err();
-        let msg = e.to_string();
-        assert!(msg.contains("from the same second"), "{msg}");
-        assert!(msg.contains("vm-100-disk-1-snapshot-daily-"), "{msg}");
-        assert!(!b
-            .pve
-            .calls()
-            .iter()
-            .any(|e| e.starts_with("suspend") || e.starts_with("clone")));
     }
 
     #[test]
