@@ -238,8 +238,8 @@ fn soak_hooks_under_random_faults() {
 
     // Settle: with faults gone, each action of the policy runs `keep` more times, a second apart
     // (names have one-second resolution), so retention must leave exactly `keep` of each group.
-    // Two steps a second apart per round: disk snapshots of one guest in one second are refused
-    // whatever their label (sets are named by the second).
+    // Two steps a second apart per round, so that every round gives each group a new second
+    // (names have one-second resolution).
     let hooks = vec![
         Invocation::args(&["hook", "100", "post-stop"]),
         Invocation::args(&["hook", "103", "post-stop"]),
