@@ -70,6 +70,9 @@ pub fn render(
 
 /// Write `text` to `path` readable by the owner only (mode 0600, also when the file existed).
 pub fn write_private(path: &Path, text: &str) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
