@@ -298,6 +298,10 @@ fn report(text: &str) {
     let _ = std::fs::write(path, text);
 }
 
+/// Every workflow × request × fault kind (api-error, drop, slow answer, failed job or task, 401),
+/// on 3 threads with a simulator each; prints the table and writes it to
+/// `target/tmp/fault-matrix.txt`. `FAULT_MATRIX_ONLY=vm,storage mount` runs only the workflows
+/// whose names contain one of the comma-separated parts.
 #[test]
 fn fault_matrix() {
     let started = Instant::now();
