@@ -14,7 +14,7 @@ use harness::{
     Workflow,
 };
 
-/// Worker threads (each with its own simulator).
+/// Threads running cells (each with its own simulator).
 const THREADS: usize = 3;
 /// More cells than this are sampled deterministically (every n-th), and the report says so.
 const MAX_CELLS: usize = 2400;

@@ -201,7 +201,7 @@ fn soak_hooks_under_random_faults() {
             .probability(DROP_SHARE, SEED ^ 0xffff),
     );
 
-    // All workers run against the one simulator.
+    // Every thread runs against the one simulator.
     let outputs: Vec<(Invocation, Output)> = parallel(
         invocations(SEED, INVOCATIONS),
         AT_ONCE,

@@ -1,4 +1,4 @@
-//! The fault-matrix machinery: a bench per worker thread (simulator + temp dir + config with short
+//! The fault-matrix machinery: a bench per thread (simulator + temp dir + config with short
 //! timeouts), clean runs that record each workflow's requests, and one cell per request × fault.
 
 use std::collections::{BTreeSet, VecDeque};
@@ -99,7 +99,7 @@ impl FaultKind {
     }
 }
 
-/// The test's world for one worker: a simulator over the matrix scenario and a config with short
+/// The test's world for one thread: a simulator over the matrix scenario and a config with short
 /// timeouts and the hook policies.
 pub struct Bench {
     pub env: TestEnv,
@@ -611,7 +611,7 @@ fn tail(text: &str, n: usize) -> String {
         .join("\n")
 }
 
-/// Run `jobs` on `threads` workers, each with its own state (e.g. a bench) made by `make`;
+/// Run `jobs` on `threads` threads, each with its own state (e.g. a bench) made by `make`;
 /// results in the order of `jobs`.
 pub fn parallel<S, J: Send, R: Send>(
     jobs: Vec<J>,
