@@ -13,5 +13,7 @@ pub mod ontap;
 pub mod ops;
 pub mod output;
 pub mod paths;
+#[cfg(test)]
+pub(crate) mod props;
 pub mod pve;
 pub mod secret;

@@ -3,7 +3,9 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use syslog::{Facility, Formatter3164, LoggerBackend};
@@ -47,7 +49,13 @@ pub struct Logger {
     stderr_level: LevelFilter,
     syslog_level: LevelFilter,
     syslog: Option<Mutex<Syslog>>,
+    /// A syslog write failed (the daemon is gone or does not keep up): stderr only from then on.
+    syslog_failed: AtomicBool,
 }
+
+/// How long one syslog write may wait for a busy daemon (a full socket queue blocks the writer;
+/// a hook must never hang on its log).
+const SYSLOG_WRITE_TIMEOUT: Duration = Duration::from_millis(250);
 
 impl Logger {
     /// `level` applies to stderr; syslog always gets at least the info lines (what was done),
@@ -62,6 +70,7 @@ impl Logger {
             stderr_level: level,
             syslog_level: level.max(LevelFilter::Info),
             syslog,
+            syslog_failed: AtomicBool::new(false),
         }
     }
 
@@ -93,7 +102,48 @@ fn connect_syslog(path: &Path) -> Option<Syslog> {
         process: BIN.to_string(),
         pid: std::process::id(),
     };
-    syslog::unix_custom(formatter, path).ok()
+    let logger = syslog::unix_custom(formatter, path).ok()?;
+    let bounded = match &logger.backend {
+        LoggerBackend::Unix(socket) => socket.set_write_timeout(Some(SYSLOG_WRITE_TIMEOUT)),
+        LoggerBackend::UnixStream(stream) => stream
+            .get_ref()
+            .set_write_timeout(Some(SYSLOG_WRITE_TIMEOUT)),
+        _ => Ok(()),
+    };
+    bounded.ok()?;
+    Some(logger)
+}
+
+/// Request headers whose values are credentials. The HTTP library logs every request's headers
+/// at debug level (shown here at trace) and hides only `Authorization` and `Cookie` itself.
+const SENSITIVE_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "set-cookie",
+    "csrfpreventiontoken",
+];
+
+/// `message` with the value of every sensitive `Name: value` header line replaced.
+pub fn redact_headers(message: &str) -> std::borrow::Cow<'_, str> {
+    let sensitive = |line: &str| {
+        line.trim_start().split_once(':').is_some_and(|(name, _)| {
+            SENSITIVE_HEADERS.contains(&name.trim().to_ascii_lowercase().as_str())
+        })
+    };
+    if !message.lines().any(sensitive) {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let redacted: Vec<String> = message
+        .split('\n')
+        .map(|line| match line.split_once(':') {
+            Some((name, rest)) if sensitive(line) => {
+                let cr = if rest.ends_with('\r') { "\r" } else { "" };
+                format!("{name}: <redacted>{cr}")
+            }
+            _ => line.to_string(),
+        })
+        .collect();
+    std::borrow::Cow::Owned(redacted.join("\n"))
 }
 
 /// One stderr line for a message.
@@ -122,21 +172,34 @@ impl Log for Logger {
             return;
         }
         let message = record.args().to_string();
+        let message = redact_headers(&message);
         if self.wanted(metadata, self.stderr_level) {
             let line = format_line(self.style, record.level(), &message);
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "{line}");
         }
         if let Some(syslog) = &self.syslog {
-            if self.wanted(metadata, self.syslog_level) {
+            if self.wanted(metadata, self.syslog_level)
+                && !self.syslog_failed.load(Ordering::Relaxed)
+            {
                 let mut syslog = syslog.lock().unwrap_or_else(|e| e.into_inner());
-                // A syslog daemon that went away must not break the command.
-                let _ = match record.level() {
+                // A syslog daemon that went away or does not keep up must neither break nor
+                // stall the command: after one failed write, stderr only.
+                let sent = match record.level() {
                     Level::Error => syslog.err(&message),
                     Level::Warn => syslog.warning(&message),
                     Level::Info => syslog.info(&message),
                     Level::Debug | Level::Trace => syslog.debug(&message),
                 };
+                if let Err(e) = sent {
+                    self.syslog_failed.store(true, Ordering::Relaxed);
+                    let line = format_line(
+                        self.style,
+                        Level::Warn,
+                        &format!("syslog does not take messages ({e}); logging to stderr only"),
+                    );
+                    let _ = writeln!(std::io::stderr().lock(), "{line}");
+                }
             }
         }
     }
@@ -252,6 +315,51 @@ mod tests {
         socket.set_nonblocking(true).unwrap();
         assert!(socket.recv(&mut buf).is_err(), "unexpected extra message");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_syslog_that_does_not_read_never_stalls_logging() {
+        let dir = std::env::temp_dir().join(format!("pos-syslog-full-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.sock");
+        // Bound but never read: its queue fills after a few messages and writes would block.
+        let _socket = UnixDatagram::bind(&path).unwrap();
+        let logger = Logger::new(LevelFilter::Info, Style::Hook, &SyslogTarget::Socket(path));
+        assert!(logger.has_syslog());
+        for i in 0..2000 {
+            logger.log(&record(
+                Level::Info,
+                "pve_ontap_snapshot::hook",
+                format_args!("message {i}"),
+            ));
+        }
+        // Reaching this line is the point (without the write timeout the eleventh message
+        // blocks for good); after the one failed write the rest went to stderr only.
+        assert!(logger.syslog_failed.load(Ordering::Relaxed));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn credential_headers_of_logged_requests_are_redacted() {
+        let prelude = "writing prelude: POST /api2/json/storage HTTP/1.1\r\nHost: h:8006\r\n\
+                       CSRFPreventionToken: 6B083173:uIBpyxJdQa2EUKmz7sNI\r\ncookie: PVEAuthCookie=PVE:x\r\n\
+                       Accept: application/json\r\n\r\n";
+        let out = redact_headers(prelude);
+        assert!(
+            !out.contains("6B083173") && !out.contains("PVEAuthCookie"),
+            "{out}"
+        );
+        assert!(out.contains("CSRFPreventionToken: <redacted>\r\n"), "{out}");
+        assert!(out.contains("cookie: <redacted>\r\n"), "{out}");
+        assert!(out
+            .starts_with("writing prelude: POST /api2/json/storage HTTP/1.1\r\nHost: h:8006\r\n"));
+        assert!(out.ends_with("Accept: application/json\r\n\r\n"), "{out}");
+        let plain = "created snapshot proxmox_snapshot_2026-03-01_12:00:00+0000";
+        assert!(matches!(
+            redact_headers(plain),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -90,6 +90,9 @@ impl Core {
             Some(canned) => canned,
             None => self.call_handler(api, req, fault.job_fault.as_ref()),
         };
+        if !fault.answer_delay.is_zero() {
+            std::thread::sleep(fault.answer_delay);
+        }
         if !self.shared.latency.is_zero() {
             std::thread::sleep(self.shared.latency);
         }
@@ -194,6 +197,30 @@ mod tests {
         let log = core.log.entries();
         assert_eq!(log.len(), 1);
         assert_eq!((log[0].status, log[0].query.as_str()), (0, "x=1"));
+    }
+
+    /// Counts the calls that reached it.
+    fn counting(_: Api, shared: &Shared, _: &Request, _: Option<&JobFault>) -> Response {
+        let mut world = shared.lock();
+        world.pve.cluster_name.push('+');
+        Response::json(200, &json!({"calls": world.pve.cluster_name.len()}))
+    }
+
+    #[test]
+    fn an_answer_delay_runs_the_handler_first_and_is_logged() {
+        let core = core(counting);
+        core.faults()
+            .add(FaultRule::new("POST", "/x").answer_delay_ms(40))
+            .unwrap();
+        let before = core.shared.lock().pve.cluster_name.len();
+        let started = std::time::Instant::now();
+        let Outcome::Respond(resp) = serve(&core, Api::Pve, "POST", "/x") else {
+            panic!("dropped");
+        };
+        assert!(started.elapsed() >= Duration::from_millis(40));
+        assert_eq!(resp.status, 200);
+        assert_eq!(core.shared.lock().pve.cluster_name.len(), before + 1);
+        assert!(core.log.entries()[0].duration_ms >= 40);
     }
 
     #[test]

@@ -15,11 +15,16 @@ use crate::world::{Api, JobFault};
 /// matches any run of characters, tested against the path as sent and against its decoded form;
 /// a pattern containing `?` is tested against `path?query`) all match; absent fields match
 /// anything. The first `skip` matching requests pass untouched, the next `count` get the fault
-/// (`count` 0: every later matching request), then the rule is spent.
+/// (`count` 0: every later matching request), then the rule is spent. With `probability`, each
+/// matching request after the skipped ones gets the fault only with that probability, decided by
+/// a pseudo-random sequence started from `seed` (same seed and request order, same decisions);
+/// `count` then counts the requests that got it.
 ///
 /// Effects: `delay_ms` waits before anything else; then `drop` closes the connection without an
 /// answer, or `status` (with optional `reason` and JSON `body`) answers instead of the handler,
-/// or `fail_job` lets the handler run and asks it to make the request's job/task fail. When
+/// or `fail_job` lets the handler run and asks it to make the request's job/task fail;
+/// `answer_delay_ms` waits after the handler ran, before the answer goes out (the change is made,
+/// the client hears of it late). When
 /// several rules match one request, delays add up, a drop wins, then the first canned answer,
 /// then the first job failure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,8 +39,21 @@ pub struct FaultRule {
     pub reason: Option<String>,
     pub body: Option<Value>,
     pub delay_ms: u64,
+    /// Wait this long between running the handler and sending its answer.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub answer_delay_ms: u64,
     pub drop: bool,
     pub fail_job: Option<JobFault>,
+    /// Chance (0 < p <= 1) that a matching request gets the fault; absent: every one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// Start of the pseudo-random sequence that `probability` draws from.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub seed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Default for FaultRule {
@@ -50,8 +68,11 @@ impl Default for FaultRule {
             reason: None,
             body: None,
             delay_ms: 0,
+            answer_delay_ms: 0,
             drop: false,
             fail_job: None,
+            probability: None,
+            seed: 0,
         }
     }
 }
@@ -105,8 +126,22 @@ impl FaultRule {
         self
     }
 
+    /// Answer `ms` late, after the handler has run.
+    pub fn answer_delay_ms(mut self, ms: u64) -> Self {
+        self.answer_delay_ms = ms;
+        self
+    }
+
     pub fn drop_connection(mut self) -> Self {
         self.drop = true;
+        self
+    }
+
+    /// Apply the fault to a matching request only with chance `p`, drawn from a sequence
+    /// started at `seed`.
+    pub fn probability(mut self, p: f64, seed: u64) -> Self {
+        self.probability = Some(p);
+        self.seed = seed;
         self
     }
 
@@ -151,11 +186,30 @@ impl FaultRule {
                 "status and fail_job exclude each other (a canned answer runs no job)".into(),
             );
         }
+        if let Some(p) = self.probability {
+            if !(p > 0.0 && p <= 1.0) {
+                return Err(format!("probability {p} is not in (0, 1]"));
+            }
+        }
         if self.delay_ms > MAX_DELAY_MS {
             return Err(format!("delay_ms over {MAX_DELAY_MS}"));
         }
-        if self.status.is_none() && !self.drop && self.fail_job.is_none() && self.delay_ms == 0 {
-            return Err("the rule has no effect: give status, delay_ms, drop or fail_job".into());
+        if self.answer_delay_ms > MAX_DELAY_MS {
+            return Err(format!("answer_delay_ms over {MAX_DELAY_MS}"));
+        }
+        if self.drop && self.answer_delay_ms > 0 {
+            return Err("drop cannot be combined with answer_delay_ms (there is no answer)".into());
+        }
+        if self.status.is_none()
+            && !self.drop
+            && self.fail_job.is_none()
+            && self.delay_ms == 0
+            && self.answer_delay_ms == 0
+        {
+            return Err(
+                "the rule has no effect: give status, delay_ms, answer_delay_ms, drop or fail_job"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -231,12 +285,30 @@ pub struct FaultStatus {
     pub applied: u64,
     /// No further request will get this fault.
     pub spent: bool,
+    /// State of the pseudo-random sequence of a rule with `probability`.
+    #[serde(skip)]
+    rng: u64,
+}
+
+/// A uniform draw in [0, 1) from xorshift64* (never stuck at zero).
+fn next_unit(state: &mut u64) -> f64 {
+    if *state == 0 {
+        *state = 0x9E37_79B9_7F4A_7C15;
+    }
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// What the matching rules decided for one request.
 #[derive(Debug, Default)]
 pub struct FaultOutcome {
     pub delay: Duration,
+    /// Waited after the handler, before the answer.
+    pub answer_delay: Duration,
     pub drop: bool,
     pub response: Option<Response>,
     pub job_fault: Option<JobFault>,
@@ -259,12 +331,14 @@ impl FaultSet {
             m.make_ascii_uppercase();
         }
         self.next_id += 1;
+        let rng = rule.seed;
         self.rules.push(FaultStatus {
             id: self.next_id,
             rule,
             matched: 0,
             applied: 0,
             spent: false,
+            rng,
         });
         Ok(self.next_id)
     }
@@ -296,12 +370,18 @@ impl FaultSet {
             if armed.matched <= u64::from(armed.rule.skip) {
                 continue;
             }
+            if let Some(p) = armed.rule.probability {
+                if next_unit(&mut armed.rng) >= p {
+                    continue;
+                }
+            }
             armed.applied += 1;
             let count = u64::from(armed.rule.count);
             armed.spent = count != 0 && armed.applied >= count;
             out.rule_ids.push(armed.id);
             let rule = &armed.rule;
             out.delay += Duration::from_millis(rule.delay_ms);
+            out.answer_delay += Duration::from_millis(rule.answer_delay_ms);
             out.drop |= rule.drop;
             if let (None, Some(status)) = (&out.response, rule.status) {
                 out.response = Some(rule.canned_response(api, status));
@@ -484,6 +564,88 @@ mod tests {
     }
 
     #[test]
+    fn probability_picks_a_reproducible_share_of_the_matches() {
+        let run = |seed: u64| -> Vec<bool> {
+            let mut set = FaultSet::default();
+            set.add(
+                FaultRule::new("*", "*")
+                    .status(500)
+                    .count(0)
+                    .skip(2)
+                    .probability(0.25, seed),
+            )
+            .unwrap();
+            (0..4000)
+                .map(|_| {
+                    check(&mut set, Api::Ontap, "GET", "/api/cluster")
+                        .response
+                        .is_some()
+                })
+                .collect()
+        };
+        let hits = run(7);
+        assert!(!hits[0] && !hits[1], "skipped requests never get the fault");
+        let n = hits.iter().filter(|h| **h).count();
+        assert!((850..1150).contains(&n), "{n} of 4000 at p = 0.25");
+        assert_eq!(hits, run(7), "same seed, same decisions");
+        assert_ne!(hits, run(8));
+        // count still bounds how many requests get the fault.
+        let mut set = FaultSet::default();
+        set.add(
+            FaultRule::new("*", "*")
+                .status(500)
+                .count(3)
+                .probability(0.5, 1),
+        )
+        .unwrap();
+        let n = (0..200)
+            .filter(|_| check(&mut set, Api::Pve, "GET", "/x").response.is_some())
+            .count();
+        assert_eq!(n, 3);
+        let st = &set.list()[0];
+        assert_eq!((st.applied, st.spent), (3, true));
+        assert!(st.matched > 3);
+        // Probability 1 is the plain rule.
+        let mut set = FaultSet::default();
+        set.add(
+            FaultRule::new("*", "*")
+                .status(500)
+                .count(0)
+                .probability(1.0, 0),
+        )
+        .unwrap();
+        assert!((0..50).all(|_| check(&mut set, Api::Pve, "GET", "/x").response.is_some()));
+        let rule: FaultRule = serde_json::from_str(
+            r#"{"path":"*","status":503,"count":0,"probability":0.05,"seed":42}"#,
+        )
+        .unwrap();
+        assert_eq!((rule.probability, rule.seed), (Some(0.05), 42));
+        assert!(rule.validate().is_ok());
+    }
+
+    #[test]
+    fn answer_delays_add_up_apart_from_request_delays() {
+        let mut set = FaultSet::default();
+        set.add(FaultRule::new("POST", "/a").answer_delay_ms(30))
+            .unwrap();
+        set.add(FaultRule::new("POST", "/a").answer_delay_ms(5).delay_ms(2))
+            .unwrap();
+        let out = check(&mut set, Api::Pve, "POST", "/a");
+        assert_eq!(out.answer_delay, Duration::from_millis(35));
+        assert_eq!(out.delay, Duration::from_millis(2));
+        assert!(out.response.is_none() && out.job_fault.is_none() && !out.drop);
+        assert!(FaultRule::new("GET", "/a")
+            .answer_delay_ms(1)
+            .drop_connection()
+            .validate()
+            .is_err());
+        let rule: FaultRule =
+            serde_json::from_str(r#"{"path":"/a","answer_delay_ms":2500}"#).unwrap();
+        assert_eq!(rule.answer_delay_ms, 2500);
+        assert!(rule.validate().is_ok());
+    }
+
+    #[test]
     fn invalid_rules_are_refused() {
         let bad = [
             FaultRule::new("GET", "/a"),
@@ -495,6 +657,11 @@ mod tests {
             FaultRule::new("GET", "/a").status(500).fail_job(1, "x"),
             FaultRule::new("GET", "/a").delay_ms(MAX_DELAY_MS + 1),
             FaultRule::new("GET", "/a").status(500).reason("two\nlines"),
+            FaultRule::new("GET", "/a").status(500).probability(0.0, 1),
+            FaultRule::new("GET", "/a").status(500).probability(1.5, 1),
+            FaultRule::new("GET", "/a")
+                .status(500)
+                .probability(f64::NAN, 1),
         ];
         for rule in bad {
             assert!(rule.validate().is_err(), "{rule:?} should be refused");

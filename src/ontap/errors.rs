@@ -217,3 +217,54 @@ mod tests {
         assert!(!is_transient(&Error::NotFound { what: "x".into() }));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::{answer, json, line, response};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    proptest! {
+        #[test]
+        fn any_answer_gives_an_error_without_panic(r in response(), user in any::<String>()) {
+            let e = api_error("GET", "/api/cluster", &r, &user);
+            prop_assert!(!e.message.is_empty());
+            prop_assert_eq!(e.status, r.status);
+            let e = Error::from(e);
+            let _ = (is_transient(&e), is_not_found(&e), e.to_string());
+        }
+
+        #[test]
+        fn error_objects_round_trip(
+            status in 400u16..600,
+            message in line(),
+            code in prop_oneof![any::<u32>().prop_map(|c| json!(c)), "[0-9]{1,9}".prop_map(|c| json!(c))],
+            target in proptest::option::of("[a-z_.]{1,20}"),
+        ) {
+            let mut error = json!({"message": message.clone(), "code": code.clone()});
+            if let Some(t) = &target {
+                error["target"] = json!(t);
+            }
+            let e = api_error("POST", "/api/storage/file/clone", &answer(status, "Bad", &json!({"error": error})), "admin");
+            if status == 401 {
+                prop_assert!(e.message.starts_with(&message));
+                prop_assert!(e.message.contains("'admin'"));
+            } else {
+                prop_assert_eq!(&e.message, &message);
+            }
+            let code_text = match &code {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            prop_assert_eq!(e.code, Some(code_text));
+            prop_assert_eq!(e.target, target);
+        }
+
+        #[test]
+        fn error_objects_are_found_anywhere(v in json()) {
+            let _ = error_object(&v);
+            let _ = v.get("code").map(code_text);
+        }
+    }
+}

@@ -276,3 +276,44 @@ mod tests {
         assert_eq!(job_code(&json!({})), None);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::json;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    proptest! {
+        #[test]
+        fn any_record_decodes_without_panic(v in json()) {
+            let _ = (volume(&v), snapshot(&v), file(&v), svm(&v), version(&v), job_code(&v));
+            let _ = (text(&v, "svm.name"), number(&v, "space.size"));
+        }
+
+        #[test]
+        fn records_round_trip(
+            name in any::<String>(),
+            svm_name in any::<String>(),
+            size in any::<u64>(),
+            as_string in any::<bool>(),
+            owners in proptest::collection::vec(any::<String>(), 0..4),
+        ) {
+            let size_json = if as_string { json!(size.to_string()) } else { json!(size) };
+            let v = volume(&json!({"name": name.clone(), "svm": {"name": svm_name.clone()}, "space": {"size": size_json.clone()}}));
+            prop_assert_eq!(&v.name, &name);
+            prop_assert_eq!(&v.svm_name, &svm_name);
+            prop_assert_eq!(v.size, Some(size));
+            let s = snapshot(&json!({"name": name.clone(), "owners": owners.clone(), "size": size_json}));
+            prop_assert_eq!(s.name, name);
+            prop_assert_eq!(s.owners, owners);
+            prop_assert_eq!(s.size, Some(size));
+        }
+
+        #[test]
+        fn versions_round_trip(g in any::<u32>(), major in any::<u32>(), minor in any::<u32>()) {
+            let v = json!({"version": {"full": "NetApp Release", "generation": g, "major": major, "minor": minor}});
+            prop_assert_eq!(version(&v), Some(OntapVersion::new(g, major, minor)));
+        }
+    }
+}

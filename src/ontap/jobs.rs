@@ -213,3 +213,36 @@ mod tests {
         assert!(polls >= 2);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::{json, line};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    proptest! {
+        #[test]
+        fn any_record_has_a_state_without_panic(v in json()) {
+            let _ = job_uuid(&v);
+            let _ = job_state(&v);
+        }
+
+        #[test]
+        fn job_links_round_trip(uuid in "[0-9a-f-]{1,36}") {
+            let body = json!({"job": {"uuid": uuid.clone(), "_links": {"self": {"href": format!("/api/cluster/jobs/{uuid}")}}}});
+            prop_assert_eq!(job_uuid(&body), Some(uuid));
+        }
+
+        #[test]
+        fn failures_keep_code_and_message(code in any::<u32>(), message in line(), legacy in any::<bool>()) {
+            let job = if legacy {
+                json!({"state": "failure", "code": code, "message": message.clone()})
+            } else {
+                json!({"state": "failure", "code": 0, "message": "x", "error": {"code": code.to_string(), "message": message.clone()}})
+            };
+            prop_assert_eq!(job_state(&job), JobState::Failure { code: code.to_string(), message });
+            prop_assert_eq!(job_state(&json!({"state": "success", "code": code})), JobState::Success);
+        }
+    }
+}

@@ -91,3 +91,38 @@ mod tests {
         assert!(r.is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::json;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    proptest! {
+        #[test]
+        fn any_page_is_read_without_panic(page in json()) {
+            let _ = next_href(&page);
+            let mut calls = 0;
+            let _ = collect("/api/storage/volumes", |_| {
+                calls += 1;
+                Ok(if calls == 1 { page.clone() } else { json!({}) })
+            });
+        }
+
+        #[test]
+        fn pages_round_trip(pages in proptest::collection::vec(proptest::collection::vec(any::<u32>(), 0..5), 1..6)) {
+            let records = collect("/api/x?max_records=5", |t| {
+                let n: usize = t.rsplit_once("page=").map_or(0, |(_, n)| n.parse().unwrap_or(0));
+                let mut page = json!({"records": pages[n], "num_records": pages[n].len()});
+                if n + 1 < pages.len() {
+                    page["_links"] = json!({"next": {"href": format!("/api/x?max_records=5&page={}", n + 1)}});
+                }
+                Ok(page)
+            })
+            .unwrap();
+            let all: Vec<serde_json::Value> = pages.iter().flatten().map(|r| json!(r)).collect();
+            prop_assert_eq!(records, all);
+        }
+    }
+}

@@ -242,8 +242,22 @@ impl Window<'_> {
         let (pve, guest) = (self.pve, self.guest);
         match self.action {
             Action::Nothing => Ok(()),
-            Action::Pause => pve.resume(guest, SUSPEND_WAIT),
-            Action::Shutdown => pve.start(guest, START_WAIT),
+            // A request whose answer was lost may have worked (and a second start of a running
+            // guest fails): the status says.
+            Action::Pause => {
+                pve.resume(guest, SUSPEND_WAIT)
+                    .or_else(|e| match pve.guest_status(guest) {
+                        Ok(s) if s.is_running() && !s.is_paused() => Ok(()),
+                        _ => Err(e),
+                    })
+            }
+            Action::Shutdown => {
+                pve.start(guest, START_WAIT)
+                    .or_else(|e| match pve.guest_status(guest) {
+                        Ok(s) if s.is_running() => Ok(()),
+                        _ => Err(e),
+                    })
+            }
             Action::Freeze => match pve.fsfreeze_thaw(guest) {
                 Ok(_) => Ok(()),
                 // A thaw that timed out may still have worked; the status says.
@@ -523,9 +537,17 @@ mod tests {
             .unwrap()
             .leave()
             .unwrap();
+        // After each failed resume the status is read: the resume may have worked anyway.
         assert_eq!(
             pve.calls(),
-            ["suspend 100", "resume 100", "resume 100", "resume 100"]
+            [
+                "suspend 100",
+                "resume 100",
+                "status 100",
+                "resume 100",
+                "status 100",
+                "resume 100"
+            ]
         );
 
         let pve = FakePve {

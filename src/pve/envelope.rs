@@ -207,3 +207,53 @@ mod tests {
         assert!(!bool_field(&json!({}), "shared"));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::{answer, exact_json, json, line, response};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    proptest! {
+        #[test]
+        fn any_answer_decodes_or_errors_without_panic(r in response()) {
+            match decode("GET", "/api2/json/x", &r) {
+                Ok(_) => prop_assert!(r.is_success()),
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+            }
+            let e = api_error("POST", "/api2/json/x", &r);
+            prop_assert!(!e.message.is_empty());
+            prop_assert_eq!(e.status, r.status);
+        }
+
+        #[test]
+        fn data_round_trips(data in exact_json(), status in 200u16..300) {
+            let r = answer(status, "OK", &json!({"data": data.clone()}));
+            prop_assert_eq!(decode("GET", "/api2/json/x", &r).unwrap(), data);
+        }
+
+        #[test]
+        fn error_answers_keep_reason_and_message(
+            status in 400u16..600,
+            reason in line(),
+            message in line(),
+        ) {
+            let r = answer(status, &reason, &json!({"data": null, "message": format!("{message}\n")}));
+            let e = api_error("DELETE", "/api2/json/x", &r);
+            prop_assert!(e.message.starts_with(&reason));
+            prop_assert!(e.message.contains(&message));
+            let err = decode("DELETE", "/api2/json/x", &r).unwrap_err();
+            prop_assert_eq!(err.api().map(|a| a.status), Some(status));
+        }
+
+        #[test]
+        fn lenient_values_round_trip(n in any::<u64>(), s in any::<String>(), v in json()) {
+            prop_assert_eq!(lenient_u64(&json!(n)), Some(n));
+            prop_assert_eq!(lenient_u64(&json!(n.to_string())), Some(n));
+            prop_assert_eq!(lenient_string(&json!(s.clone())), Some(s));
+            let _ = (lenient_u64(&v), lenient_bool(&v), lenient_string(&v));
+            let _ = (str_field(&v, "storage"), bool_field(&v, "disable"));
+        }
+    }
+}

@@ -97,3 +97,46 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::json;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    proptest! {
+        #[test]
+        fn upids_give_their_node_back(
+            node in "[a-z][a-z0-9-]{0,20}",
+            pid in any::<u32>(),
+            kind in "[a-z]{2,10}",
+            id in "[0-9]{0,9}",
+        ) {
+            let upid = format!("UPID:{node}:{pid:08X}:0012AB34:65F1A2B3:{kind}:{id}:root@pam:");
+            prop_assert_eq!(upid_node(&upid), Some(node.as_str()));
+            prop_assert_eq!(upid_from(&json!(upid.clone())).unwrap(), upid);
+        }
+
+        #[test]
+        fn any_text_or_status_is_judged_without_panic(s in any::<String>(), v in json()) {
+            let _ = upid_node(&s);
+            let _ = upid_from(&v);
+            let _ = task_state(&v);
+        }
+
+        #[test]
+        fn exit_status_decides(exit in any::<String>()) {
+            let state = task_state(&json!({"status": "stopped", "exitstatus": exit.clone()}));
+            let expected = if exit == "OK" || exit.starts_with("WARNINGS") {
+                TaskState::Ok
+            } else if exit.is_empty() {
+                TaskState::Failed("stopped without an exit status".into())
+            } else {
+                TaskState::Failed(exit.clone())
+            };
+            prop_assert_eq!(state, expected);
+            prop_assert_eq!(task_state(&json!({"status": "running", "exitstatus": exit})), TaskState::Running);
+        }
+    }
+}

@@ -2,8 +2,12 @@
 //! `util` holds the environment (simulator, temp dir, config, runner); one module per feature.
 
 mod config;
+mod faults;
 mod hooks;
+mod props;
 mod readme;
+mod secrets;
+mod soak;
 mod storage;
 mod util;
 mod vm;

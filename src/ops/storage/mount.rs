@@ -77,22 +77,31 @@ pub(super) fn mount(
     };
     let server = r.storage.server.clone().unwrap_or_default();
 
-    let clone = r
-        .ontap
-        .create_flexclone(&NewFlexClone {
-            name: clone_name.clone(),
-            svm_name: r.volume.svm_name.clone(),
-            parent_volume: r.volume.name.clone(),
-            parent_snapshot: snapshot.to_string(),
-            nas_path: junction.clone(),
-            export_policy: r.volume.export_policy.clone(),
-        })
-        .step_with(|| {
-            on_volume(
-                &r,
-                &format!("create FlexClone volume '{clone_name}' from snapshot '{snapshot}'"),
-            )
-        })?;
+    let created = r.ontap.create_flexclone(&NewFlexClone {
+        name: clone_name.clone(),
+        svm_name: r.volume.svm_name.clone(),
+        parent_volume: r.volume.name.clone(),
+        parent_snapshot: snapshot.to_string(),
+        nas_path: junction.clone(),
+        export_policy: r.volume.export_policy.clone(),
+    });
+    let clone = match created {
+        Ok(clone) => clone,
+        Err(e) => {
+            // The clone may exist although the call failed (its job's answer was lost, or a
+            // step after the POST failed); the name was free before, so any such volume is ours.
+            let cleanup =
+                remove_unfinished_clone(r.ontap.as_ref(), &r.volume.svm_name, &clone_name);
+            return Err(e).step_with(|| {
+                on_volume(
+                    &r,
+                    &format!(
+                        "create FlexClone volume '{clone_name}' from snapshot '{snapshot}'{cleanup}"
+                    ),
+                )
+            });
+        }
+    };
     log::info!("FlexClone volume '{clone_name}' created at {junction}");
 
     // Everything after this point undoes the clone on failure.
@@ -126,13 +135,28 @@ pub(super) fn mount(
     let export_policy = match finish() {
         Ok(policy) => policy,
         Err(e) => {
+            // The storage id was free before: a storage by that name now is the one this run
+            // added (its answer may have been lost); it goes before the volume behind it.
+            let storage_note = match pve.storage(&storage_id) {
+                Ok(_) => match pve.delete_storage(&storage_id) {
+                    Ok(()) => format!(", Proxmox storage '{storage_id}' was removed again"),
+                    Err(de) => format!(
+                        ", removing Proxmox storage '{storage_id}' again failed ({de}): remove it \
+                         with `pvesm remove {storage_id}`"
+                    ),
+                },
+                Err(_) => String::new(),
+            };
             let cleanup = match remove_clone_volume(r.ontap.as_ref(), &clone) {
-                Ok(_) => format!("clone volume '{clone_name}' was deleted again, nothing is left"),
+                Ok(_) if storage_note.is_empty() => {
+                    format!("clone volume '{clone_name}' was deleted again, nothing is left")
+                }
+                Ok(_) => format!("clone volume '{clone_name}' was deleted again{storage_note}"),
                 Err(ce) => format!(
                     "deleting clone volume '{clone_name}' again failed too ({ce}); delete it on \
                      ONTAP: `volume unmount -vserver {svm} -volume {clone_name}; volume offline \
                      -vserver {svm} -volume {clone_name}; volume delete -vserver {svm} -volume \
-                     {clone_name}`",
+                     {clone_name}`{storage_note}",
                     svm = r.volume.svm_name
                 ),
             };
@@ -199,6 +223,27 @@ fn clone_volume_name(parent: &str, now: OffsetDateTime, taken: impl Fn(&str) -> 
         .map(make)
         .find(|n| !taken(n))
         .unwrap_or_else(|| make(1))
+}
+
+/// After a failed FlexClone create: delete the clone volume `name` if it exists after all.
+/// Returns what to add to the error message.
+fn remove_unfinished_clone(ontap: &dyn Ontap, svm: &str, name: &str) -> String {
+    let found = ontap.volumes(&[
+        ("name", literal(name).as_str()),
+        ("svm.name", literal(svm).as_str()),
+    ]);
+    match found.map(|v| v.into_iter().find(|v| v.name == name)) {
+        Ok(None) => String::new(),
+        Ok(Some(clone)) => match remove_clone_volume(ontap, &clone) {
+            Ok(_) => " (the clone volume was made after all and deleted again)".to_string(),
+            Err(e) => format!(
+                " (the clone volume was made after all; deleting it failed: {e}; delete it on                  ONTAP: `volume unmount -vserver {svm} -volume {name}; volume offline -vserver                  {svm} -volume {name}; volume delete -vserver {svm} -volume {name}`)"
+            ),
+        },
+        Err(e) => format!(
+            " (whether the clone volume was made is unknown: {e}; look for volume '{name}' on              SVM {svm})"
+        ),
+    }
 }
 
 /// Unjunction and delete a clone volume: with `force` (skip the recovery queue) from ONTAP 9.12,

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::ops::signals;
-use crate::ops::vm::list::{self, FoundSet, Scan};
+use crate::ops::vm::list::{self, FoundFile, FoundSet, Scan};
 use crate::ops::vm::{Ctx, SnapshotSet};
 use crate::ops::Backends;
 
@@ -22,9 +22,19 @@ pub(super) fn run(
 /// Delete every file of a set; a signal does not stop it half-way. On failure the error names
 /// each file that is left (the others are gone).
 pub(crate) fn delete_set(scan: &Scan, set: &FoundSet) -> Result<()> {
+    delete_files(scan, set, |_| true)
+}
+
+/// Delete the files of a set that carry `label` (a prune of one label must not take the files
+/// another label made in the same second).
+pub(crate) fn delete_labelled(scan: &Scan, set: &FoundSet, label: Option<&str>) -> Result<()> {
+    delete_files(scan, set, |f| f.label.as_deref() == label)
+}
+
+fn delete_files(scan: &Scan, set: &FoundSet, wanted: impl Fn(&FoundFile) -> bool) -> Result<()> {
     let _shield = signals::shield()?;
     let mut failures = Vec::new();
-    for file in &set.files {
+    for file in set.files.iter().filter(|f| wanted(f)) {
         let store = &scan.stores[&file.storage];
         if let Err(e) = store.ontap.delete_file(&store.volume.uuid, &file.path()) {
             failures.push(format!("{}: {e}", file.volid()));

@@ -43,6 +43,9 @@ pub(crate) struct FoundFile {
     pub key: Option<String>,
     pub disk_volid: String,
     pub size: Option<u64>,
+    /// The label in its name. Files of one second under different labels share a set (sets are
+    /// named by the second); retention and prune go by the label of each file.
+    pub label: Option<String>,
 }
 
 impl FoundFile {
@@ -205,6 +208,7 @@ pub(crate) fn scan(b: &dyn Backends, vmid: u32, ctx: &Ctx<'_>) -> Result<Scan> {
                     .unwrap_or_else(|| sibling_volid(id, dir, &name.source)),
                 source: name.source,
                 size: f.size,
+                label: name.label.clone(),
             };
             let set = by_ts
                 .entry(name.timestamp.clone())

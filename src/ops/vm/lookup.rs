@@ -21,7 +21,14 @@ pub(crate) struct Target {
 
 /// `guests()` (one call for the whole cluster) and the guest's config.
 pub(crate) fn load(pve: &dyn Pve, vmid: u32) -> Result<Target> {
-    let guest = pve.guest(vmid)?;
+    let guest = pve.guest(vmid).map_err(|e| match e {
+        // "guest N not found" says it all.
+        Error::NotFound { .. } => e,
+        e => Error::Step {
+            step: format!("look up guest {vmid} in the cluster's guest list"),
+            source: Box::new(e),
+        },
+    })?;
     let config = pve
         .guest_config(&guest)
         .step_with(|| format!("read the config of guest {vmid}"))?;

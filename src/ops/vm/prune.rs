@@ -1,9 +1,11 @@
 //! `vm prune`: retention over a guest's snapshot sets (by timestamp, per label, or only one label)
-//! with `ops::retention::select`; sets are deleted whole.
+//! with `ops::retention::select`; a set's files of the pruned label are deleted together.
 
 use crate::error::{Error, Result, ResultExt};
 use crate::ops::retention::{self, Item, Retention};
-use crate::ops::vm::delete::delete_set;
+use std::collections::BTreeSet;
+
+use crate::ops::vm::delete::delete_labelled;
 use crate::ops::vm::{list, Ctx, PruneReport};
 use crate::ops::{naming, signals, Backends};
 
@@ -24,16 +26,24 @@ pub(super) fn run(
         naming::check_label(label).map_err(Error::Usage)?;
     }
     let scan = list::scan(b, vmid, ctx)?;
+    // A set holds the files of one second; files of another label from that second (another
+    // hook, a schedule) belong to that label's retention, not to this one.
     let items: Vec<Item> = scan
         .sets
         .iter()
-        .filter(|s| label.is_none() || s.label.as_deref() == label)
-        .filter_map(|s| {
-            Some(Item {
-                name: s.timestamp.clone(),
-                created: s.created?,
-                label: s.label.clone(),
-            })
+        .flat_map(|s| {
+            let labels: BTreeSet<Option<String>> =
+                s.files.iter().map(|f| f.label.clone()).collect();
+            labels
+                .into_iter()
+                .filter(|l| label.is_none() || l.as_deref() == label)
+                .filter_map(|l| {
+                    Some(Item {
+                        name: s.timestamp.clone(),
+                        created: s.created?,
+                        label: l,
+                    })
+                })
         })
         .collect();
     let (keep, delete) = retention::select(&items, rule, ctx.now);
@@ -59,7 +69,7 @@ pub(super) fn run(
             });
         }
         let set = scan.find(&item.name)?;
-        delete_set(&scan, set).step_with(|| {
+        delete_labelled(&scan, set, item.label.as_deref()).step_with(|| {
             format!(
                 "prune guest {vmid} (deleted before: {})",
                 report.deleted.join(", ")
@@ -122,6 +132,45 @@ mod tests {
         assert_eq!(r.deleted.len(), 3);
         let left = b.ontap.snapshot_files(&volume_uuid("ONTAP01"));
         assert_eq!(left.len(), 2);
+    }
+
+    #[test]
+    fn files_of_another_label_from_the_same_second_are_left_alone() {
+        let b = fake::scenario();
+        let o1 = volume_uuid("ONTAP01");
+        let add = |ts: &str, label: &str| {
+            let file = naming::disk_snapshot_file_labeled("vm-100-disk-0.qcow2", ts, Some(label));
+            b.ontap.add_file(&o1, &format!("images/100/{file}"), 1);
+        };
+        let (t1, t2, t3) = (
+            "2026-04-01_00:00:00+0000",
+            "2026-04-02_00:00:00+0000",
+            "2026-04-03_00:00:00+0000",
+        );
+        add(t1, "a");
+        add(t2, "a");
+        add(t2, "b");
+        add(t3, "b");
+        let rule = Retention {
+            keep_last: Some(1),
+            keep_within: None,
+        };
+        let r = run(&b, 100, rule, Some("b"), false, &ctx()).unwrap();
+        assert_eq!(r.deleted, [t2.to_string()]);
+        let mut left = b.ontap.snapshot_files(&o1);
+        left.sort();
+        assert_eq!(left.len(), 3, "{left:?}");
+        assert!(
+            left.iter().any(|f| f.contains(&format!("-a-{t2}"))),
+            "{left:?}"
+        );
+        assert!(
+            !left.iter().any(|f| f.contains(&format!("-b-{t2}"))),
+            "{left:?}"
+        );
+        let r = run(&b, 100, rule, Some("a"), false, &ctx()).unwrap();
+        assert_eq!(r.deleted, [t1.to_string()]);
+        assert_eq!(b.ontap.snapshot_files(&o1).len(), 2);
     }
 
     #[test]

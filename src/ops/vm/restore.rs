@@ -70,6 +70,25 @@ pub(super) fn run(
     };
     let mut pairs = Vec::new();
     for l in &wanted {
+        // Two labels may have a snapshot of this disk from the same second (one vzdump run's
+        // phases): restoring either could be the wrong one, so neither is.
+        let candidates: Vec<&str> = set
+            .files
+            .iter()
+            .filter(|f| f.storage == l.storage && f.dir == l.dir && f.source == l.file)
+            .map(|f| f.name.as_str())
+            .collect();
+        if candidates.len() > 1 {
+            return Err(Error::Refused(format!(
+                "snapshot set {timestamp} of guest {vmid} has {} files for disk {} ({}) under \
+                 different labels: {}; nothing was restored. Clone the one you want back by hand, \
+                 or delete the other files first",
+                candidates.len(),
+                l.key,
+                l.volid,
+                candidates.join(", ")
+            )));
+        }
         let Some(file) = snapshot_of(l) else {
             let expected = crate::ops::naming::disk_snapshot_file_labeled(
                 &l.file,
@@ -224,6 +243,25 @@ mod tests {
             "{:?}",
             set.notes
         );
+    }
+
+    #[test]
+    fn two_labels_of_one_second_are_not_guessed_between() {
+        let b = scenario();
+        b.ontap.add_file(
+            &volume_uuid("ONTAP01"),
+            &format!("images/102/vm-102-disk-0-snapshot-daily-{TS}.qcow2"),
+            9,
+        );
+        let e = run(&b, 102, TS, &opts(None), &ctx()).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("different labels"), "{msg}");
+        assert!(
+            msg.contains(&format!("vm-102-disk-0-snapshot-daily-{TS}.qcow2")),
+            "{msg}"
+        );
+        assert!(msg.contains("nothing was restored"), "{msg}");
+        assert!(!b.pve.calls().iter().any(|c| c.starts_with("clone")));
     }
 
     #[test]
