@@ -9,7 +9,11 @@ cfg="$work/config.ini"
 "$bin/pve-ontap-sim" --write-config "$cfg" >"$work/ready" &
 sim=$!
 trap 'kill $sim 2>/dev/null || true; wait $sim 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ -s "$work/ready" ] && break; sleep 0.05; done
+for _ in $(seq 200); do [ -s "$work/ready" ] && break; sleep 0.05; done
+if [ ! -s "$work/ready" ]; then
+    echo "demo: the simulator $bin/pve-ontap-sim did not start (build it with: make demo)" >&2
+    exit 1
+fi
 echo "simulator: $(cat "$work/ready")"
 
 run() {
