@@ -30,11 +30,12 @@ pub(super) fn client_config(mode: &TlsMode, key_prefix: &str) -> Result<Arc<rust
             provider.clone(),
             key_prefix,
         )?),
-        TlsMode::Fingerprint(expected) => Arc::new(PinnedLeaf {
-            expected: *expected,
+        TlsMode::Fingerprint(expected) => Arc::new(LeafOnly {
+            pin: Some(*expected),
             provider: provider.clone(),
         }),
-        TlsMode::Insecure => Arc::new(AcceptAny {
+        TlsMode::Insecure => Arc::new(LeafOnly {
+            pin: None,
             provider: provider.clone(),
         }),
     };
@@ -155,15 +156,16 @@ fn verify_signatures_13(
     )
 }
 
-/// Trusts exactly the leaf whose SHA-256 matches; chain and hostname are not checked (as Proxmox
-/// pins), but the handshake signature is, so the peer must hold the pinned certificate's key.
+/// Chain and hostname are not checked. With a pin, exactly the leaf whose SHA-256 matches is
+/// trusted (as Proxmox pins); without one (`verify = false`) any leaf is (the caller warns). The
+/// handshake signature is always verified, so the peer must hold the presented certificate's key.
 #[derive(Debug)]
-struct PinnedLeaf {
-    expected: [u8; 32],
+struct LeafOnly {
+    pin: Option<[u8; 32]>,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for PinnedLeaf {
+impl ServerCertVerifier for LeafOnly {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -172,59 +174,19 @@ impl ServerCertVerifier for PinnedLeaf {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        let Some(expected) = self.pin else {
+            return Ok(ServerCertVerified::assertion());
+        };
         let actual = sha256(end_entity.as_ref());
-        if actual == self.expected {
+        if actual == expected {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(refuse(format!(
                 "certificate fingerprint mismatch: expected {}, the server presented {}",
-                format_fingerprint(&self.expected),
+                format_fingerprint(&expected),
                 format_fingerprint(&actual)
             )))
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        verify_signatures_12(&self.provider, message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        verify_signatures_13(&self.provider, message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// `verify = false`: any certificate is accepted (the caller warns).
-#[derive(Debug)]
-struct AcceptAny {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -395,8 +357,8 @@ mod tests {
 
     #[test]
     fn a_fingerprint_mismatch_names_both_values() {
-        let verifier = PinnedLeaf {
-            expected: [0x11; 32],
+        let verifier = LeafOnly {
+            pin: Some([0x11; 32]),
             provider: Arc::new(rustls::crypto::ring::default_provider()),
         };
         let cert = CertificateDer::from(b"not really a certificate".to_vec());
@@ -411,8 +373,8 @@ mod tests {
             text.contains(&format_fingerprint(&sha256(b"not really a certificate"))),
             "{text}"
         );
-        let same = PinnedLeaf {
-            expected: sha256(b"not really a certificate"),
+        let same = LeafOnly {
+            pin: Some(sha256(b"not really a certificate")),
             provider: Arc::new(rustls::crypto::ring::default_provider()),
         };
         assert!(same
