@@ -219,10 +219,14 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             let sets = vm::list(&*b, vm.vm)?;
             emit(format, &sets, |s| render_sets(vm.vm, s))
         }
-        VmCommand::Delete { vm, snapshot } => {
+        VmCommand::Delete {
+            vm,
+            snapshot,
+            label,
+        } => {
             let config = load(config_file)?;
             let b = backends(&config)?;
-            let set = vm::delete(&*b, vm.vm, &snapshot)?;
+            let set = vm::delete_label(&*b, vm.vm, &snapshot, label.as_deref())?;
             emit(format, &set, |s| render_set("deleted", s))
         }
         VmCommand::Restore {

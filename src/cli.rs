@@ -356,6 +356,9 @@ pub enum VmCommand {
         /// Snapshot time stamp as listed (YYYY-mm-dd_HH:MM:SS+0000)
         #[arg(long, value_name = "TS", value_parser = parse_snapshot_name)]
         snapshot: String,
+        /// Only the files of this label (needed when labels share a second)
+        #[arg(long, value_name = "LABEL", value_parser = parse_label)]
+        label: Option<String>,
     },
     /// Copy snapshot files back over the guest's disks (guest must be stopped)
     Restore {

@@ -134,7 +134,17 @@ pub fn list(b: &dyn Backends, vmid: u32) -> Result<Vec<SnapshotSet>> {
 
 /// Delete one snapshot set's files.
 pub fn delete(b: &dyn Backends, vmid: u32, timestamp: &str) -> Result<SnapshotSet> {
-    delete::run(b, vmid, timestamp, &Ctx::live())
+    delete::run(b, vmid, timestamp, None, &Ctx::live())
+}
+
+/// `delete` of the files of one label only (a set shared by several labels needs it).
+pub fn delete_label(
+    b: &dyn Backends,
+    vmid: u32,
+    timestamp: &str,
+    label: Option<&str>,
+) -> Result<SnapshotSet> {
+    delete::run(b, vmid, timestamp, label, &Ctx::live())
 }
 
 /// Clone a set's files back over the disks of the stopped guest.
