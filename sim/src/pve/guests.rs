@@ -319,18 +319,10 @@ fn qemu_power(world: &mut World, call: &Call, command: &str) -> Result<Reply, Pv
         }
     };
     let node = guest.node.clone();
-    let upid = world.pve.start_task(
-        call,
-        NewTask {
-            node: &node,
-            task_type,
-            id: vmid.to_string(),
-            action,
-            duration,
-            first_log_line: format!("{command} VM {vmid}"),
-        },
-    );
-    Ok(json!(upid).into())
+    let line = format!("{command} VM {vmid}");
+    Ok(power_task(
+        world, call, &node, task_type, vmid, action, duration, line,
+    ))
 }
 
 fn lxc_power(world: &mut World, call: &Call, command: &str) -> Result<Reply, PveError> {
@@ -383,16 +375,34 @@ fn lxc_power(world: &mut World, call: &Call, command: &str) -> Result<Reply, Pve
         _ => ("vzresume", Action::CtResume { vmid }, task_ms),
     };
     let node = guest.node.clone();
+    let line = format!("{command} CT {vmid}");
+    Ok(power_task(
+        world, call, &node, task_type, vmid, action, duration, line,
+    ))
+}
+
+/// Start the task of a power action and answer with its UPID (QEMU and LXC alike).
+#[allow(clippy::too_many_arguments)]
+fn power_task(
+    world: &mut World,
+    call: &Call,
+    node: &str,
+    task_type: &'static str,
+    vmid: u32,
+    action: Action,
+    duration: Duration,
+    first_log_line: String,
+) -> Reply {
     let upid = world.pve.start_task(
         call,
         NewTask {
-            node: &node,
+            node,
             task_type,
             id: vmid.to_string(),
             action,
             duration,
-            first_log_line: format!("{command} CT {vmid}"),
+            first_log_line,
         },
     );
-    Ok(json!(upid).into())
+    json!(upid).into()
 }
