@@ -8,8 +8,9 @@ use serde_json::json;
 
 use crate::faults::FaultSet;
 use crate::http::{Request, Response};
+use crate::job_fault::JobFault;
 use crate::reqlog::RequestLog;
-use crate::world::{Api, JobFault, Shared};
+use crate::world::{Api, Shared};
 use crate::{control, ontap, pve};
 
 /// Serves one API request: `(api, shared, request, job fault) -> response`.

@@ -6,6 +6,7 @@ pub mod control;
 pub mod dispatch;
 pub mod faults;
 pub mod http;
+pub mod job_fault;
 pub mod ontap;
 pub mod pve;
 pub mod reqlog;
@@ -25,9 +26,10 @@ use serde::Serialize;
 pub use crate::config_ini::PveLogin;
 use crate::dispatch::Core;
 pub use crate::faults::{FaultRule, FaultStatus};
+pub use crate::job_fault::JobFault;
 pub use crate::reqlog::RequestLogEntry;
 use crate::server::Server;
-pub use crate::world::{Api, JobFault, Scenario, Shared, World};
+pub use crate::world::{Api, Scenario, Shared, World};
 
 /// How to start a simulator.
 #[derive(Debug, Clone)]

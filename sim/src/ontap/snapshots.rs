@@ -9,9 +9,10 @@ use super::clock::parse_time;
 use super::collection;
 use super::errors::ApiError;
 use super::fields::{self, Schema};
-use super::jobs::{self, Action, Reply, Started};
+use super::job::{Action, NewSnapshot, SnapshotChange};
 use super::params::Body;
-use super::router::Ctx;
+use super::reply::Ctx;
+use super::reply::{self, Reply, Started};
 use super::state::{new_uuid, OntapState, Snapshot, Volume};
 use super::tree::Tree;
 use crate::http::Response;
@@ -229,17 +230,6 @@ fn check_body_volume(state: &OntapState, body: &mut Body, v: &Volume) -> Result<
     Ok(())
 }
 
-/// A snapshot to create (effect of POST).
-#[derive(Debug, Clone)]
-pub struct NewSnapshot {
-    pub volume: String,
-    pub uuid: String,
-    pub name: String,
-    pub comment: Option<String>,
-    pub snapmirror_label: Option<String>,
-    pub expiry_time: Option<OffsetDateTime>,
-}
-
 /// `POST .../snapshots`.
 pub fn post(state: &mut OntapState, ctx: &mut Ctx, vol: &str) -> Result<Reply, ApiError> {
     let return_records = ctx.query.take_bool("return_records")?.unwrap_or(false);
@@ -292,7 +282,7 @@ pub fn post(state: &mut OntapState, ctx: &mut Ctx, vol: &str) -> Result<Reply, A
                     "_links": {"self": {"href": format!("/api/storage/volumes/{vol}/snapshots/{uuid}")}}}]),
         );
     }
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             created: true,
@@ -368,17 +358,6 @@ pub fn apply_create(state: &mut OntapState, s: NewSnapshot) -> Result<(), ApiErr
     .map(|_| ())
 }
 
-/// A snapshot modification (effect of PATCH).
-#[derive(Debug, Clone, Default)]
-pub struct SnapshotChange {
-    pub volume: String,
-    pub snapshot: String,
-    pub name: Option<String>,
-    pub comment: Option<Option<String>>,
-    pub snapmirror_label: Option<Option<String>>,
-    pub expiry_time: Option<Option<OffsetDateTime>>,
-}
-
 fn find<'a>(
     state: &'a OntapState,
     vol: &str,
@@ -435,7 +414,7 @@ pub fn patch(
         msg,
         ctx.fault,
     );
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             ..Default::default()
@@ -514,7 +493,7 @@ pub fn delete(
         snapshot: uuid.to_string(),
     };
     let job = state.submit_job(action, ctx.description(), msg, ctx.fault);
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             ..Default::default()

@@ -6,8 +6,9 @@ use serde_json::{json, Map, Value};
 
 use super::errors::ApiError;
 use super::fields::{self, Schema};
-use super::jobs::{self, Action, Reply, Started};
-use super::router::Ctx;
+use super::job::{Action, NewClone, VolumeChange};
+use super::reply::Ctx;
+use super::reply::{self, Reply, Started};
 use super::state::{new_uuid, CloneOf, OntapState, QueuedVolume, Volume};
 use super::{collection, snapshots};
 use crate::http::Response;
@@ -285,21 +286,6 @@ fn resolve_svm(
     }
 }
 
-/// A FlexClone to create (effect of `POST /api/storage/volumes`).
-#[derive(Debug, Clone)]
-pub struct NewClone {
-    pub uuid: String,
-    pub name: String,
-    pub svm: String,
-    pub parent: String,
-    /// Parent snapshot uuid; None: a new base snapshot is made.
-    pub snapshot: Option<String>,
-    pub junction: Option<String>,
-    pub policy: Option<String>,
-    pub vol_type: String,
-    pub comment: Option<String>,
-}
-
 /// Body fields of a volume that a FlexClone creation does not accept (918247).
 const NOT_FOR_CLONES: &[&str] = &[
     "size",
@@ -459,7 +445,7 @@ pub fn post(state: &mut OntapState, ctx: &mut Ctx) -> Result<Reply, ApiError> {
             json!([{"uuid": uuid, "name": name, "_links": {"self": {"href": format!("{VOLUMES}/{uuid}")}}}]),
         );
     }
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             created: true,
@@ -538,17 +524,6 @@ pub fn apply_create_clone(state: &mut OntapState, c: NewClone) -> Result<(), Api
     Ok(())
 }
 
-/// A volume modification (effect of `PATCH /api/storage/volumes/{uuid}`).
-#[derive(Debug, Clone, Default)]
-pub struct VolumeChange {
-    pub volume: String,
-    /// `Some(None)`: unmount.
-    pub junction: Option<Option<String>>,
-    pub policy: Option<String>,
-    pub comment: Option<Option<String>>,
-    pub split: Option<bool>,
-}
-
 /// `PATCH /api/storage/volumes/{uuid}`.
 pub fn patch(state: &mut OntapState, ctx: &mut Ctx, uuid: &str) -> Result<Reply, ApiError> {
     let q_name = ctx.query.take("restore_to.snapshot.name");
@@ -610,7 +585,7 @@ pub fn patch(state: &mut OntapState, ctx: &mut Ctx, uuid: &str) -> Result<Reply,
             vol.name, snapshot.name
         );
         let job = state.submit_job(action, ctx.description(), msg, ctx.fault);
-        return Ok(jobs::reply(
+        return Ok(reply::started(
             Started {
                 job,
                 ..Default::default()
@@ -655,7 +630,7 @@ pub fn patch(state: &mut OntapState, ctx: &mut Ctx, uuid: &str) -> Result<Reply,
         msg,
         ctx.fault,
     );
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             ..Default::default()
@@ -762,7 +737,7 @@ pub fn delete(state: &mut OntapState, ctx: &mut Ctx, uuid: &str) -> Result<Reply
         force,
     };
     let job = state.submit_job(action, ctx.description(), msg, ctx.fault);
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             ..Default::default()

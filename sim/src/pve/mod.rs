@@ -27,6 +27,7 @@ mod cluster;
 mod config;
 mod default;
 mod envelope;
+pub mod exports;
 mod guests;
 mod params;
 mod router;
@@ -93,7 +94,7 @@ impl PveState {
 pub fn handle(
     shared: &crate::world::Shared,
     req: &crate::http::Request,
-    job_fault: Option<&crate::world::JobFault>,
+    job_fault: Option<&crate::job_fault::JobFault>,
 ) -> crate::http::Response {
     let now = Instant::now();
     let segments = &req.segments;

@@ -8,7 +8,8 @@ use super::params::Params;
 use super::scenario::GuestType;
 use super::{agent, auth, cluster, config, guests, storage, tasks};
 use crate::http::Request;
-use crate::world::{JobFault, World};
+use crate::job_fault::JobFault;
+use crate::world::World;
 
 /// Everything a handler gets besides the world.
 pub(crate) struct Call<'a> {
