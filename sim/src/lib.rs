@@ -11,6 +11,7 @@ pub mod ontap;
 pub mod pve;
 pub mod reqlog;
 pub mod server;
+pub mod simcore;
 pub mod tls;
 pub mod wire;
 pub mod world;
@@ -24,11 +25,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use crate::config_ini::PveLogin;
-use crate::dispatch::Core;
 pub use crate::faults::{FaultRule, FaultStatus};
 pub use crate::job_fault::JobFault;
 pub use crate::reqlog::RequestLogEntry;
 use crate::server::Server;
+use crate::simcore::Core;
 pub use crate::world::{Api, Scenario, Shared, World};
 
 /// How to start a simulator.
@@ -122,7 +123,7 @@ impl Sim {
     /// Like `start`, with API requests served by `handler` instead of the ONTAP and Proxmox
     /// handlers (tests of the server, fault rules and log on their own).
     #[doc(hidden)]
-    pub fn start_with_handler(options: SimOptions, handler: dispatch::Handler) -> io::Result<Sim> {
+    pub fn start_with_handler(options: SimOptions, handler: simcore::Handler) -> io::Result<Sim> {
         if options.pve_port != 0 && options.pve_port == options.ontap_port {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

@@ -7,10 +7,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use ring::digest;
 use serde_json::{json, Value};
 
+use super::call::Call;
 use super::scenario::{
     FileSpec, GuestType, NodeSpec, RunStatus, Scenario, StorageSpec, Timing, UserSpec,
 };
-use super::tasks::Task;
+use super::task::{NewTask, Task};
 use super::volumes::{drive_file, parse_size};
 
 /// Storage types whose sections are `shared` by definition.
@@ -596,4 +597,42 @@ fn random_secret() -> Vec<u8> {
             .to_vec();
     }
     secret
+}
+
+impl PveState {
+    /// Start a task; returns its UPID.
+    pub(crate) fn start_task(&mut self, call: &Call, new: NewTask) -> String {
+        let pid = self.alloc_pid();
+        let elapsed = call.now.saturating_duration_since(self.boot);
+        // Clock ticks since boot (USER_HZ 100), as in /proc/<pid>/stat.
+        let pstart = 0x0010_0000 + (elapsed.as_millis() / 10) as u64;
+        let starttime = unix_now();
+        let upid = format!(
+            "UPID:{}:{pid:08X}:{pstart:08X}:{starttime:08X}:{}:{}:{}:",
+            new.node, new.task_type, new.id, call.user
+        );
+        self.tasks.push(Task {
+            upid: upid.clone(),
+            node: new.node.to_string(),
+            pid,
+            pstart,
+            starttime,
+            task_type: new.task_type.to_string(),
+            id: new.id,
+            user: call.user.clone(),
+            exitstatus: None,
+            endtime: None,
+            log: vec![new.first_log_line],
+            ends_at: call.now + new.duration,
+            action: new.action,
+            fault: call.fault.map(|f| f.message.clone()),
+        });
+        // Keep memory bounded; drop the oldest finished tasks.
+        if self.tasks.len() > 2000 {
+            if let Some(i) = self.tasks.iter().position(|t| t.exitstatus.is_some()) {
+                self.tasks.remove(i);
+            }
+        }
+        upid
+    }
 }
