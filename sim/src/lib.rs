@@ -1,5 +1,16 @@
 //! pve-ontap-sim: a simulated NetApp ONTAP cluster and Proxmox VE cluster over HTTPS, sharing one state.
-//! Library so tests can run it in-process (`Sim`); `main.rs` is the `pve-ontap-sim` binary (DESIGN §7).
+//! Library so tests can run it in-process (`Sim`); `main.rs` is the `pve-ontap-sim` binary.
+//!
+//! Why a simulator: neither ONTAP nor Proxmox can run in a test environment, so both APIs are
+//! simulated faithfully enough that NetApp's `netapp-ontap` client and `proxmoxer` work against
+//! them, with a control API under `/_sim/` (request log, fault rules, state dump, reset, guest
+//! writes) that tests use to inject failures and check outcomes.
+//!
+//! Layers, each importing only the ones above it: leaves (`http`, `wire`, `tls`, `job_fault`); the
+//! two APIs' states `ontap` and `pve` (Proxmox reads ONTAP only through `pve::exports::Exports`);
+//! `world` (both states behind one lock); `reqlog`, `faults`, `config_ini`; `simcore` (what every
+//! connection shares); the API handlers' entry points (`ontap::handle`, `pve::handle`), `control`
+//! and `dispatch`; `server`; this file.
 
 pub mod config_ini;
 pub mod control;

@@ -5,7 +5,8 @@
 //! - leaves: `scenario` (the scenario file and the built-in default), `tree`, `clock`, `errors`
 //!   (ONTAP error bodies), `params`, `fields` + `filter` + `collection` (ONTAP's query language
 //!   and paging), `reply` (what a handler gets and answers), `job` (jobs as data);
-//! - `state`: the live cluster, holding jobs without knowing how they run;
+//! - `state`: the live cluster, holding jobs without knowing how they run; `snapshot_store`
+//!   (capturing and sizing snapshots, shared by the snapshot and volume handlers);
 //! - one handler module per resource (`cluster`, `volumes`, `snapshots`, `files`, `clone`, `cli`,
 //!   `jobs`) plus `auth`; each takes `&mut OntapState` and a `Ctx`;
 //! - `runner` (executes a due job's action through the resource modules), `exports` (the NFS
@@ -31,6 +32,7 @@ mod router;
 mod runner;
 mod scenario;
 mod serve;
+mod snapshot_store;
 mod snapshots;
 mod state;
 mod tree;

@@ -1,5 +1,5 @@
 //! The live ONTAP cluster: SVMs, LIFs, volumes with file trees and snapshots, FlexClone relations,
-//! the volume recovery queue and jobs; plus the views other parts of the simulator read.
+//! the volume recovery queue and jobs (held as data, run by `runner`); plus the shared lookups.
 
 use std::time::{Duration, Instant};
 

@@ -4,13 +4,14 @@
 
 use serde_json::{json, Map, Value};
 
+use super::collection;
 use super::errors::ApiError;
 use super::fields::{self, Schema};
 use super::job::{Action, NewClone, VolumeChange};
 use super::reply::Ctx;
 use super::reply::{self, Reply, Started};
+use super::snapshot_store::{insert_snapshot, sizes};
 use super::state::{new_uuid, CloneOf, OntapState, QueuedVolume, Volume};
-use super::{collection, snapshots};
 use crate::http::Response;
 
 const VOLUMES: &str = "/api/storage/volumes";
@@ -81,7 +82,7 @@ pub fn volume_json(state: &OntapState, v: &Volume) -> Value {
         .svm(&v.svm)
         .and_then(|s| s.export_policies.iter().find(|p| p.name == v.export_policy))
         .map(|p| p.id);
-    let snap_used: u64 = snapshots::sizes(v).iter().sum();
+    let snap_used: u64 = sizes(v).iter().sum();
     let used = v.tree.used_bytes() + snap_used;
     let mut nas = json!({
         "export_policy": {"name": v.export_policy},
@@ -487,7 +488,7 @@ pub fn apply_create_clone(state: &mut OntapState, c: NewClone) -> Result<(), Api
         Some(s) => s,
         None => {
             let base = format!("clone_{}.{}", c.name, now.unix_timestamp());
-            snapshots::insert_snapshot(state, &c.parent, new_uuid(), base, None, None, None)?
+            insert_snapshot(state, &c.parent, new_uuid(), base, None, None, None)?
         }
     };
     let Some(snapshot) = state

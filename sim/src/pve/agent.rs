@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::call::Call;
 use super::envelope::{PveError, Reply};
-use super::guests::find_guest;
+use super::find::find_guest;
 use super::params::{req, Kind, NODE, VMID};
 use super::scenario::RunStatus;
 use super::state::PveState;

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::call::Call;
 use super::envelope::{PveError, Reply};
-use super::guests::{find_guest, guest_type_of};
+use super::find::{find_guest, guest_type_of};
 use super::params::{opt, split_list, Kind, Prop, NODE, VMID};
 use super::pending::apply;
 use super::state::PveState;

@@ -5,7 +5,8 @@
 //! - leaves: `scenario`, `default`, `params`, `envelope` (replies and errors), `call` (what a
 //!   handler gets), `task` (tasks as data), `volumes` (volume ids and names), `exports` (the
 //!   only view of ONTAP: files below an NFS export);
-//! - `state`: the live cluster, holding tasks without knowing how they run; `pending`, `login`;
+//! - `state`: the live cluster, holding tasks without knowing how they run; `pending`, `login`,
+//!   `find` (the guest a call names);
 //! - `runstate` (what a task does when it ends) and `content` (what a storage holds), then
 //!   `runner` (ends due tasks);
 //! - one handler module per area (`auth`, `cluster`, `guests`, `config`, `agent`, `storage`,
@@ -41,6 +42,7 @@ mod content;
 mod default;
 mod envelope;
 pub mod exports;
+mod find;
 mod guest_write;
 mod guests;
 mod login;

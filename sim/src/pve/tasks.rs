@@ -1,5 +1,5 @@
-//! Background tasks: UPIDs, the running → stopped lifecycle with `exitstatus` (effects are applied
-//! when a task ends, lazily on the next request), and `/nodes/{node}/tasks/...`.
+//! `/nodes/{node}/tasks[/{upid}[/status|/log]]`: the task list and one task's status and log, as
+//! Proxmox serves them (UPIDs parsed strictly, task logs node-local).
 
 use serde_json::{json, Value};
 
