@@ -8,7 +8,7 @@
 //! - `state`: the live cluster, holding tasks without knowing how they run; `pending`, `login`,
 //!   `find` (the guest a call names);
 //! - `runstate` (what a task does when it ends) and `content` (what a storage holds), then
-//!   `runner` (ends due tasks);
+//!   `runner` (ends due tasks), `dump` (the state as JSON, due tasks finished);
 //! - one handler module per area (`auth`, `cluster`, `guests`, `config`, `agent`, `storage`,
 //!   `tasks`), each taking `&mut PveState` (storage views also `&dyn Exports`);
 //! - `router` (the only module that knows the handlers), then `serve` and `guest_write`.
@@ -40,6 +40,7 @@ mod cluster;
 mod config;
 mod content;
 mod default;
+mod dump;
 mod envelope;
 pub mod exports;
 mod find;
