@@ -1,7 +1,7 @@
 //! The simulated Proxmox VE cluster: state (nodes, storages, guests with configs, run states, guest
 //! agents, tasks, users and tokens) and the API handlers under `/api2/json/`.
 //!
-//! Layers, each importing only the ones above it in this list:
+//! Layers; a module imports only from its own layer or the ones listed before it:
 //! - leaves: `scenario`, `default`, `params`, `envelope` (replies and errors), `call` (what a
 //!   handler gets), `task` (tasks as data), `volumes` (volume ids and names), `exports` (the
 //!   only view of ONTAP: files below an NFS export);
