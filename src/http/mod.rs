@@ -5,6 +5,7 @@ mod backoff;
 mod chain;
 mod encode;
 mod endpoint;
+mod exchange;
 #[cfg(test)]
 mod test_server;
 mod tls;
@@ -13,5 +14,6 @@ mod transport;
 pub use backoff::Backoff;
 pub use encode::{base64, basic_auth, percent_encode};
 pub use endpoint::{Endpoint, Timeouts, TlsMode};
+pub use exchange::{Body, Exchange, Response};
 pub use tls::format_fingerprint;
-pub use transport::{Body, Response, Transport};
+pub use transport::Transport;

@@ -9,6 +9,7 @@ use crate::error::{Api, Error, Result, TransportKind};
 
 use super::chain::find_io_error;
 use super::endpoint::Endpoint;
+use super::exchange::{Body, Exchange, Response};
 use super::tls;
 
 /// Pooled connections idle longer than this are dropped before the next request: ONTAP and
@@ -17,42 +18,6 @@ const MAX_IDLE: Duration = Duration::from_secs(4);
 
 /// Largest answer body read (a page of 10,000 ONTAP records stays far below).
 const MAX_BODY: u64 = 64 * 1024 * 1024;
-
-/// One answer, whatever its status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    pub status: u16,
-    /// The reason phrase of the status line (Proxmox puts its error message there).
-    pub reason: String,
-    /// Header names lower-cased.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    /// The body as UTF-8 text (lossy), for error messages.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// A request body and its content type.
-#[derive(Debug, Clone, Copy)]
-pub struct Body<'a> {
-    pub content_type: &'a str,
-    pub bytes: &'a [u8],
-}
 
 /// The HTTPS connection to one endpoint: one ureq agent (pool), rebuilt after an idle pause.
 pub struct Transport {
@@ -327,6 +292,22 @@ fn read_response(r: ureq::Response) -> std::result::Result<Response, Failure> {
             body,
         }),
         Err(e) => Err(Failure::Body(e)),
+    }
+}
+
+impl Exchange for Transport {
+    fn endpoint(&self) -> &Endpoint {
+        Transport::endpoint(self)
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Option<Body<'_>>,
+    ) -> Result<Response> {
+        Transport::send(self, method, target, headers, body)
     }
 }
 
