@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::conditions::Conditions;
+use super::rbac::RestRole;
+
 /// The ONTAP part of a scenario (`"ontap": {...}` in a scenario file).
 ///
 /// Example: `{"version": "9.11.1", "job_duration_ms": 50, "job_retention_ms": 2000}` is the default
@@ -21,6 +24,8 @@ pub struct Scenario {
     pub version: String,
     /// REST accounts (HTTP basic auth). Default: `admin` with password `Ontap-Pa55;#"\=x`.
     pub accounts: Vec<Account>,
+    /// Custom REST roles (`security login rest-role create`) that accounts may name. Default none.
+    pub rest_roles: Vec<RestRole>,
     /// SVMs with their data LIFs and export policies.
     pub svms: Vec<SvmSpec>,
     /// FlexVol volumes with their file trees and snapshots, in creation order.
@@ -37,10 +42,12 @@ pub struct Scenario {
     /// Simulated time at start (RFC 3339); the clock then advances in real time.
     /// Default: the real time.
     pub start_time: Option<String>,
+    /// Real-system conditions (licence, busy node, block sharing). Default: none of them.
+    pub conditions: Conditions,
 }
 
 /// What an account may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything.
@@ -51,6 +58,9 @@ pub enum Role {
     /// An SVM-scoped administrator: everything except `/api/cluster` and
     /// `/api/network/ip/interfaces`, which answer 403 (code 6).
     Vsadmin,
+    /// The name of a role in `rest_roles`.
+    #[serde(untagged)]
+    Rest(String),
 }
 
 /// A REST account.
@@ -313,6 +323,7 @@ impl Default for Scenario {
                 password: "Ontap-Pa55;#\"\\=x".into(),
                 role: Role::Admin,
             }],
+            rest_roles: Vec::new(),
             svms: vec![
                 SvmSpec {
                     name: "svm1".into(),
@@ -340,6 +351,7 @@ impl Default for Scenario {
             job_retention_ms: 300_000,
             utc_offset: "+00:00".into(),
             start_time: None,
+            conditions: Conditions::default(),
         }
     }
 }

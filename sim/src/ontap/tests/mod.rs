@@ -5,6 +5,7 @@ mod clone;
 mod files;
 mod general;
 mod jobs;
+mod roles;
 mod snapshots;
 mod volumes;
 
