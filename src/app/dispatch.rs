@@ -95,12 +95,14 @@ fn storage_command(
             snapshot,
             yes,
             force,
+            discard_snapmirror_references,
         } => {
             let (_, b) = connect(config_file)?;
             let id = &storage.storage;
             let mut opts = storage::RestoreOptions {
                 force,
                 confirmed_discards: None,
+                discard_snapmirror_references,
             };
             if !yes {
                 let stdin = io::stdin();

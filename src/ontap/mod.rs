@@ -165,6 +165,13 @@ pub trait Ontap: Send + Sync {
         let _ = (volume_uuid, snapshot_name);
         not_implemented("restore_volume")
     }
+    /// The CLI's `volume snapshot restore -force true` (private CLI passthrough) and wait for the
+    /// job: restores even when newer snapshots are SnapMirror references, which the REST PATCH
+    /// refuses (`1638480`). Those relationships then fail until they are resynchronised.
+    fn restore_volume_forced(&self, svm: &str, volume_name: &str, snapshot: &str) -> Result<()> {
+        let _ = (svm, volume_name, snapshot);
+        not_implemented("restore_volume_forced")
+    }
     /// Create a FlexClone volume, wait for the job, return the new volume.
     fn create_flexclone(&self, clone: &NewFlexClone) -> Result<Volume> {
         let _ = clone;
@@ -186,7 +193,8 @@ pub trait Ontap: Send + Sync {
         not_implemented("delete_volume")
     }
     /// Purge a deleted volume from its SVM's volume recovery queue (needed below ONTAP 9.12, where
-    /// `delete_volume` cannot pass `force`). `Ok(true)` when purged, `Ok(false)` when this client
+    /// `delete_volume` cannot pass `force`): only the entry `<volume_name>_<dsid>` of the deletion
+    /// just made, never another volume whose name starts the same. `Ok(true)` when purged, `Ok(false)` when this client
     /// does not offer it (the default): the caller then tells the user how to do it.
     fn purge_recovery_queue(&self, svm: &str, volume_name: &str) -> Result<bool> {
         let _ = (svm, volume_name);
