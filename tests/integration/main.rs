@@ -4,8 +4,10 @@
 mod config;
 mod faults;
 mod hooks;
+mod ontap_role;
 mod props;
 mod readme;
+mod real_ontap;
 mod secrets;
 mod soak;
 mod storage;

@@ -1,0 +1,383 @@
+//! The README's least-privilege ONTAP REST role as a test: with exactly that role every README
+//! command and hook action works; without any one entry exactly the runs that need it break, and
+//! the error names the user and the API path. (The Proxmox side stays root.)
+
+use std::collections::BTreeSet;
+
+use pve_ontap_sim::{Api, Scenario, SimOptions};
+use serde_json::{json, Value};
+
+use crate::readme;
+use crate::util::{Output, TestEnv};
+
+const README: &str = include_str!("../../README.md");
+const USER: &str = "pve-snapshot";
+const PASS: &str = "Le4st-Pr1v;#\"\\=x";
+
+/// One line of the README's role block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    /// `security login rest-role create ... -api PATH -access LEVEL`
+    Rest { api: String, access: String },
+    /// `security login role create ... -cmddirname "DIR" -access LEVEL`
+    Command { dir: String, access: String },
+}
+
+impl Entry {
+    fn to_json(&self) -> Value {
+        match self {
+            Entry::Rest { api, access } => json!({"path": api, "access": access}),
+            Entry::Command { dir, access } => json!({"command": dir, "access": access}),
+        }
+    }
+
+    /// What an error must name when this entry is missing.
+    fn names(&self) -> String {
+        match self {
+            Entry::Rest { api, .. } => api.clone(),
+            Entry::Command { dir, .. } => format!("/api/private/cli/{}", dir.replace(' ', "/")),
+        }
+    }
+}
+
+fn option<'a>(words: &[&'a str], flag: &str) -> Option<&'a str> {
+    words
+        .iter()
+        .position(|w| *w == flag)
+        .and_then(|i| words.get(i + 1).copied())
+}
+
+/// The entries of the README's ONTAP role, in order.
+fn readme_role() -> Vec<Entry> {
+    let section = README
+        .split("### A least-privilege ONTAP REST role")
+        .nth(1)
+        .expect("README has the ONTAP role section");
+    let block = section.split("```").nth(1).expect("a code block");
+    let mut out = Vec::new();
+    for line in block.lines() {
+        let quoted: Vec<&str> = line.split('"').collect();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let access = option(&words, "-access").map(str::to_string);
+        if line.starts_with("security login rest-role create") {
+            let api = option(&words, "-api").expect("-api").to_string();
+            out.push(Entry::Rest {
+                api,
+                access: access.expect("-access"),
+            });
+        } else if line.starts_with("security login role create") {
+            let dir = quoted.get(1).expect("-cmddirname \"...\"").to_string();
+            out.push(Entry::Command {
+                dir,
+                access: access.expect("-access"),
+            });
+        }
+    }
+    assert!(out.len() >= 4, "role block not understood: {out:?}");
+    out
+}
+
+/// The simulator's default world plus the account with a role of these entries.
+fn env_with(version: &str, entries: &[Entry]) -> TestEnv {
+    let privileges: Vec<Value> = entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Rest { .. }))
+        .map(Entry::to_json)
+        .collect();
+    let commands: Vec<Value> = entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Command { .. }))
+        .map(Entry::to_json)
+        .collect();
+    let scenario: Scenario = serde_json::from_value(json!({"ontap": {
+        "version": version,
+        "accounts": [
+            {"name": "admin", "password": "Ontap-Pa55;#\"\\=x", "role": "admin"},
+            {"name": USER, "password": PASS, "role": "pve-ontap-snapshot"},
+        ],
+        "rest_roles": [{"name": "pve-ontap-snapshot", "privileges": privileges, "commands": commands}],
+    }}))
+    .expect("scenario");
+    let problems = scenario.ontap.validate();
+    assert!(
+        problems.is_empty(),
+        "ONTAP {version} refuses the role: {problems:?}"
+    );
+    let env = TestEnv::with_options(SimOptions {
+        scenario,
+        ..SimOptions::default()
+    });
+    // The ONTAP sections log in as the role's user, with a request timeout short enough that every
+    // job is followed through /api/cluster/jobs (return_timeout 0).
+    let (admin, admin_pass) = env.world(|w| w.ontap.admin_credentials());
+    let config = env
+        .default_config()
+        .replace(&format!("user = {admin}\n"), &format!("user = {USER}\n"))
+        .replace(
+            &format!("pass = {admin_pass}\n"),
+            &format!("pass = {PASS}\ntimeout = 2\n"),
+        );
+    assert!(config.contains(&format!("user = {USER}")), "{config}");
+    env.write_config(&format!(
+        "{config}\n{}\n{}",
+        readme::schedule_blocks(),
+        readme::hook_blocks()
+    ));
+    env
+}
+
+/// One run: what was run, its output, and the ONTAP requests it made.
+struct Run {
+    what: String,
+    out: Output,
+    requests: Vec<(String, String)>,
+}
+
+impl Run {
+    /// Failed, or reported a refusal it worked around (a purge that was not allowed).
+    fn broken(&self) -> bool {
+        self.out.code != 0
+            || self.out.stdout.contains("not authorized")
+            || self.out.stderr.contains("not authorized")
+    }
+}
+
+/// Every README example in order, then the README's hook actions, then a SnapMirror restore.
+fn run_everything(env: &TestEnv) -> Vec<Run> {
+    let mut runs = Vec::new();
+    let mut record = |what: String, f: &dyn Fn() -> Output| {
+        env.clear_requests();
+        let out = f();
+        let requests = env
+            .requests()
+            .into_iter()
+            .filter(|r| r.api == Api::Ontap)
+            .map(|r| (r.method, r.path))
+            .collect();
+        runs.push(Run {
+            what,
+            out,
+            requests,
+        });
+    };
+    for example in readme::examples() {
+        let args = readme::example_args(env, &example);
+        record(example, &|| readme::run_example(env, &args));
+    }
+    for (vmid, phase) in [("100", "pre-start"), ("101", "post-stop")] {
+        record(format!("hook {vmid} {phase}"), &|| {
+            env.run(&["hook", vmid, phase])
+        });
+    }
+    // A newer snapshot that SnapMirror uses as its reference.
+    let made = env.run(&[
+        "--output",
+        "json",
+        "storage",
+        "create",
+        "--storage",
+        "ONTAP01",
+    ]);
+    made.assert_ok();
+    let newer = made.json()["name"].as_str().unwrap().to_string();
+    env.world_mut(|w| {
+        let v = w
+            .ontap
+            .volumes
+            .iter_mut()
+            .find(|v| v.name == "ONTAP01")
+            .unwrap();
+        v.snapshots
+            .iter_mut()
+            .find(|s| s.name == newer)
+            .unwrap()
+            .static_owners = vec!["snapmirror".into()];
+    });
+    // Any other snapshot is older: everything else was made before.
+    let list = env.run(&[
+        "--output",
+        "json",
+        "storage",
+        "list",
+        "--storage",
+        "ONTAP01",
+        "--all",
+    ]);
+    list.assert_ok();
+    let target = list
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .find(|n| *n != newer)
+        .expect("an older snapshot of ONTAP01")
+        .to_string();
+    record(
+        "storage restore --discard-snapmirror-references".into(),
+        &|| {
+            env.run(&[
+                "storage",
+                "restore",
+                "--storage",
+                "ONTAP01",
+                "--snapshot",
+                &target,
+                "--yes",
+                "--force",
+                "--discard-snapmirror-references",
+            ])
+        },
+    );
+    runs
+}
+
+/// An independent reading of ONTAP's rule: the longest REST path prefix decides; private CLI
+/// calls go by the longest command directory. Whether `entries` allow `method` on `path`.
+fn allows(entries: &[Entry], method: &str, path: &str) -> bool {
+    let methods = |access: &str| match access {
+        "all" => "GET POST PATCH DELETE",
+        "readonly" => "GET",
+        "read_create" => "GET POST",
+        "read_modify" => "GET PATCH",
+        "read_create_modify" => "GET POST PATCH",
+        _ => "",
+    };
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if let ["api", "private", "cli", words @ ..] = segs.as_slice() {
+        let best = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Command { dir, access } => {
+                    let d: Vec<&str> = dir.split(' ').collect();
+                    words.starts_with(&d).then_some((d.len(), access))
+                }
+                Entry::Rest { .. } => None,
+            })
+            .max_by_key(|(n, _)| *n);
+        return best.is_some_and(|(_, a)| methods(a).split(' ').any(|m| m == method));
+    }
+    let best = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Rest { api, access } => {
+                let p: Vec<&str> = api.split('/').filter(|s| !s.is_empty()).collect();
+                segs.starts_with(&p).then_some((p.len(), access))
+            }
+            Entry::Command { .. } => None,
+        })
+        .max_by_key(|(n, _)| *n);
+    best.is_some_and(|(_, a)| methods(a).split(' ').any(|m| m == method))
+}
+
+fn check_full_role(version: &str) -> Vec<Run> {
+    let role = readme_role();
+    let env = env_with(version, &role);
+    let runs = run_everything(&env);
+    for r in &runs {
+        assert!(
+            !r.broken(),
+            "ONTAP {version}, README role: `{}` failed\n--- stdout\n{}\n--- stderr\n{}",
+            r.what,
+            r.out.stdout,
+            r.out.stderr
+        );
+        for (m, p) in &r.requests {
+            assert!(allows(&role, m, p), "`{}` made {m} {p}", r.what);
+        }
+    }
+    runs
+}
+
+#[test]
+fn the_readme_role_runs_every_command_and_hook_on_9_14() {
+    let runs = check_full_role("9.14.1");
+    assert!(runs.len() >= 18, "{}", runs.len());
+    // The SnapMirror restore went through the private CLI, as the role's command directory says.
+    let restore = runs.last().unwrap();
+    assert!(
+        restore
+            .requests
+            .iter()
+            .any(|(m, p)| m == "POST" && p == "/api/private/cli/volume/snapshot/restore"),
+        "{:?}",
+        restore.requests
+    );
+}
+
+#[test]
+fn the_readme_role_runs_every_command_and_hook_on_9_11() {
+    let runs = check_full_role("9.11.1");
+    // Before 9.12 unmount purges the clone from the recovery queue through the private CLI.
+    assert!(runs.iter().any(|r| r
+        .requests
+        .iter()
+        .any(|(m, p)| m == "POST" && p.ends_with("/recovery-queue/purge"))));
+}
+
+/// Remove each entry in turn: the runs that break are exactly those that made a request the
+/// smaller role does not allow, each names the user and the missing path, and every entry is
+/// needed by something (or is a documented fallback that only changes how the tool finds things).
+fn each_entry_is_needed(version: &str) {
+    let role = readme_role();
+    let full = check_full_role(version);
+    let fallbacks = ["/api/network/ip/interfaces"];
+    let mut unneeded = Vec::new();
+    for (i, entry) in role.iter().enumerate() {
+        let mut smaller = role.clone();
+        smaller.remove(i);
+        let env = env_with(version, &smaller);
+        let runs = run_everything(&env);
+        let broken: BTreeSet<String> = runs
+            .iter()
+            .filter(|r| r.broken())
+            .map(|r| r.what.clone())
+            .collect();
+        let names = entry.names();
+        let is_fallback = fallbacks.contains(&names.as_str());
+        let expected: BTreeSet<String> = if is_fallback {
+            BTreeSet::new()
+        } else {
+            full.iter()
+                .filter(|r| r.requests.iter().any(|(m, p)| !allows(&smaller, m, p)))
+                .map(|r| r.what.clone())
+                .collect()
+        };
+        assert_eq!(
+            broken, expected,
+            "ONTAP {version}, without {entry:?}: broken runs differ from the runs that need it"
+        );
+        if expected.is_empty() && !is_fallback {
+            unneeded.push(format!("{entry:?}"));
+        }
+        for r in runs.iter().filter(|r| r.broken()) {
+            let text = format!("{}{}", r.out.stdout, r.out.stderr);
+            assert!(
+                text.contains(&names) && text.contains(&format!("user '{USER}'")),
+                "without {entry:?}, `{}` does not name {names} and the user:\n{text}",
+                r.what
+            );
+        }
+    }
+    // Entries only needed on the other release are allowed to be idle here.
+    let idle_here: &[&str] = if version.starts_with("9.14") {
+        &["volume recovery-queue"]
+    } else {
+        &[]
+    };
+    unneeded.retain(|e| !idle_here.iter().any(|i| e.contains(i)));
+    assert!(
+        unneeded.is_empty(),
+        "ONTAP {version}: entries no run needs: {unneeded:?}"
+    );
+}
+
+#[test]
+fn without_any_readme_entry_exactly_the_commands_that_need_it_break_on_9_14() {
+    each_entry_is_needed("9.14.1");
+}
+
+#[test]
+fn without_any_readme_entry_exactly_the_commands_that_need_it_break_on_9_11() {
+    each_entry_is_needed("9.11.1");
+}
