@@ -109,6 +109,16 @@ fn missing_access(method: &str, target: &str, user: &str) -> String {
         "GET" | "HEAD" => "readonly",
         _ => "all",
     };
+    // Private CLI calls are authorised by the role's CLI command directories; REST role paths
+    // may name them only from ONTAP 9.14.1 (command reference `security login rest-role create`).
+    if let Some(words) = api.strip_prefix("/api/private/cli/") {
+        let command = words.replace('/', " ");
+        return format!(
+            "the role of ONTAP user '{user}' does not allow {method} on {api}: grant the command \
+             with `security login role create -role <role> -cmddirname \"{command}\" -access \
+             {access}`"
+        );
+    }
     format!(
         "the REST role of ONTAP user '{user}' does not allow {method} on {api}: grant it with \
          `security login rest-role create -role <role> -api {api} -access {access}`"

@@ -252,7 +252,8 @@ def main():
         assert snaps, snaps
         for s in snaps:
             assert s.logical_size > 0 and s.reclaimable_space >= 0, s
-        # Repeated `fields=` parameters (how `requests` encodes a list) are one list.
+        # Repeated `fields=` parameters (how `requests` encodes a list) are one list. (netapp-ontap
+        # itself sends only the last element of a list given as `fields`.)
         conn = config.CONNECTION
         url = f"{conn.origin}/api/storage/volumes/{vol.uuid}/snapshots"
         body = conn.session.get(url, params=[("fields", "name"), ("fields", "logical_size")]).json()

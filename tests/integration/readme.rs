@@ -83,7 +83,7 @@ fn every_readme_example_runs_against_the_simulator() {
         "README examples not found: {examples:?}"
     );
     for example in &examples {
-        let args = example_args(&env, example);
+        let args = example_args(&env, example, &|a| env.run(a));
         let out = run_example(&env, &args);
         assert_eq!(
             out.code, 0,
@@ -94,8 +94,12 @@ fn every_readme_example_runs_against_the_simulator() {
 }
 
 /// The arguments of an example line for this environment: its config file for the original's
-/// `-config config.ini`, the guest's newest snapshot set for a timestamp.
-pub(crate) fn example_args(env: &TestEnv, example: &str) -> Vec<String> {
+/// `-config config.ini`, the guest's newest snapshot set for a timestamp (listed with `list`).
+pub(crate) fn example_args(
+    env: &TestEnv,
+    example: &str,
+    list: &dyn Fn(&[&str]) -> Output,
+) -> Vec<String> {
     let config = env.config_path().to_string_lossy().into_owned();
     let mut args: Vec<String> = example
         .split_whitespace()
@@ -111,9 +115,9 @@ pub(crate) fn example_args(env: &TestEnv, example: &str) -> Vec<String> {
             .position(|a| a == "--vm")
             .expect("--vm with a set");
         let vmid = args[vm_pos + 1].clone();
-        let list = env.run(&["--output", "json", "vm", "list", "--vm", &vmid]);
-        list.assert_ok();
-        let sets = list.json();
+        let listed = list(&["--output", "json", "vm", "list", "--vm", &vmid]);
+        listed.assert_ok();
+        let sets = listed.json();
         let newest = sets
             .as_array()
             .into_iter()

@@ -24,10 +24,10 @@ pub fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
 }
 
 impl Query {
-    /// The request's parameters; repeated `fields=` parameters are one list (netapp-ontap sends a
-    /// list value as `fields=a&fields=b`: resource.py `_get_collection` hands it to `requests`,
-    /// and the netapp.ontap Ansible collection does the same in netapp.py
-    /// `get_ontap_version_using_rest`).
+    /// The request's parameters; repeated `fields=` parameters are one list (`requests` encodes a
+    /// list value as `fields=a&fields=b`, and the netapp.ontap Ansible collection passes `fields`
+    /// as a list: netapp.py `get_ontap_version_using_rest`). How ONTAP combines them is not
+    /// documented: taking the union is a guess (sim/README.md).
     pub fn new(req: &Request) -> Query {
         let mut pairs: Vec<(String, String)> = Vec::with_capacity(req.query.len());
         for (k, v) in &req.query {
