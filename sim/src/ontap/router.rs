@@ -66,14 +66,14 @@ fn svm_scope(
     match (method, rest) {
         ("GET", ["storage", "volumes"]) => query.push("svm.name", svm),
         ("GET", ["svm", "svms"]) => query.push("name", svm),
-        (_, ["storage", "volumes", uuid, sub @ ..]) => {
-            if state.volume(uuid).is_some_and(|v| v.svm != svm) {
-                return Err(if sub.is_empty() {
-                    ApiError::entry_not_found()
-                } else {
-                    ApiError::volume_not_found(uuid)
-                });
-            }
+        (_, ["storage", "volumes", uuid, sub @ ..])
+            if state.volume(uuid).is_some_and(|v| v.svm != svm) =>
+        {
+            return Err(if sub.is_empty() {
+                ApiError::entry_not_found()
+            } else {
+                ApiError::volume_not_found(uuid)
+            });
         }
         _ => {}
     }
