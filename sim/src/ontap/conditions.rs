@@ -2,34 +2,9 @@
 //! split load is exhausted (EBUSY), volume snapshots while clone block sharing runs, and a volume
 //! without space for a snapshot. Each check runs when a job takes effect.
 
-use serde::{Deserialize, Serialize};
-
 use super::errors::ApiError;
 use super::snapshot_store::sizes;
 use super::state::OntapState;
-
-/// `"conditions": {...}` in the ONTAP scenario.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Conditions {
-    /// The cluster has a FlexClone licence (ONTAP One includes it; clusters before it may not).
-    /// Default true.
-    pub flexclone_license: bool,
-    /// The next N file clones fail with EBUSY: the node's split load is exhausted.
-    pub file_clone_busy: u32,
-    /// The next N volume snapshot creates fail: clone block sharing is still running.
-    pub snapshot_block_sharing: u32,
-}
-
-impl Default for Conditions {
-    fn default() -> Conditions {
-        Conditions {
-            flexclone_license: true,
-            file_clone_busy: 0,
-            snapshot_block_sharing: 0,
-        }
-    }
-}
 
 /// Without a FlexClone licence FlexClone volumes and files cannot be made (docs:
 /// volumes/create-flexclone-file-flexclone-lun-task.adoc, "FlexClone license"). The REST code is
@@ -102,7 +77,7 @@ pub fn snapshot_create(state: &mut OntapState, volume: &str) -> Result<(), ApiEr
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::super::scenario::Conditions;
 
     #[test]
     fn a_scenario_without_conditions_has_a_licence_and_no_busy_node() {

@@ -45,11 +45,11 @@ mod volumes;
 #[cfg(test)]
 mod tests;
 
-pub use conditions::Conditions;
 pub use errors::ApiError;
 pub use rbac::{Access, CommandAccess, Privilege, RestRole};
 pub use scenario::{
-    parse_size, Account, FileSpec, LifSpec, Role, Scenario, Size, SnapshotSpec, SvmSpec, VolumeSpec,
+    parse_size, Account, Conditions, FileSpec, LifSpec, Role, Scenario, Size, SnapshotSpec,
+    SvmSpec, VolumeSpec,
 };
 pub use serve::handle;
 pub use state::OntapState;

@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::conditions::Conditions;
 use super::rbac::RestRole;
 
 /// The ONTAP part of a scenario (`"ontap": {...}` in a scenario file).
@@ -44,6 +43,29 @@ pub struct Scenario {
     pub start_time: Option<String>,
     /// Real-system conditions (licence, busy node, block sharing). Default: none of them.
     pub conditions: Conditions,
+}
+
+/// `"conditions": {...}` in the ONTAP scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Conditions {
+    /// The cluster has a FlexClone licence (ONTAP One includes it; clusters before it may not).
+    /// Default true.
+    pub flexclone_license: bool,
+    /// The next N file clones fail with EBUSY: the node's split load is exhausted.
+    pub file_clone_busy: u32,
+    /// The next N volume snapshot creates fail: clone block sharing is still running.
+    pub snapshot_block_sharing: u32,
+}
+
+impl Default for Conditions {
+    fn default() -> Conditions {
+        Conditions {
+            flexclone_license: true,
+            file_clone_busy: 0,
+            snapshot_block_sharing: 0,
+        }
+    }
 }
 
 /// What an account may do.

@@ -7,10 +7,9 @@ use serde_json::{json, Value};
 use time::{OffsetDateTime, UtcOffset};
 
 use super::clock::{self, Clock};
-use super::conditions::Conditions;
 use super::job::{Action, Job};
 use super::rbac::{self, RestRole};
-use super::scenario::{Account, FileSpec, Role, Scenario};
+use super::scenario::{Account, Conditions, FileSpec, Role, Scenario};
 use super::tree::{self, Tree};
 use crate::job_fault::JobFault;
 
