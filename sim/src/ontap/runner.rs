@@ -36,9 +36,6 @@ impl OntapState {
     /// (e.g. a state dump) to see the effects of jobs that ended since the last request.
     pub fn tick(&mut self) {
         let now = Instant::now();
-        // A job that ends in this tick stays visible until the next one, however late this tick
-        // runs: a client waiting on it (`return_timeout`) then still sees how it ended.
-        let mut ended_now = Vec::new();
         loop {
             let due = self
                 .jobs
@@ -54,15 +51,13 @@ impl OntapState {
                 None => apply(action, self),
             };
             let job = &mut self.jobs[i];
-            ended_now.push(job.uuid.clone());
             job.outcome = Some(Outcome {
                 error: result.err(),
                 ended: job.ends_at,
             });
         }
         let keep = self.job_retention;
-        self.jobs.retain(|j| {
-            ended_now.contains(&j.uuid) || j.outcome.as_ref().is_none_or(|o| o.ended + keep > now)
-        });
+        self.jobs
+            .retain(|j| j.outcome.as_ref().is_none_or(|o| o.ended + keep > now));
     }
 }
