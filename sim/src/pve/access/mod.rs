@@ -15,6 +15,7 @@
 //! Not modelled: resource pools (`/pool/...` ACLs and pool membership) and realms' case folding.
 
 mod privileges;
+pub(crate) mod rules;
 mod spec;
 
 #[cfg(test)]
