@@ -21,7 +21,7 @@
 //! config updates support only `unusedN`; LXC `suspend`/`resume` are CRIU checkpoint/restore as in
 //! Proxmox (the container is stopped in between), not a freeze.
 
-#[cfg_attr(not(test), allow(dead_code))] // wired into the router next
+#[cfg_attr(not(test), allow(dead_code, unused_imports))] // wired into the router next
 mod access;
 mod agent;
 mod auth;
