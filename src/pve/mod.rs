@@ -10,12 +10,13 @@ use crate::error::{Error, Result};
 
 mod auth;
 pub mod client;
-#[cfg_attr(not(test), allow(dead_code))] // wired into the client next
+mod connection;
 mod denied;
 mod envelope;
 mod tasks;
 
 pub use client::PveClient;
+pub use connection::{Connection, Login};
 
 /// `qemu` or `lxc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash)]
