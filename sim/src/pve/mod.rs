@@ -2,7 +2,7 @@
 //! agents, tasks, users and tokens) and the API handlers under `/api2/json/`.
 //!
 //! Layers; a module imports only from its own layer or the ones listed before it:
-//! - leaves: `scenario`, `default`, `params`, `envelope` (replies and errors), `call` (what a
+//! - leaves: `access` (roles, ACLs and the endpoints' permission rules), `scenario`, `default`, `params`, `envelope` (replies and errors), `call` (what a
 //!   handler gets), `task` (tasks as data), `volumes` (volume ids and names), `exports` (the
 //!   only view of ONTAP: files below an NFS export);
 //! - `state`: the live cluster, holding tasks without knowing how they run; `pending`, `login`,
@@ -33,8 +33,7 @@
 //! config updates support only `unusedN`; LXC `suspend`/`resume` are CRIU checkpoint/restore as in
 //! Proxmox (the container is stopped in between), not a freeze.
 
-#[cfg_attr(not(test), allow(dead_code, unused_imports))] // wired into the router next
-mod access;
+pub(crate) mod access;
 mod agent;
 mod auth;
 mod call;
@@ -65,6 +64,7 @@ mod volumes;
 #[cfg(test)]
 mod tests;
 
+pub use access::{AccessSpec, AclSpec, GroupSpec, RoleSpec};
 pub use default::{ROOT_PASSWORD, TOKEN_NAME, TOKEN_SECRET};
 pub use exports::{ExportedFile, Exports};
 pub use guest_write::guest_write;

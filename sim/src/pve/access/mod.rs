@@ -63,11 +63,6 @@ impl Denied {
         }
     }
 
-    /// `raise_perm_exc()` without an argument.
-    pub(crate) fn bare() -> Denied {
-        Denied { what: None }
-    }
-
     /// `raise_perm_exc("<what>")` with a free text (`user != root@pam`).
     pub(crate) fn text(what: &str) -> Denied {
         Denied {
@@ -207,9 +202,16 @@ impl Access {
         })
     }
 
-    /// Whether `name` is a privilege of this release.
-    pub(crate) fn is_privilege(&self, name: &str) -> bool {
-        self.catalogue.is_valid(name)
+    /// Only the built-in roles, no ACLs, no tokens: only root@pam has rights.
+    pub(crate) fn empty(major: u32) -> Access {
+        let catalogue = Catalogue::for_major(major);
+        Access {
+            roles: catalogue.builtin_roles().clone(),
+            catalogue,
+            groups: BTreeMap::new(),
+            acl: BTreeMap::new(),
+            tokens: BTreeMap::new(),
+        }
     }
 
     /// `AccessControl.pm` `roles`: the roles of `principal` (user or token id) on `path`.
