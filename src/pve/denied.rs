@@ -1,7 +1,7 @@
 //! Proxmox VE permission errors: the missing privilege and ACL path read from a 403's status line
 //! (`Permission check failed (/vms/100, VM.PowerMgmt)`), and which configured account lacks it.
 
-use crate::config::PveAuth;
+use super::connection::Login as PveAuth;
 use crate::error::ApiError;
 
 /// What a failed check names: the ACL path and the privileges (several: any one would do).
