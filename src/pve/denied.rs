@@ -2,7 +2,7 @@
 //! (`Permission check failed (/vms/100, VM.PowerMgmt)`), and which configured account lacks it.
 
 use super::connection::Login as PveAuth;
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 
 /// What a failed check names: the ACL path and the privileges (several: any one would do).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,20 @@ pub(crate) fn parse(message: &str) -> Option<Missing> {
         path: path.to_string(),
         privileges,
     })
+}
+
+/// A guest missing from `/cluster/resources`: Proxmox VE lists a guest only to accounts with
+/// VM.Audit on it (pve-manager `PVE/API2/Cluster.pm` `resources`), so say so.
+pub fn unlisted_guest(vmid: u32) -> Error {
+    Error::Step {
+        step: format!(
+            "look up guest {vmid} (Proxmox VE lists a guest only to accounts with VM.Audit on \
+             /vms/{vmid})"
+        ),
+        source: Box::new(Error::NotFound {
+            what: format!("guest {vmid}"),
+        }),
+    }
 }
 
 /// Who the tool talks to Proxmox as, in the words of the config file.

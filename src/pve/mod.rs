@@ -17,6 +17,7 @@ mod tasks;
 
 pub use client::PveClient;
 pub use connection::{Connection, Login};
+pub use denied::unlisted_guest;
 
 /// `qemu` or `lxc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash)]
