@@ -15,6 +15,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use super::super::params::split_list;
+
 /// Roles, groups and ACLs of a scenario (user.cfg without the users, which are `users`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -71,12 +73,4 @@ impl Default for AclSpec {
             propagate: true,
         }
     }
-}
-
-/// pve-common `PVE::Tools::split_list`: items separated by `,`, `;`, NUL or white space.
-pub(crate) fn split_list(list: &str) -> Vec<String> {
-    list.split(|c: char| c == ',' || c == ';' || c == '\0' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
 }
