@@ -237,6 +237,16 @@ impl Env {
             .to_string()
     }
 
+    /// Requests `method` on `pattern` that Proxmox answered with 200 (a refused freeze is no
+    /// freeze).
+    fn done(&self, method: &str, pattern: &str) -> usize {
+        self.env
+            .requests_matching(None, method, pattern)
+            .iter()
+            .filter(|r| r.status == 200)
+            .count()
+    }
+
     fn snapshots(&self, volume: &str, label: &str) -> usize {
         self.env.with_volume(volume, |v| {
             v.snapshots
@@ -248,9 +258,9 @@ impl Env {
 
     fn disk_snapshots(&self, vmid: u32) -> usize {
         let dir = format!("images/{vmid}/");
-        ["ONTAP01", "ONTAP02", "ONTAP03"]
+        self.env
+            .volume_names()
             .iter()
-            .filter(|v| self.env.volume_exists(v))
             .map(|v| {
                 self.env
                     .files(v)
@@ -267,6 +277,16 @@ impl Env {
         cmd.envs(vars.iter().copied());
         run_command(cmd, None, RUN_TIMEOUT)
     }
+}
+
+/// Wait for the next wall-clock second (snapshot and set names are made of seconds).
+fn next_second() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    std::thread::sleep(std::time::Duration::from_nanos(
+        1_000_000_000 - u64::from(now.subsec_nanos()) + 10_000_000,
+    ));
 }
 
 /// What a check found: whether the command did its job, and what it printed.
@@ -341,9 +361,9 @@ fn cases() -> Vec<Case> {
                     "f",
                     "--freeze",
                 ]);
-                let frozen = e.env.count_requests("POST", "*/agent/fsfreeze-freeze") > 0;
-                let thawed = e.env.count_requests("POST", "*/agent/fsfreeze-thaw")
-                    == e.env.count_requests("POST", "*/agent/fsfreeze-freeze");
+                let frozen = e.done("POST", "*/agent/fsfreeze-freeze") > 0;
+                let thawed = e.done("POST", "*/agent/fsfreeze-thaw")
+                    == e.done("POST", "*/agent/fsfreeze-freeze");
                 let made = e.snapshots("ONTAP01", "f") == 1;
                 outcome(out, frozen && thawed && made)
             },
@@ -385,6 +405,7 @@ fn cases() -> Vec<Case> {
             name: "storage prune",
             run: |e| {
                 e.root_snapshot("ONTAP01", "p");
+                next_second();
                 e.root_snapshot("ONTAP01", "p");
                 let out = e.token(&[
                     "storage",
@@ -437,7 +458,7 @@ fn cases() -> Vec<Case> {
             name: "vm create --freeze",
             run: |e| {
                 let out = e.token(&["vm", "create", "--vm", "100", "--freeze"]);
-                let frozen = e.env.count_requests("POST", "*/agent/fsfreeze-freeze") == 1;
+                let frozen = e.done("POST", "*/agent/fsfreeze-freeze") == 1;
                 outcome(out, frozen && e.disk_snapshots(100) > 0)
             },
         },
@@ -445,7 +466,7 @@ fn cases() -> Vec<Case> {
             name: "vm create --suspend",
             run: |e| {
                 let out = e.token(&["vm", "create", "--vm", "101", "--suspend"]);
-                let paused = e.env.count_requests("POST", "*/qemu/101/status/suspend") == 1;
+                let paused = e.done("POST", "*/qemu/101/status/suspend") == 1;
                 outcome(out, paused && e.disk_snapshots(101) > 0)
             },
         },
@@ -453,7 +474,7 @@ fn cases() -> Vec<Case> {
             name: "vm create --shutdown",
             run: |e| {
                 let out = e.token(&["vm", "create", "--vm", "101", "--shutdown"]);
-                let cycled = e.env.count_requests("POST", "*/qemu/101/status/start") == 1;
+                let cycled = e.done("POST", "*/qemu/101/status/start") == 1;
                 outcome(out, cycled && e.disk_snapshots(101) > 0)
             },
         },
@@ -500,6 +521,7 @@ fn cases() -> Vec<Case> {
             name: "vm prune",
             run: |e| {
                 e.root_vm_set("102");
+                next_second();
                 e.root_vm_set("102");
                 let before = e.disk_snapshots(102);
                 let out = e.token(&["vm", "prune", "--vm", "102", "--keep-last", "1"]);
@@ -524,7 +546,7 @@ fn cases() -> Vec<Case> {
             name: "hook pre-stop vm-snapshot with freeze",
             run: |e| {
                 let out = e.hook(&["hook", "100", "pre-stop"], &[]);
-                let frozen = e.env.count_requests("POST", "*/agent/fsfreeze-freeze") == 1;
+                let frozen = e.done("POST", "*/agent/fsfreeze-freeze") == 1;
                 outcome(out, frozen && e.disk_snapshots(100) > 0)
             },
         },
@@ -535,8 +557,8 @@ fn cases() -> Vec<Case> {
                     &["vzdump", "job-start"],
                     &[("STOREID", "local"), ("DUMPDIR", "/var/lib/vz/dump")],
                 );
-                let made =
-                    e.snapshots("ONTAP01", "vzdump") == 1 && e.snapshots("ONTAP02", "vzdump") == 1;
+                let made = e.snapshots("ONTAP01", "vzdump") == 1
+                    && e.snapshots("pve_vmstore2", "vzdump") == 1;
                 outcome(out, made)
             },
         },
@@ -544,8 +566,8 @@ fn cases() -> Vec<Case> {
             name: "run (schedule)",
             run: |e| {
                 let out = e.token(&["run", "hourly"]);
-                let made =
-                    e.snapshots("ONTAP01", "hourly") == 1 && e.snapshots("ONTAP02", "hourly") == 1;
+                let made = e.snapshots("ONTAP01", "hourly") == 1
+                    && e.snapshots("pve_vmstore2", "hourly") == 1;
                 outcome(out, made)
             },
         },
@@ -578,7 +600,13 @@ fn needs(privilege: &str) -> BTreeSet<&'static str> {
     let set: BTreeSet<&'static str> = match privilege {
         "Datastore.Allocate" => return all,
         "VM.PowerMgmt" => ["vm create --suspend", "vm create --shutdown"].into(),
-        "VM.GuestAgent.Audit" | "VM.GuestAgent.FileSystemMgmt" | "VM.Monitor" => freezes.into(),
+        "VM.GuestAgent.FileSystemMgmt" | "VM.Monitor" => freezes.into(),
+        // The agent ping before a VM's freeze; `storage create --freeze` freezes without one.
+        "VM.GuestAgent.Audit" => [
+            "vm create --freeze",
+            "hook pre-stop vm-snapshot with freeze",
+        ]
+        .into(),
         "VM.Audit" => guest_commands.into(),
         "Datastore.Audit" => [
             "vm create --freeze",
