@@ -133,7 +133,7 @@ fn scenario(major: u32, recipe: &Recipe, without: Option<&str>) -> pve_ontap_sim
         "tokens": [{"name": recipe.token, "secret": TOKEN_SECRET, "privsep": recipe.privsep}]
     }]))
     .expect("recipe user");
-    users.extend(s.pve.users.drain(..));
+    users.append(&mut s.pve.users);
     s.pve.users = users;
     s.pve.access = serde_json::from_value(serde_json::json!({
         "roles": [{"roleid": recipe.role, "privs": privs.join(" ")}],

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use ring::digest;
 use serde_json::{json, Value};
 
-use super::access::{Access, AccessSpec};
+use super::access::{Access, AccessSpec, VolumeRefusal};
 use super::call::Call;
 use super::envelope::PveError;
 use super::scenario::{
@@ -204,8 +204,8 @@ impl PveState {
             .map_err(|denied| PveError::status(403, denied.to_string()))
     }
 
-    /// pve-storage `src/PVE/Storage.pm` `check_volume_access` for a volume of storage `sid` with
-    /// content type `vtype` owned by `owner`, used by guest `vmid` (None: no guest).
+    /// pve-storage `check_volume_access` (see `access::volume`): 403 for a failed privilege
+    /// check, 500 when no rule allows the volume.
     pub(crate) fn check_volume_access(
         &self,
         user: &str,
@@ -214,33 +214,12 @@ impl PveState {
         owner: Option<u32>,
         vmid: Option<u32>,
     ) -> Result<(), PveError> {
-        let sid = volid.split_once(':').map_or(volid, |(s, _)| s);
-        let storage = format!("/storage/{sid}");
-        if user == super::access::ROOT || self.may(user, &storage, "Datastore.Allocate") {
-            return Ok(());
-        }
-        let any = |privs: &[&str]| {
-            self.access
-                .check_any(user, &storage, privs)
-                .map_err(|denied| PveError::status(403, denied.to_string()))
-        };
-        match (vtype, owner) {
-            ("iso" | "vztmpl" | "import", _) => {
-                any(&["Datastore.AllocateSpace", "Datastore.Audit"])
-            }
-            (_, Some(o)) if Some(o) == vmid => Ok(()),
-            ("backup", Some(o)) => {
-                self.check(user, &storage, &["Datastore.AllocateSpace"])?;
-                self.check(user, &format!("/vms/{o}"), &["VM.Backup"])
-            }
-            ("images" | "rootdir", Some(o)) => {
-                self.check(user, &storage, &["Datastore.Audit"])?;
-                self.check(user, &format!("/vms/{o}"), &["VM.Config.Disk"])
-            }
-            _ => Err(PveError::die(format!(
-                "missing privileges to access {volid}"
-            ))),
-        }
+        self.access
+            .volume_access(user, volid, vtype, owner, vmid)
+            .map_err(|refusal| match refusal {
+                VolumeRefusal::Denied(denied) => PveError::status(403, denied.to_string()),
+                VolumeRefusal::Unreachable(message) => PveError::die(message),
+            })
     }
 
     pub fn node(&self, name: &str) -> Option<&Node> {

@@ -17,6 +17,7 @@
 mod privileges;
 pub(crate) mod rules;
 mod spec;
+mod volume;
 
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ use std::fmt;
 pub(crate) use privileges::Catalogue;
 use spec::split_list;
 pub use spec::{AccessSpec, AclSpec, GroupSpec, RoleSpec};
+pub(crate) use volume::VolumeRefusal;
 
 /// The superuser: every privilege everywhere (`permissions`, `check_api2_permissions`).
 pub(crate) const ROOT: &str = "root@pam";
