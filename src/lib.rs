@@ -17,3 +17,5 @@ pub mod paths;
 pub(crate) mod props;
 pub mod pve;
 pub mod secret;
+#[cfg(test)]
+pub(crate) mod testing;

@@ -24,8 +24,6 @@ mod mount;
 mod restore;
 
 #[cfg(test)]
-pub(crate) mod fake;
-#[cfg(test)]
 mod tests;
 
 #[derive(Debug, Clone, Default)]

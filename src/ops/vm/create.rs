@@ -369,7 +369,8 @@ mod tests {
 
     use super::*;
     use crate::ops::quiesce::Consistency;
-    use crate::ops::vm::fake::{self, volume_uuid, FakeBackends};
+    use crate::testing::double::Double;
+    use crate::testing::scenario::{self, volume_uuid};
 
     const TS: &str = "2026-05-01_10:20:30+0000";
 
@@ -377,7 +378,7 @@ mod tests {
         Ctx {
             now: datetime!(2026-05-01 10:20:30 UTC),
             interrupt,
-            resolve: fake::resolve,
+            resolve: scenario::resolve,
             poll: Duration::from_millis(5),
         }
     }
@@ -397,7 +398,7 @@ mod tests {
         }
     }
 
-    fn create(b: &FakeBackends, vmid: u32, o: &CreateOptions) -> Result<SnapshotSet> {
+    fn create(b: &Double, vmid: u32, o: &CreateOptions) -> Result<SnapshotSet> {
         run(b, vmid, o, (&paths(), RescanMode::Auto), &ctx(&|| None))
     }
 
@@ -410,7 +411,7 @@ mod tests {
 
     #[test]
     fn snapshots_every_disk_but_cdrom_cloudinit_and_unused() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let set = create(&b, 100, &opts(Consistency::None)).unwrap();
         assert_eq!(set.timestamp, TS);
         let keys: Vec<_> = set.disks.iter().map(|d| d.key.clone().unwrap()).collect();
@@ -422,7 +423,7 @@ mod tests {
         assert_eq!(set.disks[0].disk, "ONTAP01:100/vm-100-disk-0.qcow2");
         assert_eq!(set.disks[0].size, Some(32 << 30));
         assert!(set.skipped.is_empty());
-        let mut files = b.ontap.snapshot_files(&volume_uuid("ONTAP01"));
+        let mut files = b.snapshot_files(&volume_uuid("ONTAP01"));
         files.sort();
         assert_eq!(
             files,
@@ -435,74 +436,92 @@ mod tests {
         );
         assert_eq!(set.notes, ["not on a Proxmox node: no rescan"]);
         // One listing for the one directory, no deletes.
-        let log = b.pve.calls();
-        assert_eq!(log.iter().filter(|e| e.starts_with("list_dir")).count(), 1);
-        assert!(!log.iter().any(|e| e.starts_with("delete")));
+        let log = b.calls();
+        assert_eq!(
+            log.iter()
+                .filter(|e| e.starts_with("ontap.list_dir"))
+                .count(),
+            1
+        );
+        assert!(!log.iter().any(|e| e.starts_with("ontap.delete_file")));
     }
 
     #[test]
     fn lookups_happen_before_the_pause_and_the_window_holds_only_clones() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let set = create(&b, 100, &opts(Consistency::Suspend)).unwrap();
         assert_eq!(set.disks.len(), 4);
-        let log = b.pve.calls();
-        let inside = between(&log, "suspend 100", "resume 100");
+        let log = b.calls();
+        let inside = between(&log, "pve.suspend 100", "pve.resume 100");
         assert_eq!(inside.len(), 4, "{log:?}");
-        assert!(inside.iter().all(|e| e.starts_with("clone ")), "{inside:?}");
-        let before = between(&log, "guests", "suspend 100");
-        for lookup in ["config 100", "status 100", "storages", "storage ONTAP01"] {
+        assert!(
+            inside.iter().all(|e| e.starts_with("ontap.clone_file ")),
+            "{inside:?}"
+        );
+        let before = between(&log, "pve.guests", "pve.suspend 100");
+        for lookup in [
+            "pve.guest_config 100",
+            "pve.guest_status 100",
+            "pve.storages",
+            "pve.storage ONTAP01",
+        ] {
             assert!(
                 before.contains(&lookup.to_string()),
                 "{lookup} not before: {log:?}"
             );
         }
-        assert!(before.iter().any(|e| e.starts_with("list_dir")));
+        assert!(before.iter().any(|e| e.starts_with("ontap.list_dir")));
         // Nothing but the rescan decision after the resume.
-        let after_resume = &log[log.iter().position(|e| e == "resume 100").unwrap() + 1..];
+        let after_resume = &log[log.iter().position(|e| e == "pve.resume 100").unwrap() + 1..];
         assert!(after_resume.is_empty(), "{after_resume:?}");
-        assert_eq!(b.pve.state_of(100), "running");
+        assert_eq!(b.state_of(100), "running");
     }
 
     #[test]
     fn freeze_window_holds_only_clones() {
-        let b = fake::scenario();
+        let b = Double::vm();
         create(&b, 100, &opts(Consistency::Freeze)).unwrap();
-        let log = b.pve.calls();
+        let log = b.calls();
         assert!(
-            log.iter().position(|e| e == "agent_ping 100")
-                < log.iter().position(|e| e == "freeze 100")
+            log.iter().position(|e| e == "pve.agent_ping 100")
+                < log.iter().position(|e| e == "pve.fsfreeze_freeze 100")
         );
-        let inside = between(&log, "freeze 100", "thaw 100");
+        let inside = between(&log, "pve.fsfreeze_freeze 100", "pve.fsfreeze_thaw 100");
         assert!(
-            inside.iter().all(|e| e.starts_with("clone ")) && inside.len() == 4,
+            inside.iter().all(|e| e.starts_with("ontap.clone_file ")) && inside.len() == 4,
             "{log:?}"
         );
-        assert!(!b.pve.is_frozen(100));
+        assert!(!b.is_frozen(100));
     }
 
     #[test]
     fn shutdown_then_start() {
-        let b = fake::scenario();
+        let b = Double::vm();
         create(&b, 100, &opts(Consistency::Shutdown)).unwrap();
-        let log = b.pve.calls();
-        let inside = between(&log, "shutdown 100", "start 100");
+        let log = b.calls();
+        let inside = between(&log, "pve.shutdown 100", "pve.start 100");
         assert_eq!(inside.len(), 4);
-        assert_eq!(b.pve.state_of(100), "running");
+        assert_eq!(b.state_of(100), "running");
     }
 
     #[test]
     fn clones_are_issued_concurrently() {
-        let mut b = fake::scenario();
-        Arc::get_mut(&mut b.ontap).unwrap().gate = Some(4);
+        let b = Double::vm();
+        b.world().gate = Some(4);
         create(&b, 106, &opts(Consistency::Suspend)).unwrap();
         // Every clone waited at the gate until all four had started.
-        assert_eq!(b.ontap.max_in_flight.load(Ordering::SeqCst), 4);
+        assert_eq!(b.max_in_flight(), 4);
         // Two storages, two directories: one listing each, one resolution each.
-        let log = b.pve.calls();
-        assert_eq!(log.iter().filter(|e| e.starts_with("list_dir")).count(), 2);
+        let log = b.calls();
         assert_eq!(
             log.iter()
-                .filter(|e| e.starts_with("storage ONTAP0"))
+                .filter(|e| e.starts_with("ontap.list_dir"))
+                .count(),
+            2
+        );
+        assert_eq!(
+            log.iter()
+                .filter(|e| e.starts_with("pve.storage ONTAP0"))
                 .count(),
             2
         );
@@ -510,8 +529,8 @@ mod tests {
 
     #[test]
     fn third_of_four_clones_failing_removes_the_others_and_names_the_disk() {
-        let mut b = fake::scenario();
-        Arc::get_mut(&mut b.ontap).unwrap().fail_clone = Some("vm-106-disk-2-snapshot".into());
+        let b = Double::vm();
+        b.world().fail_clone = Some("vm-106-disk-2-snapshot".into());
         let e = create(&b, 106, &opts(Consistency::Suspend)).unwrap_err();
         let msg = e.to_string();
         assert!(
@@ -523,26 +542,34 @@ mod tests {
             msg.contains("clones made in this run were deleted"),
             "{msg}"
         );
-        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
-        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
-        assert_eq!(b.pve.state_of(106), "running");
+        assert!(b.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
+        assert!(b.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
+        assert_eq!(b.state_of(106), "running");
         // The deletes come after the resume.
-        let log = b.pve.calls();
-        let resume = log.iter().position(|e| e == "resume 106").unwrap();
-        let first_delete = log.iter().position(|e| e.starts_with("delete")).unwrap();
+        let log = b.calls();
+        let resume = log.iter().position(|e| e == "pve.resume 106").unwrap();
+        let first_delete = log
+            .iter()
+            .position(|e| e.starts_with("ontap.delete_file"))
+            .unwrap();
         assert!(resume < first_delete, "{log:?}");
-        assert_eq!(log.iter().filter(|e| e.starts_with("delete")).count(), 3);
+        assert_eq!(
+            log.iter()
+                .filter(|e| e.starts_with("ontap.delete_file"))
+                .count(),
+            3
+        );
     }
 
     #[test]
     fn signal_inside_the_window_resumes_at_once_and_leaves_nothing() {
-        let mut b = fake::scenario();
+        let b = Double::vm();
         let flag = Arc::new(AtomicBool::new(false));
         {
-            let o = Arc::get_mut(&mut b.ontap).unwrap();
+            let mut o = b.world();
             o.signal_on_clone = Some(flag.clone());
             // The clones finish only after the guest was resumed: the resume does not wait for them.
-            o.clone_waits_for = Some("resume 106".into());
+            o.clone_waits_for = Some("pve.resume 106".into());
         }
         let check = || flag.load(Ordering::SeqCst).then(|| "SIGTERM".to_string());
         let e = run(
@@ -557,23 +584,23 @@ mod tests {
             matches!(e.root(), Error::Interrupted(s) if s == "SIGTERM"),
             "{e}"
         );
-        assert_eq!(b.pve.state_of(106), "running");
-        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
-        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
+        assert_eq!(b.state_of(106), "running");
+        assert!(b.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
+        assert!(b.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
     }
 
     #[test]
     fn resume_is_guaranteed_when_a_clone_panics() {
-        let mut b = fake::scenario();
-        Arc::get_mut(&mut b.ontap).unwrap().clone_panics = true;
+        let b = Double::vm();
+        b.world().clone_panics = true;
         let e = create(&b, 104, &opts(Consistency::Suspend)).unwrap_err();
         assert!(e.to_string().contains("panicked"), "{e}");
-        assert_eq!(b.pve.state_of(104), "running");
+        assert_eq!(b.state_of(104), "running");
     }
 
     #[test]
     fn stopped_guest_with_suspend_is_just_cloned_with_a_note() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let set = create(&b, 102, &opts(Consistency::Suspend)).unwrap();
         assert_eq!(set.disks.len(), 1);
         assert!(
@@ -581,20 +608,21 @@ mod tests {
             "{:?}",
             set.notes
         );
-        assert!(!b.pve.calls().iter().any(|e| e.starts_with("suspend")));
+        assert!(!b.calls().iter().any(|e| e.starts_with("pve.suspend")));
     }
 
     #[test]
     fn freeze_without_agent_touches_nothing() {
         for vmid in [101, 104] {
-            let mut b = fake::scenario();
-            Arc::get_mut(&mut b.pve).unwrap().agent_dead = true;
+            let b = Double::vm();
+            b.world().agent_dead = true;
             let e = create(&b, vmid, &opts(Consistency::Freeze)).unwrap_err();
             assert!(e.to_string().contains("cannot freeze guest"), "{e}");
-            let log = b.pve.calls();
+            let log = b.calls();
             assert!(
                 !log.iter()
-                    .any(|e| e.starts_with("freeze") || e.starts_with("clone")),
+                    .any(|e| e.starts_with("pve.fsfreeze_freeze")
+                        || e.starts_with("ontap.clone_file")),
                 "{log:?}"
             );
         }
@@ -602,7 +630,7 @@ mod tests {
 
     #[test]
     fn disks_on_other_storages_are_skipped_or_refused_with_strict() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let set = create(&b, 101, &opts(Consistency::None)).unwrap();
         assert_eq!(set.disks.len(), 1);
         assert_eq!(set.skipped.len(), 1);
@@ -613,7 +641,7 @@ mod tests {
             set.skipped
         );
 
-        let b = fake::scenario();
+        let b = Double::vm();
         let mut o = opts(Consistency::Suspend);
         o.strict = true;
         let e = create(&b, 101, &o).unwrap_err();
@@ -623,15 +651,14 @@ mod tests {
             "{e}"
         );
         assert!(!b
-            .pve
             .calls()
             .iter()
-            .any(|e| e.starts_with("suspend") || e.starts_with("clone")));
+            .any(|e| e.starts_with("pve.suspend") || e.starts_with("ontap.clone_file")));
     }
 
     #[test]
     fn guest_without_ontap_disks_is_refused() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let e = create(&b, 107, &opts(Consistency::Suspend)).unwrap_err();
         assert!(
             e.to_string()
@@ -643,26 +670,26 @@ mod tests {
 
     #[test]
     fn unknown_guest() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let e = create(&b, 999, &opts(Consistency::None)).unwrap_err();
         assert_eq!(e.to_string(), "guest 999 not found");
     }
 
     #[test]
     fn volume_chain_storage_is_refused_with_the_reason() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let e = create(&b, 108, &opts(Consistency::Suspend)).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("snapshot-as-volume-chain"), "{msg}");
         assert!(msg.contains("incomplete"), "{msg}");
         assert!(msg.contains("scsi1"), "{msg}");
-        assert!(!b.pve.calls().iter().any(|e| e.starts_with("suspend")));
+        assert!(!b.calls().iter().any(|e| e.starts_with("pve.suspend")));
     }
 
     #[test]
     fn existing_destination_and_missing_source_are_refused_before_the_pause() {
-        let b = fake::scenario();
-        b.ontap.add_file(
+        let b = Double::vm();
+        b.add_file(
             &volume_uuid("ONTAP01"),
             &format!("images/100/vm-100-disk-1-snapshot-{TS}.raw"),
             1,
@@ -671,14 +698,12 @@ mod tests {
         assert!(e.to_string().contains("already exists"), "{e}");
         assert!(e.to_string().contains("virtio0"), "{e}");
         assert!(!b
-            .pve
             .calls()
             .iter()
-            .any(|e| e.starts_with("suspend") || e.starts_with("clone")));
+            .any(|e| e.starts_with("pve.suspend") || e.starts_with("ontap.clone_file")));
 
-        let b = fake::scenario();
-        b.ontap
-            .remove_file(&volume_uuid("ONTAP01"), "images/100/vm-100-disk-3.raw");
+        let b = Double::vm();
+        b.remove_file(&volume_uuid("ONTAP01"), "images/100/vm-100-disk-3.raw");
         let e = create(&b, 100, &opts(Consistency::Suspend)).unwrap_err();
         assert!(
             e.to_string().contains("images/100/vm-100-disk-3.raw"),
@@ -686,15 +711,14 @@ mod tests {
         );
         assert!(e.to_string().contains("tpmstate0"), "{e}");
         assert!(!b
-            .pve
             .calls()
             .iter()
-            .any(|e| e.starts_with("suspend") || e.starts_with("clone")));
+            .any(|e| e.starts_with("pve.suspend") || e.starts_with("ontap.clone_file")));
     }
 
     #[test]
     fn labels_go_into_the_file_names() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let mut o = opts(Consistency::None);
         o.label = Some("daily".into());
         let set = create(&b, 200, &o).unwrap();

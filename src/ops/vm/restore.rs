@@ -186,28 +186,27 @@ pub(super) fn run(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::ops::vm::fake::{self, ctx, status, volume_uuid, FakeBackends};
+    use crate::testing::double::Double;
+    use crate::testing::scenario::{ctx, status, volume_uuid};
 
     const TS: &str = "2026-01-02_03:04:05+0000";
 
     /// Guest 102 (stopped) with one set; 100 (running) with a two-disk set.
-    fn scenario() -> FakeBackends {
-        let b = fake::scenario();
+    fn scenario() -> Double {
+        let b = Double::vm();
         let o1 = volume_uuid("ONTAP01");
-        b.ontap.add_file(
+        b.add_file(
             &o1,
             &format!("images/102/vm-102-disk-0-snapshot-{TS}.qcow2"),
             7,
         );
-        b.ontap.add_file(
+        b.add_file(
             &o1,
             &format!("images/100/vm-100-disk-0-snapshot-{TS}.qcow2"),
             7,
         );
-        b.ontap.add_file(
+        b.add_file(
             &o1,
             &format!("images/100/vm-100-disk-1-snapshot-{TS}.raw"),
             7,
@@ -226,15 +225,15 @@ mod tests {
         let b = scenario();
         let set = run(&b, 102, TS, &opts(None), &ctx()).unwrap();
         assert_eq!(set.disks.len(), 1);
-        let log = b.pve.calls();
+        let log = b.calls();
         assert!(
             log.contains(&format!(
-            "clone images/102/vm-102-disk-0-snapshot-{TS}.qcow2 -> images/102/vm-102-disk-0.qcow2"
+            "ontap.clone_file images/102/vm-102-disk-0-snapshot-{TS}.qcow2 -> images/102/vm-102-disk-0.qcow2"
         )),
             "{log:?}"
         );
         let o1 = volume_uuid("ONTAP01");
-        assert!(b.ontap.has(
+        assert!(b.has(
             &o1,
             &format!("images/102/vm-102-disk-0-snapshot-{TS}.qcow2")
         ));
@@ -248,7 +247,7 @@ mod tests {
     #[test]
     fn two_labels_of_one_second_are_not_guessed_between() {
         let b = scenario();
-        b.ontap.add_file(
+        b.add_file(
             &volume_uuid("ONTAP01"),
             &format!("images/102/vm-102-disk-0-snapshot-daily-{TS}.qcow2"),
             9,
@@ -261,7 +260,7 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("nothing was restored"), "{msg}");
-        assert!(!b.pve.calls().iter().any(|c| c.starts_with("clone")));
+        assert!(!b.calls().iter().any(|c| c.starts_with("ontap.clone_file")));
     }
 
     #[test]
@@ -269,26 +268,16 @@ mod tests {
         let b = scenario();
         let e = run(&b, 100, TS, &opts(None), &ctx()).unwrap_err();
         assert!(e.to_string().contains("guest 100 is running"), "{e}");
-        b.pve
-            .states
-            .lock()
-            .unwrap()
-            .get_mut(&100)
-            .unwrap()
-            .qmpstatus = Some("paused".into());
+        b.world().states.get_mut(&100).unwrap().qmpstatus = Some("paused".into());
         let e = run(&b, 100, TS, &opts(None), &ctx()).unwrap_err();
         assert!(e.to_string().contains("running (paused)"), "{e}");
-        assert!(!b.pve.calls().iter().any(|c| c.starts_with("clone")));
+        assert!(!b.calls().iter().any(|c| c.starts_with("ontap.clone_file")));
     }
 
     #[test]
     fn incomplete_set_is_refused_naming_the_missing_file() {
         let b = scenario();
-        b.pve
-            .states
-            .lock()
-            .unwrap()
-            .insert(100, status("stopped", true));
+        b.world().states.insert(100, status("stopped", true));
         let e = run(&b, 100, TS, &opts(None), &ctx()).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("efidisk0"), "{msg}");
@@ -297,17 +286,16 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("nothing was restored"), "{msg}");
-        assert!(!b.pve.calls().iter().any(|c| c.starts_with("clone")));
+        assert!(!b.calls().iter().any(|c| c.starts_with("ontap.clone_file")));
 
         // One disk that is in the set works.
         let set = run(&b, 100, TS, &opts(Some("virtio0")), &ctx()).unwrap();
         assert_eq!(set.disks.len(), 1);
         assert_eq!(set.disks[0].key.as_deref(), Some("virtio0"));
         let clones: Vec<_> = b
-            .pve
             .calls()
             .into_iter()
-            .filter(|c| c.starts_with("clone"))
+            .filter(|c| c.starts_with("ontap.clone_file"))
             .collect();
         assert_eq!(clones.len(), 1);
         assert!(
@@ -327,8 +315,8 @@ mod tests {
 
     #[test]
     fn failed_restore_names_the_disk() {
-        let mut b = scenario();
-        Arc::get_mut(&mut b.ontap).unwrap().fail_clone = Some("vm-102-disk-0.qcow2".into());
+        let b = scenario();
+        b.world().fail_clone = Some("vm-102-disk-0.qcow2".into());
         let e = run(&b, 102, TS, &opts(None), &ctx()).unwrap_err();
         assert!(
             e.to_string()
