@@ -19,8 +19,6 @@ use crate::ops::storage::iso8601;
 use crate::ops::Backends;
 use crate::pve::{Guest, GuestConfig, GuestStatus, NewNfsStorage, Pve, StorageConfig};
 
-use super::scenario;
-
 /// The state of both clusters plus the fault knobs a test may set.
 #[derive(Default)]
 pub(crate) struct World {
@@ -87,7 +85,12 @@ impl World {
         self.states
             .get(&vmid)
             .cloned()
-            .unwrap_or_else(|| scenario::status("running", true))
+            .unwrap_or_else(|| GuestStatus {
+                status: "running".into(),
+                qmpstatus: Some("running".into()),
+                agent: true,
+                lock: None,
+            })
     }
 
     fn set_state(&mut self, vmid: u32, status: &str, qmp: &str) {
@@ -155,16 +158,6 @@ struct Inner {
 pub(crate) struct Double(Arc<Inner>);
 
 impl Double {
-    /// The simulator's default scenario, as far as the storage commands see it.
-    pub fn new() -> Double {
-        Double::with_world(scenario::storage_world())
-    }
-
-    /// The guests and disk files the VM commands work on (`scenario::vm_world`).
-    pub fn vm() -> Double {
-        Double::with_world(scenario::vm_world())
-    }
-
     pub fn with_world(world: World) -> Double {
         Double(Arc::new(Inner {
             world: Mutex::new(world),

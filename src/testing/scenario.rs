@@ -11,7 +11,19 @@ use crate::ops::vm::Ctx;
 use crate::ops::Backends;
 use crate::pve::{Guest, GuestConfig, GuestStatus, GuestType, StorageConfig};
 
-use super::double::World;
+use super::double::{Double, World};
+
+impl Double {
+    /// The simulator's default scenario, as far as the storage commands see it (`storage_world`).
+    pub fn new() -> Double {
+        Double::with_world(storage_world())
+    }
+
+    /// The guests and disk files the VM commands work on (`vm_world`).
+    pub fn vm() -> Double {
+        Double::with_world(vm_world())
+    }
+}
 
 fn no_signal() -> Option<String> {
     None
