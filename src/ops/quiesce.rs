@@ -234,7 +234,7 @@ impl Window<'_> {
         };
         Err(Error::Step {
             step: format!("{what} {vmid} ({hint})"),
-            source: Box::new(last.unwrap_or_else(|| Error::Refused("no attempt made".into()))),
+            cause: Box::new(last.unwrap_or_else(|| Error::Internal("no attempt made".into()))),
         })
     }
 
@@ -329,7 +329,7 @@ pub fn leave_all(windows: Vec<Window<'_>>) -> Vec<Error> {
             .into_iter()
             .filter_map(|(vmid, h)| match h.join() {
                 Ok(r) => r.err(),
-                Err(_) => Some(Error::Refused(format!(
+                Err(_) => Some(Error::Internal(format!(
                     "undo for guest {vmid} panicked; check its state by hand"
                 ))),
             })
@@ -385,7 +385,7 @@ pub fn with_frozen_checked<T>(
             .into_iter()
             .map(|(vmid, h)| {
                 let r = h.join().unwrap_or_else(|_| {
-                    Err(Error::Refused(format!("freezing guest {vmid} panicked")))
+                    Err(Error::Internal(format!("freezing guest {vmid} panicked")))
                 });
                 (vmid, r)
             })

@@ -421,7 +421,7 @@ pub(crate) fn take_snapshot(
             Err(e) if e.ontap_code() == Some(ERR_TOO_MANY_SNAPSHOTS) => {
                 return Err(Error::Step {
                     step: limit_message(r),
-                    source: Box::new(e),
+                    cause: Box::new(e),
                 })
             }
             Err(e) if attempt == 0 && is_duplicate(&e) => {

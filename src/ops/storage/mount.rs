@@ -340,7 +340,7 @@ pub(super) fn unmount(b: &dyn Backends, storage: &str) -> Result<UnmountReport> 
                 svm = r.volume.svm_name,
                 v = r.volume.name
             ),
-            source: Box::new(e),
+            cause: Box::new(e),
         }
     })?;
     let mount_path = r

@@ -173,13 +173,13 @@ pub(super) fn run(
                 let job = &jobs[i];
                 let e = std::mem::replace(&mut results[i], Ok(()))
                     .err()
-                    .unwrap_or_else(|| Error::Refused("clone failed".into()));
+                    .unwrap_or_else(|| Error::Internal("clone failed".into()));
                 Error::Step {
                     step: format!("clone {} to '{}'", job.placed.describe(), job.destination),
-                    source: Box::new(e),
+                    cause: Box::new(e),
                 }
             }
-            (None, None) => Error::Refused("clone failed".into()),
+            (None, None) => Error::Internal("clone failed".into()),
         };
         let what = if leftovers.is_empty() {
             format!(
@@ -200,7 +200,7 @@ pub(super) fn run(
         };
         return Err(Error::Step {
             step,
-            source: Box::new(error),
+            cause: Box::new(error),
         });
     }
     drop(shield);
@@ -273,7 +273,7 @@ fn clone_all(jobs: &[Job<'_>], window: Window<'_>, ctx: &Ctx<'_>) -> CloneOutcom
                         .ontap
                         .clone_file(&store.volume, &job.source, &job.destination, false)
                 }))
-                .unwrap_or_else(|_| Err(Error::Refused("the clone request panicked".into())));
+                .unwrap_or_else(|_| Err(Error::Internal("the clone request panicked".into())));
                 // The receiver only goes away after every sender is done.
                 let _ = tx.send((i, r));
             });
@@ -305,7 +305,7 @@ fn clone_all(jobs: &[Job<'_>], window: Window<'_>, ctx: &Ctx<'_>) -> CloneOutcom
         results: results
             .into_iter()
             .map(|r| {
-                r.unwrap_or_else(|| Err(Error::Refused("the clone request got no answer".into())))
+                r.unwrap_or_else(|| Err(Error::Internal("the clone request got no answer".into())))
             })
             .collect(),
         interrupted,

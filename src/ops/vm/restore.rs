@@ -130,7 +130,7 @@ pub(super) fn run(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(Error::Refused("the clone request panicked".into())))
+                    .unwrap_or_else(|_| Err(Error::Internal("the clone request panicked".into())))
             })
             .collect()
     });
