@@ -6,6 +6,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 
+use time::OffsetDateTime;
+
 use crate::config::Paths;
 use crate::error::{Error, Result, ResultExt};
 use crate::ops::quiesce::{self, Window};
@@ -121,7 +123,7 @@ pub(super) fn run(
         )));
     }
     let listings = lookup::list_dirs(placed.iter().map(|p| (p.store, p.dir.clone())))?;
-    let ts = naming::timestamp(ctx.now);
+    let ts = set_timestamp(&listings, &placed, ctx.now, opts.label.as_deref());
     let mut jobs = Vec::new();
     for p in placed {
         let source = listings
@@ -239,6 +241,37 @@ pub(super) fn run(
         skipped,
         notes,
     })
+}
+
+/// How many seconds past `now` a new set's timestamp may move.
+const SET_SECONDS_AHEAD: i64 = 60;
+
+/// The timestamp of the new set: the current second, or — when the guest already has a complete
+/// set of that second under this label (a run a moment ago) — the first later second without
+/// one. Decided from the listings already read, so it costs no request and no waiting. A second
+/// that holds only some of the files is returned as it is, for the caller to refuse (a leftover
+/// is not a set to step around).
+fn set_timestamp(
+    listings: &lookup::Listings,
+    placed: &[Placed<'_>],
+    now: OffsetDateTime,
+    label: Option<&str>,
+) -> String {
+    let mut ts = naming::timestamp(now);
+    for ahead in 1..=SET_SECONDS_AHEAD {
+        let taken = placed
+            .iter()
+            .filter(|p| {
+                let file = naming::disk_snapshot_file_labeled(&p.file, &ts, label);
+                listings.find(p.store, &p.dir, &file).is_some()
+            })
+            .count();
+        if taken == 0 || taken < placed.len() {
+            return ts;
+        }
+        ts = naming::timestamp(now + time::Duration::seconds(ahead));
+    }
+    ts
 }
 
 struct CloneOutcome {
@@ -714,6 +747,23 @@ mod tests {
             .calls()
             .iter()
             .any(|e| e.starts_with("pve.suspend") || e.starts_with("ontap.clone_file")));
+    }
+
+    #[test]
+    fn a_second_set_in_the_same_second_takes_the_next_free_second() {
+        let b = Double::vm();
+        let first = create(&b, 200, &opts(Consistency::None)).unwrap();
+        assert_eq!(first.timestamp, TS);
+        // The clock has not moved: the complete set of this second is stepped around, not refused.
+        let second = create(&b, 200, &opts(Consistency::None)).unwrap();
+        assert_eq!(second.timestamp, "2026-05-01_10:20:31+0000");
+        let third = create(&b, 200, &opts(Consistency::None)).unwrap();
+        assert_eq!(third.timestamp, "2026-05-01_10:20:32+0000");
+        assert_eq!(b.snapshot_files(&volume_uuid("ONTAP02")).len(), 3);
+        // Another label is another name: it keeps the current second.
+        let mut o = opts(Consistency::None);
+        o.label = Some("daily".into());
+        assert_eq!(create(&b, 200, &o).unwrap().timestamp, TS);
     }
 
     #[test]
