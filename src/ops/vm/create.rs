@@ -1,7 +1,7 @@
 //! `vm create`: every lookup first, then a pause/freeze window holding nothing but the clone
 //! requests (all disks at once), then resume/thaw, then cleanup on failure, then the rescan.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
@@ -10,13 +10,14 @@ use time::OffsetDateTime;
 
 use crate::config::Paths;
 use crate::error::{Error, Result, ResultExt};
+use crate::ops::disks::Disk;
 use crate::ops::quiesce::{self, Window};
 use crate::ops::rescan::RescanMode;
 use crate::ops::resolve::Resolved;
-use crate::ops::vm::lookup::{self, Kind, Placed};
+use crate::ops::vm::lookup::{self, Kind, Placed, Target};
 use crate::ops::vm::{CreateOptions, Ctx, SkippedDisk, SnapshotDisk, SnapshotSet};
 use crate::ops::{naming, rescan, signals, Backends};
-use crate::pve::Pve;
+use crate::pve::{Guest, Pve};
 
 /// One clone request, fully prepared before the window opens.
 struct Job<'a> {
@@ -54,7 +55,50 @@ pub(super) fn run(
     let status = pve
         .guest_status(guest)
         .step_with(|| format!("read the status of guest {vmid}"))?;
+    let sorted = sort_disks(b, pve, &target)?;
+    let plan = quiesce::plan(pve, guest, &status, opts.consistency)?;
+    let stores = lookup::resolve_all(b, ctx, &sorted.ontap_ids)?;
+    let (ts, jobs, skipped) = prepare_jobs(vmid, sorted, &stores, opts, ctx)?;
 
+    // ---- The window: pause/freeze, clones (concurrently), resume/thaw. ----
+    clone_in_window(pve, guest, plan.action, &jobs, &ts, ctx)?;
+
+    // ---- After the window: register the new files. ----
+    let mut notes = plan.notes;
+    if opts.rescan {
+        notes.push(rescan_note(paths, guest, mode));
+    }
+    Ok(SnapshotSet {
+        vmid,
+        timestamp: ts,
+        label: opts.label.clone(),
+        disks: jobs
+            .iter()
+            .map(|j| SnapshotDisk {
+                key: Some(j.placed.disk.key.clone()),
+                storage: j.placed.disk.volume.storage.clone(),
+                disk: j.placed.disk.volume.to_string(),
+                snapshot: j.placed.sibling_volid(&j.snapshot_file),
+                size: j.size,
+            })
+            .collect(),
+        skipped,
+        notes,
+    })
+}
+
+/// The guest's disks sorted by where they live: the ones on ONTAP-backed storages (to clone) and
+/// the ones that are skipped, with the reason.
+struct SortedDisks<'a> {
+    candidates: Vec<&'a Disk>,
+    ontap_ids: BTreeSet<String>,
+    skipped: Vec<SkippedDisk>,
+}
+
+/// Classify the storages of the guest's disks (one `GET /storage`); refuses a disk on a
+/// snapshot-as-volume-chain storage and a guest with no disk on an ONTAP-backed storage.
+fn sort_disks<'a>(b: &dyn Backends, pve: &dyn Pve, target: &'a Target) -> Result<SortedDisks<'a>> {
+    let vmid = target.guest.vmid;
     let mut skipped: Vec<SkippedDisk> = target
         .disks
         .unsupported
@@ -106,9 +150,25 @@ pub(super) fn run(
             "guest {vmid} has no disk on an ONTAP-backed storage{why}"
         )));
     }
-    let plan = quiesce::plan(pve, guest, &status, opts.consistency)?;
-    let stores = lookup::resolve_all(b, ctx, &ontap_ids)?;
-    let (placed, not_images) = lookup::place(candidates, &stores);
+    Ok(SortedDisks {
+        candidates,
+        ontap_ids,
+        skipped,
+    })
+}
+
+/// Place the disks on their resolved stores, list their directories once, pick the set's
+/// timestamp and prepare one clone request per disk; refuses (before the window) under
+/// `--strict` with skipped disks, a missing source and an existing destination.
+fn prepare_jobs<'a>(
+    vmid: u32,
+    sorted: SortedDisks<'a>,
+    stores: &'a BTreeMap<String, Resolved>,
+    opts: &CreateOptions,
+    ctx: &Ctx<'_>,
+) -> Result<(String, Vec<Job<'a>>, Vec<SkippedDisk>)> {
+    let mut skipped = sorted.skipped;
+    let (placed, not_images) = lookup::place(sorted.candidates, stores);
     skipped.extend(not_images);
     if opts.strict && !skipped.is_empty() {
         return Err(Error::Refused(format!(
@@ -156,91 +216,103 @@ pub(super) fn run(
             placed: p,
         });
     }
+    Ok((ts, jobs, skipped))
+}
 
-    // ---- The window: pause/freeze, clones (concurrently), resume/thaw. ----
+/// Open the window, issue every clone, close it; on a failure or a signal, delete what this run
+/// made and return an error naming the disk (or the signal) and what was left behind.
+fn clone_in_window(
+    pve: &dyn Pve,
+    guest: &Guest,
+    action: quiesce::Action,
+    jobs: &[Job<'_>],
+    ts: &str,
+    ctx: &Ctx<'_>,
+) -> Result<()> {
+    let vmid = guest.vmid;
     // The shield outlives the window: a signal during the cleanup must not leave clones behind.
     let shield = signals::shield()?;
-    let window = quiesce::enter(pve, guest, plan.action, ctx.interrupt)?;
-    let outcome = clone_all(&jobs, window, ctx);
+    let window = quiesce::enter(pve, guest, action, ctx.interrupt)?;
+    let outcome = clone_all(jobs, window, ctx);
 
     let failed = outcome.results.iter().position(Result::is_err);
     let interrupted = outcome.interrupted.or_else(|| (ctx.interrupt)());
     if failed.is_some() || interrupted.is_some() {
-        let leftovers = cleanup(&jobs, &outcome.results);
+        let leftovers = cleanup(jobs, &outcome.results);
         drop(shield);
-        let mut results = outcome.results;
-        let error = match (interrupted, failed) {
-            (Some(signal), _) => Error::Interrupted(signal),
-            (None, Some(i)) => {
-                let job = &jobs[i];
-                let e = std::mem::replace(&mut results[i], Ok(()))
-                    .err()
-                    .unwrap_or_else(|| Error::Internal("clone failed".into()));
-                Error::Step {
-                    step: format!("clone {} to '{}'", job.placed.describe(), job.destination),
-                    cause: Box::new(e),
-                }
-            }
-            (None, None) => Error::Internal("clone failed".into()),
-        };
-        let what = if leftovers.is_empty() {
-            format!(
-                "disk snapshot of guest {vmid} failed; the clones made in this run were deleted"
-            )
-        } else {
-            format!(
-                "disk snapshot of guest {vmid} failed; clones left behind, delete them by hand: {}",
-                leftovers.join(", ")
-            )
-        };
-        let (error, step) = match outcome.leave {
-            Err(leave) => {
-                log::error!("{what}: {error}");
-                (leave, what)
-            }
-            Ok(()) => (error, what),
-        };
-        return Err(Error::Step {
-            step,
-            cause: Box::new(error),
-        });
+        return Err(failure(
+            vmid,
+            jobs,
+            outcome.results,
+            (interrupted, failed),
+            outcome.leave,
+            &leftovers,
+        ));
     }
     drop(shield);
     outcome.leave.step_with(|| {
         format!(
             "disk snapshot set {ts} of guest {vmid} was created, but the guest was not restored"
         )
-    })?;
-
-    // ---- After the window: register the new files. ----
-    let mut notes = plan.notes;
-    if opts.rescan {
-        match rescan::rescan(paths, guest, mode) {
-            Ok(o) => notes.push(o.note()),
-            Err(e) => notes.push(format!(
-                "rescan failed ({e}); run '{} rescan --vmid {vmid}' on node {}",
-                rescan::command_for(paths, guest.guest_type).display(),
-                guest.node
-            )),
-        }
-    }
-    Ok(SnapshotSet {
-        vmid,
-        timestamp: ts,
-        label: opts.label.clone(),
-        disks: jobs
-            .iter()
-            .map(|j| SnapshotDisk {
-                key: Some(j.placed.disk.key.clone()),
-                storage: j.placed.disk.volume.storage.clone(),
-                disk: j.placed.disk.volume.to_string(),
-                snapshot: j.placed.sibling_volid(&j.snapshot_file),
-                size: j.size,
-            })
-            .collect(),
-        skipped,
-        notes,
     })
+}
+
+/// The error of a failed run: the signal or the failed clone, below what happened to the clones
+/// (all deleted, or which are left); a failure to leave the window comes first, the rest is logged.
+fn failure(
+    vmid: u32,
+    jobs: &[Job<'_>],
+    mut results: Vec<Result<()>>,
+    (interrupted, failed): (Option<String>, Option<usize>),
+    leave: Result<()>,
+    leftovers: &[String],
+) -> Error {
+    let error = match (interrupted, failed) {
+        (Some(signal), _) => Error::Interrupted(signal),
+        (None, Some(i)) => {
+            let job = &jobs[i];
+            let e = std::mem::replace(&mut results[i], Ok(()))
+                .err()
+                .unwrap_or_else(|| Error::Internal("clone failed".into()));
+            Error::Step {
+                step: format!("clone {} to '{}'", job.placed.describe(), job.destination),
+                cause: Box::new(e),
+            }
+        }
+        (None, None) => Error::Internal("clone failed".into()),
+    };
+    let what = if leftovers.is_empty() {
+        format!("disk snapshot of guest {vmid} failed; the clones made in this run were deleted")
+    } else {
+        format!(
+            "disk snapshot of guest {vmid} failed; clones left behind, delete them by hand: {}",
+            leftovers.join(", ")
+        )
+    };
+    let (error, step) = match leave {
+        Err(leave) => {
+            log::error!("{what}: {error}");
+            (leave, what)
+        }
+        Ok(()) => (error, what),
+    };
+    Error::Step {
+        step,
+        cause: Box::new(error),
+    }
+}
+
+/// `qm rescan` / `pct rescan` for the new files, as a note; a failure says what to run by hand.
+fn rescan_note(paths: &Paths, guest: &Guest, mode: RescanMode) -> String {
+    match rescan::rescan(paths, guest, mode) {
+        Ok(o) => o.note(),
+        Err(e) => format!(
+            "rescan failed ({e}); run '{} rescan --vmid {}' on node {}",
+            rescan::command_for(paths, guest.guest_type).display(),
+            guest.vmid,
+            guest.node
+        ),
+    }
 }
 
 /// How many seconds past `now` a new set's timestamp may move.
