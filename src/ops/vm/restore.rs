@@ -5,9 +5,10 @@ use std::thread;
 
 use crate::error::{Error, Result, ResultExt};
 use crate::ops::disks::is_disk_key;
-use crate::ops::vm::list::{self, FoundFile, Location};
+use crate::ops::vm::list::{self, FoundFile, FoundSet, Location, Scan};
 use crate::ops::vm::{Ctx, RestoreOptions, SnapshotSet};
 use crate::ops::{signals, Backends};
+use crate::pve::GuestStatus;
 
 pub(super) fn run(
     b: &dyn Backends,
@@ -23,6 +24,22 @@ pub(super) fn run(
         .pve()?
         .guest_status(guest)
         .step_with(|| format!("read the status of guest {vmid}"))?;
+    check_stopped(vmid, &status)?;
+    let set = scan.find(timestamp)?;
+
+    // Which disks, and each one's snapshot file: all checked before anything is written.
+    let wanted = wanted_disks(&scan, opts, vmid)?;
+    let pairs = pair_files(set, &wanted, timestamp, opts, vmid)?;
+
+    // Restore concurrently; a signal does not interrupt the overwrite half-way.
+    let _shield = signals::shield()?;
+    let results = clone_back(&scan, &pairs);
+    let restored = check_results(&pairs, results, timestamp, vmid)?;
+    Ok(report(set, &restored, opts, vmid))
+}
+
+/// Restore overwrites the disks: the guest must be stopped and its config not locked.
+fn check_stopped(vmid: u32, status: &GuestStatus) -> Result<()> {
     if status.is_running() {
         let state = match status.qmpstatus.as_deref() {
             Some(q) if q != status.status => format!("{} ({q})", status.status),
@@ -38,10 +55,13 @@ pub(super) fn run(
             "guest {vmid} is locked ({lock}): restore needs a stopped guest without a config lock"
         )));
     }
-    let set = scan.find(timestamp)?;
+    Ok(())
+}
 
-    // Which disks, and each one's snapshot file: all checked before anything is written.
-    let wanted: Vec<&Location> = match opts.disk.as_deref() {
+/// The disks to restore: the one of `--disk`, else every disk (not the unused volumes).
+fn wanted_disks<'a>(scan: &'a Scan, opts: &RestoreOptions, vmid: u32) -> Result<Vec<&'a Location>> {
+    let guest = &scan.target.guest;
+    Ok(match opts.disk.as_deref() {
         Some(key) => {
             let location = scan.locations.iter().find(|l| l.key == key);
             match location {
@@ -62,14 +82,25 @@ pub(super) fn run(
             }
         }
         None => scan.locations.iter().filter(|l| !l.unused).collect(),
-    };
+    })
+}
+
+/// Each wanted disk with its snapshot file of the set; refuses a disk with files of several
+/// labels or none.
+fn pair_files<'a>(
+    set: &'a FoundSet,
+    wanted: &[&'a Location],
+    timestamp: &str,
+    opts: &RestoreOptions,
+    vmid: u32,
+) -> Result<Vec<(&'a Location, &'a FoundFile)>> {
     let snapshot_of = |l: &Location| -> Option<&FoundFile> {
         set.files
             .iter()
             .find(|f| f.storage == l.storage && f.dir == l.dir && f.source == l.file)
     };
     let mut pairs = Vec::new();
-    for l in &wanted {
+    for l in wanted {
         // Two labels may have a snapshot of this disk from the same second (one vzdump run's
         // phases): restoring either could be the wrong one, so neither is.
         let candidates: Vec<&str> = set
@@ -111,10 +142,12 @@ pub(super) fn run(
         };
         pairs.push((*l, file));
     }
+    Ok(pairs)
+}
 
-    // Restore concurrently; a signal does not interrupt the overwrite half-way.
-    let _shield = signals::shield()?;
-    let results: Vec<Result<()>> = thread::scope(|s| {
+/// Clone every snapshot file back over its disk, concurrently; one result per pair, in order.
+fn clone_back(scan: &Scan, pairs: &[(&Location, &FoundFile)]) -> Vec<Result<()>> {
+    thread::scope(|s| {
         let handles: Vec<_> = pairs
             .iter()
             .map(|(l, f)| {
@@ -133,12 +166,21 @@ pub(super) fn run(
                     .unwrap_or_else(|_| Err(Error::Internal("the clone request panicked".into())))
             })
             .collect()
-    });
+    })
+}
+
+/// The pairs that were restored; an error naming every failed disk and the ones restored.
+fn check_results<'a>(
+    pairs: &[(&'a Location, &'a FoundFile)],
+    results: Vec<Result<()>>,
+    timestamp: &str,
+    vmid: u32,
+) -> Result<Vec<(&'a Location, &'a FoundFile)>> {
     let mut restored = Vec::new();
     let mut failed = Vec::new();
     for ((l, f), r) in pairs.iter().zip(results) {
         match r {
-            Ok(()) => restored.push((l, f)),
+            Ok(()) => restored.push((*l, *f)),
             Err(e) => failed.push(format!(
                 "disk {} ({}) from {}: {e}",
                 l.key,
@@ -159,7 +201,16 @@ pub(super) fn run(
             }
         )));
     }
+    Ok(restored)
+}
 
+/// The restored set, with notes on files not restored and disks whose size changed.
+fn report(
+    set: &FoundSet,
+    restored: &[(&Location, &FoundFile)],
+    opts: &RestoreOptions,
+    vmid: u32,
+) -> SnapshotSet {
     let mut out = set.to_snapshot_set(vmid);
     out.disks
         .retain(|d| restored.iter().any(|(_, f)| f.volid() == d.snapshot));
@@ -172,7 +223,7 @@ pub(super) fn run(
             ));
         }
     }
-    for (l, f) in &restored {
+    for (l, f) in restored {
         if l.size.is_some() && f.size.is_some() && l.size != f.size {
             out.notes.push(format!(
                 "disk {} changed size since the snapshot; run 'qm rescan --vmid {vmid}' to update \
@@ -181,7 +232,7 @@ pub(super) fn run(
             ));
         }
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
