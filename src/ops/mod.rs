@@ -8,6 +8,7 @@ use crate::ontap::Ontap;
 use crate::pve::Pve;
 
 pub mod backends;
+pub mod clock;
 pub mod disks;
 pub mod naming;
 pub mod quiesce;

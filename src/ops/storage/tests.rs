@@ -7,7 +7,9 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::ontap::OntapVersion;
+use crate::ops::clock::Clock;
 use crate::ops::naming::STORAGE_SNAPSHOT_PREFIX;
+use crate::testing::clock::ManualClock;
 use crate::testing::double::Double;
 
 fn days_ago(d: i64) -> OffsetDateTime {
@@ -87,6 +89,11 @@ fn create_refuses_a_bad_label_before_any_call() {
     assert!(f.calls().is_empty());
 }
 
+/// A clock at 2026-05-01 10:20:30.250 UTC.
+fn clock() -> ManualClock {
+    ManualClock::at(time::macros::datetime!(2026-05-01 10:20:30.25 UTC))
+}
+
 #[test]
 fn create_waits_for_the_next_second_on_a_name_collision() {
     let f = Double::new();
@@ -96,15 +103,26 @@ fn create_waits_for_the_next_second_on_a_name_collision() {
         Some("525059"),
         "A snapshot with the specified name already exists.",
     );
-    let row = create(&f, "ONTAP01", &CreateOptions::default()).unwrap();
+    let clock = clock();
+    let row = create::create(&f, "ONTAP01", &CreateOptions::default(), &clock).unwrap();
     let creates = f.calls_to("ontap.create_snapshot");
     assert_eq!(creates.len(), 2);
     assert_ne!(
         creates[0], creates[1],
         "the retry uses the next second's name"
     );
+    assert_eq!(
+        creates[0],
+        "ontap.create_snapshot proxmox_snapshot_2026-05-01_10:20:30+0000"
+    );
+    assert_eq!(row.name, "proxmox_snapshot_2026-05-01_10:20:31+0000");
     assert_eq!(creates[1], format!("ontap.create_snapshot {}", row.name));
     assert_eq!(f.snapshot_names("ONTAP01"), [row.name]);
+    // The clock was moved to the next second, not slept on.
+    assert_eq!(
+        clock.now(),
+        time::macros::datetime!(2026-05-01 10:20:31 UTC)
+    );
 }
 
 #[test]
@@ -118,7 +136,7 @@ fn create_fails_clearly_on_a_second_collision() {
             "already exists",
         );
     }
-    let e = create(&f, "ONTAP01", &CreateOptions::default()).unwrap_err();
+    let e = create::create(&f, "ONTAP01", &CreateOptions::default(), &clock()).unwrap_err();
     let msg = e.to_string();
     assert!(
         msg.starts_with("create snapshot 'proxmox_snapshot_"),
