@@ -45,7 +45,8 @@ pub(crate) struct World {
     pub clone_inherits_policy: bool,
     /// Config sections (storage ids `ontap()` knows); None = every storage.
     pub sections: Option<Vec<String>>,
-    /// One-shot failures: call name, matching calls to let pass first, the API error.
+    /// One-shot failures: call name (or a whole log entry, call and argument), matching calls to
+    /// let pass first, the API error.
     pub fail: Vec<(String, usize, ApiError)>,
     /// The agent is configured but does not answer.
     pub agent_dead: bool,
@@ -172,7 +173,8 @@ impl Double {
         self.0.world.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Make the next call named `call` (e.g. `ontap.create_snapshot`) fail with this API error.
+    /// Make the next call named `call` (e.g. `ontap.create_snapshot`, or with its argument as
+    /// logged, `ontap.delete_snapshot uuid-0002`) fail with this API error.
     pub fn fail_next(&self, call: &str, status: u16, code: Option<&str>, message: &str) {
         self.fail_after(call, 0, status, code, message);
     }
@@ -345,7 +347,8 @@ impl Double {
             .log
             .push(format!("{name} {arg}").trim_end().to_string());
         let mut w = self.world();
-        if let Some(i) = w.fail.iter().position(|(c, _, _)| c == name) {
+        let entry = format!("{name} {arg}");
+        if let Some(i) = w.fail.iter().position(|(c, _, _)| c == name || *c == entry) {
             if w.fail[i].1 > 0 {
                 w.fail[i].1 -= 1;
             } else {

@@ -854,8 +854,22 @@ fn prune_stops_at_the_first_failed_delete_and_says_what_was_done() {
     let a = tool_snapshot(&f, "ONTAP01", 3, None);
     let b = tool_snapshot(&f, "ONTAP01", 2, None);
     tool_snapshot(&f, "ONTAP01", 1, None);
-    // The second delete fails.
-    f.fail_after("ontap.delete_snapshot", 1, 409, Some("1638555"), "locked");
+    // The second delete fails (named by its snapshot: the deletes run concurrently, so the order
+    // of the calls is not the order of the snapshots).
+    let b_uuid = f
+        .world()
+        .snapshots
+        .values()
+        .flatten()
+        .find(|s| s.name == b)
+        .map(|s| s.uuid.clone())
+        .unwrap();
+    f.fail_next(
+        &format!("ontap.delete_snapshot {b_uuid}"),
+        409,
+        Some("1638555"),
+        "locked",
+    );
     let opts = PruneOptions {
         retention: Retention {
             keep_last: Some(1),
