@@ -315,8 +315,10 @@ fn rescan_note(paths: &Paths, guest: &Guest, mode: RescanMode) -> String {
     }
 }
 
-/// How many seconds past `now` a new set's timestamp may move.
-const SET_SECONDS_AHEAD: i64 = 60;
+/// How many seconds past `now` a new set's timestamp may move: enough for runs in quick
+/// succession, few enough that a set's name stays close to the time it was taken (beyond that,
+/// the existing destination is refused).
+const SET_SECONDS_AHEAD: i64 = 10;
 
 /// The timestamp of the new set: the current second, or — when the guest already has a complete
 /// set of that second under this label (a run a moment ago) — the first later second without
