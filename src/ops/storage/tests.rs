@@ -6,9 +6,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::*;
+use crate::model::names::STORAGE_SNAPSHOT_PREFIX;
 use crate::ontap::OntapVersion;
 use crate::ops::clock::Clock;
-use crate::ops::naming::STORAGE_SNAPSHOT_PREFIX;
 use crate::testing::clock::ManualClock;
 use crate::testing::double::Double;
 
@@ -18,7 +18,7 @@ fn days_ago(d: i64) -> OffsetDateTime {
 
 fn tool_snapshot(f: &Double, volume: &str, days: i64, label: Option<&str>) -> String {
     let at = days_ago(days);
-    let name = naming::storage_snapshot_name(at);
+    let name = names::storage_snapshot_name(at);
     f.add_snapshot(volume, &name, at, label);
     name
 }

@@ -8,16 +8,18 @@ use std::thread;
 
 use time::OffsetDateTime;
 
-use crate::config::Paths;
 use crate::error::{Error, Result, ResultExt};
+use crate::model::names;
 use crate::ops::disks::Disk;
 use crate::ops::quiesce::{self, Window};
 use crate::ops::rescan::RescanMode;
 use crate::ops::resolve::Resolved;
 use crate::ops::vm::lookup::{self, Kind, Placed, Target};
 use crate::ops::vm::{CreateOptions, Ctx, SkippedDisk, SnapshotDisk, SnapshotSet};
-use crate::ops::{naming, rescan, signals, Backends};
+use crate::ops::{rescan, Backends};
 use crate::pve::{Guest, Pve};
+use crate::sys::paths::Paths;
+use crate::sys::signals;
 
 /// One clone request, fully prepared before the window opens.
 struct Job<'a> {
@@ -44,7 +46,7 @@ pub(super) fn run(
     ctx: &Ctx<'_>,
 ) -> Result<SnapshotSet> {
     if let Some(label) = &opts.label {
-        naming::check_label(label).map_err(Error::Usage)?;
+        names::check_label(label).map_err(Error::Usage)?;
     }
     let pve_arc = b.pve()?;
     let pve: &dyn Pve = pve_arc.as_ref();
@@ -198,7 +200,7 @@ fn prepare_jobs<'a>(
                 ),
             })?;
         let size = source.size;
-        let snapshot_file = naming::disk_snapshot_file_labeled(&p.file, &ts, opts.label.as_deref());
+        let snapshot_file = names::disk_snapshot_file_labeled(&p.file, &ts, opts.label.as_deref());
         if listings.find(p.store, &p.dir, &snapshot_file).is_some() {
             return Err(Error::Refused(format!(
                 "cannot snapshot {} of guest {vmid}: the clone destination '{}/{snapshot_file}' \
@@ -331,19 +333,19 @@ fn set_timestamp(
     now: OffsetDateTime,
     label: Option<&str>,
 ) -> String {
-    let mut ts = naming::timestamp(now);
+    let mut ts = names::timestamp(now);
     for ahead in 1..=SET_SECONDS_AHEAD {
         let taken = placed
             .iter()
             .filter(|p| {
-                let file = naming::disk_snapshot_file_labeled(&p.file, &ts, label);
+                let file = names::disk_snapshot_file_labeled(&p.file, &ts, label);
                 listings.find(p.store, &p.dir, &file).is_some()
             })
             .count();
         if taken == 0 || taken < placed.len() {
             return ts;
         }
-        ts = naming::timestamp(now + time::Duration::seconds(ahead));
+        ts = names::timestamp(now + time::Duration::seconds(ahead));
     }
     ts
 }
