@@ -504,7 +504,7 @@ mod tests {
 
     #[test]
     fn container_suspend_is_refused_in_every_state_with_the_alternatives() {
-        let pve = FakePve::default();
+        let pve = Double::vm();
         let g = guest(200, GuestType::Lxc);
         for state in ["running", "stopped"] {
             let e = plan(&pve, &g, &status(state, false), Consistency::Suspend).unwrap_err();

@@ -49,7 +49,7 @@ pub fn unlisted_guest(vmid: u32) -> Error {
             "look up guest {vmid} (Proxmox VE lists a guest only to accounts with VM.Audit on \
              /vms/{vmid})"
         ),
-        source: Box::new(Error::NotFound {
+        cause: Box::new(Error::NotFound {
             what: format!("guest {vmid}"),
         }),
     }

@@ -779,19 +779,19 @@ mod tests {
 
     #[test]
     fn container_suspend_is_refused_before_any_change() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let e = create(&b, 200, &opts(Consistency::Suspend)).unwrap_err();
         assert!(
             e.to_string().contains("cannot suspend container 200"),
             "{e}"
         );
         assert!(e.to_string().contains("--shutdown"), "{e}");
-        assert!(!b.pve.calls().iter().any(|e| e.starts_with("suspend")
-            || e.starts_with("shutdown")
-            || e.starts_with("clone")));
-        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
-        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
-        assert_eq!(b.pve.state_of(200), "running");
+        assert!(!b.calls().iter().any(|e| e.starts_with("pve.suspend")
+            || e.starts_with("pve.shutdown")
+            || e.contains("clone")));
+        assert!(b.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
+        assert!(b.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
+        assert_eq!(b.state_of(200), "running");
     }
 
     #[test]
