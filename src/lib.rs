@@ -17,3 +17,4 @@ pub mod paths;
 pub(crate) mod props;
 pub mod pve;
 pub mod secret;
+pub mod status;
