@@ -21,6 +21,7 @@ mod jobs;
 mod params;
 mod router;
 mod scenario;
+mod snaplock;
 mod snapshots;
 mod state;
 mod tree;
