@@ -5,3 +5,4 @@ pub mod guard;
 pub mod journal;
 pub mod model;
 pub mod prometheus;
+pub mod render;
