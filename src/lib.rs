@@ -24,7 +24,6 @@ pub mod error;
 pub mod model;
 pub mod output;
 pub mod secret;
-pub mod status;
 pub mod sys;
 
 #[cfg(test)]

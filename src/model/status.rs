@@ -12,8 +12,8 @@ use std::time::Duration;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::guard::{self, Capacity, Verdict};
-use super::journal::{self, Outcome, Record, Trigger};
+use super::capacity::{self, Capacity, Verdict};
+use super::outcome::{self, Outcome, Record, Trigger};
 
 /// ONTAP's limit of snapshots per volume.
 pub const SNAPSHOT_LIMIT: u64 = 1023;
@@ -214,7 +214,7 @@ pub fn parse_max_age(value: &str, origin: &str) -> Result<Vec<MaxAge>, String> {
         if label.is_empty() {
             return Err(format!("{origin}: '{part}' has no label before '='"));
         }
-        let max_age = crate::ops::retention::parse_duration(duration.trim())
+        let max_age = super::retention::parse_duration(duration.trim())
             .filter(|d| !d.is_zero())
             .ok_or_else(|| {
                 format!(
@@ -286,7 +286,7 @@ fn labels_from_ontap(now: OffsetDateTime, snaps: &[SnapFact]) -> Vec<LabelStatus
         .map(|(label, (count, s))| LabelStatus {
             label,
             newest: s.name.clone(),
-            created: journal::format_time(s.created),
+            created: outcome::format_time(s.created),
             created_unix: s.created.unix_timestamp(),
             age_seconds: age_of(now, s.created),
             locked_until: s.lock_expiry.clone(),
@@ -319,7 +319,7 @@ fn labels_from_journal<'a>(
         .map(|(label, (count, r, at))| LabelStatus {
             label,
             newest: r.snapshot.clone().unwrap_or_default(),
-            created: journal::format_time(at),
+            created: outcome::format_time(at),
             created_unix: at.unix_timestamp(),
             age_seconds: age_of(now, at),
             locked_until: None,
@@ -359,7 +359,7 @@ pub fn evaluate(inputs: &Inputs) -> Report {
                 st.size_bytes = v.size_bytes;
                 st.locking_enabled = v.locking_enabled;
                 st.labels = labels_from_ontap(now, &v.snapshots);
-                let verdict = guard::check(
+                let verdict = capacity::check(
                     &s.capacity,
                     &s.storage,
                     &v.volume,
@@ -385,7 +385,6 @@ pub fn evaluate(inputs: &Inputs) -> Report {
                     now,
                     inputs.journal.iter().filter(|r| {
                         r.storage.as_deref() == Some(s.storage.as_str())
-                            && r.vmid.is_none()
                             && r.action == "storage-snapshot"
                     }),
                 );
@@ -426,7 +425,7 @@ pub fn evaluate(inputs: &Inputs) -> Report {
     }
 
     Report {
-        time: journal::format_time(now),
+        time: outcome::format_time(now),
         time_unix: now.unix_timestamp(),
         offline: inputs.offline,
         storages,
@@ -521,11 +520,11 @@ fn apply_rules(
 
 /// The last outcome of every journal key, with its last success, in a stable order.
 pub fn runs(records: &[Record]) -> Vec<RunStatus> {
-    let mut last_ok: BTreeMap<journal::Key, &Record> = BTreeMap::new();
+    let mut last_ok: BTreeMap<outcome::Key, &Record> = BTreeMap::new();
     for r in records.iter().filter(|r| r.result == Outcome::Ok) {
         last_ok.insert(r.key(), r);
     }
-    journal::latest(records)
+    outcome::latest(records)
         .into_iter()
         .map(|(key, r)| {
             let ok = last_ok.get(&key);
@@ -593,8 +592,8 @@ mod tests {
         hours_ago: i64,
         ok: bool,
     ) -> Record {
-        let mut r = Record::now(trigger, source, action);
-        r.time = journal::format_time(NOW - time::Duration::hours(hours_ago));
+        let mut r = Record::now("pve1", trigger, source, action);
+        r.time = outcome::format_time(NOW - time::Duration::hours(hours_ago));
         r.node = "pve1".into();
         if !ok {
             r = r.failed("ONTAP POST failed with HTTP 500");

@@ -1,5 +1,5 @@
-//! The outcome journal: one JSON line per run that changed something (CLI, hook, vzdump, schedule),
-//! kept in a small local file that `status` reads. Writing it never blocks or fails the run.
+//! The outcome journal file: one JSON line per run that changed something, kept in a small local
+//! file below the state directory that `status` reads. Writing it never blocks or fails the run.
 //!
 //! Why this shape: hooks fail open, so without a record a hook that fails every night leaves only
 //! syslog lines behind. Each record is one `write(2)` of one line to a file opened with `O_APPEND`,
@@ -9,15 +9,12 @@
 //! it: skip) and replaces the file (temp file + rename) by the newest record of every key plus the
 //! newest records up to half the bound, so the last outcome of a phase that ran a year ago survives.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+use crate::model::outcome::{compacted, parse, Record};
 
 /// The journal file below the state directory.
 pub const FILE: &str = "journal.jsonl";
@@ -25,127 +22,6 @@ pub const FILE: &str = "journal.jsonl";
 pub const LOCK_FILE: &str = "journal.lock";
 /// Above this size the journal is compacted.
 pub const MAX_BYTES: u64 = 256 * 1024;
-/// Longest error text kept in a record (an error chain names every step; this keeps lines short).
-pub const MAX_ERROR_CHARS: usize = 1000;
-
-/// Who started the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Trigger {
-    /// A command line (`storage create`, `vm prune`, ...).
-    Cli,
-    /// The guest hookscript.
-    Hook,
-    /// The vzdump hook.
-    Vzdump,
-    /// `run <schedule>` (a systemd timer).
-    Schedule,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Cli => "cli",
-            Trigger::Hook => "hook",
-            Trigger::Vzdump => "vzdump",
-            Trigger::Schedule => "schedule",
-        }
-    }
-}
-
-/// How the run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Ok,
-    Failed,
-}
-
-/// One record. `source` is the hook phase (`post-stop`), the schedule name or the CLI command
-/// (`storage create`); `action` is what was done (`storage-snapshot`, `vm-snapshot`, `prune`, ...).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
-    /// RFC 3339, UTC, whole seconds.
-    pub time: String,
-    pub node: String,
-    pub trigger: Trigger,
-    pub source: String,
-    pub action: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vmid: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    pub result: Outcome,
-    /// The snapshot (storage) or disk set (guest) made or reused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snapshot: Option<String>,
-    /// The snapshot was not made by this run but reused (hooks coalesce).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub reused: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// What identifies "the same thing done again": its newest record is its last outcome.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Key {
-    pub trigger: Trigger,
-    pub source: String,
-    pub action: String,
-    pub vmid: Option<u32>,
-    pub storage: Option<String>,
-}
-
-impl Record {
-    /// A record stamped now, on this node.
-    pub fn now(trigger: Trigger, source: &str, action: &str) -> Record {
-        Record {
-            time: format_time(OffsetDateTime::now_utc()),
-            node: node_name(),
-            trigger,
-            source: source.to_string(),
-            action: action.to_string(),
-            vmid: None,
-            storage: None,
-            label: None,
-            result: Outcome::Ok,
-            snapshot: None,
-            reused: false,
-            error: None,
-        }
-    }
-
-    /// Mark the record failed with this error (cut to `MAX_ERROR_CHARS`).
-    pub fn failed(mut self, error: &str) -> Record {
-        self.result = Outcome::Failed;
-        self.error = Some(error.chars().take(MAX_ERROR_CHARS).collect());
-        self
-    }
-
-    pub fn key(&self) -> Key {
-        Key {
-            trigger: self.trigger,
-            source: self.source.clone(),
-            action: self.action.clone(),
-            vmid: self.vmid,
-            storage: self.storage.clone(),
-        }
-    }
-
-    /// The record's time; None when the field cannot be read.
-    pub fn at(&self) -> Option<OffsetDateTime> {
-        OffsetDateTime::parse(&self.time, &Rfc3339).ok()
-    }
-}
-
-/// RFC 3339 in UTC without fractions.
-pub fn format_time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&Rfc3339).unwrap_or_default()
-}
 
 /// This node's name as Proxmox uses it: the short host name.
 pub fn node_name() -> String {
@@ -262,54 +138,10 @@ impl Journal {
     }
 }
 
-/// The records of a journal text, skipping lines that are not records.
-pub fn parse(text: &str) -> Vec<Record> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-/// The newest record of every key.
-pub fn latest(records: &[Record]) -> BTreeMap<Key, &Record> {
-    let mut out = BTreeMap::new();
-    for r in records {
-        out.insert(r.key(), r);
-    }
-    out
-}
-
-/// What compaction keeps, in the original order: the newest record of every key, and the newest
-/// records (of any key) that fit into `budget` bytes.
-pub fn compacted(records: &[Record], budget: u64) -> Vec<Record> {
-    let mut keep = vec![false; records.len()];
-    let mut newest: BTreeMap<Key, usize> = BTreeMap::new();
-    for (i, r) in records.iter().enumerate() {
-        newest.insert(r.key(), i);
-    }
-    for &i in newest.values() {
-        keep[i] = true;
-    }
-    let mut used: u64 = 0;
-    for (i, r) in records.iter().enumerate().rev() {
-        let len = serde_json::to_string(r).map_or(0, |s| s.len() as u64 + 1);
-        if used + len > budget {
-            break;
-        }
-        used += len;
-        keep[i] = true;
-    }
-    records
-        .iter()
-        .zip(keep)
-        .filter(|(_, k)| *k)
-        .map(|(r, _)| r.clone())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::outcome::{latest, Outcome, Trigger};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     struct Tmp(PathBuf);
@@ -328,11 +160,12 @@ mod tests {
     impl Drop for Tmp {
         fn drop(&mut self) {
             let _ = fs::remove_dir_all(&self.0);
+            let _ = fs::remove_file(&self.0);
         }
     }
 
     fn rec(source: &str, vmid: u32, n: usize) -> Record {
-        let mut r = Record::now(Trigger::Hook, source, "storage-snapshot");
+        let mut r = Record::now("pve1", Trigger::Hook, source, "storage-snapshot");
         r.vmid = Some(vmid);
         r.storage = Some("ONTAP01".into());
         r.snapshot = Some(format!("proxmox_snapshot_{n}"));
@@ -360,20 +193,6 @@ mod tests {
         let mode = fs::metadata(j.path()).unwrap().permissions();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(mode.mode() & 0o777, 0o640);
-    }
-
-    #[test]
-    fn torn_and_foreign_lines_are_skipped() {
-        let text = format!(
-            "{}\n{{\"time\":\"2026\nnot json\n{}\n",
-            serde_json::to_string(&rec("pre-start", 1, 1)).unwrap(),
-            serde_json::to_string(&rec("pre-start", 2, 2)).unwrap()
-        );
-        let all = parse(&text);
-        assert_eq!(
-            all.iter().map(|r| r.vmid).collect::<Vec<_>>(),
-            vec![Some(1), Some(2)]
-        );
     }
 
     #[test]
@@ -432,9 +251,4 @@ mod tests {
         j.append(&rec("post-stop", 1, 1)); // must not panic or fail
     }
 
-    #[test]
-    fn long_errors_are_cut() {
-        let r = rec("post-stop", 1, 1).failed(&"x".repeat(5000));
-        assert_eq!(r.error.unwrap().len(), MAX_ERROR_CHARS);
-    }
 }

@@ -6,8 +6,8 @@
 
 use std::fmt::Write as _;
 
-use super::journal::Outcome;
-use super::model::Report;
+use crate::model::outcome::Outcome;
+use crate::model::status::{Report, RunStatus};
 
 /// A metric family being written.
 struct Family<'a> {
@@ -196,7 +196,7 @@ pub fn render(r: &Report) -> String {
         }
     }
 
-    let run_labels = |run: &super::model::RunStatus| {
+    let run_labels = |run: &RunStatus| {
         [
             ("trigger", run.trigger.as_str().to_string()),
             ("source", run.source.clone()),
@@ -252,15 +252,15 @@ pub fn render(r: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::journal::{Record, Trigger};
-    use super::super::model::{evaluate, Facts, Inputs, SnapFact, StorageInput, VolumeFacts};
+    use crate::model::outcome::{Record, Trigger};
+    use crate::model::status::{evaluate, Facts, Inputs, SnapFact, StorageInput, VolumeFacts};
     use super::*;
     use time::macros::datetime;
 
     #[test]
     fn every_family_has_help_and_type_and_values_are_escaped() {
         let now = datetime!(2026-12-01 12:00:00 UTC);
-        let mut failed = Record::now(Trigger::Hook, "post-stop", "storage-snapshot")
+        let mut failed = Record::now("pve1", Trigger::Hook, "post-stop", "storage-snapshot")
             .failed("quote \" backslash \\ newline \n end");
         failed.time = "2026-12-01T11:00:00Z".into();
         failed.vmid = Some(100);

@@ -3,8 +3,8 @@
 
 use crate::output::{opt_size, short_time, Align, Table};
 
-use super::journal::Outcome;
-use super::model::{age_text, LabelStatus, Report};
+use crate::model::outcome::Outcome;
+use crate::model::status::{age_text, LabelStatus, Report};
 
 fn dash(v: Option<&str>) -> String {
     match v {
@@ -173,14 +173,14 @@ fn plural(n: usize) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::journal::{Record, Trigger};
-    use super::super::model::{evaluate, parse_max_age, Facts, Inputs, StorageInput};
+    use crate::model::outcome::{Record, Trigger};
+    use crate::model::status::{evaluate, parse_max_age, Facts, Inputs, StorageInput};
     use super::*;
     use time::macros::datetime;
 
     #[test]
     fn problems_come_first_one_per_line() {
-        let mut failed = Record::now(Trigger::Hook, "post-stop", "storage-snapshot")
+        let mut failed = Record::now("pve1", Trigger::Hook, "post-stop", "storage-snapshot")
             .failed("ONTAP said no");
         failed.time = "2026-12-01T11:00:00Z".into();
         failed.vmid = Some(100);

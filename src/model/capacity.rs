@@ -5,7 +5,11 @@
 //! guest on it. Refusing a little earlier, with the numbers and the remedy (`storage prune`), leaves
 //! room for ONTAP's own policy snapshots and for the administrator to act.
 
-use crate::output::human_size;
+
+/// Bytes as GiB with one decimal (volumes are large; the exact numbers are in `status --output json`).
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
 
 /// ONTAP's limit of snapshots per volume.
 pub const ONTAP_SNAPSHOT_LIMIT: u64 = 1023;
@@ -140,8 +144,8 @@ pub fn check(
     if let (Some(p), Some(u), Some(s)) = (used_percent(used, size), used, size) {
         let numbers = format!(
             "volume {volume} is {p}% full ({} of {} used)",
-            human_size(u),
-            human_size(s)
+            gib(u),
+            gib(s)
         );
         if p >= cap.used_max {
             refuse.push(format!(
@@ -216,7 +220,7 @@ mod tests {
             panic!("expected a refusal");
         };
         assert!(
-            r.contains("is 99% full (99.0G of 100.0G used), at or above space_used_max = 98%"),
+            r.contains("is 99% full (99.0 GiB of 100.0 GiB used), at or above space_used_max = 98%"),
             "{r}"
         );
         assert!(r.contains("snapshot_count_warn = 900"), "{r}");
