@@ -476,6 +476,8 @@ fn check_renders_status_and_tls() {
                 tls: tls_text(&TlsMode::Fingerprint([0xab; 32])),
                 ok: true,
                 detail: "Proxmox VE 9.1.2".into(),
+                can_lock: None,
+                capacity: None,
             },
             CheckRow {
                 name: "ONTAP02".into(),
@@ -483,6 +485,8 @@ fn check_renders_status_and_tls() {
                 tls: tls_text(&TlsMode::Insecure),
                 ok: false,
                 detail: "storage 'ONTAP02' not found".into(),
+                can_lock: None,
+                capacity: None,
             },
         ],
     };

@@ -8,6 +8,7 @@ mod props;
 mod readme;
 mod secrets;
 mod soak;
+mod status;
 mod storage;
 mod util;
 mod vm;

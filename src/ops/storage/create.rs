@@ -1,14 +1,14 @@
 //! `storage create`: one ONTAP snapshot of the storage's volume, optionally with the running QEMU
 //! guests on the storage fs-frozen through their agents for exactly the snapshot call.
 
-use crate::error::Result;
+use crate::error::{Error, Result, ResultExt};
 use crate::ops::quiesce;
 use crate::ops::resolve::resolve;
 use crate::ops::Backends;
 use crate::pve::GuestType;
 
 use super::{
-    agent_enabled, check_snapshot_limit, guests_on_storages, row, storages_on_volume,
+    agent_enabled, guard, guests_on_storages, lock_support, row, storages_on_volume,
     take_snapshot, validate_label, CreateOptions, SnapshotRow,
 };
 
@@ -20,13 +20,19 @@ pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> R
         validate_label(label)?;
     }
     let r = resolve(b, storage)?;
-    check_snapshot_limit(&r)?;
+    if opts.lock.is_some() {
+        let version = r.ontap.version().step("read the ONTAP version")?;
+        lock_support(&r, version).map_err(Error::Refused)?;
+    }
+    let warning = guard(&r, &opts.capacity)?;
     let comment = format!("pve-ontap-snapshot: storage {storage}");
     let label = opts.label.as_deref();
 
     if !opts.freeze {
-        let snap = take_snapshot(&r, &comment, label, opts.expiry)?;
-        return Ok(row(&r, &snap, Vec::new()));
+        let snap = take_snapshot(&r, &comment, label, opts.expiry, opts.lock)?;
+        let mut out = row(&r, &snap, Vec::new());
+        out.notes.extend(warning);
+        return Ok(out);
     }
 
     // Every lookup happens before anything is frozen.
@@ -52,7 +58,7 @@ pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> R
     }
     let snap = if to_freeze.is_empty() {
         notes.push("no running guest with an agent on this storage: nothing was frozen".into());
-        take_snapshot(&r, &comment, label, opts.expiry)?
+        take_snapshot(&r, &comment, label, opts.expiry, opts.lock)?
     } else {
         let guests: Vec<_> = to_freeze.iter().map(|g| g.guest.clone()).collect();
         let labels: Vec<_> = to_freeze.iter().map(|g| g.label()).collect();
@@ -61,7 +67,7 @@ pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> R
             labels.join(", ")
         );
         let frozen = quiesce::with_frozen_report(pve.as_ref(), &guests, || {
-            take_snapshot(&r, &comment, label, opts.expiry)
+            take_snapshot(&r, &comment, label, opts.expiry, opts.lock)
         })?;
         let mut done = Vec::new();
         for g in &to_freeze {
@@ -87,5 +93,6 @@ pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> R
     };
     let mut out = row(&r, &snap, Vec::new());
     out.notes = notes;
+    out.notes.extend(warning);
     Ok(out)
 }

@@ -147,6 +147,7 @@ impl Fake {
             comment: None,
             snapmirror_label: label.map(str::to_string),
             expiry_time: None,
+            snaplock_expiry_time: None,
             owners: Vec::new(),
             size: Some(4096),
         });
@@ -354,6 +355,7 @@ impl Ontap for Fake {
             comment: spec.comment.clone(),
             snapmirror_label: spec.snapmirror_label.clone(),
             expiry_time: spec.expiry_time.clone(),
+            snaplock_expiry_time: spec.snaplock_expiry_time.clone(),
             owners: Vec::new(),
             size: Some(0),
         };
