@@ -22,6 +22,7 @@ fn row(name: &str, size: Option<u64>, label: Option<&str>, clones: &[&str]) -> S
         size,
         label: label.map(Into::into),
         expiry_time: None,
+        lock_expiry: None,
         comment: None,
         managed: true,
         clones: clones.iter().map(|c| c.to_string()).collect(),

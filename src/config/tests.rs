@@ -534,6 +534,7 @@ fn tool_paths_are_configurable_and_relative_to_the_file() {
             pve_node_marker: "/nonexistent".into(),
             qemu_config_lock_dir: "/tmp/q".into(),
             lxc_config_lock_dir: "/tmp/l".into(),
+            state_dir: crate::sys::paths::STATE_DIR.into(),
         }
     );
 }

@@ -676,6 +676,7 @@ pub(crate) mod tests {
                 size: None,
                 label: opts.label.clone(),
                 expiry_time: None,
+                lock_expiry: None,
                 comment: None,
                 managed: true,
                 clones: vec![],
