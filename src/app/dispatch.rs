@@ -134,7 +134,8 @@ fn storage_command(
             force,
         } => {
             let (config, b) = connect(config_file)?;
-            let run = Journaled::new(&config, "storage restore", "restore").storage(&storage.storage);
+            let run =
+                Journaled::new(&config, "storage restore", "restore").storage(&storage.storage);
             let id = &storage.storage;
             let mut opts = storage::RestoreOptions {
                 force,
@@ -179,7 +180,8 @@ fn storage_command(
         }
         StorageCommand::Unmount { storage } => {
             let (config, b) = connect(config_file)?;
-            let run = Journaled::new(&config, "storage unmount", "unmount").storage(&storage.storage);
+            let run =
+                Journaled::new(&config, "storage unmount", "unmount").storage(&storage.storage);
             let report = run.finish(storage::unmount(&*b, &storage.storage), |_| None)?;
             emit(format, &report, render_unmount)
         }
@@ -360,7 +362,11 @@ impl Journaled {
     }
 
     /// Record the outcome (`snapshot` names what a success made or touched) and pass it on.
-    fn finish<T>(self, result: Result<T>, snapshot: impl FnOnce(&T) -> Option<String>) -> Result<T> {
+    fn finish<T>(
+        self,
+        result: Result<T>,
+        snapshot: impl FnOnce(&T) -> Option<String>,
+    ) -> Result<T> {
         let mut record = self.record;
         record.time = crate::model::outcome::format_time(time::OffsetDateTime::now_utc());
         match &result {

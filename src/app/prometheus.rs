@@ -214,10 +214,7 @@ pub fn render(r: &Report) -> String {
     for run in &r.runs {
         let l = run_labels(run);
         let l: Vec<(&str, &str)> = l.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        f.sample(
-            &l,
-            if run.result == Outcome::Ok { 1.0 } else { 0.0 },
-        );
+        f.sample(&l, if run.result == Outcome::Ok { 1.0 } else { 0.0 });
     }
 
     let mut f = family(
@@ -252,9 +249,9 @@ pub fn render(r: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::model::outcome::{Record, Trigger};
     use crate::model::status::{evaluate, Facts, Inputs, SnapFact, StorageInput, VolumeFacts};
-    use super::*;
     use time::macros::datetime;
 
     #[test]
@@ -297,7 +294,9 @@ mod tests {
         assert!(text.contains(
             "pve_ontap_snapshot_last_run_success{trigger=\"hook\",source=\"post-stop\",action=\"storage-snapshot\",vmid=\"100\",storage=\"ONTAP01\"} 0\n"
         ), "{text}");
-        assert!(text.contains("pve_ontap_snapshot_volume_snapshot_bytes{storage=\"ONTAP01\"} 8192\n"));
+        assert!(
+            text.contains("pve_ontap_snapshot_volume_snapshot_bytes{storage=\"ONTAP01\"} 8192\n")
+        );
         assert!(text.contains("pve_ontap_snapshot_problems 1\n"));
         let mut helps = 0;
         for line in text.lines() {

@@ -120,7 +120,11 @@ pub(super) fn render_list(storage: &str, rows: &[SnapshotRow], all: bool) -> Str
             },
         ];
         if locks {
-            cells.push(r.lock_expiry.as_deref().map_or_else(|| "-".to_string(), short_time));
+            cells.push(
+                r.lock_expiry
+                    .as_deref()
+                    .map_or_else(|| "-".to_string(), short_time),
+            );
         }
         table.row(cells);
     }

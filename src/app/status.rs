@@ -27,7 +27,11 @@ pub(super) struct StatusArgs {
     pub textfile: Option<PathBuf>,
 }
 
-pub(super) fn status(config_file: Option<&Path>, output: OutputFormat, args: StatusArgs) -> Result<u8> {
+pub(super) fn status(
+    config_file: Option<&Path>,
+    output: OutputFormat,
+    args: StatusArgs,
+) -> Result<u8> {
     let mut rules = Vec::new();
     for value in &args.max_age {
         rules.extend(status::parse_max_age(value, "--max-age").map_err(Error::Usage)?);
@@ -63,7 +67,12 @@ pub(super) fn status(config_file: Option<&Path>, output: OutputFormat, args: Sta
 
 /// The report for the storages asked for (default: every storage section) and every guest with a
 /// policy; the schedules' `max-age` keys add rules for their storages and guests.
-fn evaluate(config: &Config, b: &dyn Backends, args: &StatusArgs, mut rules: Vec<MaxAge>) -> Report {
+fn evaluate(
+    config: &Config,
+    b: &dyn Backends,
+    args: &StatusArgs,
+    mut rules: Vec<MaxAge>,
+) -> Report {
     let ids: Vec<String> = if args.storages.is_empty() {
         config.storages.keys().cloned().collect()
     } else {
@@ -142,7 +151,11 @@ fn write_atomically(file: &Path, bytes: &[u8]) -> Result<()> {
     let name = file
         .file_name()
         .ok_or_else(|| Error::Usage(format!("--textfile {}: not a file name", file.display())))?;
-    let tmp = dir.join(format!(".{}.{}", name.to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;

@@ -37,7 +37,11 @@ pub fn render(r: &Report) -> String {
         plural(r.guests.len()),
         r.runs.len(),
         plural(r.runs.len()),
-        if r.offline { " (offline: journal only)" } else { "" }
+        if r.offline {
+            " (offline: journal only)"
+        } else {
+            ""
+        }
     );
     if r.problems.is_empty() {
         out.push_str(&format!("OK: {shown}, no problem\n"));
@@ -49,7 +53,10 @@ pub fn render(r: &Report) -> String {
         }
     }
 
-    if r.storages.iter().any(|s| s.volume.is_some() || s.error.is_some()) {
+    if r.storages
+        .iter()
+        .any(|s| s.volume.is_some() || s.error.is_some())
+    {
         let mut t = Table::new(&[
             ("STORAGE", Align::Left),
             ("VOLUME", Align::Left),
@@ -73,11 +80,7 @@ pub fn render(r: &Report) -> String {
                 continue;
             }
             let used = match (s.used_bytes, s.size_bytes) {
-                (Some(u), Some(z)) => format!(
-                    "{} of {}",
-                    opt_size(Some(u)),
-                    opt_size(Some(z))
-                ),
+                (Some(u), Some(z)) => format!("{} of {}", opt_size(Some(u)), opt_size(Some(z))),
                 _ => "-".into(),
             };
             t.row([
@@ -173,9 +176,9 @@ fn plural(n: usize) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::model::outcome::{Record, Trigger};
     use crate::model::status::{evaluate, parse_max_age, Facts, Inputs, StorageInput};
-    use super::*;
     use time::macros::datetime;
 
     #[test]

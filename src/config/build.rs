@@ -297,9 +297,10 @@ fn build_capacity(values: &Values) -> Result<Capacity> {
     ];
     for (key, field) in fields {
         if let Some(v) = values.non_empty(key)? {
-            *field = v.trim().parse().map_err(|_| {
-                values.error(key, format!("'{v}' is not a whole number"))
-            })?;
+            *field = v
+                .trim()
+                .parse()
+                .map_err(|_| values.error(key, format!("'{v}' is not a whole number")))?;
         }
     }
     c.validate().map_err(|(key, why)| values.error(key, why))?;

@@ -77,7 +77,11 @@ impl Policy {
             .keys()
             .chain(self.vzdump_guests.keys())
             .copied()
-            .chain(self.schedules.values().flat_map(|s| s.guests.iter().copied()))
+            .chain(
+                self.schedules
+                    .values()
+                    .flat_map(|s| s.guests.iter().copied()),
+            )
             .collect();
         out.sort_unstable();
         out.dedup();

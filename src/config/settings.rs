@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::policy::Policy;
-use crate::model::capacity::Capacity;
 use crate::error::{Error, Result};
+use crate::model::capacity::Capacity;
 use crate::model::storage::clone_parent;
 use crate::sys::paths::Paths;
 use crate::{ontap, pve};

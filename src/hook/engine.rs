@@ -22,8 +22,8 @@ use crate::ops::quiesce::Consistency;
 use crate::ops::rescan::RescanMode;
 use crate::ops::storage::{self, SnapshotRow};
 use crate::ops::{disks, vm, Backends};
-use crate::sys::lock::{ClusterLockOptions, StorageLock};
 use crate::sys::journal::{self, Journal};
+use crate::sys::lock::{ClusterLockOptions, StorageLock};
 use crate::sys::paths::Paths;
 
 /// When the hook started: the wall clock for coalescing, the monotonic clock for deadlines.
@@ -205,7 +205,12 @@ impl Ctx {
     }
 
     /// Append one outcome to the journal (never fails; a write error is a warning).
-    pub fn record(&self, action: &str, fill: impl FnOnce(&mut outcome::Record), result: Result<(), &Error>) {
+    pub fn record(
+        &self,
+        action: &str,
+        fill: impl FnOnce(&mut outcome::Record),
+        result: Result<(), &Error>,
+    ) {
         let Some(j) = &self.journal else { return };
         let mut r = outcome::Record::now(&journal::node_name(), self.trigger, &self.source, action);
         r.vmid = self.vmid;

@@ -94,7 +94,11 @@ pub(crate) fn run(
             return Ok(engine::finish(&who, &policy, Err(e), &consequence));
         }
     };
-    let ctx = Ctx::new(&config, ops, start, who).recording(Trigger::Hook, policy.phase.name(), Some(vmid));
+    let ctx = Ctx::new(&config, ops, start, who).recording(
+        Trigger::Hook,
+        policy.phase.name(),
+        Some(vmid),
+    );
     Ok(engine::run_phase(
         ctx,
         PhaseRun {

@@ -43,8 +43,11 @@ pub(crate) fn run(
         });
     };
     let who = format!("schedule name={name}");
-    let ctx =
-        Ctx::new(config, make_ops(config)?, start, who.clone()).recording(Trigger::Schedule, name, None);
+    let ctx = Ctx::new(config, make_ops(config)?, start, who.clone()).recording(
+        Trigger::Schedule,
+        name,
+        None,
+    );
     let mut failed = 0usize;
     for storage in &schedule.storages {
         let spec = SnapshotSpec {

@@ -152,7 +152,8 @@ pub(crate) fn run(
             return Ok(engine::finish(&who, &policy, Err(e), &consequence));
         }
     };
-    let ctx = Ctx::new(&config, ops, start, who).recording(Trigger::Vzdump, policy.phase.name(), vmid);
+    let ctx =
+        Ctx::new(&config, ops, start, who).recording(Trigger::Vzdump, policy.phase.name(), vmid);
     Ok(engine::run_phase(
         ctx,
         PhaseRun {

@@ -5,7 +5,6 @@
 //! guest on it. Refusing a little earlier, with the numbers and the remedy (`storage prune`), leaves
 //! room for ONTAP's own policy snapshots and for the administrator to act.
 
-
 /// Bytes as GiB with one decimal (volumes are large; the exact numbers are in `status --output json`).
 fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
@@ -103,9 +102,7 @@ impl Verdict {
 /// Percentage of the volume used, rounded down; None when ONTAP did not report both numbers.
 pub fn used_percent(used: Option<u64>, size: Option<u64>) -> Option<u64> {
     match (used, size) {
-        (Some(u), Some(s)) if s > 0 => {
-            u64::try_from(u128::from(u) * 100 / u128::from(s)).ok()
-        }
+        (Some(u), Some(s)) if s > 0 => u64::try_from(u128::from(u) * 100 / u128::from(s)).ok(),
         _ => None,
     }
 }
@@ -129,14 +126,14 @@ pub fn check(
     if let Some(n) = count {
         if n >= cap.count_max {
             refuse.push(format!(
-                "volume {volume} holds {n} of {ONTAP_SNAPSHOT_LIMIT} snapshots (ONTAP's limit), \
-                 at or above snapshot_count_max = {}",
+                "volume {volume} holds {n} snapshots (ONTAP's limit of {ONTAP_SNAPSHOT_LIMIT} \
+                 snapshots per volume), at or above snapshot_count_max = {}",
                 cap.count_max
             ));
         } else if n >= cap.count_warn {
             warn.push(format!(
-                "volume {volume} holds {n} of {ONTAP_SNAPSHOT_LIMIT} snapshots (ONTAP's limit), \
-                 at or above snapshot_count_warn = {}",
+                "volume {volume} holds {n} snapshots (ONTAP's limit of {ONTAP_SNAPSHOT_LIMIT} \
+                 snapshots per volume), at or above snapshot_count_warn = {}",
                 cap.count_warn
             ));
         }
@@ -199,14 +196,14 @@ mod tests {
         };
         assert_eq!(
             w,
-            "storage ONTAP01: volume vol1 holds 900 of 1023 snapshots (ONTAP's limit), at or \
-             above snapshot_count_warn = 900; delete old snapshots with `pve-ontap-snapshot \
+            "storage ONTAP01: volume vol1 holds 900 snapshots (ONTAP's limit of 1023 snapshots \
+             per volume), at or above snapshot_count_warn = 900; delete old snapshots with `pve-ontap-snapshot \
              storage prune --storage ONTAP01 --keep-last N` (or `storage delete`) soon"
         );
         let Verdict::Refuse(r) = check(&c, "ONTAP01", "vol1", Some(1000), None, None) else {
             panic!("expected a refusal");
         };
-        assert!(r.starts_with("storage ONTAP01: no new snapshot: volume vol1 holds 1000 of 1023"));
+        assert!(r.starts_with("storage ONTAP01: no new snapshot: volume vol1 holds 1000 snapshots"));
         assert!(r.contains("storage prune --storage ONTAP01"), "{r}");
     }
 
@@ -220,7 +217,9 @@ mod tests {
             panic!("expected a refusal");
         };
         assert!(
-            r.contains("is 99% full (99.0 GiB of 100.0 GiB used), at or above space_used_max = 98%"),
+            r.contains(
+                "is 99% full (99.0 GiB of 100.0 GiB used), at or above space_used_max = 98%"
+            ),
             "{r}"
         );
         assert!(r.contains("snapshot_count_warn = 900"), "{r}");

@@ -585,13 +585,7 @@ mod tests {
         }
     }
 
-    fn record(
-        trigger: Trigger,
-        source: &str,
-        action: &str,
-        hours_ago: i64,
-        ok: bool,
-    ) -> Record {
+    fn record(trigger: Trigger, source: &str, action: &str, hours_ago: i64, ok: bool) -> Record {
         let mut r = Record::now("pve1", trigger, source, action);
         r.time = outcome::format_time(NOW - time::Duration::hours(hours_ago));
         r.node = "pve1".into();
@@ -719,7 +713,11 @@ mod tests {
         assert_eq!(report.storages[1].capacity, "refuse");
         assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
         assert!(report.problems[0].contains("ONTAP01: could not read"));
-        assert!(report.problems[1].contains("1000 of 1023"), "{}", report.problems[1]);
+        assert!(
+            report.problems[1].contains("holds 1000 snapshots"),
+            "{}",
+            report.problems[1]
+        );
     }
 
     #[test]

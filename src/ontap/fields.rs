@@ -136,9 +136,7 @@ pub(crate) fn volume(v: &Value) -> Volume {
         snapshot_count: number(v, "snapshot_count"),
         comment: text(v, "comment").filter(|c| !c.is_empty()),
         snapshot_used: number(v, "space.snapshot.used"),
-        snapshot_locking_enabled: v
-            .get("snapshot_locking_enabled")
-            .and_then(Value::as_bool),
+        snapshot_locking_enabled: v.get("snapshot_locking_enabled").and_then(Value::as_bool),
     }
 }
 

@@ -2,12 +2,12 @@
 //! volume query already carries the counts, space and locking; one snapshots listing adds the ages).
 //! What the facts mean (ages, problems) is decided in `model::status`.
 
+use crate::error::ResultExt;
 use crate::model::names::STORAGE_SNAPSHOT_PREFIX;
 use crate::model::status::{Facts, SnapFact, VolumeFacts};
 use crate::ops::resolve::resolve;
 use crate::ops::storage::{created, on_volume};
 use crate::ops::Backends;
-use crate::error::ResultExt;
 
 /// Requests: the resolution (Proxmox storage, LIF, volume) and one snapshots listing. A failure
 /// is not an error of `status`: it becomes the storage's `Facts::Failed`, a problem line.

@@ -250,5 +250,4 @@ mod tests {
         assert!(j.try_append(&rec("post-stop", 1, 1)).is_err());
         j.append(&rec("post-stop", 1, 1)); // must not panic or fail
     }
-
 }

@@ -443,7 +443,10 @@ fn requests_per_command(report: &mut Report, token: bool) {
         "vm prune --keep-last 1",
         &["vm", "prune", "--vm", "100", "--keep-last", "1"],
     );
-    step("status (3 storages, ONTAP read once per volume)", &["status"]);
+    step(
+        "status (3 storages, ONTAP read once per volume)",
+        &["status"],
+    );
     step("status --offline (journal only)", &["status", "--offline"]);
 }
 

@@ -67,13 +67,28 @@ fn fail_snapshot_creates(env: &TestEnv) {
 #[test]
 fn every_changing_run_is_journaled_and_read_only_runs_are_not() {
     let env = TestEnv::new();
-    env.run(&["storage", "create", "--storage", "ONTAP01", "--label", "daily"])
+    env.run(&[
+        "storage",
+        "create",
+        "--storage",
+        "ONTAP01",
+        "--label",
+        "daily",
+    ])
+    .assert_ok();
+    env.run(&["storage", "list", "--storage", "ONTAP01"])
         .assert_ok();
-    env.run(&["storage", "list", "--storage", "ONTAP01"]).assert_ok();
     env.run(&["status"]).assert_ok();
     env.run(&["vm", "create", "--vm", "102"]).assert_ok();
-    env.run(&["storage", "delete", "--storage", "ONTAP01", "--snapshot", "nosuch"])
-        .assert_code(1);
+    env.run(&[
+        "storage",
+        "delete",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        "nosuch",
+    ])
+    .assert_code(1);
     let j = journal(&env);
     assert_eq!(j.len(), 3, "{j:#?}");
     let created = snapshot_names(&env, "ONTAP01", "daily");
@@ -102,7 +117,14 @@ fn a_journal_that_cannot_be_written_never_fails_the_run() {
     // A file where the state directory should be.
     std::fs::create_dir_all(env.path("var/lib")).unwrap();
     std::fs::write(env.path("var/lib/pve-ontap-snapshot"), "not a directory").unwrap();
-    let out = env.run(&["storage", "create", "--storage", "ONTAP01", "--label", "daily"]);
+    let out = env.run(&[
+        "storage",
+        "create",
+        "--storage",
+        "ONTAP01",
+        "--label",
+        "daily",
+    ]);
     out.assert_ok();
     assert_eq!(snapshot_names(&env, "ONTAP01", "daily").len(), 1);
     assert!(
@@ -126,9 +148,14 @@ fn a_failed_hook_shows_in_status_and_fails_the_max_age_check() {
     let out = env.run(&["status", "--max-age", "hourly=2h"]);
     out.assert_code(1);
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines[0], "PROBLEM: 1 problem (3 storages, 1 guest, 2 runs in the journal)");
+    assert_eq!(
+        lines[0],
+        "PROBLEM: 1 problem (3 storages, 1 guest, 2 runs in the journal)"
+    );
     assert!(
-        lines[1].starts_with("problem: hook post-stop guest 100 storage ONTAP01: storage-snapshot failed at "),
+        lines[1].starts_with(
+            "problem: hook post-stop guest 100 storage ONTAP01: storage-snapshot failed at "
+        ),
         "{}",
         out.stdout
     );
@@ -153,8 +180,14 @@ fn a_failed_hook_shows_in_status_and_fails_the_max_age_check() {
         .iter()
         .find(|l| l["label"] == "hourly")
         .unwrap();
-    assert_eq!(hourly["newest"], snapshot_names(&env, "ONTAP01", "hourly")[0].as_str());
-    assert_eq!(hourly["max_age_seconds"], 7200, "the schedule's max-age applies");
+    assert_eq!(
+        hourly["newest"],
+        snapshot_names(&env, "ONTAP01", "hourly")[0].as_str()
+    );
+    assert_eq!(
+        hourly["max_age_seconds"], 7200,
+        "the schedule's max-age applies"
+    );
 
     // The next successful run of the same phase clears the problem.
     env.sim().clear_faults();
@@ -166,10 +199,23 @@ fn a_failed_hook_shows_in_status_and_fails_the_max_age_check() {
 fn stale_and_missing_labels_are_one_line_each() {
     let env = TestEnv::new();
     // ONTAP01 holds the original tool's snapshot of 2024 (no label).
-    env.run(&["storage", "create", "--storage", "ONTAP01", "--label", "daily"])
-        .assert_ok();
+    env.run(&[
+        "storage",
+        "create",
+        "--storage",
+        "ONTAP01",
+        "--label",
+        "daily",
+    ])
+    .assert_ok();
     std::thread::sleep(Duration::from_millis(2100));
-    let out = env.run(&["status", "--storage", "ONTAP01", "--max-age", "daily=1s,weekly=8d"]);
+    let out = env.run(&[
+        "status",
+        "--storage",
+        "ONTAP01",
+        "--max-age",
+        "daily=1s,weekly=8d",
+    ]);
     out.assert_code(1);
     let problems: Vec<&str> = out
         .stdout
@@ -178,18 +224,28 @@ fn stale_and_missing_labels_are_one_line_each() {
         .collect();
     assert_eq!(problems.len(), 2, "{}", out.stdout);
     assert!(
-        problems[0].starts_with("problem: storage ONTAP01: newest 'daily' snapshot proxmox_snapshot_"),
+        problems[0]
+            .starts_with("problem: storage ONTAP01: newest 'daily' snapshot proxmox_snapshot_"),
         "{}",
         problems[0]
     );
-    assert!(problems[0].ends_with("old (max-age 1s from --max-age)"), "{}", problems[0]);
+    assert!(
+        problems[0].ends_with("old (max-age 1s from --max-age)"),
+        "{}",
+        problems[0]
+    );
     assert_eq!(
         problems[1],
         "problem: no 'weekly' snapshot on any storage or guest shown (max-age 8d0h from --max-age)"
     );
     let bad = env.run(&["status", "--max-age", "daily"]);
     bad.assert_code(2);
-    assert!(bad.stderr.contains("--max-age: 'daily' is not LABEL=DURATION"), "{}", bad.stderr);
+    assert!(
+        bad.stderr
+            .contains("--max-age: 'daily' is not LABEL=DURATION"),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[test]
@@ -209,14 +265,23 @@ fn status_reads_ontap_once_per_volume_and_offline_not_at_all() {
     );
     assert_eq!(env.count_requests("GET", "/api/storage/volumes"), 4);
     assert_eq!(env.count_requests("GET", "/api/network/ip/interfaces"), 3);
-    assert_eq!(env.count_api_requests(Api::Ontap), 10, "{:#?}", env.requests());
+    assert_eq!(
+        env.count_api_requests(Api::Ontap),
+        10,
+        "{:#?}",
+        env.requests()
+    );
     assert_eq!(env.count_api_requests(Api::Pve), 4, "{:#?}", env.requests());
 
     env.clear_requests();
     let out = env.run(&["status", "--offline"]);
     out.assert_ok();
     assert_eq!(env.requests().len(), 0);
-    assert!(out.stdout.contains("(offline: journal only)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("(offline: journal only)"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("schedule hourly"), "{}", out.stdout);
 }
 
@@ -270,12 +335,13 @@ fn capacity_guard_warns_then_refuses_before_any_snapshot() {
     ) + "\n[hook:100]\npre-start = storage-snapshot\npre-start.on-error = abort\n\
          post-stop = storage-snapshot\n";
     env.write_config(&config);
-    env.run(&["storage", "create", "--storage", "ONTAP01"]).assert_ok();
+    env.run(&["storage", "create", "--storage", "ONTAP01"])
+        .assert_ok();
     let warned = env.run(&["storage", "create", "--storage", "ONTAP01"]);
     warned.assert_ok();
     assert!(
         warned.stderr.contains(
-            "storage ONTAP01: volume ONTAP01 holds 3 of 1023 snapshots (ONTAP's limit), at or above snapshot_count_warn = 3"
+            "storage ONTAP01: volume ONTAP01 holds 3 snapshots (ONTAP's limit of 1023 snapshots per volume), at or above snapshot_count_warn = 3"
         ),
         "{}",
         warned.stderr
@@ -287,28 +353,43 @@ fn capacity_guard_warns_then_refuses_before_any_snapshot() {
     refused.assert_code(1);
     assert!(
         refused.stderr.contains(
-            "storage ONTAP01: no new snapshot: volume ONTAP01 holds 4 of 1023 snapshots (ONTAP's limit), at or above snapshot_count_max = 4"
+            "storage ONTAP01: no new snapshot: volume ONTAP01 holds 4 snapshots (ONTAP's limit of 1023 snapshots per volume), at or above snapshot_count_max = 4"
         ) && refused.stderr.contains("pve-ontap-snapshot storage prune --storage ONTAP01"),
         "{}",
         refused.stderr
     );
-    assert_eq!(env.count_requests("POST", "/api/storage/volumes/*/snapshots"), 0);
+    assert_eq!(
+        env.count_requests("POST", "/api/storage/volumes/*/snapshots"),
+        0
+    );
     assert_eq!(env.snapshot_names("ONTAP01").len(), before);
 
     // Hooks follow on-error: continue (post-stop) exits 0, abort (pre-start) stops the start.
     env.run(&["hook", "100", "post-stop"]).assert_ok();
     let abort = env.run(&["hook", "100", "pre-start"]);
     assert_ne!(abort.code, 0, "{}", abort.stderr);
-    assert!(abort.stderr.contains("snapshot_count_max = 4"), "{}", abort.stderr);
+    assert!(
+        abort.stderr.contains("snapshot_count_max = 4"),
+        "{}",
+        abort.stderr
+    );
     assert_eq!(env.snapshot_names("ONTAP01").len(), before);
 
     // check and status report the same.
     let check = env.run(&["check"]);
     check.assert_code(1);
-    assert!(check.stdout.contains("snapshot_count_max = 4"), "{}", check.stdout);
+    assert!(
+        check.stdout.contains("snapshot_count_max = 4"),
+        "{}",
+        check.stdout
+    );
     let status = env.run(&["status", "--storage", "ONTAP01"]);
     status.assert_code(1);
-    assert!(status.stdout.contains("no new snapshot"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("no new snapshot"),
+        "{}",
+        status.stdout
+    );
 
     // A bad threshold is a config error naming the key.
     env.write_config(&with_storage_keys(
@@ -319,7 +400,8 @@ fn capacity_guard_warns_then_refuses_before_any_snapshot() {
     let bad = env.run(&["storage", "list", "--storage", "ONTAP01"]);
     bad.assert_code(2);
     assert!(
-        bad.stderr.contains("section [ONTAP01], key 'snapshot_count_max'"),
+        bad.stderr
+            .contains("section [ONTAP01], key 'snapshot_count_max'"),
         "{}",
         bad.stderr
     );
@@ -347,7 +429,14 @@ fn lock_expiry(env: &TestEnv, name: &str) -> Option<time::OffsetDateTime> {
 
 /// `storage create --storage ONTAP02 ARGS`, the new snapshot's name.
 fn create(env: &TestEnv, args: &[&str]) -> String {
-    let mut all = vec!["--output", "json", "storage", "create", "--storage", "ONTAP02"];
+    let mut all = vec![
+        "--output",
+        "json",
+        "storage",
+        "create",
+        "--storage",
+        "ONTAP02",
+    ];
     all.extend_from_slice(args);
     let out = env.run(&all);
     out.assert_ok();
@@ -360,12 +449,24 @@ fn locked_snapshots_survive_prune_delete_and_restore() {
     let older = create(&env, &["--label", "daily"]);
     std::thread::sleep(Duration::from_millis(1100));
     let out = env.run(&[
-        "--output", "json", "storage", "create", "--storage", "ONTAP02", "--label", "daily",
-        "--lock", "7d",
+        "--output",
+        "json",
+        "storage",
+        "create",
+        "--storage",
+        "ONTAP02",
+        "--label",
+        "daily",
+        "--lock",
+        "7d",
     ]);
     out.assert_ok();
     let name = out.json()["name"].as_str().unwrap().to_string();
-    assert!(out.json()["lock_expiry"].as_str().is_some(), "{}", out.stdout);
+    assert!(
+        out.json()["lock_expiry"].as_str().is_some(),
+        "{}",
+        out.stdout
+    );
     let until = lock_expiry(&env, &name).expect("the snapshot is locked in ONTAP");
     let week = time::OffsetDateTime::now_utc() + time::Duration::days(7);
     assert!((until - week).abs() < time::Duration::minutes(2), "{until}");
@@ -377,10 +478,18 @@ fn locked_snapshots_survive_prune_delete_and_restore() {
 
     // delete refuses and says why; nothing is sent to ONTAP.
     env.clear_requests();
-    let del = env.run(&["storage", "delete", "--storage", "ONTAP02", "--snapshot", &name]);
+    let del = env.run(&[
+        "storage",
+        "delete",
+        "--storage",
+        "ONTAP02",
+        "--snapshot",
+        &name,
+    ]);
     del.assert_code(1);
     assert!(
-        del.stderr.contains(&format!("snapshot '{name}' is locked until"))
+        del.stderr
+            .contains(&format!("snapshot '{name}' is locked until"))
             && del.stderr.contains("snapshot locking"),
         "{}",
         del.stderr
@@ -395,14 +504,29 @@ fn locked_snapshots_survive_prune_delete_and_restore() {
     std::thread::sleep(Duration::from_millis(1100));
     let newest = create(&env, &["--label", "daily"]);
     let dry = env.run(&[
-        "storage", "prune", "--storage", "ONTAP02", "--label", "daily", "--keep-last", "1",
+        "storage",
+        "prune",
+        "--storage",
+        "ONTAP02",
+        "--label",
+        "daily",
+        "--keep-last",
+        "1",
         "--dry-run",
     ]);
     dry.assert_ok();
     assert!(dry.stdout.contains("locked until"), "{}", dry.stdout);
     let prune = env.run(&[
-        "--output", "json", "storage", "prune", "--storage", "ONTAP02", "--label", "daily",
-        "--keep-last", "1",
+        "--output",
+        "json",
+        "storage",
+        "prune",
+        "--storage",
+        "ONTAP02",
+        "--label",
+        "daily",
+        "--keep-last",
+        "1",
     ]);
     prune.assert_ok();
     let report = prune.json();
@@ -420,14 +544,24 @@ fn locked_snapshots_survive_prune_delete_and_restore() {
             && p["reason"].as_str().unwrap().starts_with("locked until")),
         "{report}"
     );
-    assert_eq!(env.snapshot_names("pve_vmstore2"), vec![name.clone(), newest.clone()]);
+    assert_eq!(
+        env.snapshot_names("pve_vmstore2"),
+        vec![name.clone(), newest.clone()]
+    );
 
     // A restore to a snapshot older than a locked one would discard it: refused before any change.
     std::thread::sleep(Duration::from_millis(1100));
     let locked2 = create(&env, &["--lock", "1d"]);
     env.clear_requests();
     let refused = env.run(&[
-        "storage", "restore", "--storage", "ONTAP02", "--snapshot", &newest, "--yes", "--force",
+        "storage",
+        "restore",
+        "--storage",
+        "ONTAP02",
+        "--snapshot",
+        &newest,
+        "--yes",
+        "--force",
     ]);
     refused.assert_code(1);
     assert!(
@@ -471,7 +605,10 @@ fn lock_requests_without_snapshot_locking_say_what_to_enable() {
         "{}",
         out.stderr
     );
-    assert_eq!(env.count_requests("POST", "/api/storage/volumes/*/snapshots"), 0);
+    assert_eq!(
+        env.count_requests("POST", "/api/storage/volumes/*/snapshots"),
+        0
+    );
 
     let check = env.run(&["--output", "json", "check"]);
     let v = check.json();
@@ -486,7 +623,11 @@ fn lock_requests_without_snapshot_locking_say_what_to_enable() {
     assert_eq!(can_lock("ONTAP01"), Some(serde_json::json!(false)), "{v}");
     assert_eq!(can_lock("ONTAP02"), Some(serde_json::json!(true)), "{v}");
     let text = env.run(&["check"]);
-    assert!(text.stdout.contains("snapshots can be locked"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("snapshots can be locked"),
+        "{}",
+        text.stdout
+    );
 
     let old = TestEnv::with_options(SimOptions {
         scenario: scenario_on("9.11.1"),
@@ -501,7 +642,14 @@ fn lock_requests_without_snapshot_locking_say_what_to_enable() {
         "{}",
         out.stderr
     );
-    let bad = env.run(&["storage", "create", "--storage", "ONTAP02", "--lock", "soon"]);
+    let bad = env.run(&[
+        "storage",
+        "create",
+        "--storage",
+        "ONTAP02",
+        "--lock",
+        "soon",
+    ]);
     bad.assert_code(2);
     assert!(bad.stderr.contains("--lock"), "{}", bad.stderr);
 }

@@ -146,8 +146,15 @@ mod tests {
         assert!(locked(Some(until), CLOCK));
         assert!(!locked(Some(until), until));
         assert!(!locked(None, CLOCK));
-        let e = delete_refusal("s1", "vol1", "svm1", Some(until), CLOCK, "2026-12-02T12:00:00Z")
-            .expect("locked snapshots are not deleted");
+        let e = delete_refusal(
+            "s1",
+            "vol1",
+            "svm1",
+            Some(until),
+            CLOCK,
+            "2026-12-02T12:00:00Z",
+        )
+        .expect("locked snapshots are not deleted");
         assert_eq!((e.status, e.code), (409, 1638555));
         assert!(e.message.contains("has not expired or is locked"));
         assert!(

@@ -472,9 +472,14 @@ pub fn apply_delete(state: &mut OntapState, vol: &str, uuid: &str) -> Result<(),
         .snaplock_expiry_time
         .map(|t| state.fmt_time(t))
         .unwrap_or_default();
-    if let Some(e) =
-        snaplock::delete_refusal(&s.name, &v.name, &v.svm, s.snaplock_expiry_time, state.now(), &shown)
-    {
+    if let Some(e) = snaplock::delete_refusal(
+        &s.name,
+        &v.name,
+        &v.svm,
+        s.snaplock_expiry_time,
+        state.now(),
+        &shown,
+    ) {
         return Err(e);
     }
     let owners = state.snapshot_owners(s);

@@ -231,7 +231,10 @@ impl Scenario {
                             (format!("snapshot {}/{} expiry_time", v.name, s.name), t)
                         }))
                         .chain(s.snaplock_expiry_time.iter().map(move |t| {
-                            (format!("snapshot {}/{} snaplock_expiry_time", v.name, s.name), t)
+                            (
+                                format!("snapshot {}/{} snaplock_expiry_time", v.name, s.name),
+                                t,
+                            )
                         }))
                 }))
         });
@@ -292,7 +295,11 @@ impl Scenario {
 impl OntapState {
     /// The release has snapshot locking (`snapshot_locking_enabled`, 9.12.1+).
     pub fn locking_supported(&self) -> bool {
-        super::snaplock::supported(self.version.generation, self.version.major, self.version.minor)
+        super::snaplock::supported(
+            self.version.generation,
+            self.version.major,
+            self.version.minor,
+        )
     }
 
     pub fn new(scenario: &Scenario) -> OntapState {

@@ -8,8 +8,8 @@ use crate::ops::Backends;
 use crate::pve::GuestType;
 
 use super::{
-    agent_enabled, guard, guests_on_storages, lock_support, row, storages_on_volume,
-    take_snapshot, validate_label, CreateOptions, SnapshotRow,
+    agent_enabled, guard, guests_on_storages, lock_support, row, storages_on_volume, take_snapshot,
+    validate_label, CreateOptions, SnapshotRow,
 };
 
 /// Requests without `--freeze`: the resolution (storage, LIF, volume) and the snapshot POST (plus

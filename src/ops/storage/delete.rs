@@ -15,9 +15,8 @@ use crate::ops::Backends;
 
 use super::{
     clones_from, clones_of, created, find_snapshot, locked_until, on_volume, parse_time, row,
-    snapshots,
-    validate_label, validate_snapshot_name, ProtectedSnapshot, PruneOptions, PruneReport,
-    SnapshotRow,
+    snapshots, validate_label, validate_snapshot_name, ProtectedSnapshot, PruneOptions,
+    PruneReport, SnapshotRow,
 };
 
 /// Requests: the resolution, the snapshots listing, the clones query, the delete (and its job).

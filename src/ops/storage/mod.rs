@@ -287,7 +287,12 @@ fn later(now: OffsetDateTime, d: Duration, what: &str) -> Result<String> {
         .ok()
         .and_then(|d| now.checked_add(d))
         .map(iso8601)
-        .ok_or_else(|| Error::Usage(format!("{what} of {}s is too far in the future", d.as_secs())))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "{what} of {}s is too far in the future",
+                d.as_secs()
+            ))
+        })
 }
 
 /// First ONTAP release with snapshot locking on ordinary volumes.
@@ -295,7 +300,10 @@ pub const LOCKING_SINCE: OntapVersion = OntapVersion::new(9, 12, 1);
 
 /// Whether snapshots of this storage can be locked, and if not, exactly why and what to enable.
 /// `version`: ONTAP's release when readable.
-pub fn lock_support(r: &Resolved, version: Option<OntapVersion>) -> std::result::Result<(), String> {
+pub fn lock_support(
+    r: &Resolved,
+    version: Option<OntapVersion>,
+) -> std::result::Result<(), String> {
     if let Some(v) = version.filter(|v| *v < LOCKING_SINCE) {
         return Err(format!(
             "ONTAP {}.{}.{} cannot lock snapshots: snapshot locking needs ONTAP 9.12.1 or later              (storage '{}')",

@@ -8,10 +8,9 @@ use crate::ops::resolve::{resolve, Resolved};
 use crate::ops::Backends;
 
 use super::{
-    clones_of, created, discards_phrase, find_snapshot, guests_on_storages, locked_until, on_volume,
-    parse_time,
-    snapshots, storages_on_volume, validate_snapshot_name, RestoreOptions, RestorePlan,
-    RestoreReport,
+    clones_of, created, discards_phrase, find_snapshot, guests_on_storages, locked_until,
+    on_volume, parse_time, snapshots, storages_on_volume, validate_snapshot_name, RestoreOptions,
+    RestorePlan, RestoreReport,
 };
 
 /// Requests: the resolution, the snapshots listing, the Proxmox storages, the guest list and the

@@ -23,15 +23,24 @@ fn locked_snapshots_cannot_be_deleted_or_restored_over() {
         &url,
         Some(json!({"name": "locked", "snaplock_expiry_time": "2099-01-01T00:00:00Z"})),
     );
-    let v = get(&sh, &format!("{url}?fields=snaplock_expiry_time&name=locked"));
+    let v = get(
+        &sh,
+        &format!("{url}?fields=snaplock_expiry_time&name=locked"),
+    );
     assert_eq!(
         v["records"][0]["snaplock_expiry_time"],
         "2099-01-01T00:00:00+00:00"
     );
     let locked = snap_uuid(&sh, &vol, "locked");
     let j = run_job(&sh, "DELETE", &format!("{url}/{locked}"), None);
-    assert_eq!((j["state"].as_str(), j["code"].as_u64()), (Some("failure"), Some(1638555)));
-    assert!(j["message"].as_str().unwrap().contains("has not expired or is locked"));
+    assert_eq!(
+        (j["state"].as_str(), j["code"].as_u64()),
+        (Some("failure"), Some(1638555))
+    );
+    assert!(j["message"]
+        .as_str()
+        .unwrap()
+        .contains("has not expired or is locked"));
 
     let j = run_job(
         &sh,
@@ -63,7 +72,10 @@ fn locks_are_ignored_without_volume_locking_and_need_a_future_time() {
         &url,
         Some(json!({"name": "plain", "snaplock_expiry_time": "2099-01-01T00:00:00Z"})),
     );
-    let v = get(&sh, &format!("{url}?fields=snaplock_expiry_time&name=plain"));
+    let v = get(
+        &sh,
+        &format!("{url}?fields=snaplock_expiry_time&name=plain"),
+    );
     assert!(v["records"][0].get("snaplock_expiry_time").is_none(), "{v}");
     let plain = snap_uuid(&sh, &vol, "plain");
     ok_job(&sh, "DELETE", &format!("{url}/{plain}"), None);
@@ -76,7 +88,10 @@ fn locks_are_ignored_without_volume_locking_and_need_a_future_time() {
         Some(json!({"name": "past", "snaplock_expiry_time": "2001-01-01T00:00:00Z"})),
     );
     assert_eq!((s, err_code(&v)), (400, "262185"));
-    let vols = get(&sh, "/api/storage/volumes?fields=snapshot_locking_enabled&name=pve_vmstore2");
+    let vols = get(
+        &sh,
+        "/api/storage/volumes?fields=snapshot_locking_enabled&name=pve_vmstore2",
+    );
     assert_eq!(vols["records"][0]["snapshot_locking_enabled"], true);
 }
 
