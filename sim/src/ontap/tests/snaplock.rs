@@ -142,8 +142,10 @@ fn enabling_needs_the_compliance_clock_and_9_12_1() {
         Some(json!({"snapshot_locking_enabled": true})),
     );
     assert_eq!((s, err_code(&v)), (400, "262179"));
-    let mut bad = Scenario::default();
-    bad.version = "9.11.1".into();
+    let bad = Scenario {
+        version: "9.11.1".into(),
+        ..Scenario::default()
+    };
     assert!(bad
         .validate()
         .iter()
