@@ -109,6 +109,17 @@ pub enum OutputFormat {
     Json,
 }
 
+/// What `status` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// Aligned tables, one line per problem first
+    Text,
+    /// One pretty-printed JSON document
+    Json,
+    /// Prometheus text exposition format (node-exporter textfile collector)
+    Prometheus,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
     Bash,
@@ -133,6 +144,36 @@ pub enum Command {
             its ONTAP volume. Exits 1 if any check fails."
     )]
     Check,
+
+    /// Newest snapshot per label, last outcome of hooks and schedules, capacity; exit 1 on problems
+    #[command(
+        long_about = "Show, per configured storage and per guest with a policy, the newest snapshot \
+            of each label and its age, the last outcome of every hook phase, schedule and command \
+            (from the local journal), the snapshot count against ONTAP's limit of 1023 and the \
+            space snapshots use. Every stale or failing item is one 'problem:' line and makes the \
+            exit code 1, so monitoring checks (Nagios, Icinga, Checkmk) can call it directly. \
+            Reads ONTAP once per storage; --offline reads only the journal.",
+        after_long_help = DURATIONS
+    )]
+    Status {
+        /// Only this storage (repeatable; default: every storage section of the config)
+        #[arg(long = "storage", value_name = "ID")]
+        storages: Vec<String>,
+        /// A problem when the newest snapshot of LABEL is older than DURATION, e.g.
+        /// hourly=2h,daily=26h (repeatable)
+        #[arg(long, value_name = "LABEL=DURATION,...")]
+        max_age: Vec<String>,
+        /// Read only the local outcome journal, not ONTAP
+        #[arg(long)]
+        offline: bool,
+        /// Result format (overrides --output): text, json, or prometheus (node-exporter textfile)
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<StatusFormat>,
+        /// Write the result to FILE (temporary file, then rename) instead of stdout; the exit code
+        /// then says only whether it was written (problems are in the content)
+        #[arg(long, value_name = "FILE")]
+        textfile: Option<PathBuf>,
+    },
 
     /// Print a shell completion script to stdout
     Completions {
@@ -236,6 +277,10 @@ pub enum StorageCommand {
         /// Freeze the filesystems of running VMs on the storage (guest agent) around the snapshot
         #[arg(long)]
         freeze: bool,
+        /// Lock the snapshot until now + DURATION (ONTAP snapshot locking, 9.12.1+): nobody, this
+        /// tool included, can delete it earlier
+        #[arg(long, value_name = "DURATION")]
+        lock: Option<String>,
     },
     /// List the snapshots made by this tool (and with --all, every snapshot)
     List {

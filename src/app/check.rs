@@ -10,6 +10,7 @@ use super::render::emit;
 use crate::cli::OutputFormat;
 use crate::error::{Error, Result};
 use crate::http::TlsMode;
+use crate::model::capacity::{self, Verdict};
 use crate::output::{details, Align, Table};
 
 /// One line of `check`.
@@ -21,6 +22,12 @@ pub(super) struct CheckRow {
     pub(super) tls: String,
     pub(super) ok: bool,
     pub(super) detail: String,
+    /// Storages: whether snapshots can be locked (ONTAP snapshot locking).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) can_lock: Option<bool>,
+    /// Storages: what the capacity guard says about one more snapshot (`ok`, `warn`, `refuse`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) capacity: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -44,6 +51,8 @@ pub(super) fn check(config_file: Option<&Path>, format: OutputFormat) -> Result<
             Ok(v) => format!("Proxmox VE {v}"),
             Err(e) => e.to_string(),
         },
+        can_lock: None,
+        capacity: None,
     });
     for (storage, ontap) in &config.storages {
         let result = b.ontap(storage).and_then(|client| {
@@ -51,8 +60,20 @@ pub(super) fn check(config_file: Option<&Path>, format: OutputFormat) -> Result<
             let resolved = crate::ops::resolve::resolve(&*b, storage)?;
             Ok((version, resolved))
         });
+        let (mut can_lock, mut capacity) = (None, None);
         let (ok, detail) = match result {
             Ok((version, r)) => {
+                let lock = crate::ops::storage::lock_support(&r, version);
+                can_lock = Some(lock.is_ok());
+                let verdict = capacity::check(
+                    &config.capacity_for(storage),
+                    storage,
+                    &r.volume.name,
+                    r.volume.snapshot_count,
+                    r.volume.used,
+                    r.volume.size,
+                );
+                capacity = Some(verdict.as_str().to_string());
                 let version = match version {
                     Some(v) => format!("ONTAP {}.{}.{}", v.generation, v.major, v.minor),
                     None => "ONTAP version not readable (no permission on /api/cluster)".into(),
@@ -63,13 +84,27 @@ pub(super) fn check(config_file: Option<&Path>, format: OutputFormat) -> Result<
                 } else {
                     format!(", export below it at {}", r.prefix)
                 };
-                (
-                    true,
-                    format!(
-                        "{version}; volume {} on SVM {} (junction {junction}{prefix})",
-                        r.volume.name, r.volume.svm_name
-                    ),
-                )
+                let mut detail = format!(
+                    "{version}; volume {} on SVM {} (junction {junction}{prefix}); {}",
+                    r.volume.name,
+                    r.volume.svm_name,
+                    match &lock {
+                        Ok(()) => "snapshots can be locked (snapshot locking enabled)".to_string(),
+                        Err(why) => format!("snapshots cannot be locked: {why}"),
+                    }
+                );
+                let ok = match verdict {
+                    Verdict::Ok => true,
+                    Verdict::Warn(m) => {
+                        detail.push_str(&format!("; warning: {m}"));
+                        true
+                    }
+                    Verdict::Refuse(m) => {
+                        detail.push_str(&format!("; {m}"));
+                        false
+                    }
+                };
+                (ok, detail)
             }
             Err(e) => (false, e.to_string()),
         };
@@ -79,6 +114,8 @@ pub(super) fn check(config_file: Option<&Path>, format: OutputFormat) -> Result<
             tls: tls_text(&ontap.endpoint.tls),
             ok,
             detail,
+            can_lock,
+            capacity,
         });
     }
     let failed: Vec<&str> = checks

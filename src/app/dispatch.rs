@@ -9,14 +9,18 @@ use super::backends::{connect, live};
 use super::check::check;
 use super::confirm::{confirm, confirm_restore};
 use super::render::*;
+use super::status::{status, StatusArgs};
 use crate::cli::{
     Cli, Command, OutputFormat, RetentionArgs, Shell, StorageCommand, VmCommand, BIN,
 };
+use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::model::outcome::{Record, Trigger};
 use crate::model::retention::Retention;
 use crate::ops::quiesce::Consistency;
 use crate::ops::storage::{self};
 use crate::ops::vm;
+use crate::sys::journal::{self, Journal};
 
 /// Run one parsed command line; the exit code on success (hooks exit non-zero only to make
 /// Proxmox abort a start or a backup, as their policy asks).
@@ -27,6 +31,25 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Storage(cmd) => storage_command(config_file, format, cmd),
         Command::Vm(cmd) => vm_command(config_file, format, cmd),
         Command::Check => check(config_file, format),
+        Command::Status {
+            storages,
+            max_age,
+            offline,
+            format: status_format,
+            textfile,
+        } => {
+            return status(
+                config_file,
+                format,
+                StatusArgs {
+                    storages,
+                    max_age,
+                    offline,
+                    format: status_format,
+                    textfile,
+                },
+            )
+        }
         Command::Completions { shell } => {
             let script = completion(shell);
             write_stdout(|out| out.write_all(&script))
@@ -67,17 +90,28 @@ fn storage_command(
             label,
             expiry,
             freeze,
+            lock,
         } => {
+            let (config, b) = connect(config_file)?;
             let opts = storage::CreateOptions {
-                label,
+                label: label.clone(),
                 expiry: expiry
                     .as_deref()
                     .map(|v| duration_arg("--expiry", v))
                     .transpose()?,
                 freeze,
+                lock: lock
+                    .as_deref()
+                    .map(|v| duration_arg("--lock", v))
+                    .transpose()?,
+                capacity: config.capacity_for(&storage.storage),
             };
-            let (_, b) = connect(config_file)?;
-            let row = storage::create(&*b, &storage.storage, &opts)?;
+            let run = Journaled::new(&config, "storage create", "storage-snapshot")
+                .storage(&storage.storage)
+                .label(label.as_deref());
+            let row = run.finish(storage::create(&*b, &storage.storage, &opts), |r| {
+                Some(r.name.clone())
+            })?;
             emit(format, &row, render_created)
         }
         StorageCommand::List { storage, all } => {
@@ -86,8 +120,11 @@ fn storage_command(
             emit(format, &rows, |r| render_list(&storage.storage, r, all))
         }
         StorageCommand::Delete { storage, snapshot } => {
-            let (_, b) = connect(config_file)?;
-            let row = storage::delete(&*b, &storage.storage, &snapshot)?;
+            let (config, b) = connect(config_file)?;
+            let run = Journaled::new(&config, "storage delete", "delete").storage(&storage.storage);
+            let row = run.finish(storage::delete(&*b, &storage.storage, &snapshot), |r| {
+                Some(r.name.clone())
+            })?;
             emit(format, &row, render_deleted)
         }
         StorageCommand::Restore {
@@ -96,7 +133,9 @@ fn storage_command(
             yes,
             force,
         } => {
-            let (_, b) = connect(config_file)?;
+            let (config, b) = connect(config_file)?;
+            let run =
+                Journaled::new(&config, "storage restore", "restore").storage(&storage.storage);
             let id = &storage.storage;
             let mut opts = storage::RestoreOptions {
                 force,
@@ -116,7 +155,9 @@ fn storage_command(
                 )?;
                 opts.confirmed_discards = Some(confirmed);
             }
-            let report = storage::restore(&*b, id, &snapshot, &opts)?;
+            let report = run.finish(storage::restore(&*b, id, &snapshot, &opts), |r| {
+                Some(r.snapshot.clone())
+            })?;
             emit(format, &report, render_restore)
         }
         StorageCommand::Mount {
@@ -124,18 +165,24 @@ fn storage_command(
             snapshot,
             name,
         } => {
-            let (_, b) = connect(config_file)?;
-            let report = storage::mount(
-                &*b,
-                &storage.storage,
-                &snapshot,
-                &storage::MountOptions { name },
+            let (config, b) = connect(config_file)?;
+            let run = Journaled::new(&config, "storage mount", "mount").storage(&storage.storage);
+            let report = run.finish(
+                storage::mount(
+                    &*b,
+                    &storage.storage,
+                    &snapshot,
+                    &storage::MountOptions { name },
+                ),
+                |r| Some(r.snapshot.clone()),
             )?;
             emit(format, &report, render_mount)
         }
         StorageCommand::Unmount { storage } => {
-            let (_, b) = connect(config_file)?;
-            let report = storage::unmount(&*b, &storage.storage)?;
+            let (config, b) = connect(config_file)?;
+            let run =
+                Journaled::new(&config, "storage unmount", "unmount").storage(&storage.storage);
+            let report = run.finish(storage::unmount(&*b, &storage.storage), |_| None)?;
             emit(format, &report, render_unmount)
         }
         StorageCommand::Show { storage } => {
@@ -145,13 +192,22 @@ fn storage_command(
         }
         StorageCommand::Prune { storage, retention } => {
             let (rule, label, dry_run) = retention_args(retention)?;
-            let (_, b) = connect(config_file)?;
+            let (config, b) = connect(config_file)?;
+            let run = (!dry_run).then(|| {
+                Journaled::new(&config, "storage prune", "prune")
+                    .storage(&storage.storage)
+                    .label(label.as_deref())
+            });
             let opts = storage::PruneOptions {
                 retention: rule,
                 label,
                 dry_run,
             };
-            let report = storage::prune(&*b, &storage.storage, &opts)?;
+            let result = storage::prune(&*b, &storage.storage, &opts);
+            let report = match run {
+                Some(run) => run.finish(result, |_| None)?,
+                None => result?,
+            };
             emit(format, &report, |r| {
                 render_prune(
                     &format!("storage {}", r.storage),
@@ -189,12 +245,18 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
                 rescan: !no_rescan,
             };
             let (config, b) = connect(config_file)?;
-            let set = vm::create_with_rescan(
-                &*b,
-                vm.vm,
-                &opts,
-                &config.paths,
-                crate::ops::rescan::RescanMode::Auto,
+            let run = Journaled::new(&config, "vm create", "vm-snapshot")
+                .vmid(vm.vm)
+                .label(opts.label.as_deref());
+            let set = run.finish(
+                vm::create_with_rescan(
+                    &*b,
+                    vm.vm,
+                    &opts,
+                    &config.paths,
+                    crate::ops::rescan::RescanMode::Auto,
+                ),
+                |s| Some(s.timestamp.clone()),
             )?;
             emit(format, &set, |s| render_set("created", s))
         }
@@ -208,8 +270,12 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             snapshot,
             label,
         } => {
-            let (_, b) = connect(config_file)?;
-            let set = vm::delete_label(&*b, vm.vm, &snapshot, label.as_deref())?;
+            let (config, b) = connect(config_file)?;
+            let run = Journaled::new(&config, "vm delete", "delete").vmid(vm.vm);
+            let set = run.finish(
+                vm::delete_label(&*b, vm.vm, &snapshot, label.as_deref()),
+                |s| Some(s.timestamp.clone()),
+            )?;
             emit(format, &set, |s| render_set("deleted", s))
         }
         VmCommand::Restore {
@@ -218,7 +284,8 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             disk,
             yes,
         } => {
-            let (_, b) = connect(config_file)?;
+            let (config, b) = connect(config_file)?;
+            let run = Journaled::new(&config, "vm restore", "restore").vmid(vm.vm);
             let vmid = vm.vm.to_string();
             let disks = disk.as_deref().map_or_else(
                 || "every snapshotted disk".to_string(),
@@ -233,13 +300,25 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
                 &vmid,
                 &format!("restore of guest {vmid}"),
             )?;
-            let set = vm::restore(&*b, vm.vm, &snapshot, &vm::RestoreOptions { disk })?;
+            let set = run.finish(
+                vm::restore(&*b, vm.vm, &snapshot, &vm::RestoreOptions { disk }),
+                |s| Some(s.timestamp.clone()),
+            )?;
             emit(format, &set, |s| render_set("restored", s))
         }
         VmCommand::Prune { vm, retention } => {
             let (rule, label, dry_run) = retention_args(retention)?;
-            let (_, b) = connect(config_file)?;
-            let report = vm::prune(&*b, vm.vm, rule, label.as_deref(), dry_run)?;
+            let (config, b) = connect(config_file)?;
+            let run = (!dry_run).then(|| {
+                Journaled::new(&config, "vm prune", "prune")
+                    .vmid(vm.vm)
+                    .label(label.as_deref())
+            });
+            let result = vm::prune(&*b, vm.vm, rule, label.as_deref(), dry_run);
+            let report = match run {
+                Some(run) => run.finish(result, |_| None)?,
+                None => result?,
+            };
             emit(format, &report, |r| {
                 render_prune(
                     &format!("guest {}", r.vmid),
@@ -250,6 +329,52 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
                 )
             })
         }
+    }
+}
+
+/// The journal record of one changing command, written when it ends (success or failure).
+struct Journaled {
+    journal: Journal,
+    record: Record,
+}
+
+impl Journaled {
+    fn new(config: &Config, source: &str, action: &str) -> Journaled {
+        Journaled {
+            journal: Journal::new(&config.paths.state_dir),
+            record: Record::now(&journal::node_name(), Trigger::Cli, source, action),
+        }
+    }
+
+    fn storage(mut self, storage: &str) -> Journaled {
+        self.record.storage = Some(storage.to_string());
+        self
+    }
+
+    fn vmid(mut self, vmid: u32) -> Journaled {
+        self.record.vmid = Some(vmid);
+        self
+    }
+
+    fn label(mut self, label: Option<&str>) -> Journaled {
+        self.record.label = label.map(str::to_string);
+        self
+    }
+
+    /// Record the outcome (`snapshot` names what a success made or touched) and pass it on.
+    fn finish<T>(
+        self,
+        result: Result<T>,
+        snapshot: impl FnOnce(&T) -> Option<String>,
+    ) -> Result<T> {
+        let mut record = self.record;
+        record.time = crate::model::outcome::format_time(time::OffsetDateTime::now_utc());
+        match &result {
+            Ok(v) => record.snapshot = snapshot(v),
+            Err(e) => record = record.failed(&e.to_string()),
+        }
+        self.journal.append(&record);
+        result
     }
 }
 

@@ -5,7 +5,10 @@ mod backends;
 mod check;
 mod confirm;
 mod dispatch;
+mod prometheus;
 mod render;
+mod status;
+mod status_render;
 
 pub use dispatch::run;
 

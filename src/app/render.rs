@@ -67,6 +67,7 @@ pub(super) fn render_created(r: &SnapshotRow) -> String {
             ("created", Some(short_time(&r.create_time))),
             ("label", r.label.clone()),
             ("expiry", r.expiry_time.as_deref().map(short_time)),
+            ("locked until", r.lock_expiry.as_deref().map(short_time)),
             ("comment", r.comment.clone()),
         ]),
         note_lines(&r.notes)
@@ -93,15 +94,21 @@ pub(super) fn render_list(storage: &str, rows: &[SnapshotRow], all: bool) -> Str
             )
         };
     }
-    let mut table = Table::new(&[
+    // The lock column only when a snapshot is locked (ONTAP snapshot locking).
+    let locks = rows.iter().any(|r| r.lock_expiry.is_some());
+    let mut columns = vec![
         ("NAME", Align::Left),
         ("CREATED", Align::Left),
         ("SIZE", Align::Right),
         ("LABEL", Align::Left),
         ("CLONES", Align::Left),
-    ]);
+    ];
+    if locks {
+        columns.push(("LOCKED UNTIL", Align::Left));
+    }
+    let mut table = Table::new(&columns);
     for r in rows {
-        table.row([
+        let mut cells = vec![
             r.name.clone(),
             short_time(&r.create_time),
             opt_size(r.size),
@@ -111,7 +118,15 @@ pub(super) fn render_list(storage: &str, rows: &[SnapshotRow], all: bool) -> Str
             } else {
                 r.clones.join(",")
             },
-        ]);
+        ];
+        if locks {
+            cells.push(
+                r.lock_expiry
+                    .as_deref()
+                    .map_or_else(|| "-".to_string(), short_time),
+            );
+        }
+        table.row(cells);
     }
     let mut out = table.render();
     for r in rows {

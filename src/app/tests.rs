@@ -22,6 +22,7 @@ fn row(name: &str, size: Option<u64>, label: Option<&str>, clones: &[&str]) -> S
         size,
         label: label.map(Into::into),
         expiry_time: None,
+        lock_expiry: None,
         comment: None,
         managed: true,
         clones: clones.iter().map(|c| c.to_string()).collect(),
@@ -476,6 +477,8 @@ fn check_renders_status_and_tls() {
                 tls: tls_text(&TlsMode::Fingerprint([0xab; 32])),
                 ok: true,
                 detail: "Proxmox VE 9.1.2".into(),
+                can_lock: None,
+                capacity: None,
             },
             CheckRow {
                 name: "ONTAP02".into(),
@@ -483,6 +486,8 @@ fn check_renders_status_and_tls() {
                 tls: tls_text(&TlsMode::Insecure),
                 ok: false,
                 detail: "storage 'ONTAP02' not found".into(),
+                can_lock: None,
+                capacity: None,
             },
         ],
     };

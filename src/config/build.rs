@@ -10,6 +10,7 @@ use super::policy::Policy;
 use super::settings::Config;
 use super::values::{closest, Values};
 use crate::error::Result;
+use crate::model::capacity::{Capacity, KEYS as CAPACITY_KEYS};
 use crate::model::storage::valid_storage_id;
 use crate::ontap;
 use crate::secret::Secret;
@@ -36,6 +37,7 @@ const TOOL_KEYS: &[&str] = &[
     "pve_node_marker",
     "qemu_config_lock_dir",
     "lxc_config_lock_dir",
+    "state_dir",
 ];
 /// Keys of a storage section. In `[DEFAULT]` they are defaults for every storage section, as
 /// Python's configparser (which read the original's files) treats `[DEFAULT]`.
@@ -48,6 +50,10 @@ const ONTAP_KEYS: &[&str] = &[
     "ca",
     "connect_timeout",
     "timeout",
+    "snapshot_count_warn",
+    "snapshot_count_max",
+    "space_used_warn",
+    "space_used_max",
 ];
 
 /// What a section header means.
@@ -100,7 +106,7 @@ pub(super) fn build(file: &Path, sections: Vec<IniSection>) -> Result<Config> {
     };
     let proxmox = build_proxmox(&pve_values)?;
     let paths = build_paths(&pve_values)?;
-    let storages = build_storages(file, &sorted.storages, sorted.default)?;
+    let (storages, capacity) = build_storages(file, &sorted.storages, sorted.default)?;
     let policy = Policy::from_sections(sorted.policy)?;
     Ok(Config {
         file: file.to_path_buf(),
@@ -108,6 +114,7 @@ pub(super) fn build(file: &Path, sections: Vec<IniSection>) -> Result<Config> {
         storages,
         policy,
         paths,
+        capacity,
     })
 }
 
@@ -224,12 +231,19 @@ fn proxmox_section<'a>(
     }
 }
 
-/// Phase 3: each storage section's ONTAP cluster, `[DEFAULT]`'s ONTAP keys filling the gaps.
+/// Each storage section's ONTAP cluster and capacity thresholds.
+type Storages = (
+    BTreeMap<String, ontap::Connection>,
+    BTreeMap<String, Capacity>,
+);
+
+/// Phase 3: each storage section's ONTAP cluster and capacity guard, `[DEFAULT]`'s ONTAP keys
+/// filling the gaps.
 fn build_storages(
     file: &Path,
     storages: &[&IniSection],
     default: Option<&IniSection>,
-) -> Result<BTreeMap<String, ontap::Connection>> {
+) -> Result<Storages> {
     let defaults: Vec<IniEntry> = default
         .map(|d| {
             d.entries
@@ -244,6 +258,7 @@ fn build_storages(
         })
         .unwrap_or_default();
     let mut ontap = BTreeMap::new();
+    let mut capacity = BTreeMap::new();
     for section in storages {
         let values = Values {
             file,
@@ -266,13 +281,35 @@ fn build_storages(
                 password,
             },
         );
+        capacity.insert(section.name.clone(), build_capacity(&values)?);
     }
-    Ok(ontap)
+    Ok((ontap, capacity))
+}
+
+/// The capacity guard's thresholds (`snapshot_count_warn`, ...), defaults where not set.
+fn build_capacity(values: &Values) -> Result<Capacity> {
+    let mut c = Capacity::default();
+    let fields: [(&str, &mut u64); 4] = [
+        (CAPACITY_KEYS[0], &mut c.count_warn),
+        (CAPACITY_KEYS[1], &mut c.count_max),
+        (CAPACITY_KEYS[2], &mut c.used_warn),
+        (CAPACITY_KEYS[3], &mut c.used_max),
+    ];
+    for (key, field) in fields {
+        if let Some(v) = values.non_empty(key)? {
+            *field = v
+                .trim()
+                .parse()
+                .map_err(|_| values.error(key, format!("'{v}' is not a whole number")))?;
+        }
+    }
+    c.validate().map_err(|(key, why)| values.error(key, why))?;
+    Ok(c)
 }
 
 fn build_paths(values: &Values) -> Result<Paths> {
     let mut paths = Paths::default();
-    let fields: [(&str, &mut PathBuf); 7] = [
+    let fields: [(&str, &mut PathBuf); 8] = [
         ("lock_dir", &mut paths.lock_dir),
         ("cluster_lock_dir", &mut paths.cluster_lock_dir),
         ("qm_path", &mut paths.qm),
@@ -280,6 +317,7 @@ fn build_paths(values: &Values) -> Result<Paths> {
         ("pve_node_marker", &mut paths.pve_node_marker),
         ("qemu_config_lock_dir", &mut paths.qemu_config_lock_dir),
         ("lxc_config_lock_dir", &mut paths.lxc_config_lock_dir),
+        ("state_dir", &mut paths.state_dir),
     ];
     for (key, field) in fields {
         if let Some(p) = values.path(key)? {

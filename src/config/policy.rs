@@ -7,7 +7,7 @@
 //! - `<phase>.<setting> = value` applies to that phase only.
 //!
 //! Settings: `keep`, `keep-within`, `label`, `freeze`, `timeout`, `lock-timeout`, `on-error`,
-//! `storages`. A value is looked up in this order: `[hook:<vmid>]` `<phase>.<setting>`,
+//! `storages`, `lock`. A value is looked up in this order: `[hook:<vmid>]` `<phase>.<setting>`,
 //! `[hook:<vmid>]` `<setting>`, `[hook]` `<phase>.<setting>`, `[hook]` `<setting>`, built-in default
 //! (the same with `vzdump`). A phase's action comes from `[hook:<vmid>]` first, then `[hook]`.
 
@@ -68,6 +68,24 @@ impl Policy {
 
     pub fn schedules(&self) -> impl Iterator<Item = &Schedule> {
         self.schedules.values()
+    }
+
+    /// Every guest with a policy: `[hook:<vmid>]`, `[vzdump:<vmid>]` and the schedules' `guests`.
+    pub fn guests(&self) -> Vec<u32> {
+        let mut out: Vec<u32> = self
+            .hook_guests
+            .keys()
+            .chain(self.vzdump_guests.keys())
+            .copied()
+            .chain(
+                self.schedules
+                    .values()
+                    .flat_map(|s| s.guests.iter().copied()),
+            )
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     fn add(&mut self, section: &RawSection) -> Result<()> {
@@ -187,6 +205,7 @@ struct Settings {
     lock_timeout: Option<Val<Duration>>,
     on_error: Option<Val<OnError>>,
     storages: Option<Val<Vec<String>>>,
+    lock: Option<Val<Duration>>,
 }
 
 const SETTINGS: &[&str] = &[
@@ -198,6 +217,7 @@ const SETTINGS: &[&str] = &[
     "lock-timeout",
     "on-error",
     "storages",
+    "lock",
 ];
 
 impl Settings {
@@ -229,6 +249,7 @@ impl Settings {
                 }
             ),
             "storages" => put!(storages, parse_storages(value, &origin)?),
+            "lock" => put!(lock, parse_duration(value, &origin)?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -399,6 +420,7 @@ fn resolve(kind: HookKind, layers: &[&Layer], phase: Phase) -> Result<PhasePolic
         lock_timeout,
         on_error: on_error.map_or(OnError::Continue, |v| v.value),
         storages: storages.map(|v| v.value.clone()),
+        lock: pick!(lock).map(|v| v.value),
         source,
     })
 }
@@ -420,6 +442,8 @@ const SCHEDULE_KEYS: &[&str] = &[
     "freeze",
     "lock-timeout",
     "expiry",
+    "lock",
+    "max-age",
 ];
 
 fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
@@ -446,6 +470,8 @@ fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
         freeze: false,
         lock_timeout: DEFAULT_TIMEOUT,
         expiry: None,
+        lock: None,
+        max_age: None,
     };
     let mut label = None;
     let mut seen: Vec<&str> = Vec::new();
@@ -468,6 +494,8 @@ fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
             "freeze" => schedule.freeze = parse_bool(value, &origin)?,
             "lock-timeout" => schedule.lock_timeout = parse_timeout(value, &origin)?,
             "expiry" => schedule.expiry = Some(parse_duration(value, &origin)?),
+            "lock" => schedule.lock = Some(parse_duration(value, &origin)?),
+            "max-age" => schedule.max_age = Some(parse_duration(value, &origin)?),
             _ => {
                 return Err(origin.error(format!(
                     "unknown key; a schedule takes: {}",

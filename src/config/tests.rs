@@ -240,7 +240,8 @@ fn unknown_keys_name_file_section_and_key() {
         e.to_string(),
         "config '/etc/pve-ontap-snapshot/config.ini', section [ONTAP01], key 'hots': \
          line 6: unknown key (did you mean 'host'?); allowed here: host, user, pass, verify, \
-         fingerprint, ca, connect_timeout, timeout"
+         fingerprint, ca, connect_timeout, timeout, snapshot_count_warn, snapshot_count_max, \
+         space_used_warn, space_used_max"
     );
     assert_eq!(e.exit_code(), 2);
     let e = parse("[proxmox]\nproxmox_host = h\nhost = x\n").unwrap_err();
@@ -534,6 +535,7 @@ fn tool_paths_are_configurable_and_relative_to_the_file() {
             pve_node_marker: "/nonexistent".into(),
             qemu_config_lock_dir: "/tmp/q".into(),
             lxc_config_lock_dir: "/tmp/l".into(),
+            state_dir: crate::sys::paths::STATE_DIR.into(),
         }
     );
 }

@@ -5,7 +5,7 @@
 //! real clients; unit tests substitute a fake to check locking, coalescing and timeouts.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -14,12 +14,15 @@ use crate::config::Config;
 use crate::error::{Error, Result, ResultExt};
 use crate::hook::coalesce::{self, Basis, Record};
 use crate::hook::freeze::{FreezeState, Tracked};
+use crate::model::capacity::Capacity;
+use crate::model::outcome::{self, Trigger};
 use crate::model::policy::{Action, OnError, PhasePolicy};
 use crate::model::retention::Retention;
 use crate::ops::quiesce::Consistency;
 use crate::ops::rescan::RescanMode;
 use crate::ops::storage::{self, SnapshotRow};
 use crate::ops::{disks, vm, Backends};
+use crate::sys::journal::{self, Journal};
 use crate::sys::lock::{ClusterLockOptions, StorageLock};
 use crate::sys::paths::Paths;
 
@@ -157,15 +160,29 @@ pub struct Ctx {
     /// Prefix of every log line: `hook vmid=100 phase=post-stop`.
     pub who: String,
     pub cluster_lock: ClusterLockOptions,
+    /// The capacity guard's thresholds of a storage.
+    pub capacity: CapacityOf,
+    /// Where each outcome is recorded (None: nowhere).
+    pub journal: Option<Journal>,
+    /// The journal's view of this run: hook, vzdump or schedule, the phase or schedule name and
+    /// the hooked guest.
+    pub trigger: Trigger,
+    pub source: String,
+    pub vmid: Option<u32>,
+    /// Failures the actions have recorded (a phase that failed without one records its own).
+    pub recorded_failures: AtomicUsize,
 }
 
 /// See `Ctx::is_ontap`.
 pub type IsOntap = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+/// See `Ctx::capacity`.
+pub type CapacityOf = Arc<dyn Fn(&str) -> Capacity + Send + Sync>;
 
 impl Ctx {
     /// The context of a hook or schedule run under this config.
     pub fn new(config: &Config, ops: Arc<dyn Ops>, start: Start, who: String) -> Ctx {
         let config_for_filter = config.clone();
+        let config_for_capacity = config.clone();
         Ctx {
             ops,
             paths: config.paths.clone(),
@@ -173,8 +190,54 @@ impl Ctx {
             start,
             who,
             cluster_lock: ClusterLockOptions::default(),
+            capacity: Arc::new(move |s| config_for_capacity.capacity_for(s)),
+            journal: Some(Journal::new(&config.paths.state_dir)),
+            trigger: Trigger::Hook,
+            source: String::new(),
+            vmid: None,
+            recorded_failures: AtomicUsize::new(0),
         }
     }
+
+    /// Record outcomes as `trigger` `source` (phase or schedule name), for guest `vmid`.
+    pub fn recording(mut self, trigger: Trigger, source: &str, vmid: Option<u32>) -> Ctx {
+        self.trigger = trigger;
+        self.source = source.to_string();
+        self.vmid = vmid;
+        self
+    }
+
+    /// Append one outcome to the journal (never fails; a write error is a warning).
+    pub fn record(
+        &self,
+        action: &str,
+        fill: impl FnOnce(&mut outcome::Record),
+        result: Result<(), &Error>,
+    ) {
+        let Some(j) = &self.journal else { return };
+        let mut r = outcome::Record::now(&journal::node_name(), self.trigger, &self.source, action);
+        r.vmid = self.vmid;
+        fill(&mut r);
+        if let Err(e) = result {
+            r = r.failed(&e.to_string());
+            self.recorded_failures.fetch_add(1, Ordering::SeqCst);
+        }
+        j.append(&r);
+    }
+}
+
+/// Record a phase that failed before its action could start (e.g. the clients could not be built).
+pub fn record_early_failure(
+    config: &Config,
+    trigger: Trigger,
+    source: &str,
+    vmid: Option<u32>,
+    action: Action,
+    e: &Error,
+) {
+    let mut r = outcome::Record::now(&journal::node_name(), trigger, source, action.as_str());
+    r.vmid = vmid;
+    Journal::new(&config.paths.state_dir).append(&r.failed(&e.to_string()));
 }
 
 /// How to take one storage snapshot.
@@ -187,10 +250,33 @@ pub struct SnapshotSpec {
     /// Reuse a snapshot taken since the hook started (hooks: yes; schedules: no).
     pub coalesce: bool,
     pub lock_deadline: Instant,
+    /// ONTAP snapshot locking for this long (tamperproof); None: not locked.
+    pub lock: Option<Duration>,
 }
 
-/// One storage: take its locks, reuse or create the snapshot, prune. Logs one line per decision.
+/// One storage: take its locks, reuse or create the snapshot, prune. Logs one line per decision
+/// and records the outcome in the journal.
 pub fn storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Result<()> {
+    let result = take_storage_snapshot(ctx, storage, spec);
+    let (snapshot, reused) = match &result {
+        Ok((name, reused)) => (Some(name.clone()), *reused),
+        Err(_) => (None, false),
+    };
+    ctx.record(
+        "storage-snapshot",
+        |r| {
+            r.storage = Some(storage.to_string());
+            r.label = Some(spec.label.clone());
+            r.snapshot = snapshot;
+            r.reused = reused;
+        },
+        result.as_ref().map(|_| ()),
+    );
+    result.map(|_| ())
+}
+
+/// The work of `storage_snapshot`: the snapshot's name and whether it was reused.
+fn take_storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Result<(String, bool)> {
     let who = &ctx.who;
     let purpose = format!("{who} action=storage-snapshot");
     let lock = StorageLock::acquire_with(
@@ -219,7 +305,7 @@ pub fn storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Result
                 "{who} action=storage-snapshot storage={storage} result=reused {} ({why})",
                 row.name
             );
-            return Ok(());
+            return Ok((row.name.clone(), true));
         }
     }
     lock.check_held()?;
@@ -232,6 +318,8 @@ pub fn storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Result
                 label: Some(spec.label.clone()),
                 expiry: spec.expiry,
                 freeze: spec.freeze,
+                lock: spec.lock,
+                capacity: (ctx.capacity)(storage),
             },
         )
         .step_with(|| format!("snapshot storage '{storage}'"))?;
@@ -268,7 +356,7 @@ pub fn storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Result
         );
     }
     drop(lock);
-    Ok(())
+    Ok((row.name, false))
 }
 
 /// A failed prune is logged and does not fail the action: the snapshot it was for exists.
@@ -294,6 +382,29 @@ pub fn vm_snapshot(
     retention: Option<Retention>,
     rescan: RescanMode,
 ) -> Result<()> {
+    let result = take_vm_snapshot(ctx, vmid, consistency, label, retention, rescan);
+    let set = result.as_ref().ok().cloned();
+    ctx.record(
+        "vm-snapshot",
+        |r| {
+            r.vmid = Some(vmid);
+            r.label = Some(label.to_string());
+            r.snapshot = set;
+        },
+        result.as_ref().map(|_| ()),
+    );
+    result.map(|_| ())
+}
+
+/// The work of `vm_snapshot`: the new disk set's time stamp.
+fn take_vm_snapshot(
+    ctx: &Ctx,
+    vmid: u32,
+    consistency: Consistency,
+    label: &str,
+    retention: Option<Retention>,
+    rescan: RescanMode,
+) -> Result<String> {
     let who = &ctx.who;
     let opts = vm::CreateOptions {
         consistency,
@@ -324,7 +435,7 @@ pub fn vm_snapshot(
             pruned.map(|r| r.deleted),
         );
     }
-    Ok(())
+    Ok(set.timestamp)
 }
 
 /// Run `work` on a worker thread and stop waiting at `deadline`; on timeout the action is rescued
@@ -401,6 +512,12 @@ pub fn run_phase(ctx: Ctx, run: PhaseRun) -> u8 {
             phase_action(&worker, &pp, vmid, rescan)
         })
     };
+    if let Err(e) = &result {
+        // A failure no action recorded (no storage found, a timeout, ...).
+        if ctx.recorded_failures.load(Ordering::SeqCst) == 0 {
+            ctx.record(pp.action.as_str(), |_| {}, Err(e));
+        }
+    }
     finish(&ctx.who, &pp, result, &run.consequence)
 }
 
@@ -460,6 +577,7 @@ fn phase_action(ctx: &Ctx, pp: &PhasePolicy, vmid: Option<u32>, rescan: RescanMo
                 expiry: None,
                 coalesce: true,
                 lock_deadline: ctx.start.mono + pp.lock_timeout,
+                lock: pp.lock,
             };
             let mut errors: Vec<Error> = storages
                 .iter()
@@ -568,6 +686,7 @@ pub(crate) mod tests {
                 size: None,
                 label: opts.label.clone(),
                 expiry_time: None,
+                lock_expiry: None,
                 comment: None,
                 managed: true,
                 clones: vec![],
@@ -664,6 +783,7 @@ pub(crate) mod tests {
             Paths {
                 lock_dir: self.0.join("run"),
                 cluster_lock_dir: self.0.join("pve/priv/lock"),
+                state_dir: self.0.join("state"),
                 ..Paths::default()
             }
         }
@@ -686,6 +806,12 @@ pub(crate) mod tests {
                 pmxcfs: Some(false),
                 ..ClusterLockOptions::default()
             },
+            capacity: Arc::new(|_| Capacity::default()),
+            journal: None,
+            trigger: Trigger::Hook,
+            source: String::new(),
+            vmid: None,
+            recorded_failures: AtomicUsize::new(0),
         }
     }
 
@@ -701,6 +827,7 @@ pub(crate) mod tests {
             lock_timeout: Duration::from_secs(20),
             on_error: OnError::Continue,
             storages: None,
+            lock: None,
             source: String::new(),
         }
     }
@@ -726,6 +853,7 @@ pub(crate) mod tests {
                     );
                     let pp = PhasePolicy {
                         storages: Some(vec!["ONTAP01".into()]),
+                        lock: None,
                         ..policy(Action::StorageSnapshot, Phase::PostStop)
                     };
                     run_phase(
@@ -774,6 +902,7 @@ pub(crate) mod tests {
             expiry: None,
             coalesce: true,
             lock_deadline: Instant::now() + Duration::from_secs(5),
+            lock: None,
         };
         storage_snapshot(&ctx(ops.clone(), tmp.paths(), "first"), "ONTAP01", &spec).unwrap();
         // A hook starting now must not reuse the earlier one.
@@ -846,6 +975,7 @@ pub(crate) mod tests {
             expiry: None,
             coalesce: false,
             lock_deadline: start + Duration::from_secs(1),
+            lock: None,
         };
         // The worker takes both locks at once, then hangs in the snapshot call.
         let r = bounded(
@@ -959,6 +1089,7 @@ pub(crate) mod tests {
         });
         let mut pp = PhasePolicy {
             storages: Some(vec!["ONTAP01".into()]),
+            lock: None,
             ..policy(Action::StorageSnapshot, Phase::PreStart)
         };
         let run = |pp: PhasePolicy| PhaseRun {

@@ -73,6 +73,7 @@ mod tests {
             storages,
             policy: Policy::from_sections(sections).unwrap(),
             paths: tmp.paths(),
+            capacity: BTreeMap::new(),
         }
     }
 
@@ -417,5 +418,17 @@ mod tests {
         let nightly = p.schedule("nightly").unwrap();
         assert_eq!(nightly.guests, vec![100, 101, 200]);
         assert!(nightly.expiry.is_some() && nightly.keep_within.is_some());
+        assert_eq!(
+            hourly.max_age,
+            Some(std::time::Duration::from_secs(2 * 3600))
+        );
+        let daily = p.schedule("daily").unwrap();
+        assert_eq!(
+            (daily.lock, daily.max_age),
+            (
+                Some(std::time::Duration::from_secs(30 * 86_400)),
+                Some(std::time::Duration::from_secs(26 * 3600))
+            )
+        );
     }
 }

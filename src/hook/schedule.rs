@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::hook::engine::{self, Connect, Ctx, Ops, SnapshotSpec, Start};
+use crate::model::outcome::Trigger;
 use crate::ops::quiesce::Consistency;
 use crate::ops::rescan::RescanMode;
 
@@ -42,7 +43,11 @@ pub(crate) fn run(
         });
     };
     let who = format!("schedule name={name}");
-    let ctx = Ctx::new(config, make_ops(config)?, start, who.clone());
+    let ctx = Ctx::new(config, make_ops(config)?, start, who.clone()).recording(
+        Trigger::Schedule,
+        name,
+        None,
+    );
     let mut failed = 0usize;
     for storage in &schedule.storages {
         let spec = SnapshotSpec {
@@ -52,6 +57,7 @@ pub(crate) fn run(
             expiry: schedule.expiry,
             coalesce: false,
             lock_deadline: Instant::now() + schedule.lock_timeout,
+            lock: schedule.lock,
         };
         if let Err(e) = engine::storage_snapshot(&ctx, storage, &spec) {
             log::error!("{who} action=storage-snapshot storage={storage} result=failed: {e}");

@@ -222,6 +222,7 @@ impl Ontap for OntapClient {
             ("comment", &snapshot.comment),
             ("snapmirror_label", &snapshot.snapmirror_label),
             ("expiry_time", &snapshot.expiry_time),
+            ("snaplock_expiry_time", &snapshot.snaplock_expiry_time),
         ] {
             if let Some(v) = value {
                 body[key] = json!(v);
@@ -548,6 +549,7 @@ mod tests {
             comment: None,
             snapmirror_label: None,
             expiry_time: None,
+            snaplock_expiry_time: None,
             owners: vec![],
             size: None,
         };

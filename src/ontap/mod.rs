@@ -66,6 +66,10 @@ pub struct Volume {
     pub available: Option<u64>,
     pub snapshot_count: Option<u64>,
     pub comment: Option<String>,
+    /// `space.snapshot.used`: bytes held by the volume's snapshots.
+    pub snapshot_used: Option<u64>,
+    /// `snapshot_locking_enabled` (ONTAP 9.12.1+; None when ONTAP does not report it).
+    pub snapshot_locking_enabled: Option<bool>,
 }
 
 /// A snapshot of a volume.
@@ -78,6 +82,8 @@ pub struct Snapshot {
     pub comment: Option<String>,
     pub snapmirror_label: Option<String>,
     pub expiry_time: Option<String>,
+    /// `snaplock_expiry_time`: locked (tamperproof) until then; None when not locked.
+    pub snaplock_expiry_time: Option<String>,
     /// e.g. `volume_clone` when a FlexClone depends on it.
     pub owners: Vec<String>,
     pub size: Option<u64>,
@@ -91,6 +97,8 @@ pub struct NewSnapshot {
     pub snapmirror_label: Option<String>,
     /// ISO-8601.
     pub expiry_time: Option<String>,
+    /// ISO-8601: lock the snapshot until then (volumes with snapshot locking, ONTAP 9.12.1+).
+    pub snaplock_expiry_time: Option<String>,
 }
 
 /// What `POST /storage/volumes` creates for a FlexClone.

@@ -86,6 +86,7 @@ fn new_snapshot(name: &str) -> NewSnapshot {
         comment: Some("storage ONTAP01".into()),
         snapmirror_label: Some("daily".into()),
         expiry_time: None,
+        snaplock_expiry_time: None,
     }
 }
 

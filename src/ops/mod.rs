@@ -12,6 +12,7 @@ pub mod disks;
 pub mod quiesce;
 pub mod rescan;
 pub mod resolve;
+pub mod status;
 pub mod storage;
 pub mod vm;
 

@@ -28,6 +28,8 @@ pub const PCT: &str = "/usr/sbin/pct";
 pub const QEMU_CONFIG_LOCK_DIR: &str = "/var/lock/qemu-server";
 /// Node-local LXC config flock directory.
 pub const LXC_CONFIG_LOCK_DIR: &str = "/run/lock/lxc";
+/// Node-local state: the outcome journal that `status` reads.
+pub const STATE_DIR: &str = "/var/lib/pve-ontap-snapshot";
 /// Local syslog socket.
 pub const SYSLOG_SOCKET: &str = "/dev/log";
 /// Environment variable naming another syslog datagram socket (tests capture syslog with it);
@@ -47,6 +49,8 @@ pub struct Paths {
     pub qemu_config_lock_dir: PathBuf,
     /// Directory of the LXC config flocks (`pve-config-<vmid>.lock`).
     pub lxc_config_lock_dir: PathBuf,
+    /// Node-local state (the outcome journal).
+    pub state_dir: PathBuf,
 }
 
 impl Default for Paths {
@@ -59,6 +63,7 @@ impl Default for Paths {
             pve_node_marker: PVE_NODE_MARKER.into(),
             qemu_config_lock_dir: QEMU_CONFIG_LOCK_DIR.into(),
             lxc_config_lock_dir: LXC_CONFIG_LOCK_DIR.into(),
+            state_dir: STATE_DIR.into(),
         }
     }
 }

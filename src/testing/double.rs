@@ -284,6 +284,7 @@ impl Double {
             comment: None,
             snapmirror_label: label.map(str::to_string),
             expiry_time: None,
+            snaplock_expiry_time: None,
             owners: Vec::new(),
             size: Some(4096),
         });
@@ -687,6 +688,7 @@ impl Ontap for Double {
             comment: spec.comment.clone(),
             snapmirror_label: spec.snapmirror_label.clone(),
             expiry_time: spec.expiry_time.clone(),
+            snaplock_expiry_time: spec.snaplock_expiry_time.clone(),
             owners: Vec::new(),
             size: Some(0),
         };

@@ -143,7 +143,8 @@ impl Env {
             sim.config_ini()
         };
         let settings = format!(
-            "lock_dir = {d}/lock\ncluster_lock_dir = {d}/cluster-lock\npve_node_marker = {d}/not-a-pve-node\n",
+            "lock_dir = {d}/lock\ncluster_lock_dir = {d}/cluster-lock\npve_node_marker = {d}/not-a-pve-node\n\
+             state_dir = {d}/state\n",
             d = dir.display()
         );
         let text = insert_settings(&base, &settings) + extra;
@@ -443,6 +444,11 @@ fn requests_per_command(report: &mut Report, token: bool) {
         "vm prune --keep-last 1",
         &["vm", "prune", "--vm", "100", "--keep-last", "1"],
     );
+    step(
+        "status (3 storages, ONTAP read once per volume)",
+        &["status"],
+    );
+    step("status --offline (journal only)", &["status", "--offline"]);
 }
 
 fn last_snapshot(list_json: &str) -> String {
@@ -593,10 +599,24 @@ fn thousand_snapshots(report: &mut Report) {
     });
     // The default volume already has two snapshots: stay below ONTAP's limit of 1023.
     let env = Env::new(scenario, 0, true, "");
+    // Past the capacity guard's limit, so `status` would exit 1: it writes a textfile instead.
+    let prom = env.dir.join("status.prom").display().to_string();
     for (what, args) in [
         (
             "storage list (1000 snapshots)",
             vec!["storage", "list", "--storage", "ONTAP01"],
+        ),
+        (
+            "status (1000 snapshots)",
+            vec![
+                "status",
+                "--storage",
+                "ONTAP01",
+                "--format",
+                "prometheus",
+                "--textfile",
+                &prom,
+            ],
         ),
         (
             "storage prune --keep-last 10 (990 deleted)",

@@ -32,6 +32,7 @@ fn snapshot(name: &str, time: &str) -> SnapshotSpec {
         comment: Some("made by pve-ontap-snapshot".into()),
         snapmirror_label: None,
         expiry_time: None,
+        snaplock_expiry_time: None,
         owners: Vec::new(),
         files: None,
     }

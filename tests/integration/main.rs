@@ -9,6 +9,7 @@ mod readme;
 mod recipe;
 mod secrets;
 mod soak;
+mod status;
 mod storage;
 mod util;
 mod vm;

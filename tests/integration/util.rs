@@ -150,6 +150,7 @@ pub struct SnapshotView<'a> {
     pub snapmirror_label: Option<&'a str>,
     pub create_time: time::OffsetDateTime,
     pub expiry_time: Option<time::OffsetDateTime>,
+    pub snaplock_expiry_time: Option<time::OffsetDateTime>,
     /// The file tree it captured: (path, size, content generation).
     pub files: Vec<(&'a str, u64, u64)>,
 }
@@ -235,6 +236,7 @@ impl TestEnv {
             ("pve_node_marker", p("etc/pve/local")),
             ("qemu_config_lock_dir", p("run/lock/qemu-server")),
             ("lxc_config_lock_dir", p("run/lock/lxc")),
+            ("state_dir", p("var/lib/pve-ontap-snapshot")),
         ]
     }
 
@@ -348,6 +350,7 @@ impl TestEnv {
                             snapmirror_label: s.snapmirror_label.as_deref(),
                             create_time: s.create_time,
                             expiry_time: s.expiry_time,
+                            snaplock_expiry_time: s.snaplock_expiry_time,
                             files: s
                                 .tree
                                 .files()

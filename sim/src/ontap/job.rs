@@ -18,6 +18,8 @@ pub struct NewSnapshot {
     pub comment: Option<String>,
     pub snapmirror_label: Option<String>,
     pub expiry_time: Option<OffsetDateTime>,
+    /// Lock until then (only on a volume with snapshot locking).
+    pub snaplock_expiry_time: Option<OffsetDateTime>,
 }
 
 /// A snapshot modification (effect of PATCH).
@@ -55,6 +57,8 @@ pub struct VolumeChange {
     pub policy: Option<String>,
     pub comment: Option<Option<String>>,
     pub split: Option<bool>,
+    /// `snapshot_locking_enabled` (9.12.1+).
+    pub locking: Option<bool>,
 }
 
 /// A file clone to make (effect of the POST).

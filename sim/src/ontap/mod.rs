@@ -32,6 +32,7 @@ mod router;
 mod runner;
 mod scenario;
 mod serve;
+mod snaplock;
 mod snapshot_store;
 mod snapshots;
 mod state;

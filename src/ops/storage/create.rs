@@ -1,7 +1,7 @@
 //! `storage create`: one ONTAP snapshot of the storage's volume, optionally with the running QEMU
 //! guests on the storage fs-frozen through their agents for exactly the snapshot call.
 
-use crate::error::Result;
+use crate::error::{Error, Result, ResultExt};
 use crate::ops::clock::Clock;
 use crate::ops::quiesce;
 use crate::ops::resolve::resolve;
@@ -9,8 +9,8 @@ use crate::ops::Backends;
 use crate::pve::GuestType;
 
 use super::{
-    agent_enabled, check_snapshot_limit, guests_on_storages, row, storages_on_volume,
-    take_snapshot, validate_label, CreateOptions, SnapshotRow,
+    agent_enabled, guard, guests_on_storages, lock_support, row, storages_on_volume, take_snapshot,
+    validate_label, CreateOptions, SnapshotRow,
 };
 
 /// Requests without `--freeze`: the resolution (storage, LIF, volume) and the snapshot POST (plus
@@ -26,13 +26,19 @@ pub(super) fn create(
         validate_label(label)?;
     }
     let r = resolve(b, storage)?;
-    check_snapshot_limit(&r)?;
+    if opts.lock.is_some() {
+        let version = r.ontap.version().step("read the ONTAP version")?;
+        lock_support(&r, version).map_err(Error::Refused)?;
+    }
+    let warning = guard(&r, &opts.capacity)?;
     let comment = format!("pve-ontap-snapshot: storage {storage}");
     let label = opts.label.as_deref();
 
     if !opts.freeze {
-        let snap = take_snapshot(&r, &comment, label, opts.expiry, clock)?;
-        return Ok(row(&r, &snap, Vec::new()));
+        let snap = take_snapshot(&r, &comment, label, opts.expiry, opts.lock, clock)?;
+        let mut out = row(&r, &snap, Vec::new());
+        out.notes.extend(warning);
+        return Ok(out);
     }
 
     // Every lookup happens before anything is frozen.
@@ -58,7 +64,7 @@ pub(super) fn create(
     }
     let snap = if to_freeze.is_empty() {
         notes.push("no running guest with an agent on this storage: nothing was frozen".into());
-        take_snapshot(&r, &comment, label, opts.expiry, clock)?
+        take_snapshot(&r, &comment, label, opts.expiry, opts.lock, clock)?
     } else {
         let guests: Vec<_> = to_freeze.iter().map(|g| g.guest.clone()).collect();
         let labels: Vec<_> = to_freeze.iter().map(|g| g.label()).collect();
@@ -67,7 +73,7 @@ pub(super) fn create(
             labels.join(", ")
         );
         let frozen = quiesce::with_frozen_report(pve.as_ref(), &guests, || {
-            take_snapshot(&r, &comment, label, opts.expiry, clock)
+            take_snapshot(&r, &comment, label, opts.expiry, opts.lock, clock)
         })?;
         let mut done = Vec::new();
         for g in &to_freeze {
@@ -93,5 +99,6 @@ pub(super) fn create(
     };
     let mut out = row(&r, &snap, Vec::new());
     out.notes = notes;
+    out.notes.extend(warning);
     Ok(out)
 }

@@ -14,9 +14,9 @@ use crate::ops::resolve::{path_below, resolve, Resolved};
 use crate::ops::Backends;
 
 use super::{
-    clones_from, clones_of, created, find_snapshot, on_volume, parse_time, row, snapshots,
-    validate_label, validate_snapshot_name, ProtectedSnapshot, PruneOptions, PruneReport,
-    SnapshotRow,
+    clones_from, clones_of, created, find_snapshot, locked_until, on_volume, parse_time, row,
+    snapshots, validate_label, validate_snapshot_name, ProtectedSnapshot, PruneOptions,
+    PruneReport, SnapshotRow,
 };
 
 /// Requests: the resolution, the snapshots listing, the clones query, the delete (and its job).
@@ -33,6 +33,13 @@ pub(super) fn delete(b: &dyn Backends, storage: &str, name: &str) -> Result<Snap
         .collect();
     if !dependent.is_empty() {
         return Err(Error::Refused(clone_refusal(b, &r, name, &dependent)));
+    }
+    if let Some(until) = locked_until(&snap, OffsetDateTime::now_utc()) {
+        return Err(Error::Refused(format!(
+            "snapshot '{name}' is locked until {until} (ONTAP snapshot locking): nobody, this tool \
+             included, can delete it before then; it goes once the lock has expired (storage \
+             '{storage}')"
+        )));
     }
     if let Some(expiry) = unexpired(&snap, OffsetDateTime::now_utc()) {
         return Err(Error::Refused(format!(
@@ -144,6 +151,8 @@ pub(super) fn prune(b: &dyn Backends, storage: &str, opts: &PruneOptions) -> Res
                 "FlexClone volume(s) {} depend on it",
                 dependent.join(", ")
             ))
+        } else if let Some(t) = locked_until(snap, now) {
+            Some(format!("locked until {t} (snapshot locking)"))
         } else {
             unexpired(snap, now).map(|t| format!("expires at {t}"))
         };

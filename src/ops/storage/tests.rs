@@ -43,6 +43,7 @@ fn create_makes_one_snapshot_with_comment_label_and_expiry_and_no_extra_call() {
         label: Some("daily".into()),
         expiry: Some(Duration::from_secs(7 * 86_400)),
         freeze: false,
+        ..Default::default()
     };
     let before = OffsetDateTime::now_utc();
     let row = create(&f, "ONTAP01", &opts).unwrap();

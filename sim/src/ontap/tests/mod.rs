@@ -5,6 +5,7 @@ mod clone;
 mod files;
 mod general;
 mod jobs;
+mod snaplock;
 mod snapshots;
 mod volumes;
 
