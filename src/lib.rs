@@ -8,6 +8,8 @@ pub mod error;
 pub mod hook;
 pub mod http;
 pub mod lock;
+#[path = "sys/cluster_lock.rs"]
+pub mod cluster_lock;
 pub mod logging;
 pub mod ontap;
 pub mod ops;
