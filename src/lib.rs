@@ -10,6 +10,8 @@ pub mod http;
 pub mod lock;
 #[path = "sys/cluster_lock.rs"]
 pub mod cluster_lock;
+#[path = "sys/seams.rs"]
+pub mod seams;
 pub mod logging;
 pub mod ontap;
 pub mod ops;

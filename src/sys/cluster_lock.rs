@@ -357,7 +357,7 @@ impl Folder {
         if let Some(age) = age(path).filter(|a| *a > self.expiry) {
             if fs::remove_dir(path).is_ok() {
                 log::warn!(
-                    "removed expired cluster lock '{}' (unchanged for {}s, expiry {}s)",
+                    "removed stale cluster lock '{}' (unchanged for {}s, expiry {}s)",
                     path.display(),
                     age.as_secs(),
                     self.expiry.as_secs()
