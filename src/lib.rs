@@ -12,6 +12,8 @@ pub mod lock;
 pub mod cluster_lock;
 #[path = "sys/seams.rs"]
 pub mod seams;
+#[path = "sys/rescan_slot.rs"]
+pub mod rescan_slot;
 pub mod logging;
 pub mod ontap;
 pub mod ops;
