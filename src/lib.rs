@@ -14,6 +14,8 @@ pub mod cluster_lock;
 pub mod seams;
 #[path = "sys/rescan_slot.rs"]
 pub mod rescan_slot;
+#[path = "sys/storage_lock.rs"]
+pub mod storage_lock;
 pub mod logging;
 pub mod ontap;
 pub mod ops;

@@ -85,6 +85,15 @@ impl Site {
         self.pve_dir.join("priv/lock")
     }
 
+    /// This node's name: the target of `/etc/pve/local` (a link to `nodes/<node>` on every Proxmox
+    /// node), else the host name up to the first dot, as `PVE::INotify::nodename` gives it.
+    pub fn node_name(&self) -> String {
+        fs::read_link(self.pve_dir.join("local"))
+            .ok()
+            .and_then(|t| t.file_name().and_then(|n| n.to_str()).map(str::to_string))
+            .unwrap_or_else(host_name)
+    }
+
     /// Whether this node belongs to a cluster.
     pub fn in_cluster(&self) -> bool {
         self.corosync_conf.exists() || self.pve_dir.join("corosync.conf").exists()
@@ -243,7 +252,7 @@ impl ClusterLock {
             path,
             state: Mutex::new(State::Owned(generation)),
         });
-        owner.write_note(purpose);
+        owner.write_note(&site.node_name(), purpose);
         registry_add(&owner);
         let (stop, stopped) = mpsc::channel::<()>();
         let refresher = {
@@ -495,14 +504,13 @@ impl Owner {
 
     /// Who holds the lock, for waiters on every node: `<name>.holder` next to the directory (a lock
     /// directory must stay empty: pmxcfs cannot delete a non-empty one when it expires).
-    fn write_note(&self, purpose: &str) {
+    fn write_note(&self, node: &str, purpose: &str) {
         let since = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         let text = format!(
-            "pid {} on node {} since {since}: {purpose}\n",
+            "pid {} on node {node} since {since}: {purpose}\n",
             std::process::id(),
-            node_name()
         );
         let note = note_path(&self.path);
         let written = OpenOptions::new()
@@ -532,8 +540,8 @@ fn note_path(lock: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// This node's name as Proxmox uses it (`PVE::INotify::nodename`: the host name up to the first dot).
-pub fn node_name() -> String {
+/// The host name up to the first dot (`PVE::INotify::nodename`).
+fn host_name() -> String {
     let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let short = host.trim().split('.').next().unwrap_or_default();
     if short.is_empty() {
@@ -760,7 +768,7 @@ mod tests {
             msg.contains(&format!(
                 "held by pid {} on node {} since ",
                 std::process::id(),
-                node_name()
+                site.node_name()
             )),
             "{msg}"
         );
