@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::backends::{connect, live};
 use super::check::check;
 use super::confirm::{confirm, confirm_restore};
+use super::locking::{guest_storages, under_locks, with_parent};
 use super::render::*;
 use crate::cli::{
     Cli, Command, OutputFormat, RetentionArgs, Shell, StorageCommand, VmCommand, BIN,
@@ -67,6 +68,7 @@ fn storage_command(
             label,
             expiry,
             freeze,
+            lock,
         } => {
             let opts = storage::CreateOptions {
                 label,
@@ -76,8 +78,15 @@ fn storage_command(
                     .transpose()?,
                 freeze,
             };
-            let (_, b) = connect(config_file)?;
-            let row = storage::create(&*b, &storage.storage, &opts)?;
+            let (config, b) = connect(config_file)?;
+            let id = &storage.storage;
+            let row = under_locks(
+                &config,
+                &[id.clone()],
+                &format!("storage create --storage {id}"),
+                lock.lock_timeout,
+                || storage::create(&*b, id, &opts),
+            )?;
             emit(format, &row, render_created)
         }
         StorageCommand::List { storage, all } => {
@@ -85,9 +94,20 @@ fn storage_command(
             let rows = storage::list(&*b, &storage.storage, all)?;
             emit(format, &rows, |r| render_list(&storage.storage, r, all))
         }
-        StorageCommand::Delete { storage, snapshot } => {
-            let (_, b) = connect(config_file)?;
-            let row = storage::delete(&*b, &storage.storage, &snapshot)?;
+        StorageCommand::Delete {
+            storage,
+            snapshot,
+            lock,
+        } => {
+            let (config, b) = connect(config_file)?;
+            let id = &storage.storage;
+            let row = under_locks(
+                &config,
+                &[id.clone()],
+                &format!("storage delete --storage {id} --snapshot {snapshot}"),
+                lock.lock_timeout,
+                || storage::delete(&*b, id, &snapshot),
+            )?;
             emit(format, &row, render_deleted)
         }
         StorageCommand::Restore {
@@ -95,8 +115,9 @@ fn storage_command(
             snapshot,
             yes,
             force,
+            lock,
         } => {
-            let (_, b) = connect(config_file)?;
+            let (config, b) = connect(config_file)?;
             let id = &storage.storage;
             let mut opts = storage::RestoreOptions {
                 force,
@@ -116,26 +137,46 @@ fn storage_command(
                 )?;
                 opts.confirmed_discards = Some(confirmed);
             }
-            let report = storage::restore(&*b, id, &snapshot, &opts)?;
+            // The prompt's plan is shown without the lock; the restore plans again inside it and
+            // refuses snapshots that appeared after the confirmation.
+            let report = under_locks(
+                &config,
+                &[id.clone()],
+                &format!("storage restore --storage {id} --snapshot {snapshot}"),
+                lock.lock_timeout,
+                || storage::restore(&*b, id, &snapshot, &opts),
+            )?;
             emit(format, &report, render_restore)
         }
         StorageCommand::Mount {
             storage,
             snapshot,
             name,
+            lock,
         } => {
-            let (_, b) = connect(config_file)?;
-            let report = storage::mount(
-                &*b,
-                &storage.storage,
-                &snapshot,
-                &storage::MountOptions { name },
+            let (config, b) = connect(config_file)?;
+            let id = &storage.storage;
+            let mut storages = vec![id.clone()];
+            storages.extend(name.clone());
+            let report = under_locks(
+                &config,
+                &storages,
+                &format!("storage mount --storage {id} --snapshot {snapshot}"),
+                lock.lock_timeout,
+                || storage::mount(&*b, id, &snapshot, &storage::MountOptions { name }),
             )?;
             emit(format, &report, render_mount)
         }
-        StorageCommand::Unmount { storage } => {
-            let (_, b) = connect(config_file)?;
-            let report = storage::unmount(&*b, &storage.storage)?;
+        StorageCommand::Unmount { storage, lock } => {
+            let (config, b) = connect(config_file)?;
+            let id = &storage.storage;
+            let report = under_locks(
+                &config,
+                &with_parent(id),
+                &format!("storage unmount --storage {id}"),
+                lock.lock_timeout,
+                || storage::unmount(&*b, id),
+            )?;
             emit(format, &report, render_unmount)
         }
         StorageCommand::Show { storage } => {
@@ -143,15 +184,30 @@ fn storage_command(
             let report = storage::show(&*b, &storage.storage)?;
             emit(format, &report, render_show)
         }
-        StorageCommand::Prune { storage, retention } => {
+        StorageCommand::Prune {
+            storage,
+            retention,
+            lock,
+        } => {
             let (rule, label, dry_run) = retention_args(retention)?;
-            let (_, b) = connect(config_file)?;
+            let (config, b) = connect(config_file)?;
             let opts = storage::PruneOptions {
                 retention: rule,
                 label,
                 dry_run,
             };
-            let report = storage::prune(&*b, &storage.storage, &opts)?;
+            let id = &storage.storage;
+            let report = if dry_run {
+                storage::prune(&*b, id, &opts)?
+            } else {
+                under_locks(
+                    &config,
+                    &[id.clone()],
+                    &format!("storage prune --storage {id}"),
+                    lock.lock_timeout,
+                    || storage::prune(&*b, id, &opts),
+                )?
+            };
             emit(format, &report, |r| {
                 render_prune(
                     &format!("storage {}", r.storage),
@@ -175,6 +231,7 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             label,
             strict,
             no_rescan,
+            lock,
         } => {
             let consistency = match (suspend, shutdown, freeze) {
                 (true, _, _) => Consistency::Suspend,
@@ -189,12 +246,21 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
                 rescan: !no_rescan,
             };
             let (config, b) = connect(config_file)?;
-            let set = vm::create_with_rescan(
-                &*b,
-                vm.vm,
-                &opts,
-                &config.paths,
-                crate::ops::rescan::RescanMode::Auto,
+            let storages = guest_storages(&config, &*b, vm.vm)?;
+            let set = under_locks(
+                &config,
+                &storages,
+                &format!("vm create --vm {}", vm.vm),
+                lock.lock_timeout,
+                || {
+                    vm::create_with_rescan(
+                        &*b,
+                        vm.vm,
+                        &opts,
+                        &config.paths,
+                        crate::ops::rescan::RescanMode::Auto,
+                    )
+                },
             )?;
             emit(format, &set, |s| render_set("created", s))
         }
@@ -207,9 +273,17 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             vm,
             snapshot,
             label,
+            lock,
         } => {
-            let (_, b) = connect(config_file)?;
-            let set = vm::delete_label(&*b, vm.vm, &snapshot, label.as_deref())?;
+            let (config, b) = connect(config_file)?;
+            let storages = guest_storages(&config, &*b, vm.vm)?;
+            let set = under_locks(
+                &config,
+                &storages,
+                &format!("vm delete --vm {} --snapshot {snapshot}", vm.vm),
+                lock.lock_timeout,
+                || vm::delete_label(&*b, vm.vm, &snapshot, label.as_deref()),
+            )?;
             emit(format, &set, |s| render_set("deleted", s))
         }
         VmCommand::Restore {
@@ -217,8 +291,9 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             snapshot,
             disk,
             yes,
+            lock,
         } => {
-            let (_, b) = connect(config_file)?;
+            let (config, b) = connect(config_file)?;
             let vmid = vm.vm.to_string();
             let disks = disk.as_deref().map_or_else(
                 || "every snapshotted disk".to_string(),
@@ -233,13 +308,36 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
                 &vmid,
                 &format!("restore of guest {vmid}"),
             )?;
-            let set = vm::restore(&*b, vm.vm, &snapshot, &vm::RestoreOptions { disk })?;
+            let storages = guest_storages(&config, &*b, vm.vm)?;
+            let set = under_locks(
+                &config,
+                &storages,
+                &format!("vm restore --vm {vmid} --snapshot {snapshot}"),
+                lock.lock_timeout,
+                || vm::restore(&*b, vm.vm, &snapshot, &vm::RestoreOptions { disk }),
+            )?;
             emit(format, &set, |s| render_set("restored", s))
         }
-        VmCommand::Prune { vm, retention } => {
+        VmCommand::Prune {
+            vm,
+            retention,
+            lock,
+        } => {
             let (rule, label, dry_run) = retention_args(retention)?;
-            let (_, b) = connect(config_file)?;
-            let report = vm::prune(&*b, vm.vm, rule, label.as_deref(), dry_run)?;
+            let (config, b) = connect(config_file)?;
+            let prune = || vm::prune(&*b, vm.vm, rule, label.as_deref(), dry_run);
+            let report = if dry_run {
+                prune()?
+            } else {
+                let storages = guest_storages(&config, &*b, vm.vm)?;
+                under_locks(
+                    &config,
+                    &storages,
+                    &format!("vm prune --vm {}", vm.vm),
+                    lock.lock_timeout,
+                    prune,
+                )?
+            };
             emit(format, &report, |r| {
                 render_prune(
                     &format!("guest {}", r.vmid),

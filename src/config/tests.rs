@@ -516,26 +516,31 @@ fn hosts_become_base_urls() {
 }
 
 #[test]
-fn tool_paths_are_configurable_and_relative_to_the_file() {
-    let c = Config::parse(
-        Path::new("/srv/test/config.ini"),
-        "[DEFAULT]\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\n\
-         lock_dir = locks\ncluster_lock_dir = /tmp/cl\nqm_path = /bin/qm\npct_path = /bin/pct\n\
-         pve_node_marker = /nonexistent\nqemu_config_lock_dir = /tmp/q\nlxc_config_lock_dir = /tmp/l\n",
-    )
-    .unwrap();
-    assert_eq!(
-        c.paths,
-        Paths {
-            lock_dir: "/srv/test/locks".into(),
-            cluster_lock_dir: "/tmp/cl".into(),
-            qm: "/bin/qm".into(),
-            pct: "/bin/pct".into(),
-            pve_node_marker: "/nonexistent".into(),
-            qemu_config_lock_dir: "/tmp/q".into(),
-            lxc_config_lock_dir: "/tmp/l".into(),
+fn no_config_key_names_a_program_or_a_lock_location() {
+    let base = "[DEFAULT]\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\n";
+    let c = Config::parse(Path::new("/srv/test/config.ini"), base).unwrap();
+    assert_eq!(c.paths, Paths::detect().unwrap());
+    for key in [
+        "lock_dir",
+        "cluster_lock_dir",
+        "qm_path",
+        "pct_path",
+        "pve_node_marker",
+        "qemu_config_lock_dir",
+        "lxc_config_lock_dir",
+    ] {
+        for section in ["[DEFAULT]", "[proxmox]"] {
+            let text = format!(
+                "{section}\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\n\
+                 {key} = /tmp/x\n"
+            );
+            let e = Config::parse(Path::new("/srv/test/config.ini"), &text).unwrap_err();
+            let msg = e.to_string();
+            assert_eq!(e.exit_code(), 2, "{msg}");
+            assert!(msg.contains(&format!("key '{key}'")), "{msg}");
+            assert!(msg.contains("line 5: no longer a config key"), "{msg}");
         }
-    );
+    }
 }
 
 #[test]

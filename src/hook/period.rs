@@ -16,9 +16,6 @@ use time::OffsetDateTime;
 use crate::ops::storage::SnapshotRow;
 use crate::ops::vm::SnapshotSet;
 
-/// Default `period` of a schedule: the timer template's `OnCalendar=hourly`.
-pub const DEFAULT_PERIOD: Duration = Duration::from_secs(3600);
-
 /// The period `now` falls into: `[start, start + period)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
@@ -91,6 +88,7 @@ fn set_time(ts: &str) -> Option<OffsetDateTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::policy::DEFAULT_PERIOD;
 
     fn at(rfc: &str) -> SystemTime {
         OffsetDateTime::parse(rfc, &Rfc3339).unwrap().into()

@@ -297,7 +297,13 @@ pub struct Schedule {
     pub lock_timeout: Duration,
     /// ONTAP `expiry_time` of storage snapshots (from now); None = no expiry.
     pub expiry: Option<Duration>,
+    /// The interval of the schedule's timer: each storage and guest is snapshotted once per period
+    /// for the whole cluster (periods aligned to the Unix epoch).
+    pub period: Duration,
 }
+
+/// Default `period` of a schedule: the timer template's `OnCalendar=hourly`.
+pub const DEFAULT_PERIOD: Duration = Duration::from_secs(3600);
 
 impl Schedule {
     pub fn retention(&self) -> Option<Retention> {

@@ -7,9 +7,11 @@
 //! - `rescan-N.requests`: one byte appended per request. The waiter notes the size before each
 //!   `qm rescan` and rescans once more when it grew meanwhile, so no joined request is lost.
 //!
-//! The waiter removes both files while it still holds the flock, as its last act. A request that
-//! opened the old file meanwhile notices (the path no longer names the file it locked) and retries,
-//! the classic lock-file pattern; so at most one waiter per guest runs and nothing stays behind.
+//! A request (record, then look for a waiter) and the waiter's decision to end (no new request
+//! since its last rescan, then remove both files) each run under an flock of the lock directory
+//! itself, so a request either is seen by the waiter or finds no waiter and starts one. A waiter
+//! that finds the slot taken ends at once; so at most one waiter per guest runs, every request is
+//! followed by a rescan, and nothing stays behind.
 //!
 //! Starting it: where systemd runs (`/run/systemd/system` exists), `systemd-run` makes the waiter
 //! a transient service of its own: another cgroup than the calling `pvedaemon`/`pvescheduler`, so a
@@ -42,8 +44,36 @@ impl Slot {
         }
     }
 
+    /// Record a request and find the waiter that will serve it: Some(pid) to join, None when the
+    /// caller must start one.
+    pub fn request(&self) -> Result<Option<u32>> {
+        let _gate = self.gate()?;
+        self.add_request()?;
+        self.holder()
+    }
+
+    /// The waiter ends unless a request came after `seen`: Ok(None) when it ended (slot files
+    /// removed, slot given up), Ok(Some(held)) to rescan once more.
+    pub fn finish(&self, held: Held, seen: u64) -> Result<Option<Held>> {
+        let _gate = self.gate()?;
+        if self.requests() > seen {
+            return Ok(Some(held));
+        }
+        drop(held);
+        Ok(None)
+    }
+
+    /// The flock of the lock directory that orders requests against a waiter's end.
+    fn gate(&self) -> Result<File> {
+        let dir = self.lock.parent().unwrap_or(Path::new("/"));
+        fs::create_dir_all(dir).map_err(|e| Error::io("create lock directory", dir, e))?;
+        let f = File::open(dir).map_err(|e| Error::io("open lock directory", dir, e))?;
+        f.lock().map_err(|e| Error::io("lock", dir, e))?;
+        Ok(f)
+    }
+
     /// Record one request; the waiter rescans at least once after it.
-    pub fn add_request(&self) -> Result<()> {
+    fn add_request(&self) -> Result<()> {
         if let Some(dir) = self.requests.parent() {
             fs::create_dir_all(dir).map_err(|e| Error::io("create lock directory", dir, e))?;
         }
@@ -154,8 +184,8 @@ pub fn start_detached(
     lifetime: Duration,
     safe_path: &str,
 ) -> Result<Started> {
-    let systemd_run = crate::seams::below(root, "/usr/bin/systemd-run");
-    if crate::seams::below(root, "/run/systemd/system").is_dir() && systemd_run.is_file() {
+    let systemd_run = crate::sys::seams::below(root, "/usr/bin/systemd-run");
+    if crate::sys::seams::below(root, "/run/systemd/system").is_dir() && systemd_run.is_file() {
         let out = Command::new(&systemd_run)
             .arg(format!("--unit={unit}"))
             .args(["--collect", "--quiet", "--service-type=exec"])
@@ -236,13 +266,19 @@ mod tests {
         // A second waiter for the same guest does not start; another guest's does.
         assert!(slot.take().unwrap().is_none());
         let other = Slot::new(&d, 101).take().unwrap().unwrap();
-        slot.add_request().unwrap();
-        slot.add_request().unwrap();
+        // Requests while the waiter holds the slot join it.
+        assert_eq!(slot.request().unwrap(), Some(std::process::id()));
+        assert_eq!(slot.request().unwrap(), Some(std::process::id()));
         assert_eq!(slot.requests(), 2);
-        drop(held);
+        // A request after the rescan started keeps the waiter for one more round.
+        let held = slot.finish(held, 1).unwrap().expect("one more rescan");
+        assert!(slot.finish(held, 2).unwrap().is_none());
         drop(other);
         assert_eq!(fs::read_dir(&d).unwrap().count(), 0, "slot files removed");
         assert_eq!(slot.holder().unwrap(), None);
+        // Without a waiter a request is told to start one.
+        assert_eq!(slot.request().unwrap(), None);
+        assert_eq!(slot.requests(), 1);
         fs::remove_dir_all(&d).unwrap();
     }
 

@@ -10,7 +10,9 @@ use pve_ontap_sim::http::percent_decode;
 use serde_json::{json, Value};
 
 use super::state::{self, Change};
-use crate::util::{run_command, Api, FaultRule, Output, RequestLogEntry, SimOptions, TestEnv};
+use crate::util::{
+    run_command, Api, FaultRule, Output, RequestLogEntry, SimOptions, TestEnv, TEST_ROOT_ENV,
+};
 
 /// Request timeout written into the config (`proxmox_timeout`, `timeout`), in seconds.
 pub const TIMEOUT_SECS: u64 = 2;
@@ -130,7 +132,8 @@ impl Bench {
         if inv.wipe_env {
             cmd.env_clear();
         }
-        cmd.env("PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET", "none");
+        cmd.env("PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET", "none")
+            .env(TEST_ROOT_ENV, self.env.dir());
         cmd.envs(inv.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         run_command(cmd, None, RUN_LIMIT)
     }
