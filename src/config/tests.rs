@@ -579,6 +579,27 @@ fn storage_sections_fall_back_from_clone_storages() {
 }
 
 #[test]
+fn files_owned_by_another_user_are_refused_with_a_chown_hint() {
+    let dir = temp_dir("owner");
+    let text = "[proxmox]\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\n";
+    let file = write(&dir, "c.ini", text, 0o600);
+    let euid = crate::sys::process::effective_uid().unwrap();
+    // Owned by the user running the tool: accepted (root, or a test user).
+    assert!(Config::read(&file).is_ok());
+    if euid == 0 {
+        std::os::unix::fs::chown(&file, Some(4242), None).unwrap();
+        let e = Config::read(&file).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let message = e.to_string();
+        assert!(message.contains("is owned by uid 4242, not by root"), "{message}");
+        assert!(
+            message.contains(&format!("chown root:root {}", file.display())),
+            "{message}"
+        );
+    }
+}
+
+#[test]
 fn files_readable_by_others_are_refused_with_a_chmod_hint() {
     let dir = temp_dir("mode");
     let text = "[proxmox]\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\n";

@@ -415,20 +415,50 @@ fn a_second_rescan_request_joins_the_waiting_one() {
     config_lock.lock().unwrap();
     let first = a.hook(&env, 100, "post-stop");
     first.assert_ok();
-    assert!(first.stderr.contains("deferred"), "{}", first.stderr);
+    let pid: u32 = first
+        .stderr
+        .split("deferred to process ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no waiter pid:\n{}", first.stderr));
     let slot = a.root.join("run/lock/pve-ontap-snapshot/rescan-100.lock");
     wait_for(&slot);
+    // The waiter leads a session of its own (setsid): the hook's caller can end without it.
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let session: u32 = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(session, pid, "{stat}");
     thread::sleep(Duration::from_millis(1100)); // a new set timestamp
     let second = a.hook(&env, 100, "post-stop");
     second.assert_ok();
-    assert!(second.stderr.contains("joined"), "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains(&format!("joined the waiting process {pid}")),
+        "{}",
+        second.stderr
+    );
     drop(config_lock);
     let until = Instant::now() + Duration::from_secs(30);
     while slot.exists() {
         assert!(Instant::now() < until, "the waiter never ended");
         thread::sleep(Duration::from_millis(50));
     }
-    // One waiter, one rescan for both requests, nothing left behind.
+    // One waiter, one rescan for both requests, nothing left behind, the process gone.
+    let until = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists()
+        && !fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+    {
+        assert!(Instant::now() < until, "waiter {pid} still runs");
+        thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(fs::read_to_string(&log).unwrap(), "rescan --vmid 100\n");
     let left: Vec<_> = fs::read_dir(a.root.join("run/lock/pve-ontap-snapshot"))
         .unwrap()
