@@ -82,7 +82,7 @@ fn storage_command(
             let id = &storage.storage;
             let row = under_locks(
                 &config,
-                &[id.clone()],
+                std::slice::from_ref(id),
                 &format!("storage create --storage {id}"),
                 lock.lock_timeout,
                 || storage::create(&*b, id, &opts),
@@ -103,7 +103,7 @@ fn storage_command(
             let id = &storage.storage;
             let row = under_locks(
                 &config,
-                &[id.clone()],
+                std::slice::from_ref(id),
                 &format!("storage delete --storage {id} --snapshot {snapshot}"),
                 lock.lock_timeout,
                 || storage::delete(&*b, id, &snapshot),
@@ -141,7 +141,7 @@ fn storage_command(
             // refuses snapshots that appeared after the confirmation.
             let report = under_locks(
                 &config,
-                &[id.clone()],
+                std::slice::from_ref(id),
                 &format!("storage restore --storage {id} --snapshot {snapshot}"),
                 lock.lock_timeout,
                 || storage::restore(&*b, id, &snapshot, &opts),
@@ -202,7 +202,7 @@ fn storage_command(
             } else {
                 under_locks(
                     &config,
-                    &[id.clone()],
+                    std::slice::from_ref(id),
                     &format!("storage prune --storage {id}"),
                     lock.lock_timeout,
                     || storage::prune(&*b, id, &opts),

@@ -65,6 +65,9 @@ mod tests {
     #[test]
     fn a_clone_storage_is_locked_with_its_parent() {
         assert_eq!(with_parent("ONTAP01"), vec!["ONTAP01"]);
-        assert_eq!(with_parent("ONTAP01-CLONE-2"), vec!["ONTAP01-CLONE-2", "ONTAP01"]);
+        assert_eq!(
+            with_parent("ONTAP01-CLONE-2"),
+            vec!["ONTAP01-CLONE-2", "ONTAP01"]
+        );
     }
 }

@@ -20,8 +20,7 @@ use crate::error::{Error, Result};
 use crate::model::names;
 use crate::model::policy::{
     Action, HookKind, OnError, Phase, PhasePolicy, Schedule, DEFAULT_PERIOD, DEFAULT_TIMEOUT,
-    MAX_LABEL_LEN,
-    MAX_TIMEOUT,
+    MAX_LABEL_LEN, MAX_TIMEOUT,
 };
 use crate::model::retention;
 

@@ -591,7 +591,10 @@ fn files_owned_by_another_user_are_refused_with_a_chown_hint() {
         let e = Config::read(&file).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         let message = e.to_string();
-        assert!(message.contains("is owned by uid 4242, not by root"), "{message}");
+        assert!(
+            message.contains("is owned by uid 4242, not by root"),
+            "{message}"
+        );
         assert!(
             message.contains(&format!("chown root:root {}", file.display())),
             "{message}"

@@ -409,7 +409,8 @@ pub fn bounded(
             }
             let held = cluster_lock::abandon_scope(scope);
             if !held.is_empty() {
-                let shown: Vec<String> = held.iter().map(|p| format!("'{}'", p.display())).collect();
+                let shown: Vec<String> =
+                    held.iter().map(|p| format!("'{}'", p.display())).collect();
                 log::warn!(
                     "{what}: time limit reached; keeping cluster lock {} until the ONTAP request \
                      in flight has ended (at most {}s), nothing more is changed",
@@ -460,9 +461,14 @@ pub fn run_phase(ctx: Ctx, run: PhaseRun) -> u8 {
     let result = {
         let (worker, pp) = (Arc::clone(&ctx), pp.clone());
         let (vmid, rescan) = (run.vmid, run.rescan);
-        bounded(&*ctx.ops, ctx.start.mono, deadline, ctx.linger, &what, move || {
-            phase_action(&worker, &pp, vmid, rescan)
-        })
+        bounded(
+            &*ctx.ops,
+            ctx.start.mono,
+            deadline,
+            ctx.linger,
+            &what,
+            move || phase_action(&worker, &pp, vmid, rescan),
+        )
     };
     finish(&ctx.who, &pp, result, &run.consequence)
 }
@@ -827,7 +833,10 @@ pub(crate) mod tests {
             .0
             .join("etc/pve/priv/lock/pve-ontap-snapshot-ONTAP01")
             .exists());
-        assert!(!tmp.0.join("run/lock/pve-ontap-snapshot/ONTAP01.lock").exists());
+        assert!(!tmp
+            .0
+            .join("run/lock/pve-ontap-snapshot/ONTAP01.lock")
+            .exists());
     }
 
     #[test]
@@ -949,7 +958,10 @@ pub(crate) mod tests {
         // The request in flight ended under the lock; nothing was changed after the time limit.
         assert!(start.elapsed() >= Duration::from_secs(3));
         assert_eq!(ops.creates.load(Ordering::SeqCst), 1);
-        assert!(ops.prunes.lock().unwrap().is_empty(), "pruned after the time limit");
+        assert!(
+            ops.prunes.lock().unwrap().is_empty(),
+            "pruned after the time limit"
+        );
         // Then the worker released the cluster lock.
         assert!(!tmp
             .0

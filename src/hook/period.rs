@@ -72,7 +72,11 @@ pub fn disk_set_of<'a>(
 ) -> Option<&'a SnapshotSet> {
     sets.iter()
         .filter(|s| s.label.as_deref() == Some(label))
-        .filter_map(|s| set_time(&s.timestamp).filter(|t| period.contains(*t)).map(|t| (t, s)))
+        .filter_map(|s| {
+            set_time(&s.timestamp)
+                .filter(|t| period.contains(*t))
+                .map(|t| (t, s))
+        })
         .max_by_key(|(t, _)| *t)
         .map(|(_, s)| s)
 }
@@ -143,7 +147,10 @@ mod tests {
         let mut rows = rows;
         rows.push(row("mine", "hourly", "2026-12-01T10:00:00Z", true));
         rows.push(row("mine2", "hourly", "2026-12-01T10:05:00+00:00", true));
-        assert_eq!(storage_snapshot_of(&rows, "hourly", &p).unwrap().name, "mine2");
+        assert_eq!(
+            storage_snapshot_of(&rows, "hourly", &p).unwrap().name,
+            "mine2"
+        );
     }
 
     #[test]

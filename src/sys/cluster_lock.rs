@@ -195,11 +195,12 @@ impl ClusterLock {
         }
         let dir = site.lock_dir();
         // Proxmox: `mkdir $lockdir; die "pve cluster filesystem not online.\n" if !-d $lockdir`.
-        match fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-            Err(_) if backing == Backing::Pmxcfs => return Err(not_online(&site.pve_dir)),
-            Err(e) => return Err(Error::io("create cluster lock directory", &dir, e)),
+        // (Without quorum pmxcfs refuses the mkdir even when the folder exists: only a missing
+        // folder counts.)
+        if let Err(e) = fs::DirBuilder::new().mode(0o700).create(&dir) {
+            if !dir.is_dir() && backing == Backing::Emulated {
+                return Err(Error::io("create cluster lock directory", &dir, e));
+            }
         }
         if !dir.is_dir() {
             return Err(not_online(&site.pve_dir));
@@ -235,7 +236,10 @@ impl ClusterLock {
                 let holder = match (&last_error, site.quorate()) {
                     (Some(_), Some(false)) => format!(
                         "nobody: no quorum, the cluster file system is read-only ({})",
-                        last_error.as_ref().map(ToString::to_string).unwrap_or_default()
+                        last_error
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
                     ),
                     _ => holder(&path, timing, last_error.as_ref()),
                 };
@@ -260,7 +264,9 @@ impl ClusterLock {
             thread::Builder::new()
                 .name("cluster-lock-refresh".into())
                 .spawn(move || refresh_loop(&o, every, &stopped))
-                .map_err(|e| Error::io("start the refresh thread of cluster lock", &owner.path, e))?
+                .map_err(|e| {
+                    Error::io("start the refresh thread of cluster lock", &owner.path, e)
+                })?
         };
         Ok(Some(ClusterLock {
             owner,
@@ -742,7 +748,10 @@ mod tests {
         let e = ClusterLock::acquire(&t.site(), "x", "p", soon(10), &fast()).unwrap_err();
         let msg = e.to_string();
         assert!(msg.starts_with("cluster file system not online"), "{msg}");
-        assert!(msg.contains(&t.site().pve_dir.display().to_string()), "{msg}");
+        assert!(
+            msg.contains(&t.site().pve_dir.display().to_string()),
+            "{msg}"
+        );
         assert!(!t.site().lock_dir().exists(), "nothing created");
     }
 
@@ -760,7 +769,14 @@ mod tests {
     fn contention_names_the_holder_and_release_leaves_nothing() {
         let t = Tmp::new("busy");
         let site = t.site();
-        let held = take(&site, "pve-ontap-snapshot-S1", "storage restore", 1000, &fast()).unwrap();
+        let held = take(
+            &site,
+            "pve-ontap-snapshot-S1",
+            "storage restore",
+            1000,
+            &fast(),
+        )
+        .unwrap();
         let e = take(&site, "pve-ontap-snapshot-S1", "other", 100, &fast()).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("pve-ontap-snapshot-S1 within"), "{msg}");
@@ -772,7 +788,10 @@ mod tests {
             )),
             "{msg}"
         );
-        assert!(msg.contains(": storage restore (lock directory exists"), "{msg}");
+        assert!(
+            msg.contains(": storage restore (lock directory exists"),
+            "{msg}"
+        );
         held.check_held().unwrap();
         drop(held);
         let left: Vec<_> = fs::read_dir(site.lock_dir()).unwrap().collect();
@@ -809,7 +828,10 @@ mod tests {
         fs::create_dir(l.path()).unwrap();
         let path = l.path().to_path_buf();
         drop(l);
-        assert!(path.is_dir(), "a directory whose ownership is in doubt stays");
+        assert!(
+            path.is_dir(),
+            "a directory whose ownership is in doubt stays"
+        );
     }
 
     #[test]
@@ -847,11 +869,17 @@ mod tests {
         rx.recv().unwrap();
         assert!(abandon_scope(992).is_empty());
         assert_eq!(abandon_scope(991), vec![site.lock_dir().join("A")]);
-        assert!(site.lock_dir().join("A").is_dir(), "kept while the worker runs");
+        assert!(
+            site.lock_dir().join("A").is_dir(),
+            "kept while the worker runs"
+        );
         go_tx.send(()).unwrap();
         let e = worker.join().unwrap().unwrap_err();
         assert!(e.to_string().contains("time limit passed"), "{e}");
-        assert!(!site.lock_dir().join("A").exists(), "released by the worker");
+        assert!(
+            !site.lock_dir().join("A").exists(),
+            "released by the worker"
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::sys::cluster_lock::{ClusterLock, Site, Timing};
 use crate::error::{Error, Result};
+use crate::sys::cluster_lock::{ClusterLock, Site, Timing};
 
 /// Prefix of the tool's cluster lock directories (distinct from Proxmox's own `storage-<id>`).
 pub const CLUSTER_LOCK_PREFIX: &str = "pve-ontap-snapshot-";
@@ -48,6 +48,16 @@ impl NodeLock {
     /// Take the lock at `path` (creating the file and its directory), waiting until `deadline`.
     /// `purpose` is written into the file for contenders (e.g. `hook vmid=100 phase=post-stop`).
     pub fn acquire(path: &Path, purpose: &str, deadline: Instant) -> Result<NodeLock> {
+        Self::acquire_on(path, None, purpose, deadline)
+    }
+
+    /// `acquire`, naming this node in the holder line (`pid N on node X since ...`).
+    pub fn acquire_on(
+        path: &Path,
+        node: Option<&str>,
+        purpose: &str,
+        deadline: Instant,
+    ) -> Result<NodeLock> {
         if let Some(dir) = path.parent() {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -97,7 +107,7 @@ impl NodeLock {
             file,
             path: path.to_path_buf(),
         };
-        lock.write_holder(purpose)
+        lock.write_holder(node, purpose)
             .map_err(|e| Error::io("write holder into lock file", path, e))?;
         Ok(lock)
     }
@@ -106,15 +116,16 @@ impl NodeLock {
         &self.path
     }
 
-    fn write_holder(&mut self, purpose: &str) -> std::io::Result<()> {
+    fn write_holder(&mut self, node: Option<&str>, purpose: &str) -> std::io::Result<()> {
         let since = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         self.file.set_len(0)?;
         self.file.seek(SeekFrom::Start(0))?;
+        let on = node.map(|n| format!(" on node {n}")).unwrap_or_default();
         writeln!(
             self.file,
-            "pid {} since {since}: {purpose}",
+            "pid {}{on} since {since}: {purpose}",
             std::process::id()
         )?;
         self.file.flush()
@@ -182,7 +193,12 @@ impl StorageLock {
         deadline: Instant,
         timing: &Timing,
     ) -> Result<Self> {
-        let node = NodeLock::acquire(&node_lock_path(&places.node_dir, storage), purpose, deadline)?;
+        let node = NodeLock::acquire_on(
+            &node_lock_path(&places.node_dir, storage),
+            Some(&places.site.node_name()),
+            purpose,
+            deadline,
+        )?;
         let cluster = ClusterLock::acquire(
             &places.site,
             &format!("{CLUSTER_LOCK_PREFIX}{storage}"),
@@ -370,6 +386,15 @@ mod tests {
             .unwrap();
             assert_eq!(l.held.len(), 2);
             assert_eq!(l.held[0].node_path(), p2.node_dir.join("A.lock"));
+            let holder = fs::read_to_string(l.held[0].node_path()).unwrap();
+            assert!(
+                holder.starts_with(&format!(
+                    "pid {} on node {} since ",
+                    std::process::id(),
+                    p2.site.node_name()
+                )),
+                "{holder}"
+            );
             assert!(l.held[1].cluster_path().unwrap().is_dir());
             l.check_held().unwrap();
             panic!("boom");

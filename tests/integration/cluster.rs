@@ -142,7 +142,7 @@ fn a_cli_restore_racing_a_hook_snapshot_names_it() {
         .find(|n| !before.contains(n))
         .unwrap();
     thread::sleep(Duration::from_millis(1100)); // the hook's snapshot gets a newer name
-    // The hook's snapshot request is slow: it holds the storage lock while ONTAP works.
+                                                // The hook's snapshot request is slow: it holds the storage lock while ONTAP works.
     env.add_fault(
         FaultRule::new("POST", "/api/storage/volumes/*/snapshots")
             .api(Api::Ontap)
@@ -150,21 +150,21 @@ fn a_cli_restore_racing_a_hook_snapshot_names_it() {
             .delay_ms(2000),
     );
     let (hook, restore) = thread::scope(|s| {
-            let hook = s.spawn(|| a.hook(&env, 102, "post-stop"));
-            wait_for(&env.path(LOCK));
-            let restore = b.run(
-                &env,
-                &[
-                    "storage",
-                    "restore",
-                    "--storage",
-                    "ONTAP01",
-                    "--snapshot",
-                    &base,
-                    "--yes",
-                    "--force",
-                ],
-            );
+        let hook = s.spawn(|| a.hook(&env, 102, "post-stop"));
+        wait_for(&env.path(LOCK));
+        let restore = b.run(
+            &env,
+            &[
+                "storage",
+                "restore",
+                "--storage",
+                "ONTAP01",
+                "--snapshot",
+                &base,
+                "--yes",
+                "--force",
+            ],
+        );
         (hook.join().unwrap(), restore)
     });
     hook.assert_ok();
@@ -177,7 +177,11 @@ fn a_cli_restore_racing_a_hook_snapshot_names_it() {
         "{}",
         restore.stderr
     );
-    assert!(restore.stderr.contains("on node pve1"), "{}", restore.stderr);
+    assert!(
+        restore.stderr.contains("on node pve1"),
+        "{}",
+        restore.stderr
+    );
     assert!(told.contains(&made), "the hook's {made} not named:\n{told}");
     assert!(!env.snapshot_names("ONTAP01").contains(&made));
     assert!(!env.path(LOCK).exists());
@@ -256,13 +260,15 @@ fn a_lock_taken_over_after_expiry_is_never_removed_by_the_first_holder() {
         second.stderr
     );
     assert!(
-        first
-            .stderr
-            .contains("did not remove cluster lock") && first.stderr.contains("ownership not proven"),
+        first.stderr.contains("did not remove cluster lock")
+            && first.stderr.contains("ownership not proven"),
         "{}",
         first.stderr
     );
-    assert!(after_first, "the first holder removed the second holder's lock");
+    assert!(
+        after_first,
+        "the first holder removed the second holder's lock"
+    );
     assert!(!lock.exists(), "the second holder released its lock");
 }
 
@@ -288,11 +294,18 @@ fn a_timed_out_hook_keeps_the_lock_until_its_ontap_request_ended() {
     let took = started.elapsed();
     out.assert_ok();
     assert!(out.stderr.contains("timed out after 1s"), "{}", out.stderr);
-    assert!(held_while_in_flight, "lock released while ONTAP still worked");
+    assert!(
+        held_while_in_flight,
+        "lock released while ONTAP still worked"
+    );
     assert!(took >= Duration::from_millis(2900), "{took:?}");
     // When the hook exits, ONTAP's work is done and the lock is gone.
     assert_eq!(snapshots_labelled(&env, "ONTAP01", "hook").len(), 1);
-    assert!(out.stderr.contains("released cluster lock"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("released cluster lock"),
+        "{}",
+        out.stderr
+    );
     assert!(!lock.exists());
 }
 
@@ -330,9 +343,21 @@ fn three_nodes_running_one_schedule_make_one_snapshot_and_one_disk_set_each() {
         "{all}"
     );
     // Guest 100 runs on pve1, 102 on pve2: the other nodes say so.
-    assert!(outs[2].stderr.contains("vmid=100 result=skipped"), "{}", outs[2].stderr);
-    assert!(outs[2].stderr.contains("runs on node pve1"), "{}", outs[2].stderr);
-    assert!(outs[0].stderr.contains("vmid=102 result=skipped"), "{}", outs[0].stderr);
+    assert!(
+        outs[2].stderr.contains("vmid=100 result=skipped"),
+        "{}",
+        outs[2].stderr
+    );
+    assert!(
+        outs[2].stderr.contains("runs on node pve1"),
+        "{}",
+        outs[2].stderr
+    );
+    assert!(
+        outs[0].stderr.contains("vmid=102 result=skipped"),
+        "{}",
+        outs[0].stderr
+    );
 }
 
 #[test]
@@ -344,7 +369,11 @@ fn a_node_without_quorum_runs_no_schedule() {
     let out = a.run(&env, &["run", "hourly"]);
     fs::set_permissions(a.root.join("etc/pve"), fs::Permissions::from_mode(0o755)).unwrap();
     out.assert_ok();
-    assert!(out.stderr.contains("not in the cluster's quorum"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not in the cluster's quorum"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(snapshots_labelled(&env, "ONTAP01", "hourly").len(), 0);
 }
 
@@ -384,7 +413,14 @@ fn lock_timeout_bounds_the_wait_and_names_the_holder() {
     writeln!(held, "pid 4242 since 2026-11-01T10:00:00Z: test holds it").unwrap();
     let before = env.snapshot_names("ONTAP01");
     let started = Instant::now();
-    let out = env.run(&["storage", "create", "--storage", "ONTAP01", "--lock-timeout", "1s"]);
+    let out = env.run(&[
+        "storage",
+        "create",
+        "--storage",
+        "ONTAP01",
+        "--lock-timeout",
+        "1s",
+    ]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(
@@ -397,7 +433,14 @@ fn lock_timeout_bounds_the_wait_and_names_the_holder() {
     // Read-only commands take no lock.
     env.run(&["storage", "list", "--storage", "ONTAP01"])
         .assert_ok();
-    let bad = env.run(&["storage", "create", "--storage", "ONTAP01", "--lock-timeout", "soon"]);
+    let bad = env.run(&[
+        "storage",
+        "create",
+        "--storage",
+        "ONTAP01",
+        "--lock-timeout",
+        "soon",
+    ]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
 
@@ -408,7 +451,11 @@ fn a_second_rescan_request_joins_the_waiting_one() {
     let log = env.path("qm.log");
     let qm = a.root.join("usr/sbin/qm");
     fs::create_dir_all(qm.parent().unwrap()).unwrap();
-    fs::write(&qm, format!("#!/bin/sh\necho \"$@\" >> '{}'\n", log.display())).unwrap();
+    fs::write(
+        &qm,
+        format!("#!/bin/sh\necho \"$@\" >> '{}'\n", log.display()),
+    )
+    .unwrap();
     fs::set_permissions(&qm, fs::Permissions::from_mode(0o755)).unwrap();
     // Proxmox holds the guest's config lock while its hooks run.
     let config_lock = File::create(a.root.join("run/lock/qemu-server/lock-100.conf")).unwrap();

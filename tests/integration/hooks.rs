@@ -11,9 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::util::{
-    run_command, Api, FaultRule, Output, TestEnv, BIN, RUN_TIMEOUT, TEST_ROOT_ENV,
-};
+use crate::util::{run_command, Api, FaultRule, Output, TestEnv, BIN, RUN_TIMEOUT, TEST_ROOT_ENV};
 
 /// A bound on waiting for something that must happen (a failure, not a measurement).
 const WAIT: Duration = Duration::from_secs(60);

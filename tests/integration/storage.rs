@@ -803,7 +803,12 @@ fn mount_copies_every_option_of_the_parent_that_applies_to_the_clone() {
         ("nodes", "pve1,pve2".into()),
     ];
     env.world_mut(|w| {
-        let s = w.pve.storages.iter_mut().find(|s| s.id == "ONTAP01").unwrap();
+        let s = w
+            .pve
+            .storages
+            .iter_mut()
+            .find(|s| s.id == "ONTAP01")
+            .unwrap();
         for (k, v) in &parent {
             s.options.insert(k.to_string(), v.clone());
         }
@@ -823,7 +828,10 @@ fn mount_copies_every_option_of_the_parent_that_applies_to_the_clone() {
             storage_option(&env, "ONTAP01", key),
             "{key}"
         );
-        assert!(storage_option(&env, "ONTAP01-CLONE", key).is_some(), "{key}");
+        assert!(
+            storage_option(&env, "ONTAP01-CLONE", key).is_some(),
+            "{key}"
+        );
     }
     // The clone's own location, never the parent's.
     assert_ne!(
