@@ -394,7 +394,14 @@ impl Folder {
     }
 
     /// Refresh (the proof), then remove at once.
-    fn remove(&self, path: &Path, generation: Generation) -> std::io::Result<()> {
+    /// Prove (refresh), run `before` (the holder note goes while the lock is still ours, so no
+    /// other holder can have written it), then remove.
+    fn remove(
+        &self,
+        path: &Path,
+        generation: Generation,
+        before: impl FnOnce(),
+    ) -> std::io::Result<()> {
         let _m = self.serialise()?;
         if !self.still_ours(path, generation) {
             return Err(std::io::Error::new(
@@ -403,6 +410,7 @@ impl Folder {
             ));
         }
         self.stamp(path)?;
+        before();
         fs::remove_dir(path)
     }
 }
@@ -498,9 +506,10 @@ impl Owner {
         };
         *s = State::Lost;
         let note = note_path(&self.path);
-        // The note goes first: a note without a lock directory is never shown.
-        let _ = fs::remove_file(&note);
-        if let Err(e) = self.folder.remove(&self.path, g) {
+        let removed = self.folder.remove(&self.path, g, || {
+            let _ = fs::remove_file(&note);
+        });
+        if let Err(e) = removed {
             log::warn!(
                 "did not remove cluster lock '{}': ownership not proven ({e}); it expires by itself",
                 self.path.display()
@@ -817,6 +826,22 @@ mod tests {
         assert!(second.owner.refresh());
         drop(second);
         assert!(!site.lock_dir().join("L").exists());
+    }
+
+    #[test]
+    fn a_holder_that_lost_its_lock_unnoticed_leaves_the_new_holders_lock_and_note() {
+        let t = Tmp::new("unnoticed");
+        let site = t.site();
+        let first = take(&site, "N", "first", 1000, &fast()).unwrap();
+        thread::sleep(Duration::from_millis(500));
+        let second = take(&site, "N", "second", 2000, &fast()).unwrap();
+        // The first never refreshed since: it only finds out at its release.
+        drop(first);
+        assert!(second.path().is_dir());
+        let note = fs::read_to_string(note_path(second.path())).unwrap();
+        assert!(note.trim_end().ends_with(": second"), "{note}");
+        drop(second);
+        assert_eq!(fs::read_dir(site.lock_dir()).unwrap().count(), 0);
     }
 
     #[test]
