@@ -209,7 +209,7 @@ pub struct StorageArg {
     pub storage: String,
 }
 
-/// Default of `--lock-timeout` (the hooks' default `lock-timeout`).
+/// Default of `--lock-timeout`: a minute, as long as a hook may run by default.
 pub const DEFAULT_LOCK_TIMEOUT: &str = "60s";
 
 #[derive(Debug, Args)]
