@@ -176,7 +176,11 @@ pub fn is_cloudinit(file: &str) -> bool {
 /// Storage ids of the guest's attached disks (not unused disks, not CD-ROMs), without duplicates.
 pub fn guest_storages(b: &dyn Backends, vmid: u32) -> Result<Vec<String>> {
     let pve = b.pve()?;
-    let guest = pve.guest(vmid)?;
+    // A guest Proxmox does not list may exist but be hidden for lack of VM.Audit: say so.
+    let guest = pve.guest(vmid).map_err(|e| match e {
+        crate::error::Error::NotFound { .. } => crate::pve::unlisted_guest(vmid),
+        e => e,
+    })?;
     let config = pve.guest_config(&guest)?;
     let mut out: Vec<String> = Vec::new();
     for disk in guest_disks(guest.guest_type, &config).disks {
