@@ -3,6 +3,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
@@ -50,7 +51,11 @@ const DURATIONS: &str = "Durations: 30d, 12h, 90m, 2w, 45s, or combinations such
     long_about = "ONTAP volume snapshots and per-VM file-clone snapshots for Proxmox VE NFS storages.\n\n\
         'storage' commands snapshot, restore, mount and prune the ONTAP volume behind a Proxmox \
         storage; 'vm' commands snapshot the disks of one guest as ONTAP file clones next to each \
-        disk. The tool also runs as a guest hookscript and as a vzdump hook script.",
+        disk. The tool also runs as a guest hookscript and as a vzdump hook script.\n\n\
+        Every command that changes something works under the lock of each storage it touches \
+        (node-local, and cluster-wide through /etc/pve/priv/lock on a Proxmox cluster) and \
+        decides what to change only once it holds them; --lock-timeout bounds the wait. \
+        Read-only commands take no lock.",
     after_long_help = EXIT_CODES
 )]
 pub struct Cli {
@@ -245,6 +250,22 @@ pub struct StorageArg {
     pub storage: String,
 }
 
+/// Default of `--lock-timeout`: a minute, as long as a hook may run by default.
+pub const DEFAULT_LOCK_TIMEOUT: &str = "60s";
+
+#[derive(Debug, Args)]
+pub struct LockArg {
+    /// Wait at most DURATION for the storage locks (held by a hook, a schedule or another command,
+    /// on this or another node); a lock still busy then fails the command and names its holder
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = DEFAULT_LOCK_TIMEOUT,
+        value_parser = parse_lock_timeout
+    )]
+    pub lock_timeout: Duration,
+}
+
 #[derive(Debug, Args)]
 pub struct RetentionArgs {
     /// Keep the newest N snapshots (per label)
@@ -281,6 +302,8 @@ pub enum StorageCommand {
         /// tool included, can delete it earlier
         #[arg(long, value_name = "DURATION")]
         lock: Option<String>,
+        #[command(flatten)]
+        locking: LockArg,
     },
     /// List the snapshots made by this tool (and with --all, every snapshot)
     List {
@@ -297,6 +320,8 @@ pub enum StorageCommand {
         /// Snapshot name
         #[arg(long, value_name = "NAME", value_parser = parse_snapshot_name)]
         snapshot: String,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Revert the whole volume to a snapshot: every disk loses later changes, newer snapshots go
     #[command(
@@ -320,6 +345,8 @@ pub enum StorageCommand {
         /// Restore even while guests with a disk on the storage are running
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Make a snapshot available as a new Proxmox storage (FlexClone volume)
     Mount {
@@ -331,11 +358,15 @@ pub enum StorageCommand {
         /// Storage id for the clone (default: <ID>-CLONE, made unique)
         #[arg(long, value_name = "NEWID", value_parser = parse_storage_id)]
         name: Option<String>,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Remove a storage made by 'mount' and delete its clone volume (the snapshot stays)
     Unmount {
         #[command(flatten)]
         storage: StorageArg,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Show the ONTAP volume behind the storage
     Show {
@@ -352,6 +383,8 @@ pub enum StorageCommand {
         storage: StorageArg,
         #[command(flatten)]
         retention: RetentionArgs,
+        #[command(flatten)]
+        lock: LockArg,
     },
 }
 
@@ -387,6 +420,8 @@ pub enum VmCommand {
         /// Do not run 'qm rescan' / 'pct rescan' afterwards
         #[arg(long)]
         no_rescan: bool,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// List the guest's snapshots, grouped by time
     List {
@@ -403,6 +438,8 @@ pub enum VmCommand {
         /// Only the files of this label (needed when labels share a second)
         #[arg(long, value_name = "LABEL", value_parser = parse_label)]
         label: Option<String>,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Copy snapshot files back over the guest's disks (guest must be stopped)
     Restore {
@@ -417,6 +454,8 @@ pub enum VmCommand {
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Delete old snapshots of the guest, per label
     #[command(
@@ -428,6 +467,8 @@ pub enum VmCommand {
         vm: VmArg,
         #[command(flatten)]
         retention: RetentionArgs,
+        #[command(flatten)]
+        lock: LockArg,
     },
 }
 
@@ -503,6 +544,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--keep-within",
     "--vm",
     "--disk",
+    "--lock-timeout",
 ];
 
 /// Rewrite exactly the original's single-dash option tokens (`-storage` → `--storage`, also
@@ -589,6 +631,12 @@ fn parse_snapshot_name(s: &str) -> Result<String, String> {
 }
 
 /// A SnapMirror label: 1 to 31 of `[A-Za-z0-9_.-]` (ONTAP's limit is 31 characters).
+fn parse_lock_timeout(s: &str) -> Result<Duration, String> {
+    crate::model::retention::parse_duration(s)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("expected a duration such as 30s, 2m or 1h, not '{s}'"))
+}
+
 fn parse_label(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.len() <= 31
@@ -706,7 +754,9 @@ mod tests {
                 storage,
                 snapshot,
                 name,
+                lock,
             }) => {
+                assert_eq!(lock.lock_timeout, Duration::from_secs(60));
                 assert_eq!(storage.storage, "ONTAP01");
                 assert_eq!(snapshot, "proxmox_snapshot_2024-03-13_14:42:47+0000");
                 assert_eq!(name, None);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::backends::{connect, live};
 use super::check::check;
 use super::confirm::{confirm, confirm_restore};
+use super::locking::{guest_storages, under_locks, with_parent};
 use super::render::*;
 use super::status::{status, StatusArgs};
 use crate::cli::{
@@ -91,6 +92,7 @@ fn storage_command(
             expiry,
             freeze,
             lock,
+            locking,
         } => {
             let (config, b) = connect(config_file)?;
             let opts = storage::CreateOptions {
@@ -109,9 +111,15 @@ fn storage_command(
             let run = Journaled::new(&config, "storage create", "storage-snapshot")
                 .storage(&storage.storage)
                 .label(label.as_deref());
-            let row = run.finish(storage::create(&*b, &storage.storage, &opts), |r| {
-                Some(r.name.clone())
-            })?;
+            let id = &storage.storage;
+            let created = under_locks(
+                &config,
+                std::slice::from_ref(id),
+                &format!("storage create --storage {id}"),
+                locking.lock_timeout,
+                || storage::create(&*b, id, &opts),
+            );
+            let row = run.finish(created, |r| Some(r.name.clone()))?;
             emit(format, &row, render_created)
         }
         StorageCommand::List { storage, all } => {
@@ -119,12 +127,22 @@ fn storage_command(
             let rows = storage::list(&*b, &storage.storage, all)?;
             emit(format, &rows, |r| render_list(&storage.storage, r, all))
         }
-        StorageCommand::Delete { storage, snapshot } => {
+        StorageCommand::Delete {
+            storage,
+            snapshot,
+            lock,
+        } => {
             let (config, b) = connect(config_file)?;
             let run = Journaled::new(&config, "storage delete", "delete").storage(&storage.storage);
-            let row = run.finish(storage::delete(&*b, &storage.storage, &snapshot), |r| {
-                Some(r.name.clone())
-            })?;
+            let id = &storage.storage;
+            let deleted = under_locks(
+                &config,
+                std::slice::from_ref(id),
+                &format!("storage delete --storage {id} --snapshot {snapshot}"),
+                lock.lock_timeout,
+                || storage::delete(&*b, id, &snapshot),
+            );
+            let row = run.finish(deleted, |r| Some(r.name.clone()))?;
             emit(format, &row, render_deleted)
         }
         StorageCommand::Restore {
@@ -132,6 +150,7 @@ fn storage_command(
             snapshot,
             yes,
             force,
+            lock,
         } => {
             let (config, b) = connect(config_file)?;
             let run =
@@ -155,34 +174,52 @@ fn storage_command(
                 )?;
                 opts.confirmed_discards = Some(confirmed);
             }
-            let report = run.finish(storage::restore(&*b, id, &snapshot, &opts), |r| {
-                Some(r.snapshot.clone())
-            })?;
+            // The prompt's plan is shown without the lock; the restore plans again inside it and
+            // refuses snapshots that appeared after the confirmation.
+            let restored = under_locks(
+                &config,
+                std::slice::from_ref(id),
+                &format!("storage restore --storage {id} --snapshot {snapshot}"),
+                lock.lock_timeout,
+                || storage::restore(&*b, id, &snapshot, &opts),
+            );
+            let report = run.finish(restored, |r| Some(r.snapshot.clone()))?;
             emit(format, &report, render_restore)
         }
         StorageCommand::Mount {
             storage,
             snapshot,
             name,
+            lock,
         } => {
             let (config, b) = connect(config_file)?;
             let run = Journaled::new(&config, "storage mount", "mount").storage(&storage.storage);
-            let report = run.finish(
-                storage::mount(
-                    &*b,
-                    &storage.storage,
-                    &snapshot,
-                    &storage::MountOptions { name },
-                ),
-                |r| Some(r.snapshot.clone()),
-            )?;
+            let id = &storage.storage;
+            let mut storages = vec![id.clone()];
+            storages.extend(name.clone());
+            let mounted = under_locks(
+                &config,
+                &storages,
+                &format!("storage mount --storage {id} --snapshot {snapshot}"),
+                lock.lock_timeout,
+                || storage::mount(&*b, id, &snapshot, &storage::MountOptions { name }),
+            );
+            let report = run.finish(mounted, |r| Some(r.snapshot.clone()))?;
             emit(format, &report, render_mount)
         }
-        StorageCommand::Unmount { storage } => {
+        StorageCommand::Unmount { storage, lock } => {
             let (config, b) = connect(config_file)?;
             let run =
                 Journaled::new(&config, "storage unmount", "unmount").storage(&storage.storage);
-            let report = run.finish(storage::unmount(&*b, &storage.storage), |_| None)?;
+            let id = &storage.storage;
+            let unmounted = under_locks(
+                &config,
+                &with_parent(id),
+                &format!("storage unmount --storage {id}"),
+                lock.lock_timeout,
+                || storage::unmount(&*b, id),
+            );
+            let report = run.finish(unmounted, |_| None)?;
             emit(format, &report, render_unmount)
         }
         StorageCommand::Show { storage } => {
@@ -190,7 +227,11 @@ fn storage_command(
             let report = storage::show(&*b, &storage.storage)?;
             emit(format, &report, render_show)
         }
-        StorageCommand::Prune { storage, retention } => {
+        StorageCommand::Prune {
+            storage,
+            retention,
+            lock,
+        } => {
             let (rule, label, dry_run) = retention_args(retention)?;
             let (config, b) = connect(config_file)?;
             let run = (!dry_run).then(|| {
@@ -203,10 +244,19 @@ fn storage_command(
                 label,
                 dry_run,
             };
-            let result = storage::prune(&*b, &storage.storage, &opts);
+            let id = &storage.storage;
             let report = match run {
-                Some(run) => run.finish(result, |_| None)?,
-                None => result?,
+                None => storage::prune(&*b, id, &opts)?,
+                Some(run) => run.finish(
+                    under_locks(
+                        &config,
+                        std::slice::from_ref(id),
+                        &format!("storage prune --storage {id}"),
+                        lock.lock_timeout,
+                        || storage::prune(&*b, id, &opts),
+                    ),
+                    |_| None,
+                )?,
             };
             emit(format, &report, |r| {
                 render_prune(
@@ -231,6 +281,7 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             label,
             strict,
             no_rescan,
+            lock,
         } => {
             let consistency = match (suspend, shutdown, freeze) {
                 (true, _, _) => Consistency::Suspend,
@@ -248,16 +299,23 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             let run = Journaled::new(&config, "vm create", "vm-snapshot")
                 .vmid(vm.vm)
                 .label(opts.label.as_deref());
-            let set = run.finish(
-                vm::create_with_rescan(
-                    &*b,
-                    vm.vm,
-                    &opts,
-                    &config.paths,
-                    crate::ops::rescan::RescanMode::Auto,
-                ),
-                |s| Some(s.timestamp.clone()),
-            )?;
+            let storages = guest_storages(&config, &*b, vm.vm)?;
+            let created = under_locks(
+                &config,
+                &storages,
+                &format!("vm create --vm {}", vm.vm),
+                lock.lock_timeout,
+                || {
+                    vm::create_with_rescan(
+                        &*b,
+                        vm.vm,
+                        &opts,
+                        &config.paths,
+                        crate::ops::rescan::RescanMode::Auto,
+                    )
+                },
+            );
+            let set = run.finish(created, |s| Some(s.timestamp.clone()))?;
             emit(format, &set, |s| render_set("created", s))
         }
         VmCommand::List { vm } => {
@@ -269,13 +327,19 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             vm,
             snapshot,
             label,
+            lock,
         } => {
             let (config, b) = connect(config_file)?;
             let run = Journaled::new(&config, "vm delete", "delete").vmid(vm.vm);
-            let set = run.finish(
-                vm::delete_label(&*b, vm.vm, &snapshot, label.as_deref()),
-                |s| Some(s.timestamp.clone()),
-            )?;
+            let storages = guest_storages(&config, &*b, vm.vm)?;
+            let deleted = under_locks(
+                &config,
+                &storages,
+                &format!("vm delete --vm {} --snapshot {snapshot}", vm.vm),
+                lock.lock_timeout,
+                || vm::delete_label(&*b, vm.vm, &snapshot, label.as_deref()),
+            );
+            let set = run.finish(deleted, |s| Some(s.timestamp.clone()))?;
             emit(format, &set, |s| render_set("deleted", s))
         }
         VmCommand::Restore {
@@ -283,6 +347,7 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             snapshot,
             disk,
             yes,
+            lock,
         } => {
             let (config, b) = connect(config_file)?;
             let run = Journaled::new(&config, "vm restore", "restore").vmid(vm.vm);
@@ -300,24 +365,42 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
                 &vmid,
                 &format!("restore of guest {vmid}"),
             )?;
-            let set = run.finish(
-                vm::restore(&*b, vm.vm, &snapshot, &vm::RestoreOptions { disk }),
-                |s| Some(s.timestamp.clone()),
-            )?;
+            let storages = guest_storages(&config, &*b, vm.vm)?;
+            let restored = under_locks(
+                &config,
+                &storages,
+                &format!("vm restore --vm {vmid} --snapshot {snapshot}"),
+                lock.lock_timeout,
+                || vm::restore(&*b, vm.vm, &snapshot, &vm::RestoreOptions { disk }),
+            );
+            let set = run.finish(restored, |s| Some(s.timestamp.clone()))?;
             emit(format, &set, |s| render_set("restored", s))
         }
-        VmCommand::Prune { vm, retention } => {
+        VmCommand::Prune {
+            vm,
+            retention,
+            lock,
+        } => {
             let (rule, label, dry_run) = retention_args(retention)?;
             let (config, b) = connect(config_file)?;
-            let run = (!dry_run).then(|| {
-                Journaled::new(&config, "vm prune", "prune")
+            let prune = || vm::prune(&*b, vm.vm, rule, label.as_deref(), dry_run);
+            let report = if dry_run {
+                prune()?
+            } else {
+                let run = Journaled::new(&config, "vm prune", "prune")
                     .vmid(vm.vm)
-                    .label(label.as_deref())
-            });
-            let result = vm::prune(&*b, vm.vm, rule, label.as_deref(), dry_run);
-            let report = match run {
-                Some(run) => run.finish(result, |_| None)?,
-                None => result?,
+                    .label(label.as_deref());
+                let storages = guest_storages(&config, &*b, vm.vm)?;
+                run.finish(
+                    under_locks(
+                        &config,
+                        &storages,
+                        &format!("vm prune --vm {}", vm.vm),
+                        lock.lock_timeout,
+                        prune,
+                    ),
+                    |_| None,
+                )?
             };
             emit(format, &report, |r| {
                 render_prune(

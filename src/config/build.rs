@@ -2,7 +2,7 @@
 //! pick the Proxmox section, then build the Proxmox login, the tool paths, the storages and the policy.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::endpoint::{build_proxmox, ONTAP_DEFAULT_PORT};
 use super::ini::{config_error, raw_section, IniEntry, IniSection, RawSection};
@@ -28,8 +28,10 @@ const PROXMOX_KEYS: &[&str] = &[
     "proxmox_connect_timeout",
     "proxmox_timeout",
 ];
-/// Tool settings, allowed next to the Proxmox keys.
-const TOOL_KEYS: &[&str] = &[
+/// Keys of earlier versions that named programs to run and lock or marker locations. The config is
+/// shared by every node and read by root from Proxmox's hooks: one edit of it must not be able to
+/// run another program or move the locks; the tool uses Proxmox's fixed paths.
+const REMOVED_KEYS: &[&str] = &[
     "lock_dir",
     "cluster_lock_dir",
     "qm_path",
@@ -37,7 +39,6 @@ const TOOL_KEYS: &[&str] = &[
     "pve_node_marker",
     "qemu_config_lock_dir",
     "lxc_config_lock_dir",
-    "state_dir",
 ];
 /// Keys of a storage section. In `[DEFAULT]` they are defaults for every storage section, as
 /// Python's configparser (which read the original's files) treats `[DEFAULT]`.
@@ -105,7 +106,7 @@ pub(super) fn build(file: &Path, sections: Vec<IniSection>) -> Result<Config> {
         defaults: &[],
     };
     let proxmox = build_proxmox(&pve_values)?;
-    let paths = build_paths(&pve_values)?;
+    let paths = Paths::detect()?;
     let (storages, capacity) = build_storages(file, &sorted.storages, sorted.default)?;
     let policy = Policy::from_sections(sorted.policy)?;
     Ok(Config {
@@ -130,13 +131,13 @@ fn sort_sections<'a>(file: &Path, sections: &'a [IniSection]) -> Result<Sorted<'
         let (allowed, hint): (Vec<&str>, &str) = match section_kind(&section.name) {
             SectionKind::Default => {
                 sorted.default = Some(section);
-                let keys = [PROXMOX_KEYS, TOOL_KEYS, ONTAP_KEYS].concat();
+                let keys = [PROXMOX_KEYS, ONTAP_KEYS].concat();
                 (keys, "")
             }
             SectionKind::Proxmox => {
                 sorted.proxmox = Some(section);
                 (
-                    [PROXMOX_KEYS, TOOL_KEYS].concat(),
+                    PROXMOX_KEYS.to_vec(),
                     "; ONTAP settings belong in a section named after the Proxmox storage",
                 )
             }
@@ -175,11 +176,24 @@ fn check_keys(file: &Path, section: &IniSection, allowed: &[&str], hint: &str) -
         if allowed.contains(&entry.key.as_str()) {
             continue;
         }
+        if REMOVED_KEYS.contains(&entry.key.as_str()) {
+            return Err(config_error(
+                file,
+                Some(&section.name),
+                Some(&entry.key),
+                format!(
+                    "line {}: no longer a config key: the config is shared by every node and read \
+                     by root, so it names no program to run and no lock location (the tool uses \
+                     Proxmox's fixed paths); remove the line",
+                    entry.line
+                ),
+            ));
+        }
         let mut message = format!("line {}: unknown key", entry.line);
         if let Some(close) = closest(&entry.key, allowed) {
             message.push_str(&format!(" (did you mean '{close}'?)"));
         }
-        let misplaced = [PROXMOX_KEYS, TOOL_KEYS, ONTAP_KEYS]
+        let misplaced = [PROXMOX_KEYS, ONTAP_KEYS]
             .iter()
             .any(|keys| keys.contains(&entry.key.as_str()));
         if misplaced {
@@ -206,7 +220,7 @@ fn proxmox_section<'a>(
     let holds_proxmox = |s: &&IniSection| {
         s.entries
             .iter()
-            .any(|e| PROXMOX_KEYS.contains(&e.key.as_str()) || TOOL_KEYS.contains(&e.key.as_str()))
+            .any(|e| PROXMOX_KEYS.contains(&e.key.as_str()))
     };
     match (default.filter(holds_proxmox), proxmox.filter(holds_proxmox)) {
         (Some(d), Some(p)) => Err(config_error(
@@ -305,24 +319,4 @@ fn build_capacity(values: &Values) -> Result<Capacity> {
     }
     c.validate().map_err(|(key, why)| values.error(key, why))?;
     Ok(c)
-}
-
-fn build_paths(values: &Values) -> Result<Paths> {
-    let mut paths = Paths::default();
-    let fields: [(&str, &mut PathBuf); 8] = [
-        ("lock_dir", &mut paths.lock_dir),
-        ("cluster_lock_dir", &mut paths.cluster_lock_dir),
-        ("qm_path", &mut paths.qm),
-        ("pct_path", &mut paths.pct),
-        ("pve_node_marker", &mut paths.pve_node_marker),
-        ("qemu_config_lock_dir", &mut paths.qemu_config_lock_dir),
-        ("lxc_config_lock_dir", &mut paths.lxc_config_lock_dir),
-        ("state_dir", &mut paths.state_dir),
-    ];
-    for (key, field) in fields {
-        if let Some(p) = values.path(key)? {
-            *field = p;
-        }
-    }
-    Ok(paths)
 }

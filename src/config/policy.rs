@@ -19,8 +19,8 @@ use super::ini::RawSection;
 use crate::error::{Error, Result};
 use crate::model::names;
 use crate::model::policy::{
-    Action, HookKind, OnError, Phase, PhasePolicy, Schedule, DEFAULT_TIMEOUT, MAX_LABEL_LEN,
-    MAX_TIMEOUT,
+    Action, HookKind, OnError, Phase, PhasePolicy, Schedule, DEFAULT_PERIOD, DEFAULT_TIMEOUT,
+    MAX_LABEL_LEN, MAX_TIMEOUT,
 };
 use crate::model::retention;
 
@@ -444,6 +444,7 @@ const SCHEDULE_KEYS: &[&str] = &[
     "expiry",
     "lock",
     "max-age",
+    "period",
 ];
 
 fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
@@ -472,6 +473,7 @@ fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
         expiry: None,
         lock: None,
         max_age: None,
+        period: DEFAULT_PERIOD,
     };
     let mut label = None;
     let mut seen: Vec<&str> = Vec::new();
@@ -496,6 +498,7 @@ fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
             "expiry" => schedule.expiry = Some(parse_duration(value, &origin)?),
             "lock" => schedule.lock = Some(parse_duration(value, &origin)?),
             "max-age" => schedule.max_age = Some(parse_duration(value, &origin)?),
+            "period" => schedule.period = parse_period(value, &origin)?,
             _ => {
                 return Err(origin.error(format!(
                     "unknown key; a schedule takes: {}",
@@ -572,6 +575,19 @@ fn parse_duration(value: &str, origin: &Origin) -> Result<Duration> {
             "'{v}' is not a duration: use seconds or e.g. 30d, 12h, 90m, 2w, 45s, 1d12h"
         ))),
     }
+}
+
+/// A schedule's period: at least a minute (the timer's `AccuracySec`), at most a week.
+fn parse_period(value: &str, origin: &Origin) -> Result<Duration> {
+    let d = parse_duration(value, origin)?;
+    if d < Duration::from_secs(60) || d > Duration::from_secs(7 * 86400) {
+        return Err(origin.error(format!(
+            "{}s is not a schedule period: use the interval of the timer's calendar, between 1m \
+             and 7d (e.g. 1h for OnCalendar=hourly, 1d for a daily calendar)",
+            d.as_secs()
+        )));
+    }
+    Ok(d)
 }
 
 fn parse_timeout(value: &str, origin: &Origin) -> Result<Duration> {

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::error::{Error, Result, ResultExt};
 use crate::hook::coalesce::{self, Basis, Record};
 use crate::hook::freeze::{FreezeState, Tracked};
+use crate::hook::period::{self, Period};
 use crate::model::capacity::Capacity;
 use crate::model::outcome::{self, Trigger};
 use crate::model::policy::{Action, OnError, PhasePolicy};
@@ -22,8 +23,9 @@ use crate::ops::quiesce::Consistency;
 use crate::ops::rescan::RescanMode;
 use crate::ops::storage::{self, SnapshotRow};
 use crate::ops::{disks, vm, Backends};
+use crate::sys::cluster_lock::{self, Timing};
 use crate::sys::journal::{self, Journal};
-use crate::sys::lock::{ClusterLockOptions, StorageLock};
+use crate::sys::lock::StorageLock;
 use crate::sys::paths::Paths;
 
 /// When the hook started: the wall clock for coalescing, the monotonic clock for deadlines.
@@ -57,6 +59,10 @@ pub trait Ops: Send + Sync {
         rescan: RescanMode,
     ) -> Result<vm::SnapshotSet>;
     fn vm_prune(&self, vmid: u32, retention: Retention, label: &str) -> Result<vm::PruneReport>;
+    /// The node the guest runs on now.
+    fn guest_node(&self, vmid: u32) -> Result<String>;
+    /// The guest's disk snapshot sets.
+    fn vm_sets(&self, vmid: u32) -> Result<Vec<vm::SnapshotSet>>;
     /// The hook stopped waiting: thaw whatever the action froze, block further freezes; log lines.
     fn rescue(&self) -> Vec<String>;
 }
@@ -93,19 +99,7 @@ impl LiveOps {
 
 impl Ops for LiveOps {
     fn guest_storages(&self, vmid: u32) -> Result<Vec<String>> {
-        let pve = self.backends.pve()?;
-        let guest = pve.guest(vmid).map_err(|e| match e {
-            Error::NotFound { .. } => crate::pve::unlisted_guest(vmid),
-            e => e,
-        })?;
-        let config = pve.guest_config(&guest)?;
-        let mut out: Vec<String> = Vec::new();
-        for disk in disks::guest_disks(guest.guest_type, &config).disks {
-            if !out.contains(&disk.volume.storage) {
-                out.push(disk.volume.storage);
-            }
-        }
-        Ok(out)
+        disks::guest_storages(&*self.backends, vmid)
     }
 
     fn list(&self, storage: &str) -> Result<Vec<SnapshotRow>> {
@@ -131,6 +125,14 @@ impl Ops for LiveOps {
 
     fn vm_prune(&self, vmid: u32, retention: Retention, label: &str) -> Result<vm::PruneReport> {
         vm::prune(&*self.backends, vmid, retention, Some(label), false)
+    }
+
+    fn guest_node(&self, vmid: u32) -> Result<String> {
+        Ok(self.backends.pve()?.guest(vmid)?.node)
+    }
+
+    fn vm_sets(&self, vmid: u32) -> Result<Vec<vm::SnapshotSet>> {
+        vm::list(&*self.backends, vmid)
     }
 
     fn rescue(&self) -> Vec<String> {
@@ -159,7 +161,11 @@ pub struct Ctx {
     pub start: Start,
     /// Prefix of every log line: `hook vmid=100 phase=post-stop`.
     pub who: String,
-    pub cluster_lock: ClusterLockOptions,
+    pub cluster_lock: Timing,
+    /// How long a timed-out action may still run to finish the ONTAP request in flight while its
+    /// storage locks stay held: twice the longest request timeout (one operation's budget plus
+    /// the last request started within it).
+    pub linger: Duration,
     /// The capacity guard's thresholds of a storage.
     pub capacity: CapacityOf,
     /// Where each outcome is recorded (None: nowhere).
@@ -189,7 +195,8 @@ impl Ctx {
             is_ontap: Arc::new(move |s| config_for_filter.ontap_for(s).is_ok()),
             start,
             who,
-            cluster_lock: ClusterLockOptions::default(),
+            cluster_lock: Timing::default(),
+            linger: linger(config),
             capacity: Arc::new(move |s| config_for_capacity.capacity_for(s)),
             journal: Some(Journal::new(&config.paths.state_dir)),
             trigger: Trigger::Hook,
@@ -240,6 +247,18 @@ pub fn record_early_failure(
     Journal::new(&config.paths.state_dir).append(&r.failed(&e.to_string()));
 }
 
+/// See `Ctx::linger`.
+pub fn linger(config: &Config) -> Duration {
+    let longest = config
+        .storages
+        .values()
+        .map(|c| c.endpoint.timeouts.request)
+        .chain([config.proxmox.endpoint.timeouts.request])
+        .max()
+        .unwrap_or_default();
+    longest * 2 + Duration::from_secs(5)
+}
+
 /// How to take one storage snapshot.
 #[derive(Debug, Clone)]
 pub struct SnapshotSpec {
@@ -252,6 +271,9 @@ pub struct SnapshotSpec {
     pub lock_deadline: Instant,
     /// ONTAP snapshot locking for this long (tamperproof); None: not locked.
     pub lock: Option<Duration>,
+    /// Schedules: skip the storage when a snapshot with the label was made in this period (by
+    /// any node of the cluster).
+    pub period: Option<Period>,
 }
 
 /// One storage: take its locks, reuse or create the snapshot, prune. Logs one line per decision
@@ -279,14 +301,29 @@ pub fn storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Result
 fn take_storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Result<(String, bool)> {
     let who = &ctx.who;
     let purpose = format!("{who} action=storage-snapshot");
-    let lock = StorageLock::acquire_with(
-        &ctx.paths,
+    let lock = StorageLock::acquire(
+        &ctx.paths.places(),
         storage,
         &purpose,
         spec.lock_deadline,
         &ctx.cluster_lock,
     )
     .step_with(|| format!("lock storage '{storage}'"))?;
+    if let Some(period) = &spec.period {
+        let rows = ctx
+            .ops
+            .list(storage)
+            .step_with(|| format!("list the snapshots of storage '{storage}'"))?;
+        if let Some(row) = period::storage_snapshot_of(&rows, &spec.label, period) {
+            log::info!(
+                "{who} action=storage-snapshot storage={storage} result=skipped: {} was taken in \
+                 this period ({}) already, on this or another node",
+                row.name,
+                period.show()
+            );
+            return Ok((row.name.clone(), true));
+        }
+    }
     let record_path = coalesce::record_path(&ctx.paths.lock_dir, storage);
     if spec.coalesce {
         let rows = ctx
@@ -340,6 +377,8 @@ fn take_storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Resul
         row.name
     );
     if let Some(retention) = spec.retention {
+        // Pruning deletes: not after the time limit, nor without the lock.
+        lock.check_held()?;
         let pruned = ctx.ops.prune(
             storage,
             &storage::PruneOptions {
@@ -440,10 +479,17 @@ fn take_vm_snapshot(
 
 /// Run `work` on a worker thread and stop waiting at `deadline`; on timeout the action is rescued
 /// (frozen guests thawed, no new freeze) and the error says what timed out.
+///
+/// A worker that holds cluster locks at the time limit keeps them: they are marked abandoned (the
+/// worker changes nothing more, `check_held` fails) but stay refreshed, and this waits up to
+/// `linger` for the worker to return and release them, so that no ONTAP request it has in flight
+/// runs without the lock. A worker still busy after `linger` is left behind with its locks held:
+/// the process exits without removing them and pmxcfs expires them 120 s after the last refresh.
 pub fn bounded(
     ops: &dyn Ops,
     start: Instant,
     deadline: Instant,
+    linger: Duration,
     what: &str,
     work: impl FnOnce() -> Result<()> + Send + 'static,
 ) -> Result<()> {
@@ -453,7 +499,7 @@ pub fn bounded(
     thread::Builder::new()
         .name("hook-action".into())
         .spawn(move || {
-            crate::sys::lock::set_lock_scope(scope);
+            cluster_lock::set_scope(scope);
             let r = panic::catch_unwind(AssertUnwindSafe(work));
             let _ = tx.send(r);
         })
@@ -474,8 +520,28 @@ pub fn bounded(
             for line in ops.rescue() {
                 log::warn!("{what}: {line}");
             }
-            for path in crate::sys::lock::release_held_cluster_locks(scope) {
-                log::warn!("{what}: released cluster lock '{}'", path.display());
+            let held = cluster_lock::abandon_scope(scope);
+            if !held.is_empty() {
+                let shown: Vec<String> =
+                    held.iter().map(|p| format!("'{}'", p.display())).collect();
+                log::warn!(
+                    "{what}: time limit reached; keeping cluster lock {} until the ONTAP request \
+                     in flight has ended (at most {}s), nothing more is changed",
+                    shown.join(", "),
+                    linger.as_secs()
+                );
+                match rx.recv_timeout(linger) {
+                    Ok(_) => log::warn!(
+                        "{what}: released cluster lock {} after the request in flight ended",
+                        shown.join(", ")
+                    ),
+                    Err(_) => log::error!(
+                        "{what}: the request in flight did not end within {}s; leaving cluster \
+                         lock {} for pmxcfs to expire",
+                        linger.as_secs(),
+                        shown.join(", ")
+                    ),
+                }
             }
             Err(Error::Timeout {
                 what: what.to_string(),
@@ -508,9 +574,14 @@ pub fn run_phase(ctx: Ctx, run: PhaseRun) -> u8 {
     let result = {
         let (worker, pp) = (Arc::clone(&ctx), pp.clone());
         let (vmid, rescan) = (run.vmid, run.rescan);
-        bounded(&*ctx.ops, ctx.start.mono, deadline, &what, move || {
-            phase_action(&worker, &pp, vmid, rescan)
-        })
+        bounded(
+            &*ctx.ops,
+            ctx.start.mono,
+            deadline,
+            ctx.linger,
+            &what,
+            move || phase_action(&worker, &pp, vmid, rescan),
+        )
     };
     if let Err(e) = &result {
         // A failure no action recorded (no storage found, a timeout, ...).
@@ -578,6 +649,7 @@ fn phase_action(ctx: &Ctx, pp: &PhasePolicy, vmid: Option<u32>, rescan: RescanMo
                 coalesce: true,
                 lock_deadline: ctx.start.mono + pp.lock_timeout,
                 lock: pp.lock,
+                period: None,
             };
             let mut errors: Vec<Error> = storages
                 .iter()
@@ -646,6 +718,10 @@ pub(crate) mod tests {
         pub guest_disks: Mutex<Vec<(u32, Vec<String>)>>,
         pub create_delay: Option<Duration>,
         pub fail_create: Option<String>,
+        /// Node of every guest (None: "pve1").
+        pub guest_node: Option<String>,
+        /// Disk sets `vm_sets` answers.
+        pub sets: Mutex<Vec<vm::SnapshotSet>>,
     }
 
     impl Ops for FakeOps {
@@ -759,6 +835,13 @@ pub(crate) mod tests {
                 dry_run: false,
             })
         }
+        fn guest_node(&self, _vmid: u32) -> Result<String> {
+            Ok(self.guest_node.clone().unwrap_or_else(|| "pve1".into()))
+        }
+        fn vm_sets(&self, vmid: u32) -> Result<Vec<vm::SnapshotSet>> {
+            let sets = self.sets.lock().unwrap();
+            Ok(sets.iter().filter(|s| s.vmid == vmid).cloned().collect())
+        }
         fn rescue(&self) -> Vec<String> {
             self.rescued.fetch_add(1, Ordering::SeqCst);
             vec![]
@@ -779,13 +862,9 @@ pub(crate) mod tests {
             Tmp(p)
         }
 
+        /// Proxmox's paths below the temp dir (`etc/pve/priv` only where a test creates it).
         pub fn paths(&self) -> Paths {
-            Paths {
-                lock_dir: self.0.join("run"),
-                cluster_lock_dir: self.0.join("pve/priv/lock"),
-                state_dir: self.0.join("state"),
-                ..Paths::default()
-            }
+            Paths::under(&self.0)
         }
     }
 
@@ -802,10 +881,8 @@ pub(crate) mod tests {
             is_ontap: Arc::new(|s| s.starts_with("ONTAP")),
             start: Start::now(),
             who: who.into(),
-            cluster_lock: ClusterLockOptions {
-                pmxcfs: Some(false),
-                ..ClusterLockOptions::default()
-            },
+            cluster_lock: Timing::default(),
+            linger: Duration::from_secs(10),
             capacity: Arc::new(|_| Capacity::default()),
             journal: None,
             trigger: Trigger::Hook,
@@ -835,7 +912,7 @@ pub(crate) mod tests {
     #[test]
     fn twenty_concurrent_hooks_share_one_or_two_snapshots() {
         let tmp = Tmp::new("twenty");
-        std::fs::create_dir_all(tmp.0.join("pve/priv")).unwrap();
+        std::fs::create_dir_all(tmp.0.join("etc/pve/priv")).unwrap();
         let ops = Arc::new(FakeOps {
             create_delay: Some(Duration::from_millis(20)),
             ..FakeOps::default()
@@ -880,15 +957,15 @@ pub(crate) mod tests {
         assert!(prunes
             .iter()
             .all(|(_, o)| o.label.as_deref() == Some("hook") && o.retention.keep_last == Some(3)));
-        // The lock directory is gone, the node lock file is empty.
+        // The lock directory is gone, and so is the node lock file.
         assert!(!tmp
             .0
-            .join("pve/priv/lock/pve-ontap-snapshot-ONTAP01")
+            .join("etc/pve/priv/lock/pve-ontap-snapshot-ONTAP01")
             .exists());
-        assert_eq!(
-            std::fs::read_to_string(tmp.0.join("run/ONTAP01.lock")).unwrap(),
-            ""
-        );
+        assert!(!tmp
+            .0
+            .join("run/lock/pve-ontap-snapshot/ONTAP01.lock")
+            .exists());
     }
 
     #[test]
@@ -903,6 +980,7 @@ pub(crate) mod tests {
             coalesce: true,
             lock_deadline: Instant::now() + Duration::from_secs(5),
             lock: None,
+            period: None,
         };
         storage_snapshot(&ctx(ops.clone(), tmp.paths(), "first"), "ONTAP01", &spec).unwrap();
         // A hook starting now must not reuse the earlier one.
@@ -958,12 +1036,10 @@ pub(crate) mod tests {
         assert_eq!(ops.creates.load(Ordering::SeqCst), 0);
     }
 
-    #[test]
-    fn the_timeout_stops_waiting_and_rescues() {
-        let tmp = Tmp::new("timeout");
-        std::fs::create_dir_all(tmp.0.join("pve/priv")).unwrap();
+    fn timed_out_snapshot(tmp: &Tmp, delay: Duration, linger: Duration) -> (Arc<FakeOps>, Error) {
+        std::fs::create_dir_all(tmp.0.join("etc/pve/priv")).unwrap();
         let ops = Arc::new(FakeOps {
-            create_delay: Some(Duration::from_secs(30)),
+            create_delay: Some(delay),
             ..FakeOps::default()
         });
         let start = Instant::now();
@@ -971,21 +1047,33 @@ pub(crate) mod tests {
         let spec = SnapshotSpec {
             label: "hook".into(),
             freeze: false,
-            retention: None,
+            retention: Some(Retention {
+                keep_last: Some(1),
+                keep_within: None,
+            }),
             expiry: None,
             coalesce: false,
             lock_deadline: start + Duration::from_secs(1),
             lock: None,
+            period: None,
         };
         // The worker takes both locks at once, then hangs in the snapshot call.
         let r = bounded(
             &*ops,
             start,
             start + Duration::from_secs(1),
+            linger,
             "hook x",
             move || storage_snapshot(&c, "ONTAP01", &spec),
         );
-        let e = r.unwrap_err();
+        (ops, r.unwrap_err())
+    }
+
+    #[test]
+    fn the_timeout_rescues_and_keeps_the_lock_until_the_request_ended() {
+        let tmp = Tmp::new("timeout");
+        let start = Instant::now();
+        let (ops, e) = timed_out_snapshot(&tmp, Duration::from_secs(3), Duration::from_secs(20));
         assert!(matches!(e, Error::Timeout { .. }), "{e}");
         assert!(
             e.to_string()
@@ -998,11 +1086,33 @@ pub(crate) mod tests {
             1,
             "the worker held the locks"
         );
-        // The cluster lock does not outlive the hook (the node lock goes with the process).
+        // The request in flight ended under the lock; nothing was changed after the time limit.
+        assert!(start.elapsed() >= Duration::from_secs(3));
+        assert_eq!(ops.creates.load(Ordering::SeqCst), 1);
+        assert!(
+            ops.prunes.lock().unwrap().is_empty(),
+            "pruned after the time limit"
+        );
+        // Then the worker released the cluster lock.
         assert!(!tmp
             .0
-            .join("pve/priv/lock/pve-ontap-snapshot-ONTAP01")
+            .join("etc/pve/priv/lock/pve-ontap-snapshot-ONTAP01")
             .exists());
+    }
+
+    #[test]
+    fn a_worker_outliving_the_linger_leaves_its_lock_to_expire() {
+        let tmp = Tmp::new("linger");
+        let start = Instant::now();
+        let (_ops, e) = timed_out_snapshot(&tmp, Duration::from_secs(30), Duration::from_secs(1));
+        assert!(matches!(e, Error::Timeout { .. }), "{e}");
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert!(
+            tmp.0
+                .join("etc/pve/priv/lock/pve-ontap-snapshot-ONTAP01")
+                .is_dir(),
+            "never removed while its request may still run"
+        );
     }
 
     #[test]
@@ -1013,6 +1123,7 @@ pub(crate) mod tests {
             &ops,
             start,
             start + Duration::from_secs(10),
+            Duration::from_secs(1),
             "hook y",
             || panic!("kaputt"),
         )

@@ -8,6 +8,7 @@ pub mod coalesce;
 pub mod engine;
 pub mod freeze;
 pub mod hookscript;
+pub mod period;
 pub mod schedule;
 pub mod vzdump;
 

@@ -304,7 +304,13 @@ pub struct Schedule {
     /// `max-age`: `status` reports a problem when the newest snapshot of `label` on a storage or
     /// guest of this schedule is older.
     pub max_age: Option<Duration>,
+    /// The interval of the schedule's timer: each storage and guest is snapshotted once per period
+    /// for the whole cluster (periods aligned to the Unix epoch).
+    pub period: Duration,
 }
+
+/// Default `period` of a schedule: the timer template's `OnCalendar=hourly`.
+pub const DEFAULT_PERIOD: Duration = Duration::from_secs(3600);
 
 impl Schedule {
     pub fn retention(&self) -> Option<Retention> {

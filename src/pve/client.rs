@@ -13,7 +13,9 @@ use super::auth::{Auth, API_PREFIX};
 use super::denied;
 use super::envelope::{self, bool_field, lenient_u64, str_field};
 use super::tasks::{self, TaskState};
-use super::{Guest, GuestConfig, GuestStatus, GuestType, NewNfsStorage, Pve, StorageConfig};
+use super::{
+    Guest, GuestConfig, GuestStatus, GuestType, NewNfsStorage, Pve, StorageConfig, CLONE_OPTIONS,
+};
 
 /// A form value: text, or a boolean sent as `1`/`0` (the Proxmox schema rejects `true`/`false`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,6 +211,10 @@ fn storage_from(v: &Value) -> StorageConfig {
         content_dirs: str_field(v, "content-dirs"),
         disable: bool_field(v, "disable"),
         snapshot_as_volume_chain: bool_field(v, "snapshot-as-volume-chain"),
+        clone_options: CLONE_OPTIONS
+            .iter()
+            .filter_map(|k| str_field(v, k).map(|value| (k.to_string(), value)))
+            .collect(),
     }
 }
 
@@ -283,6 +289,9 @@ impl Pve for PveClient {
             if let Some(v) = value {
                 form.push((key, FormValue::Text(v.clone())));
             }
+        }
+        for (key, value) in &spec.more {
+            form.push((key.as_str(), FormValue::Text(value.clone())));
         }
         self.call("POST", "/storage", &[], Some(&form))?;
         Ok(())

@@ -91,7 +91,25 @@ pub struct StorageConfig {
     pub disable: bool,
     /// PVE 9 `snapshot-as-volume-chain` (qcow2 snapshots as separate files).
     pub snapshot_as_volume_chain: bool,
+    /// The storage's values of `CLONE_OPTIONS` (as Proxmox returns them), by option name.
+    pub clone_options: BTreeMap<String, String>,
 }
+
+/// Options of an nfs storage (pve-storage `PVE/Storage/NFSPlugin.pm` `options`) that a clone storage
+/// made by `storage mount` takes over from its parent, besides `content`, `options` and `nodes`.
+/// Not taken: `path`, `server`, `export` (the clone's own), `disable` (a clone is enabled) and
+/// `snapshot-as-volume-chain` (such parents are refused).
+pub const CLONE_OPTIONS: &[&str] = &[
+    "content-dirs",
+    "prune-backups",
+    "max-protected-backups",
+    "format",
+    "mkdir",
+    "create-base-path",
+    "create-subdirs",
+    "bwlimit",
+    "preallocation",
+];
 
 /// What `POST /storage` needs for a new nfs storage (mount of a FlexClone).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -102,6 +120,8 @@ pub struct NewNfsStorage {
     pub content: Option<String>,
     pub options: Option<String>,
     pub nodes: Option<String>,
+    /// Further options (`CLONE_OPTIONS`), sent as given.
+    pub more: BTreeMap<String, String>,
 }
 
 /// The Proxmox VE calls the workflows make. The HTTP client implements every method; so does the

@@ -133,10 +133,24 @@ fn ticket_auth_logs_in_once_and_sends_csrf_on_writes() {
         content: Some("images,rootdir".into()),
         options: Some("vers=4.2,nconnect=16".into()),
         nodes: None,
+        more: [
+            ("prune-backups", "keep-last=3"),
+            ("preallocation", "metadata"),
+            ("content-dirs", "images=img"),
+            ("create-subdirs", "0"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
     })
     .unwrap();
     let created = c.storage("ONTAP01-CLONE").unwrap();
     assert_eq!(created.export.as_deref(), Some("/ONTAP01"));
+    // The further options come back as sent.
+    assert_eq!(created.clone_options["prune-backups"], "keep-last=3");
+    assert_eq!(created.clone_options["preallocation"], "metadata");
+    assert_eq!(created.clone_options["content-dirs"], "images=img");
+    assert_eq!(created.clone_options["create-subdirs"], "0");
     assert_eq!(created.options.as_deref(), Some("vers=4.2,nconnect=16"));
     assert_eq!(created.content.as_deref(), Some("images,rootdir"));
     c.delete_storage("ONTAP01-CLONE").unwrap();
@@ -216,6 +230,7 @@ fn errors_carry_the_status_line_and_the_body_message() {
             content: None,
             options: None,
             nodes: None,
+            more: Default::default(),
         })
         .unwrap_err();
     let api = e.api().unwrap();
@@ -235,6 +250,7 @@ fn errors_carry_the_status_line_and_the_body_message() {
             content: None,
             options: None,
             nodes: None,
+            more: Default::default(),
         })
         .unwrap_err();
     assert!(
@@ -480,6 +496,7 @@ fn each_call_makes_the_fewest_requests() {
         content: None,
         options: None,
         nodes: None,
+        more: Default::default(),
     };
     row(
         "create_nfs_storage",

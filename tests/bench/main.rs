@@ -142,12 +142,10 @@ impl Env {
         } else {
             sim.config_ini()
         };
-        let settings = format!(
-            "lock_dir = {d}/lock\ncluster_lock_dir = {d}/cluster-lock\npve_node_marker = {d}/not-a-pve-node\n\
-             state_dir = {d}/state\n",
-            d = dir.display()
-        );
-        let text = insert_settings(&base, &settings) + extra;
+        // The benchmark runs the release binary, which uses Proxmox's fixed paths (the test root
+        // of `sys::seams` exists only in debug builds): run it on a development host, not on a
+        // Proxmox node, where it would take the node's real locks.
+        let text = format!("{base}\n{extra}");
         fs::write(&config, text).expect("write config");
         fs::set_permissions(&config, fs::Permissions::from_mode(0o600)).expect("chmod");
         Env { sim, dir, config }
@@ -193,16 +191,6 @@ impl Drop for Env {
 static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Put tool settings into the `[proxmox]` section of a generated config.
-fn insert_settings(config: &str, settings: &str) -> String {
-    match config.find("[proxmox]\n") {
-        Some(i) => {
-            let at = i + "[proxmox]\n".len();
-            format!("{}{}{}", &config[..at], settings, &config[at..])
-        }
-        None => format!("{config}\n"),
-    }
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     if v.is_empty() {

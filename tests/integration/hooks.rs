@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::util::{run_command, Api, FaultRule, Output, TestEnv, BIN, RUN_TIMEOUT};
+use crate::util::{run_command, Api, FaultRule, Output, TestEnv, BIN, RUN_TIMEOUT, TEST_ROOT_ENV};
 
 /// A bound on waiting for something that must happen (a failure, not a measurement).
 const WAIT: Duration = Duration::from_secs(60);
@@ -37,9 +37,14 @@ fn wrapper(env: &TestEnv, name: &str) -> PathBuf {
     let text = fs::read_to_string(&src).unwrap();
     let call = "/usr/bin/pve-ontap-snapshot ";
     assert!(text.contains(call), "{name} calls {call}");
+    // Proxmox gives hooks a fixed environment (vzdump: none), so the test root goes in here.
     let text = text.replace(
         call,
-        &format!("'{BIN}' --config '{}' ", env.config_path().display()),
+        &format!(
+            "/usr/bin/env {TEST_ROOT_ENV}='{}' '{BIN}' --config '{}' ",
+            env.dir().display(),
+            env.config_path().display()
+        ),
     );
     let dst = env.path(&format!("bin/{name}"));
     fs::write(&dst, text).unwrap();
@@ -461,7 +466,7 @@ fn the_hook_timeout_bounds_the_action_and_thaws() {
     env.add_fault(
         FaultRule::new("POST", "/api/storage/volumes/*/snapshots")
             .api(Api::Ontap)
-            .delay_ms(30_000),
+            .delay_ms(4_000),
     );
     let out = hookscript(&env, 100, "post-start");
     out.assert_ok();
@@ -717,7 +722,7 @@ fn a_schedule_run_snapshots_and_prunes() {
 /// A fake `qm` that records its arguments, and the node marker naming node pve1.
 fn fake_node(env: &TestEnv) -> PathBuf {
     let log = env.path("qm.log");
-    let qm = env.path("bin/qm");
+    let qm = env.path("usr/sbin/qm");
     fs::write(
         &qm,
         format!("#!/bin/sh\necho \"$@\" >> '{}'\n", log.display()),

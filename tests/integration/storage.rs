@@ -790,6 +790,58 @@ fn mount_and_unmount_a_snapshot_text() {
 }
 
 #[test]
+fn mount_copies_every_option_of_the_parent_that_applies_to_the_clone() {
+    let env = TestEnv::new();
+    let parent: Vec<(&str, serde_json::Value)> = vec![
+        ("content-dirs", "images=img".into()),
+        ("prune-backups", "keep-last=3".into()),
+        ("max-protected-backups", 5.into()),
+        ("preallocation", "metadata".into()),
+        ("format", "qcow2".into()),
+        ("create-subdirs", 0.into()),
+        ("bwlimit", "restore=1024".into()),
+        ("nodes", "pve1,pve2".into()),
+    ];
+    env.world_mut(|w| {
+        let s = w
+            .pve
+            .storages
+            .iter_mut()
+            .find(|s| s.id == "ONTAP01")
+            .unwrap();
+        for (k, v) in &parent {
+            s.options.insert(k.to_string(), v.clone());
+        }
+    });
+    env.run(&[
+        "storage",
+        "mount",
+        "--storage",
+        "ONTAP01",
+        "--snapshot",
+        OLD_SNAPSHOT,
+    ])
+    .assert_ok();
+    for (key, _) in &parent {
+        assert_eq!(
+            storage_option(&env, "ONTAP01-CLONE", key),
+            storage_option(&env, "ONTAP01", key),
+            "{key}"
+        );
+        assert!(
+            storage_option(&env, "ONTAP01-CLONE", key).is_some(),
+            "{key}"
+        );
+    }
+    // The clone's own location, never the parent's.
+    assert_ne!(
+        storage_option(&env, "ONTAP01-CLONE", "export"),
+        storage_option(&env, "ONTAP01", "export")
+    );
+    assert_eq!(storage_option(&env, "ONTAP01-CLONE", "disable"), None);
+}
+
+#[test]
 fn mount_below_a_junction_json_keeps_the_directory_and_resolves_back() {
     let env = TestEnv::new();
     env.run(&["storage", "create", "--storage", "ONTAP03"])

@@ -964,7 +964,7 @@ fn become_node(env: &TestEnv) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(env.path("etc/pve/local")).unwrap();
     let calls = env.path("qm.calls");
-    let qm = env.path("bin/qm");
+    let qm = env.path("usr/sbin/qm");
     std::fs::write(
         &qm,
         format!(

@@ -199,6 +199,7 @@ fn register(
         content: r.storage.content.clone(),
         options: r.storage.options.clone(),
         nodes: r.storage.nodes.clone(),
+        more: r.storage.clone_options.clone(),
     })
     .step_with(|| format!("add nfs storage '{storage_id}' ({server}:{export}) to Proxmox VE"))?;
     Ok(policy)
@@ -432,6 +433,7 @@ fn readd_spec(s: &StorageConfig) -> NewNfsStorage {
         content: s.content.clone(),
         options: s.options.clone(),
         nodes: s.nodes.clone(),
+        more: s.clone_options.clone(),
     }
 }
 

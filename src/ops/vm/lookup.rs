@@ -42,7 +42,7 @@ pub(crate) fn load(pve: &dyn Pve, vmid: u32) -> Result<Target> {
 /// What a storage is to the VM commands.
 pub(crate) enum Kind {
     /// An nfs storage with an ONTAP section in the config.
-    Ontap(StorageConfig),
+    Ontap(Box<StorageConfig>),
     /// Anything else; the reason says why it is not used.
     Other(String),
 }
@@ -78,7 +78,7 @@ pub(crate) fn classify(
                     s.storage_type
                 )),
                 Some(s) => match b.ontap(id) {
-                    Ok(_) => Kind::Ontap(s.clone()),
+                    Ok(_) => Kind::Ontap(Box::new(s.clone())),
                     Err(e) => Kind::Other(format!("storage '{id}' is not ONTAP-backed: {e}")),
                 },
             };

@@ -245,6 +245,25 @@ pub fn artefacts(dump: &Value) -> BTreeSet<String> {
     out
 }
 
+/// Every lock file and directory: the entries of the node lock dir (without the coalescing records
+/// `<storage>.last`, which hooks keep on purpose) and of the cluster lock dir, named by place.
+pub fn lock_entries(lock_dir: &Path, cluster_lock_dir: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (place, dir) in [("node", lock_dir), ("cluster", cluster_lock_dir)] {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if place == "node" && name.ends_with(".last") {
+                    continue;
+                }
+                let kind = if entry.path().is_dir() { "dir" } else { "file" };
+                out.insert(format!("{place} {kind} {name}"));
+            }
+        }
+    }
+    out
+}
+
 /// Lock files under `lock_dir` that someone still holds, and entries left in the cluster lock dir.
 pub fn held_locks(lock_dir: &Path, cluster_lock_dir: &Path) -> Vec<String> {
     let mut held = Vec::new();
