@@ -9,6 +9,7 @@ pub mod http;
 pub mod ontap;
 pub mod pve;
 pub mod reqlog;
+pub mod scale;
 pub mod server;
 pub mod tls;
 pub mod wire;
