@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 pub mod client;
+mod bulk;
 mod errors;
 mod fields;
 mod jobs;

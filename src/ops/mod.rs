@@ -10,6 +10,7 @@ use crate::pve::Pve;
 pub mod backends;
 pub mod disks;
 pub mod naming;
+pub mod parallel;
 pub mod quiesce;
 pub mod rescan;
 pub mod resolve;

@@ -1,5 +1,8 @@
 //! `make bench`: measures what users feel — start-up, requests per command, the pause window, large
-//! snapshot lists, hook coalescing, end-to-end times — against the simulator; prints Markdown, writes JSON.
+//! snapshot lists, hook coalescing, end-to-end times, a 500-guest cluster — against the simulator;
+//! prints Markdown, writes JSON.
+
+mod scale;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -28,6 +31,7 @@ fn main() {
     thousand_snapshots(&mut report);
     concurrent_hooks(&mut report);
     end_to_end(&mut report);
+    scale::scale(&mut report);
 
     let table = report.markdown();
     println!("{table}");

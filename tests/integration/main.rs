@@ -6,6 +6,7 @@ mod faults;
 mod hooks;
 mod props;
 mod readme;
+mod scale;
 mod secrets;
 mod soak;
 mod storage;

@@ -8,6 +8,7 @@
 //! `errors` (ONTAP error bodies).
 
 mod auth;
+mod bulk;
 mod cli;
 mod clock;
 mod clone;
