@@ -13,6 +13,7 @@ mod encode;
 #[cfg(test)]
 mod test_server;
 mod tls;
+pub mod urgent;
 
 pub use backoff::Backoff;
 pub use encode::{base64, basic_auth, percent_encode};

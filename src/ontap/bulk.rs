@@ -63,7 +63,10 @@ pub(crate) fn name_queries(
     }
     for lower in &all_lower {
         // A twin stays in the trie as a name to keep, so no pattern reaches it.
-        keys.push((lower.clone(), wanted.contains(lower) && !twins.contains(lower)));
+        keys.push((
+            lower.clone(),
+            wanted.contains(lower) && !twins.contains(lower),
+        ));
     }
     for name in delete {
         if twins.contains(&name.to_ascii_lowercase()) {
@@ -71,10 +74,8 @@ pub(crate) fn name_queries(
         }
     }
     // `keys` are sorted; the patterns use the spelling of the names asked for.
-    let spelled: std::collections::BTreeMap<String, &String> = delete
-        .iter()
-        .map(|n| (n.to_ascii_lowercase(), n))
-        .collect();
+    let spelled: std::collections::BTreeMap<String, &String> =
+        delete.iter().map(|n| (n.to_ascii_lowercase(), n)).collect();
     let mut alternatives = Vec::new();
     cover(&keys, 0, min_prefix, &spelled, &mut alternatives);
     out.queries = pack(&alternatives, max_len);
@@ -166,7 +167,9 @@ pub struct SnapshotDeletes {
 /// HTTP statuses that refuse a query-based DELETE before any job starts (unknown parameter, no
 /// DELETE on the collection, request line too long): nothing was deleted, single deletes may follow.
 fn refused_before_start(e: &Error) -> bool {
-    matches!(e, Error::Api(_)) && e.api().is_some_and(|a| matches!(a.status, 400 | 405 | 413 | 414 | 431))
+    matches!(e, Error::Api(_))
+        && e.api()
+            .is_some_and(|a| matches!(a.status, 400 | 405 | 413 | 414 | 431))
 }
 
 /// Delete `names` (snapshots of one volume, `all` being every snapshot name it has) with
@@ -198,14 +201,17 @@ pub(crate) fn delete_by_query(
     for (i, value) in plan.queries.iter().enumerate() {
         let mut m = Mutation::new("DELETE", path.clone(), None);
         m.query.push(("name", value.clone()));
-        m.query.push(("create_time", format!("<={newest_create_time}")));
+        m.query
+            .push(("create_time", format!("<={newest_create_time}")));
         m.query.push(("continue_on_failure", "true".into()));
         // A repeated query deletes what is left of the same set: safe to send again.
         m.resend = true;
         match req.mutate(m) {
             Ok(_) => {}
             Err(e) if i == 0 && refused_before_start(&e) => {
-                log::info!("ONTAP refused the query-based snapshot delete ({e}); deleting one by one");
+                log::info!(
+                    "ONTAP refused the query-based snapshot delete ({e}); deleting one by one"
+                );
                 return Ok(None);
             }
             Err(Error::Job { uuid, message, .. }) => {
@@ -241,7 +247,11 @@ fn job_failures(req: &Requester, path: &str, job: &str, message: &str) -> Vec<(S
     let t = target(path, &[("job_results_uuid", job.to_string())]);
     let deadline = std::time::Instant::now() + req.budget();
     let errors = match req.get_value(&t, deadline) {
-        Ok(v) => v.get("errors").and_then(Value::as_array).cloned().unwrap_or_default(),
+        Ok(v) => v
+            .get("errors")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
         Err(e) => {
             log::debug!("no results for ONTAP job {job}: {e}");
             Vec::new()
@@ -358,7 +368,12 @@ mod tests {
     #[test]
     fn patterns_never_reach_a_name_that_stays_or_go_below_the_minimum_prefix() {
         let all = names(&["snap_a1", "snap_a2", "snap_a3", "snap_b1", "keep_a1"]);
-        let q = name_queries(&all, &names(&["snap_a1", "snap_a2", "snap_a3", "snap_b1"]), 5, 100);
+        let q = name_queries(
+            &all,
+            &names(&["snap_a1", "snap_a2", "snap_a3", "snap_b1"]),
+            5,
+            100,
+        );
         assert_eq!(q.queries, ["snap_*"]);
         let q = name_queries(&all, &names(&["snap_a1", "snap_a2", "snap_a3"]), 5, 100);
         assert_eq!(q.queries, ["snap_a*"]);

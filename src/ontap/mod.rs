@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-pub mod client;
 mod bulk;
+pub mod client;
 mod errors;
 mod fields;
 mod jobs;

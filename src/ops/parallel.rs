@@ -141,6 +141,8 @@ mod tests {
         })
         .unwrap_err();
         assert!(e.to_string().contains("failed"), "{e}");
-        assert!(try_map(&Vec::<u8>::new(), 4, |_| Ok(())).unwrap().is_empty());
+        assert!(try_map(&Vec::<u8>::new(), 4, |_| Ok(()))
+            .unwrap()
+            .is_empty());
     }
 }

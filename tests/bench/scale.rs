@@ -50,7 +50,14 @@ fn pick_guests(s: &pve_ontap_sim::Scenario) -> (u32, u32) {
 
 fn newest(env: &Env) -> String {
     let out = env
-        .run(&["--output", "json", "storage", "list", "--storage", "ONTAP01"])
+        .run(&[
+            "--output",
+            "json",
+            "storage",
+            "list",
+            "--storage",
+            "ONTAP01",
+        ])
         .1;
     let v: Value = serde_json::from_str(&out).expect("list JSON");
     v.as_array()
@@ -99,9 +106,21 @@ pub fn scale(report: &mut Report) {
         stdout
     };
     let (r, s) = (running.to_string(), stopped.to_string());
-    step("storage list (1000 snapshots)".into(), "-", &["storage", "list", "--storage", "ONTAP01"]);
-    step("storage show".into(), "-", &["storage", "show", "--storage", "ONTAP01"]);
-    step("storage create".into(), "-", &["storage", "create", "--storage", "ONTAP01"]);
+    step(
+        "storage list (1000 snapshots)".into(),
+        "-",
+        &["storage", "list", "--storage", "ONTAP01"],
+    );
+    step(
+        "storage show".into(),
+        "-",
+        &["storage", "show", "--storage", "ONTAP01"],
+    );
+    step(
+        "storage create".into(),
+        "-",
+        &["storage", "create", "--storage", "ONTAP01"],
+    );
     step(
         "storage create --freeze".into(),
         "running QEMU guests (configs); guests frozen",
@@ -111,7 +130,14 @@ pub fn scale(report: &mut Report) {
     step(
         "storage mount".into(),
         "-",
-        &["storage", "mount", "--storage", "ONTAP01", "--snapshot", &snap],
+        &[
+            "storage",
+            "mount",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            &snap,
+        ],
     );
     step(
         "storage unmount".into(),
@@ -121,18 +147,41 @@ pub fn scale(report: &mut Report) {
     step(
         "storage restore --yes --force".into(),
         "running guests (configs)",
-        &["storage", "restore", "--storage", "ONTAP01", "--snapshot", &snap, "--yes", "--force"],
+        &[
+            "storage",
+            "restore",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            &snap,
+            "--yes",
+            "--force",
+        ],
     );
     let snap = newest(&env);
     step(
         "storage delete".into(),
         "-",
-        &["storage", "delete", "--storage", "ONTAP01", "--snapshot", &snap],
+        &[
+            "storage",
+            "delete",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            &snap,
+        ],
     );
     step(
         "storage prune --keep-last 10 (about 990 deleted)".into(),
         "-",
-        &["storage", "prune", "--storage", "ONTAP01", "--keep-last", "10"],
+        &[
+            "storage",
+            "prune",
+            "--storage",
+            "ONTAP01",
+            "--keep-last",
+            "10",
+        ],
     );
     step(
         format!("vm create (VM {r}, {run_disks} disks)"),
@@ -168,9 +217,7 @@ pub fn scale(report: &mut Report) {
     );
     next_second();
     env.run(&["vm", "create", "--vm", &s]);
-    let sets = env
-        .run(&["--output", "json", "vm", "list", "--vm", &s])
-        .1;
+    let sets = env.run(&["--output", "json", "vm", "list", "--vm", &s]).1;
     let sets: Value = serde_json::from_str(&sets).expect("vm list JSON");
     let set = sets[0]["timestamp"].as_str().expect("a set").to_string();
     step(

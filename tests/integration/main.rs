@@ -1,6 +1,7 @@
 //! Integration tests: the real `pve-ontap-snapshot` binary against the in-process simulator.
 //! `util` holds the environment (simulator, temp dir, config, runner); one module per feature.
 
+mod bulk;
 mod config;
 mod faults;
 mod hooks;

@@ -89,55 +89,128 @@ fn counts(s: &Sized) -> BTreeMap<&'static str, usize> {
     };
     let json = ["--output", "json"];
     let with = |args: &[&'static str]| [&json[..], args].concat();
-    step("storage create", &with(&["storage", "create", "--storage", "ONTAP01"]));
-    let list = step("storage list", &with(&["storage", "list", "--storage", "ONTAP01"]));
+    step(
+        "storage create",
+        &with(&["storage", "create", "--storage", "ONTAP01"]),
+    );
+    let list = step(
+        "storage list",
+        &with(&["storage", "list", "--storage", "ONTAP01"]),
+    );
     let newest = list
         .as_array()
         .and_then(|a| a.iter().filter_map(|r| r["name"].as_str()).max())
         .expect("a snapshot")
         .to_string();
     step("storage show", &["storage", "show", "--storage", "ONTAP01"]);
-    step("storage mount", &["storage", "mount", "--storage", "ONTAP01", "--snapshot", &newest]);
-    step("storage unmount", &["storage", "unmount", "--storage", "ONTAP01-CLONE"]);
+    step(
+        "storage mount",
+        &[
+            "storage",
+            "mount",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            &newest,
+        ],
+    );
+    step(
+        "storage unmount",
+        &["storage", "unmount", "--storage", "ONTAP01-CLONE"],
+    );
     step(
         "storage restore",
-        &["storage", "restore", "--storage", "ONTAP01", "--snapshot", &newest, "--yes", "--force"],
+        &[
+            "storage",
+            "restore",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            &newest,
+            "--yes",
+            "--force",
+        ],
     );
-    step("storage create --freeze", &["storage", "create", "--storage", "ONTAP01", "--freeze"]);
-    step("storage prune", &["storage", "prune", "--storage", "ONTAP01", "--keep-last", "2"]);
-    let list = env.run(&with(&["storage", "list", "--storage", "ONTAP01"])).json();
+    step(
+        "storage create --freeze",
+        &["storage", "create", "--storage", "ONTAP01", "--freeze"],
+    );
+    step(
+        "storage prune",
+        &[
+            "storage",
+            "prune",
+            "--storage",
+            "ONTAP01",
+            "--keep-last",
+            "2",
+        ],
+    );
+    let list = env
+        .run(&with(&["storage", "list", "--storage", "ONTAP01"]))
+        .json();
     let newest = list
         .as_array()
         .and_then(|a| a.iter().filter_map(|r| r["name"].as_str()).max())
         .expect("a snapshot")
         .to_string();
-    step("storage delete", &["storage", "delete", "--storage", "ONTAP01", "--snapshot", &newest]);
+    step(
+        "storage delete",
+        &[
+            "storage",
+            "delete",
+            "--storage",
+            "ONTAP01",
+            "--snapshot",
+            &newest,
+        ],
+    );
 
     next_second();
     step("vm create", &["vm", "create", "--vm", "9001"]);
     next_second();
-    step("vm create --suspend", &["vm", "create", "--vm", "9001", "--suspend"]);
+    step(
+        "vm create --suspend",
+        &["vm", "create", "--vm", "9001", "--suspend"],
+    );
     next_second();
-    step("vm create --freeze", &["vm", "create", "--vm", "9001", "--freeze"]);
+    step(
+        "vm create --freeze",
+        &["vm", "create", "--vm", "9001", "--freeze"],
+    );
     let sets = step("vm list", &with(&["vm", "list", "--vm", "9001"]));
     let first = sets[0]["timestamp"].as_str().expect("a set").to_string();
-    step("vm delete", &["vm", "delete", "--vm", "9001", "--snapshot", &first]);
-    step("vm prune", &["vm", "prune", "--vm", "9001", "--keep-last", "1"]);
+    step(
+        "vm delete",
+        &["vm", "delete", "--vm", "9001", "--snapshot", &first],
+    );
+    step(
+        "vm prune",
+        &["vm", "prune", "--vm", "9001", "--keep-last", "1"],
+    );
     next_second();
     env.run(&["vm", "create", "--vm", "9002"]).assert_ok();
     let sets = env.run(&with(&["vm", "list", "--vm", "9002"])).json();
     let set = sets[0]["timestamp"].as_str().expect("a set").to_string();
-    step("vm restore", &["vm", "restore", "--vm", "9002", "--snapshot", &set, "--yes"]);
+    step(
+        "vm restore",
+        &["vm", "restore", "--vm", "9002", "--snapshot", &set, "--yes"],
+    );
 
-    step("hook post-stop (storage-snapshot)", &["hook", "9002", "post-stop"]);
+    step(
+        "hook post-stop (storage-snapshot)",
+        &["hook", "9002", "post-stop"],
+    );
     step("check", &["check"]);
     out
 }
 
 #[test]
 fn request_counts_grow_only_where_every_guest_must_be_read() {
-    let small = sized("nodes=2,guests=12,storages=3,svms=2,snapshots=2,first-volume-snapshots=6,seed=3");
-    let large = sized("nodes=7,guests=70,storages=6,svms=3,snapshots=2,first-volume-snapshots=60,seed=4");
+    let small =
+        sized("nodes=2,guests=12,storages=3,svms=2,snapshots=2,first-volume-snapshots=6,seed=3");
+    let large =
+        sized("nodes=7,guests=70,storages=6,svms=3,snapshots=2,first-volume-snapshots=60,seed=4");
     let a = counts(&small);
     let b = counts(&large);
     let table: Vec<String> = a
@@ -184,5 +257,8 @@ fn request_counts_grow_only_where_every_guest_must_be_read() {
         b["check"] - per_storage * large.storages,
         "{table}"
     );
-    assert!(per_storage <= 4, "check makes {per_storage} requests per storage\n{table}");
+    assert!(
+        per_storage <= 4,
+        "check makes {per_storage} requests per storage\n{table}"
+    );
 }

@@ -236,7 +236,10 @@ mod tests {
 
     #[test]
     fn a_query_selects_by_any_field_and_none_is_refused() {
-        let mut q = query(&[("name", "snap1|snap3|snap9"), ("continue_on_failure", "true")]);
+        let mut q = query(&[
+            ("name", "snap1|snap3|snap9"),
+            ("continue_on_failure", "true"),
+        ]);
         let o = options(&mut q, true).unwrap();
         assert!(o.continue_on_failure && !o.serial_records && !o.return_records);
         assert_eq!(o.return_timeout, QUERY_RETURN_TIMEOUT);
@@ -251,8 +254,14 @@ mod tests {
         assert_eq!(s.len(), 1);
         let e = select(&mut query(&[]), &schema(), "DELETE", &records(), None).unwrap_err();
         assert_eq!(e.status, 405);
-        let e = select(&mut query(&[("size", "1")]), &schema(), "DELETE", &records(), None)
-            .unwrap_err();
+        let e = select(
+            &mut query(&[("size", "1")]),
+            &schema(),
+            "DELETE",
+            &records(),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(e.code, 262179);
         // Before serial_records existed it is an unknown parameter.
         let mut q = query(&[("serial_records", "true"), ("name", "x")]);
@@ -284,7 +293,10 @@ mod tests {
         assert_eq!(stop.done.len(), 1);
         assert_eq!(stop.failed[0].record.name, "s2");
         assert_eq!(
-            stop.skipped.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            stop.skipped
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
             ["s3", "s4"]
         );
         let go_on = run(&mut (), &recs, true, fail_two);
@@ -292,7 +304,10 @@ mod tests {
         assert!(go_on.skipped.is_empty());
         let e = job_error(&go_on).unwrap();
         assert_eq!(e.code, 1638543);
-        assert_eq!(e.message, "1 of 4 records failed: Snapshot \"s2\" has an owner.");
+        assert_eq!(
+            e.message,
+            "1 of 4 records failed: Snapshot \"s2\" has an owner."
+        );
         assert!(job_error(&run(&mut (), &recs, true, |_, _| Ok(()))).is_none());
         let body = results_body("/api/storage/volumes/v/snapshots", "j1", &go_on);
         assert_eq!(body["num_records"], 3);
