@@ -54,6 +54,21 @@ where
     slots
 }
 
+/// Call `f` on every item with at most `limit` calls in flight, whatever each returns; the answers
+/// in input order (for independent checks that each report their own outcome).
+pub fn map_all<T, R, F>(items: &[T], limit: usize, f: F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> R + Sync,
+{
+    map_until_error(items, limit, |item| Ok(f(item)))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect()
+}
+
 /// Like `map_until_error`, all or nothing: the answers in input order, or the first error (in input
 /// order) when any call failed.
 pub fn try_map<T, R, F>(items: &[T], limit: usize, f: F) -> Result<Vec<R>>
