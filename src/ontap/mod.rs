@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 
 mod bulk;
 pub mod client;
+mod connection;
 mod errors;
 mod fields;
 mod jobs;
@@ -14,6 +15,7 @@ mod paging;
 mod request;
 
 pub use client::OntapClient;
+pub use connection::Connection;
 
 /// ONTAP release as reported by `/api/cluster?fields=version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

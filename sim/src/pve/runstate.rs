@@ -3,46 +3,16 @@
 
 use std::time::Instant;
 
-use super::config::{self, ConfigUpdate};
+use super::pending;
 use super::scenario::{GuestType, RunStatus};
 use super::state::{Guest, PveState};
-
-/// The effect of a task, applied when it ends.
-#[derive(Debug, Clone)]
-pub(crate) enum Action {
-    /// `qmstart` / `vzstart` (also a resume of a hibernated VM).
-    Start { vmid: u32, skiplock: bool },
-    /// `qmstop` / `vzstop`: hard stop.
-    Stop { vmid: u32, skiplock: bool },
-    /// `qmshutdown` / `vzshutdown`.
-    Shutdown {
-        vmid: u32,
-        skiplock: bool,
-        force_stop: bool,
-    },
-    /// `qmpause`: QMP `stop`.
-    Pause { vmid: u32, skiplock: bool },
-    /// `qmsuspend`: save RAM to a vmstate volume, quit QEMU, `lock: suspended`.
-    Hibernate {
-        vmid: u32,
-        skiplock: bool,
-        statestorage: Option<String>,
-    },
-    /// `qmresume`: `cont` (or a full start after hibernation).
-    Resume { vmid: u32, skiplock: bool },
-    /// `vzsuspend`: `lxc-checkpoint -s` (the container stops, its state is saved).
-    CtSuspend { vmid: u32 },
-    /// `vzresume`: `lxc-checkpoint -r` (restore from the checkpoint).
-    CtResume { vmid: u32 },
-    /// `qmconfig` (async config update).
-    Config { vmid: u32, update: ConfigUpdate },
-}
+use super::task::Action;
 
 /// Run the task part of `action`; Ok = task log lines, Err = `TASK ERROR` text.
 pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<String>, String> {
     let now = Instant::now();
     match action {
-        Action::Config { vmid, update } => config::apply(state, *vmid, update),
+        Action::Config { vmid, update } => pending::apply(state, *vmid, update),
         Action::Hibernate {
             vmid,
             skiplock,
