@@ -190,16 +190,13 @@ pub fn results_body(base: &str, job: &str, result: &BulkResult) -> Value {
         "records": records,
         "num_records": result.done.len(),
         "errors": errors,
-        "_links": {"self": {"href": format!("{base}?job_results_uuid={job}")}},
+        "_links": {"self": {"href": results_href(base, job)}},
     })
 }
 
-/// The job link of a multi-record job: `self` and the `results` collection query.
-pub fn job_link(base: &str, job: &str) -> Value {
-    json!({"uuid": job, "_links": {
-        "self": {"href": format!("/api/cluster/jobs/{job}")},
-        "results": {"href": format!("{base}?job_results_uuid={job}")},
-    }})
+/// Where a multi-record job's results are: the collection with `job_results_uuid`.
+pub fn results_href(base: &str, job: &str) -> String {
+    format!("{base}?job_results_uuid={job}")
 }
 
 #[cfg(test)]
@@ -313,9 +310,8 @@ mod tests {
         assert_eq!(body["num_records"], 3);
         assert_eq!(body["errors"][0]["code"], "1638543");
         assert_eq!(body["errors"][0]["target"], "u2");
-        let link = job_link("/api/storage/volumes/v/snapshots", "j1");
         assert_eq!(
-            link["_links"]["results"]["href"],
+            results_href("/api/storage/volumes/v/snapshots", "j1"),
             "/api/storage/volumes/v/snapshots?job_results_uuid=j1"
         );
     }

@@ -47,7 +47,12 @@ fn a_query_delete_removes_every_match_in_one_job() {
     assert_eq!(r["num_records"], 3);
     assert_eq!(r["errors"].as_array().map(Vec::len), Some(0));
     // With return_timeout the answer waits for the job.
-    let (s, v) = call(&sh, "DELETE", &format!("{url}?name=b5&return_timeout=10"), None);
+    let (s, v) = call(
+        &sh,
+        "DELETE",
+        &format!("{url}?name=b5&return_timeout=10"),
+        None,
+    );
     assert_eq!(s, 200, "{v}");
     assert_eq!(b_names(&sh, &url), ["b2"]);
 }
@@ -56,7 +61,12 @@ fn a_query_delete_removes_every_match_in_one_job() {
 fn a_failure_stops_the_job_unless_it_continues_and_each_failure_is_reported() {
     let sh = shared();
     let (_, url) = five(&sh);
-    let (s, v) = call(&sh, "DELETE", &format!("{url}?name=b*&return_timeout=0"), None);
+    let (s, v) = call(
+        &sh,
+        "DELETE",
+        &format!("{url}?name=b*&return_timeout=0"),
+        None,
+    );
     assert_eq!(s, 202, "{v}");
     let job = v["job"]["uuid"].as_str().unwrap().to_string();
     let j = wait_job(&sh, &job);
@@ -67,7 +77,13 @@ fn a_failure_stops_the_job_unless_it_continues_and_each_failure_is_reported() {
     let r = get(&sh, &format!("{url}?job_results_uuid={job}"));
     assert_eq!(names(&r), ["b1"]);
     assert_eq!(r["errors"][0]["code"], "1638555");
-    assert!(r["errors"][0]["message"].as_str().unwrap().contains("\"b2\""), "{r}");
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"b2\""),
+        "{r}"
+    );
 
     let j = run_job(
         &sh,
@@ -76,7 +92,13 @@ fn a_failure_stops_the_job_unless_it_continues_and_each_failure_is_reported() {
         None,
     );
     assert_eq!(j["state"], "failure");
-    assert!(j["message"].as_str().unwrap().starts_with("1 of 4 records failed"), "{j}");
+    assert!(
+        j["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 of 4 records failed"),
+        "{j}"
+    );
     assert_eq!(b_names(&sh, &url), ["b2"]);
 }
 
@@ -91,12 +113,22 @@ fn a_query_patch_changes_every_match() {
         Some(json!({"comment": "bulk", "snapmirror_label": "daily"})),
     );
     assert_eq!(j["state"], "success", "{j}");
-    let v = get(&sh, &format!("{url}?comment=bulk&fields=snapmirror_label&order_by=name"));
+    let v = get(
+        &sh,
+        &format!("{url}?comment=bulk&fields=snapmirror_label&order_by=name"),
+    );
     assert_eq!(names(&v), ["b3", "b4"]);
     assert_eq!(v["records"][0]["snapmirror_label"], "daily");
-    // One name for many snapshots cannot be.
-    let (s, v) = call(&sh, "PATCH", &format!("{url}?name=b*&return_timeout=0"), Some(json!({"name": "x"})));
-    assert_eq!(s, 400, "{v}");
+    // One name for several snapshots: the first takes it, the others fail as duplicates.
+    let j = run_job(
+        &sh,
+        "PATCH",
+        &format!("{url}?name=b3|b4&continue_on_failure=true&return_timeout=0"),
+        Some(json!({"name": "x"})),
+    );
+    assert_eq!(j["state"], "failure", "{j}");
+    assert_eq!(j["code"], 525059);
+    assert_eq!(b_names(&sh, &url), ["b1", "b2", "b4", "b5"]);
 }
 
 #[test]
@@ -108,10 +140,20 @@ fn parameters_and_refusals() {
     assert_eq!(s, 405);
     let (s, v) = call(&sh, "DELETE", &format!("{url}?nosuchfield=1"), None);
     assert_eq!((s, err_code(&v)), (400, "262179"));
-    let (s, v) = call(&sh, "DELETE", &format!("{url}?name=b1&serial_records=true&return_timeout=0"), None);
+    let (s, v) = call(
+        &sh,
+        "DELETE",
+        &format!("{url}?name=b1&serial_records=true&return_timeout=0"),
+        None,
+    );
     assert_eq!(s, 202, "{v}");
     // A query that matches nothing is a job with nothing to do.
-    let j = run_job(&sh, "DELETE", &format!("{url}?name=nothing&return_timeout=0"), None);
+    let j = run_job(
+        &sh,
+        "DELETE",
+        &format!("{url}?name=nothing&return_timeout=0"),
+        None,
+    );
     assert_eq!(j["state"], "success");
     // serial_records is unknown before 9.10.
     let old = shared_with(Scenario {
