@@ -11,7 +11,7 @@ use crate::http::percent_encode;
 use super::client::literal;
 use super::errors::is_not_found;
 use super::request::{target, Mutation, Requester};
-use super::OntapVersion;
+use super::{OntapVersion, SnapshotBatch};
 
 /// The first release whose query-based snapshot DELETE is one job with per-record results
 /// (netapp-ontap 9.11.1+ `_check_multi_record_response`); before it each record gets its own job.
@@ -172,32 +172,32 @@ fn refused_before_start(e: &Error) -> bool {
             .is_some_and(|a| matches!(a.status, 400 | 405 | 413 | 414 | 431))
 }
 
-/// Delete `names` (snapshots of one volume, `all` being every snapshot name it has) with
-/// query-based DELETEs: `name=` queries from `name_queries`, bounded by `create_time<=newest` so
-/// that a snapshot made after the listing can never match, `continue_on_failure=true`, each
-/// request one job. `Ok(None)`: ONTAP refused the request before deleting anything (the caller
-/// deletes one by one).
+/// Delete the batch's names with query-based DELETEs: `name=` queries from `name_queries`,
+/// bounded by `create_time<=` the newest one so that a snapshot made after the listing can never
+/// match, `continue_on_failure=true`, each request one job. `Ok(None)`: ONTAP refused the first
+/// request before deleting anything, or a name needs a delete of its own (the caller deletes one
+/// by one).
 ///
 /// When a job ends in failure, the job's results (`job_results_uuid`) give each failed record's
 /// message, and one listing of the volume's snapshots says which names are still there.
 pub(crate) fn delete_by_query(
     req: &Requester,
     volume_uuid: &str,
-    names: &[String],
-    all: &[String],
-    newest_create_time: &str,
-    min_prefix: usize,
+    batch: &SnapshotBatch,
 ) -> Result<Option<SnapshotDeletes>> {
-    let plan = name_queries(all, names, min_prefix, MAX_QUERY_VALUE);
-    if !plan.singles.is_empty() {
+    let names = &batch.names;
+    let plan = name_queries(&batch.all_names, names, batch.min_prefix, MAX_QUERY_VALUE);
+    if !plan.singles.is_empty() || batch.newest_create_time.is_empty() {
         return Ok(None);
     }
+    let newest_create_time = &batch.newest_create_time;
     let path = format!(
         "/api/storage/volumes/{}/snapshots",
         percent_encode(volume_uuid)
     );
     let mut out = SnapshotDeletes::default();
     let mut failures: Vec<(String, String)> = Vec::new();
+    let mut refusal = None;
     for (i, value) in plan.queries.iter().enumerate() {
         let mut m = Mutation::new("DELETE", path.clone(), None);
         m.query.push(("name", value.clone()));
@@ -208,14 +208,19 @@ pub(crate) fn delete_by_query(
         m.resend = true;
         match req.mutate(m) {
             Ok(_) => {}
-            Err(e) if i == 0 && refused_before_start(&e) => {
-                log::info!(
-                    "ONTAP refused the query-based snapshot delete ({e}); deleting one by one"
-                );
-                return Ok(None);
-            }
+            // Answered 202, then the job failed: its results name each failed record.
             Err(Error::Job { uuid, message, .. }) => {
                 failures.extend(job_failures(req, &path, &uuid, &message));
+            }
+            // A job that failed within `return_timeout` answers with its error (the first
+            // failure's message, no results link); a request refused before any job started
+            // answers the same way. The listing below tells them apart.
+            Err(e) if e.api().is_some() => {
+                if i == 0 && refused_before_start(&e) {
+                    refusal = Some(e.to_string());
+                }
+                let message = e.api().map(|a| a.message.clone()).unwrap_or_default();
+                failures.push((quoted_name(&message), message));
             }
             Err(e) => return Err(e),
         }
@@ -226,19 +231,33 @@ pub(crate) fn delete_by_query(
     }
     // What is still there failed; everything else asked for is gone.
     let left = remaining(req, &path, names)?;
+    if let Some(why) = refusal.filter(|_| left.len() == names.len() && plan.queries.len() == 1) {
+        log::info!("ONTAP refused the query-based snapshot delete ({why}); deleting one by one");
+        return Ok(None);
+    }
     for name in names {
         if left.contains(&name.to_ascii_lowercase()) {
             let reason = failures
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .or_else(|| failures.iter().find(|(n, _)| n.is_empty()))
-                .map_or_else(|| "not deleted".to_string(), |(_, m)| m.clone());
+                .map(|(_, m)| m.clone())
+                .or_else(|| {
+                    failures
+                        .first()
+                        .map(|(_, m)| format!("not deleted (the request's error: {m})"))
+                })
+                .unwrap_or_else(|| "not deleted".to_string());
             out.failed.push((name.clone(), reason));
         } else {
             out.deleted.push(name.clone());
         }
     }
     Ok(Some(out))
+}
+
+/// The snapshot an ONTAP message quotes (`Snapshot "<name>" of volume ...`), or "".
+fn quoted_name(message: &str) -> String {
+    message.split('"').nth(1).unwrap_or_default().to_string()
 }
 
 /// (snapshot name or "" when unknown, message) of each failed record of a job; the job's own
@@ -264,9 +283,7 @@ fn job_failures(req: &Requester, path: &str, job: &str, message: &str) -> Vec<(S
         .iter()
         .map(|e| {
             let text = e.get("message").and_then(Value::as_str).unwrap_or(message);
-            // ONTAP's messages quote the snapshot: `Snapshot "<name>" of volume ...`.
-            let name = text.split('"').nth(1).unwrap_or_default();
-            (name.to_string(), text.to_string())
+            (quoted_name(text), text.to_string())
         })
         .collect()
 }

@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
 
 use crate::error::{Api, ApiError, Error, Result};
-use crate::ontap::{NewFlexClone, NewSnapshot, Ontap, OntapVersion, Snapshot, Svm, Volume};
+use crate::ontap::{
+    NewFlexClone, NewSnapshot, Ontap, OntapVersion, Snapshot, SnapshotBatch, SnapshotDeletes, Svm,
+    Volume,
+};
 use crate::ops::Backends;
 use crate::pve::{Guest, GuestConfig, GuestType, NewNfsStorage, Pve, StorageConfig};
 
@@ -25,6 +28,8 @@ pub(crate) struct World {
     /// Volume uuid → its snapshots.
     pub snapshots: BTreeMap<String, Vec<Snapshot>>,
     pub version: Option<OntapVersion>,
+    /// `delete_snapshots` deletes (ONTAP 9.11.1+); else it answers `None` (one by one).
+    pub bulk_deletes: bool,
     /// A new FlexClone gets the parent's export policy (else `default`).
     pub clone_inherits_policy: bool,
     /// Config sections (storage ids `ontap()` knows); None = every storage.
@@ -157,6 +162,33 @@ impl Fake {
         if let Some(g) = w.guests.iter_mut().find(|g| g.vmid == vmid) {
             g.status = status.into();
         }
+    }
+
+    /// The effect of a snapshot delete: refused while a FlexClone depends on it.
+    fn remove_snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<()> {
+        let mut w = self.world();
+        let vol = w.volume_by_uuid(volume_uuid)?.name.clone();
+        let snaps = w.snapshots.entry(volume_uuid.to_string()).or_default();
+        let Some(i) = snaps.iter().position(|s| s.uuid == snapshot_uuid) else {
+            return Err(api(404, "1638600", "The snapshot does not exist."));
+        };
+        let name = snaps[i].name.clone();
+        let owned = w.volumes.iter().any(|v| {
+            v.parent_volume.as_deref() == Some(vol.as_str())
+                && v.parent_snapshot.as_deref() == Some(name.as_str())
+        });
+        if owned {
+            return Err(api(
+                409,
+                "1638543",
+                "Failed to delete snapshot because it has an owner.",
+            ));
+        }
+        w.snapshots
+            .entry(volume_uuid.to_string())
+            .or_default()
+            .remove(i);
+        Ok(())
     }
 
     fn call(&self, name: &str, arg: &str) -> Result<()> {
@@ -364,31 +396,35 @@ impl Ontap for Fake {
         Ok(snap)
     }
 
+    /// With `bulk_deletes`, tries every name as `delete_snapshot` would and reports each one.
+    fn delete_snapshots(
+        &self,
+        volume_uuid: &str,
+        batch: &SnapshotBatch,
+    ) -> Result<Option<SnapshotDeletes>> {
+        self.call("ontap.delete_snapshots", &batch.names.join(","))?;
+        if !self.world().bulk_deletes {
+            return Ok(None);
+        }
+        let mut out = SnapshotDeletes::default();
+        for name in &batch.names {
+            let uuid = self
+                .world()
+                .snapshots
+                .get(volume_uuid)
+                .and_then(|v| v.iter().find(|s| &s.name == name))
+                .map(|s| s.uuid.clone());
+            match uuid.map(|u| self.remove_snapshot(volume_uuid, &u)) {
+                Some(Ok(())) | None => out.deleted.push(name.clone()),
+                Some(Err(e)) => out.failed.push((name.clone(), e.to_string())),
+            }
+        }
+        Ok(Some(out))
+    }
+
     fn delete_snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<()> {
         self.call("ontap.delete_snapshot", snapshot_uuid)?;
-        let mut w = self.world();
-        let vol = w.volume_by_uuid(volume_uuid)?.name.clone();
-        let snaps = w.snapshots.entry(volume_uuid.to_string()).or_default();
-        let Some(i) = snaps.iter().position(|s| s.uuid == snapshot_uuid) else {
-            return Err(api(404, "1638600", "The snapshot does not exist."));
-        };
-        let name = snaps[i].name.clone();
-        let owned = w.volumes.iter().any(|v| {
-            v.parent_volume.as_deref() == Some(vol.as_str())
-                && v.parent_snapshot.as_deref() == Some(name.as_str())
-        });
-        if owned {
-            return Err(api(
-                409,
-                "1638543",
-                "Failed to delete snapshot because it has an owner.",
-            ));
-        }
-        w.snapshots
-            .entry(volume_uuid.to_string())
-            .or_default()
-            .remove(i);
-        Ok(())
+        self.remove_snapshot(volume_uuid, snapshot_uuid)
     }
 
     fn restore_volume(&self, volume_uuid: &str, snapshot_name: &str) -> Result<()> {
@@ -634,6 +670,7 @@ fn default_world() -> World {
         volumes,
         snapshots: BTreeMap::new(),
         version: Some(OntapVersion::new(9, 14, 1)),
+        bulk_deletes: false,
         clone_inherits_policy: true,
         sections: None,
         fail: Vec::new(),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::ontap::{FileInfo, Ontap, Volume};
+use crate::ontap::{FileInfo, Ontap, SnapshotBatch, SnapshotDeletes, Volume};
 use crate::ops::resolve::Resolved;
 use crate::ops::vm::Ctx;
 use crate::ops::Backends;
@@ -330,6 +330,17 @@ fn ontap_error(message: &str) -> Error {
 }
 
 impl Ontap for FakeOntap {
+    fn delete_snapshots(
+        &self,
+        _volume_uuid: &str,
+        batch: &SnapshotBatch,
+    ) -> Result<Option<SnapshotDeletes>> {
+        Err(Error::Refused(format!(
+            "the VM test double deletes no volume snapshots ({} asked)",
+            batch.names.len()
+        )))
+    }
+
     fn clone_file(
         &self,
         volume: &Volume,
