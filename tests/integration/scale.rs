@@ -39,6 +39,9 @@ struct Sized {
     storages: usize,
     guests: usize,
     running: usize,
+    running_qemu: usize,
+    /// Running QEMU guests with the agent and a disk on ONTAP01 (what `--freeze` freezes).
+    freezable: usize,
 }
 
 fn sized(spec: &str) -> Sized {
@@ -51,6 +54,17 @@ fn sized(spec: &str) -> Sized {
         .guests
         .iter()
         .filter(|g| g.status == pve_ontap_sim::pve::RunStatus::Running)
+        .count();
+    let qemu_running = || {
+        scenario.pve.guests.iter().filter(|g| {
+            g.status == pve_ontap_sim::pve::RunStatus::Running
+                && g.guest_type == pve_ontap_sim::pve::GuestType::Qemu
+        })
+    };
+    let running_qemu = qemu_running().count();
+    let freezable = qemu_running()
+        .filter(|g| g.config.contains_key("agent"))
+        .filter(|g| g.config.values().any(|v| v.starts_with("ONTAP01:")))
         .count();
     let env = TestEnv::with_options(SimOptions {
         scenario,
@@ -65,6 +79,8 @@ fn sized(spec: &str) -> Sized {
         storages: spec.storages as usize,
         guests,
         running,
+        running_qemu,
+        freezable,
     }
 }
 
@@ -256,6 +272,12 @@ fn request_counts_grow_only_where_every_guest_must_be_read() {
     assert_eq!(
         b["storage restore"] - a["storage restore"],
         large.running - small.running,
+        "{table}"
+    );
+    // `--freeze`: every running QEMU guest's config, then a freeze and a thaw of those on it.
+    assert_eq!(
+        b["storage create --freeze"] - a["storage create --freeze"],
+        (large.running_qemu - small.running_qemu) + 2 * (large.freezable - small.freezable),
         "{table}"
     );
     // `check` looks at every configured storage: the same requests for each.

@@ -1,5 +1,5 @@
 //! The job runner: ends every job whose time has come, in the order they end, by executing its
-//! `Action` through the resource modules (snapshots, volumes, file clone, CLI), then forgets old jobs.
+//! `Action` through the resource modules (snapshots, volumes, file clone, CLI), after forgetting old jobs.
 
 use std::time::Instant;
 
@@ -55,11 +55,17 @@ fn apply(action: Action, state: &mut OntapState) -> Result<(), ApiError> {
 }
 
 impl OntapState {
-    /// End every job whose time has come (in the order they end), then forget old ones.
+    /// Forget jobs ended longer than the retention ago, then end every job whose time has come (in
+    /// the order they end).
     /// `handle` does this on every request; call it before reading the state from outside
     /// (e.g. a state dump) to see the effects of jobs that ended since the last request.
     pub fn tick(&mut self) {
         let now = Instant::now();
+        // Forget old jobs first: a job that ends in this tick stays readable until the next one,
+        // so a `return_timeout` wait sees its outcome even when it wakes late.
+        let keep = self.job_retention;
+        self.jobs
+            .retain(|j| j.outcome.as_ref().is_none_or(|o| o.ended + keep > now));
         loop {
             let due = self
                 .jobs
@@ -85,8 +91,5 @@ impl OntapState {
                 ended: job.ends_at,
             });
         }
-        let keep = self.job_retention;
-        self.jobs
-            .retain(|j| j.outcome.as_ref().is_none_or(|o| o.ended + keep > now));
     }
 }
