@@ -1,5 +1,5 @@
-//! The job runner: ends every job whose time has come, in the order they end, by executing its
-//! `Action` through the resource modules (snapshots, volumes, file clone, CLI), after forgetting old jobs.
+//! The job runner: forgets old jobs, then ends every job whose time has come, in the order they
+//! end, by executing its `Action` through the resource modules (snapshots, volumes, clone, CLI).
 
 use std::time::Instant;
 
