@@ -1,5 +1,5 @@
-//! The job runner: forgets old jobs, then ends every job whose time has come, in the order they
-//! end, by executing its `Action` through the resource modules (snapshots, volumes, clone, CLI).
+//! The job runner: ends every job whose time has come, in the order they end, by executing its
+//! `Action` through the resource modules (snapshots, volumes, file clone, CLI), then forgets old jobs.
 
 use std::time::Instant;
 
@@ -55,17 +55,17 @@ fn apply(action: Action, state: &mut OntapState) -> Result<(), ApiError> {
 }
 
 impl OntapState {
-    /// Forget jobs ended longer than the retention ago, then end every job whose time has come (in
-    /// the order they end).
+    /// End every job whose time has come (in the order they end), then forget old ones.
     /// `handle` does this on every request; call it before reading the state from outside
     /// (e.g. a state dump) to see the effects of jobs that ended since the last request.
     pub fn tick(&mut self) {
+        self.tick_keeping(None);
+    }
+
+    /// `tick`, keeping job `waited_for` however old (a `return_timeout` wait that woke late must
+    /// still see how its job ended; the next tick forgets it).
+    pub fn tick_keeping(&mut self, waited_for: Option<&str>) {
         let now = Instant::now();
-        // Forget old jobs first: a job that ends in this tick stays readable until the next one,
-        // so a `return_timeout` wait sees its outcome even when it wakes late.
-        let keep = self.job_retention;
-        self.jobs
-            .retain(|j| j.outcome.as_ref().is_none_or(|o| o.ended + keep > now));
         loop {
             let due = self
                 .jobs
@@ -91,5 +91,10 @@ impl OntapState {
                 ended: job.ends_at,
             });
         }
+        let keep = self.job_retention;
+        self.jobs.retain(|j| {
+            Some(j.uuid.as_str()) == waited_for
+                || j.outcome.as_ref().is_none_or(|o| o.ended + keep > now)
+        });
     }
 }

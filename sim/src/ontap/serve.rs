@@ -34,7 +34,7 @@ pub fn wait(shared: &Shared, w: Wait) -> Response {
         let ends_at = {
             let mut world = shared.world.lock().unwrap_or_else(|e| e.into_inner());
             let state = &mut world.ontap;
-            state.tick();
+            state.tick_keeping(Some(&w.job));
             match state.job(&w.job) {
                 None => return w.accepted,
                 Some(j) => match &j.outcome {
