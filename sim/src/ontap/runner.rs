@@ -59,13 +59,15 @@ impl OntapState {
     /// `handle` does this on every request; call it before reading the state from outside
     /// (e.g. a state dump) to see the effects of jobs that ended since the last request.
     pub fn tick(&mut self) {
-        self.tick_keeping(None);
+        let now = Instant::now();
+        self.run_due(now);
+        self.forget_ended(now);
     }
 
-    /// `tick`, keeping job `waited_for` however old (a `return_timeout` wait that woke late must
-    /// still see how its job ended; the next tick forgets it).
-    pub fn tick_keeping(&mut self, waited_for: Option<&str>) {
-        let now = Instant::now();
+    /// End every job whose time has come, in the order they end; forget none. A request that
+    /// waits on its job (`return_timeout`) reads the outcome between this and `forget_ended`,
+    /// so it sees a job that ended in time even when its thread wakes late.
+    pub fn run_due(&mut self, now: Instant) {
         loop {
             let due = self
                 .jobs
@@ -91,10 +93,12 @@ impl OntapState {
                 ended: job.ends_at,
             });
         }
+    }
+
+    /// Forget the jobs that ended more than the retention time before `now`.
+    pub fn forget_ended(&mut self, now: Instant) {
         let keep = self.job_retention;
-        self.jobs.retain(|j| {
-            Some(j.uuid.as_str()) == waited_for
-                || j.outcome.as_ref().is_none_or(|o| o.ended + keep > now)
-        });
+        self.jobs
+            .retain(|j| j.outcome.as_ref().is_none_or(|o| o.ended + keep > now));
     }
 }

@@ -2,6 +2,7 @@
 //! guests on the storage fs-frozen through their agents for exactly the snapshot call.
 
 use crate::error::Result;
+use crate::ops::clock::Clock;
 use crate::ops::quiesce;
 use crate::ops::resolve::resolve;
 use crate::ops::Backends;
@@ -15,7 +16,12 @@ use super::{
 /// Requests without `--freeze`: the resolution (storage, LIF, volume) and the snapshot POST (plus
 /// the client's job wait and its read-back of the new snapshot). With `--freeze`, before the
 /// snapshot: the guest list and the config of each running QEMU guest; then the agent calls.
-pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> Result<SnapshotRow> {
+pub(super) fn create(
+    b: &dyn Backends,
+    storage: &str,
+    opts: &CreateOptions,
+    clock: &dyn Clock,
+) -> Result<SnapshotRow> {
     if let Some(label) = &opts.label {
         validate_label(label)?;
     }
@@ -25,7 +31,7 @@ pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> R
     let label = opts.label.as_deref();
 
     if !opts.freeze {
-        let snap = take_snapshot(&r, &comment, label, opts.expiry)?;
+        let snap = take_snapshot(&r, &comment, label, opts.expiry, clock)?;
         return Ok(row(&r, &snap, Vec::new()));
     }
 
@@ -52,7 +58,7 @@ pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> R
     }
     let snap = if to_freeze.is_empty() {
         notes.push("no running guest with an agent on this storage: nothing was frozen".into());
-        take_snapshot(&r, &comment, label, opts.expiry)?
+        take_snapshot(&r, &comment, label, opts.expiry, clock)?
     } else {
         let guests: Vec<_> = to_freeze.iter().map(|g| g.guest.clone()).collect();
         let labels: Vec<_> = to_freeze.iter().map(|g| g.label()).collect();
@@ -61,7 +67,7 @@ pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> R
             labels.join(", ")
         );
         let frozen = quiesce::with_frozen_report(pve.as_ref(), &guests, || {
-            take_snapshot(&r, &comment, label, opts.expiry)
+            take_snapshot(&r, &comment, label, opts.expiry, clock)
         })?;
         let mut done = Vec::new();
         for g in &to_freeze {
