@@ -403,7 +403,7 @@ pub fn scenario(spec: &ScaleSpec) -> Scenario {
         .map(|(i, p)| {
             // A borrower also uses the first disk of the guest before it (same or other storage):
             // ownership by vmid alone does not tell which guests use a volume.
-            let borrowed = (i > 0 && i as u32 % BORROWER_EVERY == 0)
+            let borrowed = (i > 0 && (i as u32).is_multiple_of(BORROWER_EVERY))
                 .then(|| &guests[i - 1].disks[0])
                 .map(|d| Disk {
                     storage: d.storage,

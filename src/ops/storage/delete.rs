@@ -108,9 +108,9 @@ pub(super) fn prune(b: &dyn Backends, storage: &str, opts: &PruneOptions) -> Res
     let every = snapshots(&r)?;
     let snaps: Vec<Snapshot> = every
         .iter()
-        .cloned()
         .filter(|s| s.name.starts_with(STORAGE_SNAPSHOT_PREFIX))
         .filter(|s| opts.label.is_none() || label_of(s) == opts.label.as_deref())
+        .cloned()
         .collect();
     let mut items = Vec::new();
     let mut undated = Vec::new();
