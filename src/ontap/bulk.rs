@@ -8,9 +8,8 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::http::percent_encode;
 
-use super::client::literal;
 use super::errors::is_not_found;
-use super::request::{target, Mutation, Requester};
+use super::request::{literal, target, Mutation, Requester};
 use super::{OntapVersion, SnapshotBatch};
 
 /// The first release whose query-based snapshot DELETE is one job with per-record results

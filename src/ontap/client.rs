@@ -19,15 +19,7 @@ use super::{
     SnapshotDeletes, Svm, Volume,
 };
 
-/// A literal filter value: quoted when it contains ONTAP query operators (`* | , ! < > ..`).
-pub(crate) fn literal(value: &str) -> String {
-    let operators = ['*', '|', ',', '!', '<', '>', '{', '}', '"'];
-    if value.contains(operators) || value.contains("..") || value == "null" {
-        format!("{{{value}}}")
-    } else {
-        value.to_string()
-    }
-}
+pub(crate) use super::request::literal;
 
 /// A volume-relative path as ONE URL segment (`/` → `%2F`, `.` → `%2E`); `None` for the root.
 pub(crate) fn file_segment(path: &str) -> Result<Option<String>> {
