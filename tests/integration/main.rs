@@ -7,6 +7,7 @@ mod faults;
 mod hooks;
 mod props;
 mod readme;
+mod recipe;
 mod scale;
 mod secrets;
 mod soak;
