@@ -21,6 +21,7 @@ pub mod job_fault;
 pub mod ontap;
 pub mod pve;
 pub mod reqlog;
+pub mod scale;
 pub mod server;
 pub mod simcore;
 pub mod tls;

@@ -11,7 +11,11 @@ use crate::cli::OutputFormat;
 use crate::error::{Error, Result};
 use crate::http::TlsMode;
 use crate::model::capacity::{self, Verdict};
+use crate::ops::parallel;
 use crate::output::{details, Align, Table};
+
+/// Storages checked at once: each is four requests in a row (version, storage, LIF, volume).
+const STORAGES_IN_FLIGHT: usize = 8;
 
 /// One line of `check`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,7 +58,9 @@ pub(super) fn check(config_file: Option<&Path>, format: OutputFormat) -> Result<
         can_lock: None,
         capacity: None,
     });
-    for (storage, ontap) in &config.storages {
+    // Every storage on its own (the ONTAP version and the resolution), several at a time.
+    let storages: Vec<_> = config.storages.iter().collect();
+    let rows = parallel::map_all(&storages, STORAGES_IN_FLIGHT, |(storage, ontap)| {
         let result = b.ontap(storage).and_then(|client| {
             let version = client.version()?;
             let resolved = crate::ops::resolve::resolve(&*b, storage)?;
@@ -108,16 +114,17 @@ pub(super) fn check(config_file: Option<&Path>, format: OutputFormat) -> Result<
             }
             Err(e) => (false, e.to_string()),
         };
-        checks.push(CheckRow {
-            name: storage.clone(),
+        CheckRow {
+            name: storage.to_string(),
             endpoint: ontap.endpoint.base_url.clone(),
             tls: tls_text(&ontap.endpoint.tls),
             ok,
             detail,
             can_lock,
             capacity,
-        });
-    }
+        }
+    });
+    checks.extend(rows);
     let failed: Vec<&str> = checks
         .iter()
         .filter(|c| !c.ok)

@@ -10,6 +10,7 @@ mod exchange;
 mod test_server;
 mod tls;
 mod transport;
+pub mod urgent;
 
 pub use backoff::Backoff;
 pub use encode::{base64, basic_auth, percent_encode};

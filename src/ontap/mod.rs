@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 
+mod bulk;
 pub mod client;
 mod connection;
 mod errors;
@@ -13,6 +14,7 @@ mod jobs;
 mod paging;
 mod request;
 
+pub use bulk::SnapshotDeletes;
 pub use client::OntapClient;
 pub use connection::Connection;
 
@@ -101,6 +103,21 @@ pub struct NewSnapshot {
     pub snaplock_expiry_time: Option<String>,
 }
 
+/// Many snapshots of one volume to delete at once (`Ontap::delete_snapshots`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SnapshotBatch {
+    /// The names to delete.
+    pub names: Vec<String>,
+    /// Every snapshot name the volume has (the ones to delete among them): a name pattern is only
+    /// used where it reaches nothing else.
+    pub all_names: Vec<String>,
+    /// The `create_time` of the newest snapshot to delete, as ONTAP reported it: nothing newer is
+    /// ever selected (a snapshot made after the listing cannot match).
+    pub newest_create_time: String,
+    /// Patterns cover at least this many leading characters (e.g. the tool's name prefix).
+    pub min_prefix: usize,
+}
+
 /// What `POST /storage/volumes` creates for a FlexClone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewFlexClone {
@@ -141,6 +158,15 @@ pub trait Ontap: Send + Sync {
     fn create_snapshot(&self, volume_uuid: &str, snapshot: &NewSnapshot) -> Result<Snapshot>;
     /// Delete a snapshot by uuid and wait for the job.
     fn delete_snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<()>;
+    /// Delete many snapshots of one volume in as few requests as ONTAP allows (query-based
+    /// DELETE, one job per request, every record tried), waiting for the jobs; each name is
+    /// reported deleted or failed with ONTAP's reason. `Ok(None)`: this ONTAP offers no such
+    /// request (before 9.11.1, or it refused the query) and nothing was deleted — delete one by one.
+    fn delete_snapshots(
+        &self,
+        volume_uuid: &str,
+        batch: &SnapshotBatch,
+    ) -> Result<Option<SnapshotDeletes>>;
     /// Volume SnapRestore (`PATCH ?restore_to.snapshot.name=`) and wait for the job.
     fn restore_volume(&self, volume_uuid: &str, snapshot_name: &str) -> Result<()>;
     /// Create a FlexClone volume, wait for the job, return the new volume.

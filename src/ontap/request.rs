@@ -88,6 +88,16 @@ impl<'a> Mutation<'a> {
     }
 }
 
+/// A literal filter value: quoted when it contains ONTAP query operators (`* | , ! < > ..`).
+pub(crate) fn literal(value: &str) -> String {
+    let operators = ['*', '|', ',', '!', '<', '>', '{', '}', '"'];
+    if value.contains(operators) || value.contains("..") || value == "null" {
+        format!("{{{value}}}")
+    } else {
+        value.to_string()
+    }
+}
+
 /// `path?k=v&...` with every key and value percent-encoded.
 pub(super) fn target(path: &str, query: &[(&str, String)]) -> String {
     if query.is_empty() {

@@ -6,6 +6,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::error::{Error, Result, ResultExt};
+use crate::http::urgent::Urgent;
 use crate::pve::{Guest, GuestStatus, GuestType, Pve};
 use crate::sys::signals;
 
@@ -146,6 +147,9 @@ pub struct Window<'a> {
     action: Action,
     open: bool,
     _shield: signals::Shield,
+    /// While a guest is paused or frozen, every poll of the process (the pause task, clone jobs)
+    /// is urgent: the window closes within milliseconds of the last clone job's end.
+    _urgent: Option<Urgent>,
 }
 
 /// Apply `plan` to the guest. SIGINT/SIGTERM are shielded while the window is open. When applying
@@ -158,12 +162,14 @@ pub fn enter<'a>(
     interrupt: &dyn Fn() -> Option<String>,
 ) -> Result<Window<'a>> {
     let shield = signals::shield()?;
+    let urgent = matches!(action, Action::Pause | Action::Freeze).then(Urgent::begin);
     let mut window = Window {
         pve,
         guest,
         action,
         open: false,
         _shield: shield,
+        _urgent: urgent,
     };
     let vmid = guest.vmid;
     let applied = match action {
@@ -525,12 +531,15 @@ mod tests {
         let g = guest(100, GuestType::Qemu);
         let w = enter(&pve, &g, Action::Pause, &|| None).unwrap();
         assert!(w.is_open());
+        // A pause window polls urgently; a shutdown (minutes, not milliseconds) does not.
+        assert!(w._urgent.is_some());
         w.leave().unwrap();
         assert_eq!(pve.calls(), ["pve.suspend 100", "pve.resume 100"]);
 
         let pve = Double::vm();
         {
-            let _w = enter(&pve, &g, Action::Shutdown, &|| None).unwrap();
+            let w = enter(&pve, &g, Action::Shutdown, &|| None).unwrap();
+            assert!(w._urgent.is_none());
         }
         assert_eq!(pve.calls(), ["pve.shutdown 100", "pve.start 100"]);
     }

@@ -13,7 +13,8 @@ use time::OffsetDateTime;
 
 use crate::error::{Api, ApiError, Error, Result};
 use crate::ontap::{
-    FileInfo, NewFlexClone, NewSnapshot, Ontap, OntapVersion, Snapshot, Svm, Volume,
+    FileInfo, NewFlexClone, NewSnapshot, Ontap, OntapVersion, Snapshot, SnapshotBatch,
+    SnapshotDeletes, Svm, Volume,
 };
 use crate::ops::storage::iso8601;
 use crate::ops::Backends;
@@ -41,6 +42,9 @@ pub(crate) struct World {
     /// Volume uuid → file path relative to the volume root → size.
     pub files: BTreeMap<String, BTreeMap<String, u64>>,
     pub version: Option<OntapVersion>,
+    /// `delete_snapshots` deletes (an ONTAP that takes query-based deletes); else it answers
+    /// `None` and the caller deletes one by one.
+    pub bulk_deletes: bool,
     /// A new FlexClone gets the parent's export policy (else `default`).
     pub clone_inherits_policy: bool,
     /// Config sections (storage ids `ontap()` knows); None = every storage.
@@ -343,6 +347,33 @@ impl Double {
     }
 
     /// Log the call, then fail it when a failure was injected for it.
+    /// The effect of a snapshot delete: refused while a FlexClone depends on it.
+    fn remove_snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<()> {
+        let mut w = self.world();
+        let vol = w.volume_by_uuid(volume_uuid)?.name.clone();
+        let snaps = w.snapshots.entry(volume_uuid.to_string()).or_default();
+        let Some(i) = snaps.iter().position(|s| s.uuid == snapshot_uuid) else {
+            return Err(api(404, "1638600", "The snapshot does not exist."));
+        };
+        let name = snaps[i].name.clone();
+        let owned = w.volumes.iter().any(|v| {
+            v.parent_volume.as_deref() == Some(vol.as_str())
+                && v.parent_snapshot.as_deref() == Some(name.as_str())
+        });
+        if owned {
+            return Err(api(
+                409,
+                "1638543",
+                "Failed to delete snapshot because it has an owner.",
+            ));
+        }
+        w.snapshots
+            .entry(volume_uuid.to_string())
+            .or_default()
+            .remove(i);
+        Ok(())
+    }
+
     fn call(&self, name: &str, arg: &str) -> Result<()> {
         self.0
             .log
@@ -699,31 +730,35 @@ impl Ontap for Double {
         Ok(snap)
     }
 
+    /// With `bulk_deletes`: every name tried as `delete_snapshot` would, each one reported.
+    fn delete_snapshots(
+        &self,
+        volume_uuid: &str,
+        batch: &SnapshotBatch,
+    ) -> Result<Option<SnapshotDeletes>> {
+        self.call("ontap.delete_snapshots", &batch.names.join(","))?;
+        if !self.world().bulk_deletes {
+            return Ok(None);
+        }
+        let mut out = SnapshotDeletes::default();
+        for name in &batch.names {
+            let uuid = self
+                .world()
+                .snapshots
+                .get(volume_uuid)
+                .and_then(|v| v.iter().find(|s| &s.name == name))
+                .map(|s| s.uuid.clone());
+            match uuid.map(|u| self.remove_snapshot(volume_uuid, &u)) {
+                Some(Ok(())) | None => out.deleted.push(name.clone()),
+                Some(Err(e)) => out.failed.push((name.clone(), e.to_string())),
+            }
+        }
+        Ok(Some(out))
+    }
+
     fn delete_snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<()> {
         self.call("ontap.delete_snapshot", snapshot_uuid)?;
-        let mut w = self.world();
-        let vol = w.volume_by_uuid(volume_uuid)?.name.clone();
-        let snaps = w.snapshots.entry(volume_uuid.to_string()).or_default();
-        let Some(i) = snaps.iter().position(|s| s.uuid == snapshot_uuid) else {
-            return Err(api(404, "1638600", "The snapshot does not exist."));
-        };
-        let name = snaps[i].name.clone();
-        let owned = w.volumes.iter().any(|v| {
-            v.parent_volume.as_deref() == Some(vol.as_str())
-                && v.parent_snapshot.as_deref() == Some(name.as_str())
-        });
-        if owned {
-            return Err(api(
-                409,
-                "1638543",
-                "Failed to delete snapshot because it has an owner.",
-            ));
-        }
-        w.snapshots
-            .entry(volume_uuid.to_string())
-            .or_default()
-            .remove(i);
-        Ok(())
+        self.remove_snapshot(volume_uuid, snapshot_uuid)
     }
 
     fn restore_volume(&self, volume_uuid: &str, snapshot_name: &str) -> Result<()> {

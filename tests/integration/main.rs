@@ -1,6 +1,7 @@
 //! Integration tests: the real `pve-ontap-snapshot` binary against the in-process simulator.
 //! `util` holds the environment (simulator, temp dir, config, runner); one module per feature.
 
+mod bulk;
 mod cluster;
 mod config;
 mod faults;
@@ -8,6 +9,7 @@ mod hooks;
 mod props;
 mod readme;
 mod recipe;
+mod scale;
 mod secrets;
 mod soak;
 mod status;

@@ -6,6 +6,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
+use super::bulk::{BulkResult, Selected};
 use super::errors::ApiError;
 use crate::job_fault::JobFault;
 
@@ -71,6 +72,16 @@ pub struct FileClone {
     pub overwrite: bool,
 }
 
+/// A query-based PATCH or DELETE of snapshots: the records the query selected, in order.
+#[derive(Debug, Clone)]
+pub struct BulkSnapshots {
+    pub volume: String,
+    pub records: Vec<Selected>,
+    /// The change for every record (its `snapshot` is filled in per record); None: delete.
+    pub change: Option<SnapshotChange>,
+    pub continue_on_failure: bool,
+}
+
 /// What a job does when it ends successfully.
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -99,6 +110,7 @@ pub enum Action {
         svm: String,
         name: String,
     },
+    BulkSnapshots(BulkSnapshots),
 }
 
 /// How a job ended.
@@ -120,6 +132,8 @@ pub struct Job {
     pub starts_at: Instant,
     pub ends_at: Instant,
     pub outcome: Option<Outcome>,
+    /// What a multi-record job did to each record (served by `?job_results_uuid=`).
+    pub results: Option<BulkResult>,
 }
 
 impl Job {

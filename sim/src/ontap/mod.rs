@@ -14,6 +14,7 @@
 //! - `serve`: one request under the world lock, and the `return_timeout` wait outside it.
 
 mod auth;
+mod bulk;
 mod cli;
 mod clock;
 mod clone;

@@ -22,7 +22,8 @@ fn allowed(state: &OntapState, segs: &[&str]) -> Option<&'static [&'static str]>
         }
         ["storage", "volumes"] => &["GET", "POST"],
         ["storage", "volumes", _] => &["GET", "PATCH", "DELETE"],
-        ["storage", "volumes", _, "snapshots"] => &["GET", "POST"],
+        // PATCH and DELETE with a query act on every match (query-based operations).
+        ["storage", "volumes", _, "snapshots"] => &["GET", "POST", "PATCH", "DELETE"],
         ["storage", "volumes", _, "snapshots", _] => &["GET", "PATCH", "DELETE"],
         ["storage", "volumes", _, "files"] if v98 => &["GET"],
         ["storage", "volumes", _, "files", _] if v98 => &["GET", "DELETE"],
@@ -120,6 +121,12 @@ fn dispatch(
         ("DELETE", ["storage", "volumes", uuid]) => volumes::delete(state, ctx, uuid),
         ("GET", ["storage", "volumes", v, "snapshots"]) => snapshots::get_collection(state, ctx, v),
         ("POST", ["storage", "volumes", v, "snapshots"]) => snapshots::post(state, ctx, v),
+        ("PATCH", ["storage", "volumes", v, "snapshots"]) => {
+            snapshots::patch_collection(state, ctx, v)
+        }
+        ("DELETE", ["storage", "volumes", v, "snapshots"]) => {
+            snapshots::delete_collection(state, ctx, v)
+        }
         ("GET", ["storage", "volumes", v, "snapshots", s]) => {
             snapshots::get_instance(state, ctx, v, s)
         }

@@ -622,6 +622,7 @@ impl OntapState {
             starts_at: now + self.job_duration / 4,
             ends_at: now + self.job_duration,
             outcome: None,
+            results: None,
         });
         uuid
     }

@@ -460,6 +460,7 @@ pub fn post(state: &mut OntapState, ctx: &mut Ctx) -> Result<Reply, ApiError> {
             created: true,
             location: Some(format!("{VOLUMES}/?name={}", collection::encode(&name))),
             extra,
+            results: None,
         },
         return_timeout,
     ))

@@ -15,6 +15,7 @@ use crate::ontap::client::literal;
 use crate::ontap::{NewSnapshot, OntapVersion, Snapshot, Volume};
 use crate::ops::clock::{Clock, SystemClock};
 use crate::ops::disks;
+use crate::ops::parallel;
 use crate::ops::resolve::Resolved;
 use crate::ops::Backends;
 use crate::pve::{Guest, GuestConfig, GuestType, Pve};
@@ -555,23 +556,32 @@ impl GuestOnStorage {
 }
 
 /// The guests matching `wanted` that have a disk on any of `storages`: one cluster-wide guest
-/// list, then one config read per wanted guest.
+/// list, then every wanted guest's config, each read once, `CONFIG_READS` at a time. Only the
+/// configs can tell: a guest may use a volume that another guest owns, so the owners a storage's
+/// content listing names are not the users.
 pub(crate) fn guests_on_storages(
     pve: &dyn Pve,
     storages: &[String],
     wanted: impl Fn(&Guest) -> bool,
 ) -> Result<Vec<GuestOnStorage>> {
-    let guests = pve.guests().step("list the guests of the cluster")?;
-    let mut found = Vec::new();
-    for guest in guests.into_iter().filter(|g| wanted(g)) {
-        let config = pve.guest_config(&guest).step_with(|| {
+    let guests: Vec<Guest> = pve
+        .guests()
+        .step("list the guests of the cluster")?
+        .into_iter()
+        .filter(|g| wanted(g))
+        .collect();
+    let configs = parallel::try_map(&guests, parallel::CONFIG_READS, |guest| {
+        pve.guest_config(guest).step_with(|| {
             format!(
                 "read the config of {} {} on node '{}'",
                 guest.guest_type.as_str(),
                 guest.vmid,
                 guest.node
             )
-        })?;
+        })
+    })?;
+    let mut found = Vec::new();
+    for (guest, config) in guests.into_iter().zip(configs) {
         let disks: Vec<String> = storages
             .iter()
             .flat_map(|s| disks_on_storage(guest.guest_type, &config, s))
