@@ -1,0 +1,161 @@
+//! The guest configurations that travel with a storage snapshot: one small JSON file per guest,
+//! written into the volume through ONTAP's files API just before the snapshot is taken.
+//!
+//! Why files in the volume: a guest's configuration lives in pmxcfs (`/etc/pve`), not on the NFS
+//! storage, so a volume snapshot alone cannot bring a deleted or changed guest back. A snapshot
+//! comment holds at most 255 characters; a catalog on the node is lost with the node and does not
+//! follow the snapshot when the volume is replicated. A file inside the volume is captured by the
+//! snapshot itself, is replicated with it, and is read back through `.snapshot/<name>/` with one
+//! request. One file per guest (`<export>/.pve-ontap-snapshot/guests/<vmid>.json`, rewritten
+//! before each snapshot) lets a hook refresh only its own guest: no cluster-wide config read on a
+//! hook's path. The directory starts with a dot and lies outside `images/`, so Proxmox's content
+//! listing and `qm rescan` never see it. Each file records when it was written, so a reader can
+//! tell how old the configuration was when the snapshot was taken.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::pve::{Guest, GuestConfig, GuestType};
+
+/// Directory below the export root.
+pub const DIR: &str = ".pve-ontap-snapshot/guests";
+/// Format marker of the files.
+pub const FORMAT: &str = "pve-ontap-snapshot guest config 1";
+/// Files larger than this are not read back (a guest config is a few KiB; ONTAP's files API
+/// writes at most 1 MiB per request).
+pub const MAX_BYTES: usize = 1 << 20;
+
+/// One guest's configuration at a moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestRecord {
+    pub format: String,
+    pub vmid: u32,
+    /// `qemu` or `lxc`.
+    #[serde(rename = "type")]
+    pub guest_type: String,
+    pub node: String,
+    pub name: Option<String>,
+    /// When the configuration was read (`YYYY-mm-dd_HH:MM:SS+0000`).
+    pub written: String,
+    /// The configuration as `GET .../config` returned it (secrets come back masked).
+    pub config: BTreeMap<String, String>,
+}
+
+impl GuestRecord {
+    pub fn new(guest: &Guest, config: &GuestConfig, written: &str) -> GuestRecord {
+        let mut config = config.clone();
+        config.remove("digest");
+        GuestRecord {
+            format: FORMAT.into(),
+            vmid: guest.vmid,
+            guest_type: guest.guest_type.as_str().into(),
+            node: guest.node.clone(),
+            name: guest.name.clone(),
+            written: written.into(),
+            config,
+        }
+    }
+
+    pub fn guest_type(&self) -> Option<GuestType> {
+        match self.guest_type.as_str() {
+            "qemu" => Some(GuestType::Qemu),
+            "lxc" => Some(GuestType::Lxc),
+            _ => None,
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // A map of strings always serialises.
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+
+    /// Parse a file read back; `what` names it in errors.
+    pub fn parse(bytes: &[u8], what: &str) -> Result<GuestRecord> {
+        let r: GuestRecord = serde_json::from_slice(bytes).map_err(|e| {
+            Error::Refused(format!("{what} is not a guest configuration file ({e})"))
+        })?;
+        if r.format != FORMAT {
+            return Err(Error::Refused(format!(
+                "{what} has format '{}', this version reads '{FORMAT}'",
+                r.format
+            )));
+        }
+        Ok(r)
+    }
+}
+
+/// The file of a guest, relative to the export root.
+pub fn export_path(vmid: u32) -> String {
+    format!("{DIR}/{vmid}.json")
+}
+
+/// The same file as a snapshot holds it, relative to the volume root (`volume_path` turns an
+/// export-relative path into a volume-relative one).
+pub fn in_snapshot(snapshot: &str, volume_path: &str) -> String {
+    format!(".snapshot/{snapshot}/{volume_path}")
+}
+
+/// `proxmox`-style config text (`key: value` lines, sorted as `qm config` prints them).
+pub fn render(config: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    for (k, v) in config {
+        if k == "description" {
+            for line in v.lines() {
+                out.push_str(&format!("#{line}\n"));
+            }
+            continue;
+        }
+        out.push_str(&format!("{k}: {v}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guest() -> Guest {
+        Guest {
+            vmid: 100,
+            node: "pve1".into(),
+            guest_type: GuestType::Qemu,
+            name: Some("web".into()),
+            status: "running".into(),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_drops_the_digest() {
+        let config: GuestConfig = [
+            ("memory".to_string(), "2048".to_string()),
+            ("digest".to_string(), "abc".to_string()),
+            ("description".to_string(), "line 1\nline 2".to_string()),
+        ]
+        .into();
+        let r = GuestRecord::new(&guest(), &config, "2026-01-02_03:04:05+0000");
+        let back = GuestRecord::parse(&r.to_bytes(), "file x").unwrap();
+        assert_eq!(back, r);
+        assert!(!back.config.contains_key("digest"));
+        assert_eq!(back.guest_type(), Some(GuestType::Qemu));
+        assert_eq!(render(&back.config), "#line 1\n#line 2\nmemory: 2048\n");
+        assert_eq!(export_path(100), ".pve-ontap-snapshot/guests/100.json");
+        assert_eq!(
+            in_snapshot("s1", "pve/.pve-ontap-snapshot/guests/100.json"),
+            ".snapshot/s1/pve/.pve-ontap-snapshot/guests/100.json"
+        );
+    }
+
+    #[test]
+    fn foreign_files_are_refused_naming_the_file() {
+        let e = GuestRecord::parse(b"{}", "file x").unwrap_err();
+        assert!(e.to_string().contains("file x"), "{e}");
+        let mut r = GuestRecord::new(&guest(), &GuestConfig::new(), "t");
+        r.format = "other 9".into();
+        let e = GuestRecord::parse(&r.to_bytes(), "file y").unwrap_err();
+        assert!(e.to_string().contains("format 'other 9'"), "{e}");
+    }
+}
