@@ -21,6 +21,8 @@ use crate::pve::{Guest, GuestConfig, GuestType};
 
 /// Directory below the export root.
 pub const DIR: &str = ".pve-ontap-snapshot/guests";
+/// Directory below the export root for the configurations of disk sets.
+pub const SETS_DIR: &str = ".pve-ontap-snapshot/sets";
 /// Format marker of the files.
 pub const FORMAT: &str = "pve-ontap-snapshot guest config 1";
 /// Files larger than this are not read back (a guest config is a few KiB; ONTAP's files API
@@ -91,6 +93,12 @@ impl GuestRecord {
 /// The file of a guest, relative to the export root.
 pub fn export_path(vmid: u32) -> String {
     format!("{DIR}/{vmid}.json")
+}
+
+/// The configuration recorded with a disk set, relative to the export root (a set lives in the
+/// active file system, so its configuration gets a file of its own, deleted with the set).
+pub fn set_path(vmid: u32, timestamp: &str) -> String {
+    format!("{SETS_DIR}/{vmid}/{timestamp}.json")
 }
 
 /// The same file as a snapshot holds it, relative to the volume root (`volume_path` turns an

@@ -124,9 +124,9 @@ pub(crate) fn snapshot_path(name: &str, volume_path: &str) -> String {
     format!(".snapshot/{name}/{volume_path}")
 }
 
-/// The guest's disks now (on ONTAP storages and elsewhere), the files of the snapshot in the
-/// directories they live in and in the guest's own images directories, matched.
-pub(crate) fn plan_for(scan: &Scan, found: &Found<'_>, only: Option<&str>) -> Result<Plan> {
+/// The files of the snapshot in the guest's own images directories and in the directories its
+/// disks live in (one listing per directory, read inside the snapshot).
+pub(crate) fn snapshot_files(scan: &Scan, found: &Found<'_>) -> Result<Vec<SnapFile>> {
     let vmid = scan.target.guest.vmid;
     let mut dirs: BTreeSet<(String, String)> = BTreeSet::new();
     for (id, (store, _)) in &found.on {
@@ -172,32 +172,42 @@ pub(crate) fn plan_for(scan: &Scan, found: &Found<'_>, only: Option<&str>) -> Re
             });
         }
     }
-    let mut disks: Vec<DiskNow> = scan
-        .locations
+    Ok(own)
+}
+
+/// The disks of a config placed on the scanned stores; disks on other storages (or that are no
+/// image files) get an empty `dir`, so that no snapshot file matches them.
+pub(crate) fn disks_of(scan: &Scan, config: &crate::pve::GuestConfig) -> Vec<DiskNow> {
+    let guest_type = scan.target.guest.guest_type;
+    let disks = crate::ops::disks::guest_disks(guest_type, config);
+    disks
+        .disks
         .iter()
-        .filter(|l| !l.unused)
-        .map(|l| DiskNow {
-            key: l.key.clone(),
-            volid: l.volid.clone(),
-            storage: l.storage.clone(),
-            dir: l.dir.clone(),
-            file: l.file.clone(),
-            size: l.size,
-        })
-        .collect();
-    // Disks on storages that are not ONTAP-backed (or not image files) are in no snapshot.
-    for d in &scan.target.disks.disks {
-        if !disks.iter().any(|n| n.key == d.key) {
-            disks.push(DiskNow {
+        .map(|d| {
+            let now = scan.locations.iter().find(|l| l.key == d.key && l.volid == d.volume.to_string());
+            let placed = scan
+                .stores
+                .get(&d.volume.storage)
+                .zip(d.volume.image_file())
+                .map(|(store, img)| (store.images_dir(img.owner), img.file));
+            let (dir, file) = placed.unwrap_or_else(|| (String::new(), d.volume.volname.clone()));
+            DiskNow {
                 key: d.key.clone(),
                 volid: d.volume.to_string(),
                 storage: d.volume.storage.clone(),
-                dir: String::new(),
-                file: d.volume.volname.clone(),
-                size: None,
-            });
-        }
-    }
+                dir,
+                file,
+                size: now.and_then(|l| l.size),
+            }
+        })
+        .collect()
+}
+
+/// The guest's disks now, the snapshot's files, matched (`only`: one disk key).
+pub(crate) fn plan_for(scan: &Scan, found: &Found<'_>, only: Option<&str>) -> Result<Plan> {
+    let vmid = scan.target.guest.vmid;
+    let own = snapshot_files(scan, found)?;
+    let mut disks = disks_of(scan, &scan.target.config);
     if let Some(key) = only {
         disks.retain(|d| d.key == key);
         if disks.is_empty() {
