@@ -89,12 +89,19 @@ pub(crate) fn sources<'a>(scan: &'a Scan, name: &str) -> Result<Sources<'a>> {
     })
 }
 
-/// `vm-<vmid>-disk-<n>.<ext>` names not yet taken in `taken`, in order.
+/// The first `vm-<vmid>-disk-<n>.<ext>` whose `vm-<vmid>-disk-<n>` no file in `taken` uses, in
+/// any format (pve-storage `find_free_diskname` counts a number as used whatever the
+/// extension); the name is added to `taken`.
 pub(crate) fn new_file_name(vmid: u32, ext: &str, taken: &mut BTreeSet<String>) -> String {
     let mut n = 0;
     loop {
-        let name = format!("vm-{vmid}-disk-{n}.{ext}");
-        if taken.insert(name.clone()) {
+        let stem = format!("vm-{vmid}-disk-{n}");
+        let used = taken
+            .iter()
+            .any(|t| t.strip_prefix(&stem).is_some_and(|rest| rest.starts_with('.')));
+        if !used {
+            let name = format!("{stem}.{ext}");
+            taken.insert(name.clone());
             return name;
         }
         n += 1;
@@ -415,4 +422,20 @@ pub(crate) fn run(
         config_source: Some(config_source.into()),
         notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_numbers_are_free_in_every_format() {
+        let mut taken: BTreeSet<String> = ["vm-102-disk-0.qcow2", "vm-102-disk-0-snapshot-x.qcow2"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(new_file_name(102, "raw", &mut taken), "vm-102-disk-1.raw");
+        assert_eq!(new_file_name(102, "raw", &mut taken), "vm-102-disk-2.raw");
+        assert_eq!(extension("a.b.qcow2"), "qcow2");
+    }
 }
