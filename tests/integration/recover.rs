@@ -399,3 +399,45 @@ fn attach_and_detach_on_a_helper_guest() {
     assert!(generation(&env, "ONTAP01", "images/100/vm-100-disk-9.raw").is_some());
     assert!(env.guest(102).unwrap().config.contains_key("unused1"));
 }
+
+/// Requests of `vm restore --vm 102` from a fresh volume snapshot, with `others` more guests
+/// (one disk each) on the same storage.
+fn restore_requests(others: u32) -> usize {
+    let env = TestEnv::new();
+    env.world_mut(|w| {
+        let now = w.ontap.now();
+        let template = w.pve.guests[&104].clone();
+        for i in 0..others {
+            let vmid = 700 + i;
+            let v = w
+                .ontap
+                .volumes
+                .iter_mut()
+                .find(|v| v.name == "ONTAP01")
+                .unwrap();
+            v.tree
+                .put_file(&format!("images/{vmid}/vm-{vmid}-disk-0.raw"), 1 << 30, 1, now);
+            let mut g = template.clone();
+            g.vmid = vmid;
+            g.config.insert(
+                "scsi0".into(),
+                format!("ONTAP01:{vmid}/vm-{vmid}-disk-0.raw,size=1G"),
+            );
+            w.pve.guests.insert(vmid, g);
+        }
+    });
+    let snap = storage_snapshot(&env, "ONTAP01");
+    env.guest_write(102);
+    env.clear_requests();
+    env.run(&["vm", "restore", "--vm", "102", "--snapshot", &snap, "--yes"])
+        .assert_ok();
+    env.requests().len()
+}
+
+#[test]
+fn restore_requests_do_not_grow_with_the_other_guests_on_the_storage() {
+    let few = restore_requests(0);
+    let many = restore_requests(30);
+    assert_eq!(few, many, "vm restore: {few} requests with 0 other guests, {many} with 30");
+    assert!(few <= 16, "vm restore made {few} requests");
+}
