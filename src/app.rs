@@ -18,7 +18,7 @@ use crate::ops::retention::Retention;
 use crate::ops::storage::{
     self, MountReport, ProtectedSnapshot, RestoreReport, ShowReport, SnapshotRow, UnmountReport,
 };
-use crate::ops::vm::{self, SnapshotSet};
+use crate::ops::vm::{self, recover, SnapshotSet};
 use crate::ops::Backends;
 use crate::output::{self, details, human_size, opt_size, short_time, Align, Table};
 
@@ -73,6 +73,7 @@ fn storage_command(
             label,
             expiry,
             freeze,
+            no_configs,
         } => {
             let opts = storage::CreateOptions {
                 label,
@@ -84,7 +85,12 @@ fn storage_command(
             };
             let config = load(config_file)?;
             let b = backends(&config)?;
-            let row = storage::create(&*b, &storage.storage, &opts)?;
+            let record = if no_configs {
+                crate::ops::manifest::Record::Nothing
+            } else {
+                crate::ops::manifest::Record::All
+            };
+            let row = storage::create_recording(&*b, &storage.storage, &opts, record)?;
             emit(format, &row, render_created)
         }
         StorageCommand::List { storage, all } => {
@@ -213,11 +219,23 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             )?;
             emit(format, &set, |s| render_set("created", s))
         }
-        VmCommand::List { vm } => {
+        VmCommand::List { vm, contents } => {
             let config = load(config_file)?;
             let b = backends(&config)?;
-            let sets = vm::list(&*b, vm.vm)?;
-            emit(format, &sets, |s| render_sets(vm.vm, s))
+            let (sets, storage) = recover::storage_snapshots(&*b, vm.vm, contents)?;
+            let entries: Vec<ListEntry<'_>> = sets
+                .iter()
+                .map(|set| ListEntry::Set {
+                    kind: "disk set",
+                    set,
+                })
+                .chain(storage.iter().map(ListEntry::Storage))
+                .collect();
+            emit(format, &entries, |_| {
+                let mut out = render_sets(vm.vm, &sets);
+                out.push_str(&render_storage_snapshots(vm.vm, &storage, contents));
+                out
+            })
         }
         VmCommand::Delete {
             vm,
@@ -234,9 +252,50 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             snapshot,
             disk,
             yes,
+            no_keep,
+            skip_missing,
+            skip_extra,
+            resize,
+            no_rescan,
         } => {
             let config = load(config_file)?;
             let vmid = vm.vm.to_string();
+            if crate::ops::naming::parse_timestamp(&snapshot).is_none() {
+                let disks = disk
+                    .as_deref()
+                    .map_or_else(|| "its disks".to_string(), |d| format!("disk {d}"));
+                confirm(
+                    yes,
+                    &format!(
+                        "Restoring guest {vmid} from volume snapshot '{snapshot}' replaces {disks} \
+                         with the snapshot's files{}.",
+                        if no_keep {
+                            " (--no-keep: the current disks are not kept)"
+                        } else {
+                            "; the current disks are kept as a 'pre-restore' disk set"
+                        }
+                    ),
+                    &vmid,
+                    &format!("restore of guest {vmid}"),
+                )?;
+                let b = backends(&config)?;
+                let opts = recover::StorageRestoreOptions {
+                    disk,
+                    choices: recover::plan::Choices {
+                        skip_missing,
+                        skip_extra,
+                        resize,
+                    },
+                    no_keep,
+                    rescan: !no_rescan,
+                };
+                let env = recover::Env {
+                    paths: &config.paths,
+                    rescan: crate::ops::rescan::RescanMode::Auto,
+                };
+                let r = recover::restore_storage(&*b, vm.vm, &snapshot, &opts, &env)?;
+                return emit(format, &r, render_recovery);
+            }
             let disks = disk.as_deref().map_or_else(
                 || "every snapshotted disk".to_string(),
                 |d| format!("disk {d}"),
@@ -253,6 +312,74 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             let b = backends(&config)?;
             let set = vm::restore(&*b, vm.vm, &snapshot, &vm::RestoreOptions { disk })?;
             emit(format, &set, |s| render_set("restored", s))
+        }
+        VmCommand::ShowConfig { vm, snapshot } => {
+            let config = load(config_file)?;
+            let b = backends(&config)?;
+            let shown = recover::show_config(&*b, vm.vm, &snapshot)?;
+            emit(format, &shown, |s| {
+                format!(
+                    "# guest {} ({}) in {} '{}', recorded {} (from {} on storage '{}')\n{}",
+                    s.vmid,
+                    s.guest_type,
+                    s.kind,
+                    s.snapshot,
+                    s.written,
+                    s.path,
+                    s.storage,
+                    crate::ops::manifest::render(&s.config)
+                )
+            })
+        }
+        VmCommand::Clone {
+            vm,
+            snapshot,
+            new_vmid,
+            name,
+            start,
+            skip_missing,
+            current_config,
+        } => {
+            let config = load(config_file)?;
+            let b = backends(&config)?;
+            let opts = recover::CloneOptions {
+                new_vmid,
+                name,
+                start,
+                skip_missing,
+                current_config,
+            };
+            let env = recover::Env {
+                paths: &config.paths,
+                rescan: crate::ops::rescan::RescanMode::Auto,
+            };
+            let r = recover::clone(&*b, vm.vm, &snapshot, &opts, &env)?;
+            emit(format, &r, render_recovery)
+        }
+        VmCommand::Attach {
+            vm,
+            snapshot,
+            disk,
+            to,
+        } => {
+            let config = load(config_file)?;
+            let b = backends(&config)?;
+            let env = recover::Env {
+                paths: &config.paths,
+                rescan: crate::ops::rescan::RescanMode::Auto,
+            };
+            let r = recover::attach(&*b, vm.vm, &snapshot, &disk, to, &env)?;
+            emit(format, &r, render_recovery)
+        }
+        VmCommand::Detach { to, disk } => {
+            let config = load(config_file)?;
+            let b = backends(&config)?;
+            let env = recover::Env {
+                paths: &config.paths,
+                rescan: crate::ops::rescan::RescanMode::Auto,
+            };
+            let r = recover::detach(&*b, to, &disk, &env)?;
+            emit(format, &r, render_recovery)
         }
         VmCommand::Prune { vm, retention } => {
             let (rule, label, dry_run) = retention_args(retention)?;
@@ -623,6 +750,108 @@ fn render_prune(
         table.row([name.clone(), action]);
     }
     out.push_str(&table.render());
+    out
+}
+
+/// One row of `vm list --output json`: a disk set or a volume snapshot.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ListEntry<'a> {
+    Set {
+        kind: &'static str,
+        #[serde(flatten)]
+        set: &'a SnapshotSet,
+    },
+    Storage(&'a recover::StorageSnapshotEntry),
+}
+
+fn render_storage_snapshots(
+    vmid: u32,
+    entries: &[recover::StorageSnapshotEntry],
+    contents: bool,
+) -> String {
+    if entries.is_empty() {
+        return format!(
+            "no volume snapshot of guest {vmid}'s storages{}\n",
+            if contents { " holds its disks" } else { "" }
+        );
+    }
+    let mut table = Table::new(&[
+        ("VOLUME SNAPSHOT", Align::Left),
+        ("KIND", Align::Left),
+        ("TIME", Align::Left),
+        ("LABEL", Align::Left),
+        ("STORAGES", Align::Left),
+        ("DISKS", Align::Left),
+    ]);
+    for e in entries {
+        let disks = match &e.disks {
+            None => "? (--contents)".to_string(),
+            Some(d) => d
+                .iter()
+                .map(|d| d.key.clone().unwrap_or_else(|| d.file.clone()))
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        table.row([
+            e.name.clone(),
+            e.kind.to_string(),
+            e.time.clone(),
+            dash(e.label.as_deref()),
+            e.storages.join(","),
+            disks,
+        ]);
+    }
+    format!("\n{}", table.render())
+}
+
+fn render_recovery(r: &recover::Recovery) -> String {
+    let mut out = match (r.action.as_str(), r.new_vmid) {
+        ("cloned", Some(new)) => format!(
+            "guest {new} made from {} '{}' of guest {} (configuration: {})\n",
+            r.kind,
+            r.snapshot,
+            r.vmid,
+            r.config_source.as_deref().unwrap_or("-")
+        ),
+        ("attached", Some(helper)) => format!(
+            "attached a disk of {} '{}' of guest {} to guest {helper}\n",
+            r.kind, r.snapshot, r.vmid
+        ),
+        ("detached", _) => format!("detached from guest {}\n", r.vmid),
+        _ => format!(
+            "{} guest {} from {} '{}'\n",
+            r.action, r.vmid, r.kind, r.snapshot
+        ),
+    };
+    if !r.disks.is_empty() {
+        let mut table = Table::new(&[
+            ("KEY", Align::Left),
+            ("VOLUME", Align::Left),
+            ("FROM", Align::Left),
+            ("SIZE", Align::Right),
+        ]);
+        for d in &r.disks {
+            table.row([
+                d.key.clone(),
+                d.volume.clone(),
+                d.source.clone(),
+                opt_size(d.size),
+            ]);
+        }
+        out.push_str(&table.render());
+    }
+    if let Some(kept) = &r.kept {
+        out.push_str(&format!(
+            "the disks as they were are kept as disk set {kept} (label {}); 'vm restore --vm {} \
+             --snapshot {kept}' goes back\n",
+            recover::PRE_RESTORE,
+            r.vmid
+        ));
+    }
+    for n in &r.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
     out
 }
 

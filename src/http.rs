@@ -10,6 +10,7 @@ use crate::error::{Api, Error, Result, TransportKind};
 
 mod backoff;
 mod encode;
+pub mod multipart;
 #[cfg(test)]
 mod test_server;
 mod tls;

@@ -69,7 +69,11 @@ pub fn parse(body: &[u8], boundary: &str) -> Option<BTreeMap<String, Vec<u8>>> {
             return Some(out);
         }
         // Skip the line break after the delimiter.
-        pos += if body[pos..].starts_with(b"\r\n") { 2 } else { 1 };
+        pos += if body[pos..].starts_with(b"\r\n") {
+            2
+        } else {
+            1
+        };
         let headers_end = find(body, b"\r\n\r\n", pos)?;
         let headers = std::str::from_utf8(&body[pos..headers_end]).ok()?;
         let next = find(body, delim, headers_end + 4)?;

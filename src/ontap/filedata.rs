@@ -72,7 +72,10 @@ impl OntapClient {
             )));
         }
         let target = Self::file_target(volume_uuid, path)?;
-        match self.req.send_raw("DELETE", &target, "application/json", None) {
+        match self
+            .req
+            .send_raw("DELETE", &target, "application/json", None)
+        {
             Ok(_) => {}
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e),
@@ -102,7 +105,12 @@ impl OntapClient {
     }
 
     /// Read a whole file of at most `max` bytes; `Error::NotFound` when it does not exist.
-    pub(super) fn get_file_data(&self, volume_uuid: &str, path: &str, max: usize) -> Result<Vec<u8>> {
+    pub(super) fn get_file_data(
+        &self,
+        volume_uuid: &str,
+        path: &str,
+        max: usize,
+    ) -> Result<Vec<u8>> {
         let target = Self::file_target(volume_uuid, path)?;
         let length = max.clamp(1, MAX_IO);
         let full = format!("{target}?byte_offset=0&length={length}");

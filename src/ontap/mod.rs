@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 pub mod client;
 mod errors;
 mod fields;
+mod filedata;
 mod jobs;
 mod paging;
 mod request;
@@ -206,6 +207,21 @@ pub trait Ontap: Send + Sync {
     fn list_dir(&self, volume_uuid: &str, path: &str) -> Result<Vec<FileInfo>> {
         let _ = (volume_uuid, path);
         not_implemented("list_dir")
+    }
+    /// Replace a small file (at most 1 MB) with `data`, creating missing directories.
+    fn write_file(&self, volume_uuid: &str, path: &str, data: &[u8]) -> Result<()> {
+        let _ = (volume_uuid, path, data);
+        not_implemented("write_file")
+    }
+    /// Read a whole file of at most `max` bytes; `Error::NotFound` when it does not exist.
+    fn read_file(&self, volume_uuid: &str, path: &str, max: usize) -> Result<Vec<u8>> {
+        let _ = (volume_uuid, path, max);
+        not_implemented("read_file")
+    }
+    /// Create a directory (and missing parents); an existing one is fine.
+    fn create_directory(&self, volume_uuid: &str, path: &str) -> Result<()> {
+        let _ = (volume_uuid, path);
+        not_implemented("create_directory")
     }
     /// Delete one file (relative path).
     fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()> {

@@ -107,6 +107,64 @@ pub fn in_snapshot(snapshot: &str, volume_path: &str) -> String {
     format!(".snapshot/{snapshot}/{volume_path}")
 }
 
+/// Which guest configurations a storage snapshot records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// Every guest with a disk on the storage (`storage create`, schedules).
+    All,
+    /// Only this guest (a hook records the guest it runs for).
+    Guest(u32),
+    /// None (`--no-configs`).
+    Nothing,
+}
+
+/// Write each guest's configuration into the volume of `r` (one request per guest, up to eight
+/// at once; missing directories are made on the way). A file that cannot be written does not
+/// stop the snapshot: the returned notes name it.
+pub fn write_all(
+    r: &crate::ops::resolve::Resolved,
+    guests: &[(Guest, GuestConfig)],
+    written: &str,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    for chunk in guests.chunks(8) {
+        let results: Vec<(u32, Result<()>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|(g, c)| {
+                    let bytes = GuestRecord::new(g, c, written).to_bytes();
+                    let path = r.volume_path(&export_path(g.vmid));
+                    (
+                        g.vmid,
+                        s.spawn(move || r.ontap.write_file(&r.volume.uuid, &path, &bytes)),
+                    )
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|(vmid, h)| {
+                    let result = h.join().unwrap_or_else(|_| {
+                        Err(Error::Refused(
+                            "the write of a configuration panicked".into(),
+                        ))
+                    });
+                    (vmid, result)
+                })
+                .collect()
+        });
+        for (vmid, result) in results {
+            if let Err(e) = result {
+                let note = format!(
+                    "the configuration of guest {vmid} was not recorded with the snapshot: {e}"
+                );
+                log::warn!("{note}");
+                notes.push(note);
+            }
+        }
+    }
+    notes
+}
+
 /// `proxmox`-style config text (`key: value` lines, sorted as `qm config` prints them).
 pub fn render(config: &BTreeMap<String, String>) -> String {
     let mut out = String::new();

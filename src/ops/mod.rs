@@ -9,6 +9,7 @@ use crate::pve::Pve;
 
 pub mod backends;
 pub mod disks;
+pub mod manifest;
 pub mod naming;
 pub mod quiesce;
 pub mod rescan;

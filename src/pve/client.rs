@@ -364,6 +364,14 @@ impl Pve for PveClient {
         })
     }
 
+    fn create_vm(&self, node: &str, vmid: u32, config: &GuestConfig, wait: Duration) -> Result<()> {
+        self.post_create_vm(node, vmid, config, wait)
+    }
+
+    fn set_config(&self, guest: &Guest, set: &[(String, String)], delete: &[String]) -> Result<()> {
+        self.put_config(guest, set, delete)
+    }
+
     fn version(&self) -> Result<String> {
         let v = self.get("/version", &[])?;
         str_field(&v, "version")

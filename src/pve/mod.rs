@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 mod auth;
 pub mod client;
 mod envelope;
+mod guestcfg;
 mod tasks;
 
 pub use client::PveClient;
@@ -179,6 +180,17 @@ pub trait Pve: Send + Sync {
     /// `GET /version`: the release, e.g. `9.1.2`.
     fn version(&self) -> Result<String> {
         not_implemented("version", "")
+    }
+    /// `POST /nodes/{node}/qemu`: a new VM with this config (disks on existing volumes); waits
+    /// for the create task.
+    fn create_vm(&self, node: &str, vmid: u32, config: &GuestConfig, wait: Duration) -> Result<()> {
+        let _ = (node, config, wait);
+        not_implemented("create_vm", &vmid.to_string())
+    }
+    /// `PUT .../config`: set keys and delete keys.
+    fn set_config(&self, guest: &Guest, set: &[(String, String)], delete: &[String]) -> Result<()> {
+        let _ = (set, delete);
+        not_implemented("set_config", &guest.vmid.to_string())
     }
 }
 

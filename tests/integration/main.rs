@@ -6,6 +6,7 @@ mod faults;
 mod hooks;
 mod props;
 mod readme;
+mod recover;
 mod secrets;
 mod soak;
 mod storage;

@@ -75,7 +75,9 @@ fn restore_from_a_storage_snapshot_touches_only_that_guest_and_keeps_a_way_back(
     // The disk as it was is kept as a pre-restore set ...
     let keep = format!("images/102/vm-102-disk-0-snapshot-pre-restore-{kept}.qcow2");
     assert_eq!(generation(&env, "ONTAP01", &keep), Some(changed_102));
-    let sets = json_run(&env, &["vm", "list", "--vm", "102"]).assert_ok().json();
+    let sets = json_run(&env, &["vm", "list", "--vm", "102"])
+        .assert_ok()
+        .json();
     let set = sets
         .as_array()
         .unwrap()
@@ -98,13 +100,19 @@ fn restore_refuses_a_running_guest_and_a_snapshot_that_does_not_match() {
     let snap = storage_snapshot(&env, "ONTAP01");
     let out = env.run(&["vm", "restore", "--vm", "100", "--snapshot", &snap, "--yes"]);
     out.assert_code(1);
-    assert!(out.stderr.contains("guest 100 is running"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("guest 100 is running"),
+        "{}",
+        out.stderr
+    );
 
     // A disk added after the snapshot: named, nothing changes, unless --skip-missing.
     env.world_mut(|w| {
         let g = w.pve.guests.get_mut(&102).unwrap();
-        g.config
-            .insert("scsi1".into(), "ONTAP01:102/vm-102-disk-1.raw,size=1G".into());
+        g.config.insert(
+            "scsi1".into(),
+            "ONTAP01:102/vm-102-disk-1.raw,size=1G".into(),
+        );
     });
     env.world_mut(|w| {
         let now = w.ontap.now();
@@ -114,13 +122,19 @@ fn restore_refuses_a_running_guest_and_a_snapshot_that_does_not_match() {
             .iter_mut()
             .find(|v| v.name == "ONTAP01")
             .unwrap();
-        v.tree.put_file("images/102/vm-102-disk-1.raw", 1 << 30, 1, now);
+        v.tree
+            .put_file("images/102/vm-102-disk-1.raw", 1 << 30, 1, now);
     });
     env.guest_write(102);
     let gen = generation(&env, "ONTAP01", DISK_102);
     let out = env.run(&["vm", "restore", "--vm", "102", "--snapshot", &snap, "--yes"]);
     out.assert_code(1);
-    assert!(out.stderr.contains("disk scsi1 (ONTAP01:102/vm-102-disk-1.raw) is not in the snapshot"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("disk scsi1 (ONTAP01:102/vm-102-disk-1.raw) is not in the snapshot"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("--skip-missing"), "{}", out.stderr);
     assert_eq!(generation(&env, "ONTAP01", DISK_102), gen);
     assert!(!dir_files(&env, "ONTAP01", "images/102")
@@ -130,7 +144,15 @@ fn restore_refuses_a_running_guest_and_a_snapshot_that_does_not_match() {
     let out = json_run(
         &env,
         &[
-            "vm", "restore", "--vm", "102", "--snapshot", &snap, "--skip-missing", "--no-keep", "--yes",
+            "vm",
+            "restore",
+            "--vm",
+            "102",
+            "--snapshot",
+            &snap,
+            "--skip-missing",
+            "--no-keep",
+            "--yes",
         ],
     );
     out.assert_ok();
@@ -158,18 +180,28 @@ fn a_failed_overwrite_puts_every_disk_back_and_leaves_nothing() {
     );
     let out = env.run(&["vm", "restore", "--vm", "102", "--snapshot", &snap, "--yes"]);
     out.assert_code(1);
-    assert!(out.stderr.contains("disk scsi0 (ONTAP01:102/vm-102-disk-0.qcow2)"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("disk scsi0 (ONTAP01:102/vm-102-disk-0.qcow2)"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("put back"), "{}", out.stderr);
     assert_eq!(generation(&env, "ONTAP01", DISK_102), gen);
     let files_after = dir_files(&env, "ONTAP01", "images/102");
-    assert_eq!(files_after.keys().collect::<Vec<_>>(), files_before.keys().collect::<Vec<_>>());
+    assert_eq!(
+        files_after.keys().collect::<Vec<_>>(),
+        files_before.keys().collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn list_shows_storage_snapshots_and_their_contents_on_request() {
     let env = TestEnv::new();
     let snap = storage_snapshot(&env, "ONTAP01");
-    let all = json_run(&env, &["vm", "list", "--vm", "102"]).assert_ok().json();
+    let all = json_run(&env, &["vm", "list", "--vm", "102"])
+        .assert_ok()
+        .json();
     let storage: Vec<&Value> = all
         .as_array()
         .unwrap()
@@ -254,7 +286,10 @@ fn show_config_prints_the_configuration_recorded_with_the_snapshot() {
             .config
             .insert("memory".into(), "9999".into());
     });
-    let out = json_run(&env, &["vm", "show-config", "--vm", "102", "--snapshot", &snap]);
+    let out = json_run(
+        &env,
+        &["vm", "show-config", "--vm", "102", "--snapshot", &snap],
+    );
     out.assert_ok();
     let j = out.json();
     assert_eq!(j["config"]["memory"], "2048");
@@ -266,7 +301,12 @@ fn show_config_prints_the_configuration_recorded_with_the_snapshot() {
 
     // A snapshot of another tool records none: said clearly.
     let out = env.run(&[
-        "vm", "show-config", "--vm", "102", "--snapshot", "hourly.2026-11-01_0105",
+        "vm",
+        "show-config",
+        "--vm",
+        "102",
+        "--snapshot",
+        "hourly.2026-11-01_0105",
     ]);
     out.assert_code(1);
     assert!(out.stderr.contains("record none"), "{}", out.stderr);
@@ -280,7 +320,16 @@ fn clone_makes_a_new_guest_proxmox_lists_with_new_macs() {
     let out = json_run(
         &env,
         &[
-            "vm", "clone", "--vm", "100", "--snapshot", &snap, "--new-vmid", "300", "--name", "web01-restored",
+            "vm",
+            "clone",
+            "--vm",
+            "100",
+            "--snapshot",
+            &snap,
+            "--new-vmid",
+            "300",
+            "--name",
+            "web01-restored",
         ],
     );
     out.assert_ok();
@@ -289,8 +338,14 @@ fn clone_makes_a_new_guest_proxmox_lists_with_new_macs() {
     assert_eq!(j["config_source"], "snapshot");
     let guest = env.guest(300).expect("guest 300 exists");
     let c = &guest.config;
-    assert_eq!(c["scsi0"], "ONTAP01:300/vm-300-disk-0.qcow2,iothread=1,size=32G");
-    assert!(c["virtio0"].starts_with("ONTAP01:300/vm-300-disk-1.raw"), "{c:?}");
+    assert_eq!(
+        c["scsi0"],
+        "ONTAP01:300/vm-300-disk-0.qcow2,iothread=1,size=32G"
+    );
+    assert!(
+        c["virtio0"].starts_with("ONTAP01:300/vm-300-disk-1.raw"),
+        "{c:?}"
+    );
     assert_eq!(c["name"], "web01-restored");
     assert!(!c.contains_key("unused0"), "{c:?}");
     assert!(c["net0"].starts_with("virtio=BC:24:11:"), "{c:?}");
@@ -310,12 +365,34 @@ fn clone_makes_a_new_guest_proxmox_lists_with_new_macs() {
     );
 
     // The VMID is taken now.
-    let again = env.run(&["vm", "clone", "--vm", "100", "--snapshot", &snap, "--new-vmid", "300"]);
+    let again = env.run(&[
+        "vm",
+        "clone",
+        "--vm",
+        "100",
+        "--snapshot",
+        &snap,
+        "--new-vmid",
+        "300",
+    ]);
     again.assert_code(1);
-    assert!(again.stderr.contains("VMID 300 is in use"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("VMID 300 is in use"),
+        "{}",
+        again.stderr
+    );
 
     // Containers are refused with the reason.
-    let ct = env.run(&["vm", "clone", "--vm", "200", "--snapshot", &snap, "--new-vmid", "301"]);
+    let ct = env.run(&[
+        "vm",
+        "clone",
+        "--vm",
+        "200",
+        "--snapshot",
+        &snap,
+        "--new-vmid",
+        "301",
+    ]);
     ct.assert_code(1);
     assert!(ct.stderr.contains("ostemplate"), "{}", ct.stderr);
 }
@@ -332,11 +409,23 @@ fn a_failed_clone_leaves_no_file_and_no_guest() {
             .count(1)
             .fail_job(13565952, "Clone start failed."),
     );
-    let out = env.run(&["vm", "clone", "--vm", "100", "--snapshot", &snap, "--new-vmid", "300"]);
+    let out = env.run(&[
+        "vm",
+        "clone",
+        "--vm",
+        "100",
+        "--snapshot",
+        &snap,
+        "--new-vmid",
+        "300",
+    ]);
     out.assert_code(1);
     assert!(out.stderr.contains("Clone start failed."), "{}", out.stderr);
     assert!(env.guest(300).is_none());
-    assert!(!env.files("ONTAP01").keys().any(|p| p.starts_with("images/300")));
+    assert!(!env
+        .files("ONTAP01")
+        .keys()
+        .any(|p| p.starts_with("images/300")));
 
     // Proxmox refuses the create: the clones are removed again.
     env.add_fault(
@@ -345,10 +434,22 @@ fn a_failed_clone_leaves_no_file_and_no_guest() {
             .count(1)
             .status(500),
     );
-    let out = env.run(&["vm", "clone", "--vm", "100", "--snapshot", &snap, "--new-vmid", "300"]);
+    let out = env.run(&[
+        "vm",
+        "clone",
+        "--vm",
+        "100",
+        "--snapshot",
+        &snap,
+        "--new-vmid",
+        "300",
+    ]);
     out.assert_code(1);
     assert!(env.guest(300).is_none());
-    assert!(!env.files("ONTAP01").keys().any(|p| p.starts_with("images/300")));
+    assert!(!env
+        .files("ONTAP01")
+        .keys()
+        .any(|p| p.starts_with("images/300")));
 }
 
 #[test]
@@ -358,7 +459,16 @@ fn attach_and_detach_on_a_helper_guest() {
     let out = json_run(
         &env,
         &[
-            "vm", "attach", "--vm", "100", "--snapshot", &snap, "--disk", "virtio0", "--to", "102",
+            "vm",
+            "attach",
+            "--vm",
+            "100",
+            "--snapshot",
+            &snap,
+            "--disk",
+            "virtio0",
+            "--to",
+            "102",
         ],
     );
     out.assert_ok();
@@ -395,7 +505,11 @@ fn attach_and_detach_on_a_helper_guest() {
     });
     let out = env.run(&["vm", "detach", "--to", "102", "--disk", "unused1"]);
     out.assert_code(1);
-    assert!(out.stderr.contains("not in the guest's own directory"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not in the guest's own directory"),
+        "{}",
+        out.stderr
+    );
     assert!(generation(&env, "ONTAP01", "images/100/vm-100-disk-9.raw").is_some());
     assert!(env.guest(102).unwrap().config.contains_key("unused1"));
 }
@@ -415,8 +529,12 @@ fn restore_requests(others: u32) -> usize {
                 .iter_mut()
                 .find(|v| v.name == "ONTAP01")
                 .unwrap();
-            v.tree
-                .put_file(&format!("images/{vmid}/vm-{vmid}-disk-0.raw"), 1 << 30, 1, now);
+            v.tree.put_file(
+                &format!("images/{vmid}/vm-{vmid}-disk-0.raw"),
+                1 << 30,
+                1,
+                now,
+            );
             let mut g = template.clone();
             g.vmid = vmid;
             g.config.insert(
@@ -438,6 +556,9 @@ fn restore_requests(others: u32) -> usize {
 fn restore_requests_do_not_grow_with_the_other_guests_on_the_storage() {
     let few = restore_requests(0);
     let many = restore_requests(30);
-    assert_eq!(few, many, "vm restore: {few} requests with 0 other guests, {many} with 30");
+    assert_eq!(
+        few, many,
+        "vm restore: {few} requests with 0 other guests, {many} with 30"
+    );
     assert!(few <= 16, "vm restore made {few} requests");
 }

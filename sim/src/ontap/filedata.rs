@@ -165,20 +165,17 @@ pub fn post(
             ));
         }
         if v.tree.get(&norm).is_some() {
-            return Err(ApiError::new(
-                409,
-                6488110,
-                format!("File exists: \"{path}\"."),
-            )
-            .with_target("path"));
+            return Err(
+                ApiError::new(409, 6488110, format!("File exists: \"{path}\"."))
+                    .with_target("path"),
+            );
         }
         if let Some(v) = state.volume_mut(vol) {
             v.tree.mkdir_all(&norm, now);
         }
         return Ok(Response::json(201, &json!({})));
     };
-    let data = data_part(&req.body, &b)
-        .ok_or_else(|| ApiError::missing_value("data"))?;
+    let data = data_part(&req.body, &b).ok_or_else(|| ApiError::missing_value("data"))?;
     if data.len() as u64 > MAX_IO {
         return Err(ApiError::invalid_value(
             "data",
@@ -188,12 +185,10 @@ pub fn post(
     }
     let old = match v.tree.get(&norm).map(|n| &n.kind) {
         Some(Kind::Directory) => {
-            return Err(ApiError::new(
-                400,
-                6488110,
-                format!("Is a directory: \"{path}\"."),
+            return Err(
+                ApiError::new(400, 6488110, format!("Is a directory: \"{path}\"."))
+                    .with_target("path"),
             )
-            .with_target("path"))
         }
         Some(Kind::File { size, generation }) if overwrite => {
             let mut bytes = state.file_data.get(*generation).to_vec();
@@ -272,12 +267,10 @@ pub fn read(
     let (size, generation) = match t.get(&p).map(|n| &n.kind) {
         Some(Kind::File { size, generation }) => (*size, *generation),
         Some(Kind::Directory) => {
-            return Err(ApiError::new(
-                400,
-                6488110,
-                format!("Is a directory: \"{path}\"."),
+            return Err(
+                ApiError::new(400, 6488110, format!("Is a directory: \"{path}\"."))
+                    .with_target("path"),
             )
-            .with_target("path"))
         }
         None => return Err(not_found(path)),
     };
@@ -296,17 +289,17 @@ pub fn read(
         .as_bytes(),
     );
     body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n")
-            .as_bytes(),
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n").as_bytes(),
     );
     body.extend_from_slice(chunk);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let mut r = Response::json(200, &json!({}));
     r.body = body;
-    Ok(r.with_header(
-        "Content-Type",
-        &format!("multipart/form-data; boundary={boundary}"),
-    ))
+    r.headers = vec![(
+        "Content-Type".into(),
+        format!("multipart/form-data; boundary={boundary}"),
+    )];
+    Ok(r)
 }
 
 #[cfg(test)]

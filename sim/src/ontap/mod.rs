@@ -15,6 +15,7 @@ mod cluster;
 mod collection;
 mod errors;
 mod fields;
+mod filedata;
 mod files;
 mod filter;
 mod jobs;

@@ -5,7 +5,7 @@ use super::errors::ApiError;
 use super::jobs::{self, Reply};
 use super::params::{Body, Query};
 use super::state::OntapState;
-use super::{auth, cli, clone, cluster, files, snapshots, volumes};
+use super::{auth, cli, clone, cluster, filedata, files, snapshots, volumes};
 use crate::http::{Request, Response};
 use crate::world::JobFault;
 
@@ -47,7 +47,7 @@ fn allowed(state: &OntapState, segs: &[&str]) -> Option<&'static [&'static str]>
         ["storage", "volumes", _, "snapshots"] => &["GET", "POST"],
         ["storage", "volumes", _, "snapshots", _] => &["GET", "PATCH", "DELETE"],
         ["storage", "volumes", _, "files"] if v98 => &["GET"],
-        ["storage", "volumes", _, "files", _] if v98 => &["GET", "DELETE"],
+        ["storage", "volumes", _, "files", _] if v98 => &["GET", "POST", "DELETE"],
         ["storage", "volumes", _, "files", _] => &["GET"],
         ["storage", "file", "clone"] => &["POST"],
         ["private", "cli", "volume", "snapshot", "restore"] => &["POST"],
@@ -152,6 +152,9 @@ fn dispatch(
         ("GET", ["storage", "volumes", v, "files"]) => files::get(state, ctx, v, ""),
         ("GET", ["storage", "volumes", v, "files", p]) => files::get(state, ctx, v, p),
         ("DELETE", ["storage", "volumes", v, "files", p]) => files::delete(state, ctx, v, p),
+        ("POST", ["storage", "volumes", v, "files", p]) => {
+            filedata::post(state, ctx.req, &mut ctx.query, v, p).map(Into::into)
+        }
         ("POST", ["storage", "file", "clone"]) => clone::post(state, ctx),
         ("POST", ["private", "cli", "volume", "snapshot", "restore"]) => cli::restore(state, ctx),
         ("GET", ["private", "cli", "volume", "recovery-queue"]) => cli::recovery_queue(state, ctx),

@@ -148,6 +148,8 @@ pub struct OntapState {
     pub clock: Clock,
     pub offset: UtcOffset,
     next_dsid: u64,
+    /// Contents of files written through the files API, by content generation.
+    pub file_data: super::filedata::FileData,
 }
 
 /// A random (v4) uuid.
@@ -376,6 +378,7 @@ impl OntapState {
             clock,
             offset,
             next_dsid: 1100,
+            file_data: Default::default(),
         }
     }
 

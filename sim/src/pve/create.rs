@@ -16,11 +16,20 @@
 //! may build a VM on another guest's volume (privileges: see sim/README.md).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use super::envelope::PveError;
-use super::state::PveState;
-use super::volumes::{drive_file, is_cdrom, is_config_key, is_disk_key, parse_file_volname, parse_volid, VolName};
+use super::envelope::{PveError, Reply};
+use super::params::{opt, Kind, NODE, VMID};
+use super::router::Call;
+use super::runstate::Action;
 use super::scenario::GuestType;
+use super::scenario::RunStatus;
+use super::state::{AgentState, Guest, PveState};
+use super::tasks::NewTask;
+use super::volumes::{
+    drive_file, is_cdrom, is_config_key, is_disk_key, parse_file_volname, parse_volid, VolName,
+};
+use crate::world::World;
 
 /// Config keys `create_vm` refuses as unknown.
 pub(crate) const NOT_ON_CREATE: [&str; 7] = [
@@ -32,9 +41,6 @@ pub(crate) const NOT_ON_CREATE: [&str; 7] = [
     "meta",
     "running-nets-host-mtu",
 ];
-
-/// Parameters of `create_vm` that are not config keys (the ones the simulator accepts).
-pub(crate) const CREATE_ONLY: [&str; 4] = ["start", "storage", "unique", "pool"];
 
 /// Whether a parameter name is a config key a new VM may carry.
 pub(crate) fn is_create_key(key: &str) -> bool {
@@ -69,7 +75,10 @@ pub(crate) fn plan(
             continue;
         }
         let Some((sid, volname)) = parse_volid(file) else {
-            errors.insert(key.clone(), format!("invalid format - unable to parse volume ID '{file}'"));
+            errors.insert(
+                key.clone(),
+                format!("invalid format - unable to parse volume ID '{file}'"),
+            );
             continue;
         };
         let Some(storage) = state.storage(sid) else {
@@ -123,4 +132,116 @@ pub(crate) fn plan(
         config,
         missing_volume,
     })
+}
+
+/// `POST /nodes/{node}/qemu`: the checks, then the VMID is taken at once (`lock: create`, as
+/// `create_and_lock_config` does) and the `qmcreate` task writes the config or removes it.
+pub(crate) fn post(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+    let schema = [
+        NODE,
+        VMID,
+        opt("start", Kind::Bool),
+        opt("storage", Kind::Str),
+        opt("unique", Kind::Bool),
+        opt("pool", Kind::Str),
+    ];
+    call.params
+        .check_with(&schema, |name| is_create_key(name).then_some(Kind::Str))?;
+    let p = &call.params;
+    if p.flag("start") {
+        return Err(PveError::unsupported("'start' on create"));
+    }
+    if p.str("pool").is_some() {
+        return Err(PveError::unsupported("'pool' on create"));
+    }
+    let node = p.str("node").unwrap_or_default();
+    let vmid: u32 = p.str("vmid").and_then(|v| v.parse().ok()).ok_or_else(|| {
+        PveError::param(
+            "vmid",
+            "invalid format - value does not look like a valid VM ID",
+        )
+    })?;
+    let config: BTreeMap<String, String> = p
+        .names_outside(&schema)
+        .into_iter()
+        .map(|k| {
+            let v = p.str(&k).unwrap_or_default();
+            (k, v)
+        })
+        .collect();
+    let exists = |sid: &str, volname: &str| -> bool {
+        let Some(storage) = world.pve.storage(sid) else {
+            return false;
+        };
+        let Ok(VolName::Image { owner, name }) = parse_file_volname(volname) else {
+            return false;
+        };
+        let dir = super::volumes::content_subdir(&storage.options, "images");
+        let path = format!("{dir}/{owner}/{name}");
+        super::storage::storage_files(world, storage)
+            .map(|files| files.iter().any(|(p, _)| *p == path))
+            .unwrap_or(false)
+    };
+    let plan = plan(&world.pve, vmid, config, exists)?;
+    let state = &mut world.pve;
+    let mut placeholder = BTreeMap::new();
+    placeholder.insert("lock".to_string(), "create".to_string());
+    state.guests.insert(
+        vmid,
+        Guest {
+            vmid,
+            guest_type: GuestType::Qemu,
+            node: node.clone(),
+            run: RunStatus::Stopped,
+            config: placeholder,
+            pending: BTreeMap::new(),
+            agent: AgentState {
+                responding: true,
+                filesystems: 1,
+                frozen: false,
+                freeze_delay_ms: 0,
+            },
+            ignores_shutdown: false,
+            pid: None,
+            started: None,
+            checkpointed: false,
+        },
+    );
+    let upid = state.start_task(
+        call,
+        NewTask {
+            node: &node,
+            task_type: "qmcreate",
+            id: vmid.to_string(),
+            action: Action::Create {
+                vmid,
+                config: plan.config,
+                missing_volume: plan.missing_volume,
+            },
+            duration: Duration::from_millis(state.timing.task_ms),
+            first_log_line: format!("create VM {vmid}"),
+        },
+    );
+    Ok(serde_json::json!(upid).into())
+}
+
+/// The end of the `qmcreate` task: the config is written, or removed when a volume is missing.
+pub(crate) fn finish(
+    state: &mut PveState,
+    vmid: u32,
+    config: &BTreeMap<String, String>,
+    missing_volume: Option<&str>,
+) -> Result<Vec<String>, String> {
+    if let Some(volid) = missing_volume {
+        state.guests.remove(&vmid);
+        return Err(format!(
+            "unable to create VM {vmid} - volume {volid} does not exist\n"
+        ));
+    }
+    let guest = state
+        .guests
+        .get_mut(&vmid)
+        .ok_or_else(|| format!("unable to create VM {vmid} - config vanished\n"))?;
+    guest.config = config.clone();
+    Ok(Vec::new())
 }

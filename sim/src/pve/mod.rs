@@ -25,6 +25,7 @@ mod agent;
 mod auth;
 mod cluster;
 mod config;
+mod create;
 mod default;
 mod envelope;
 mod guests;

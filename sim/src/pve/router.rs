@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::envelope::{PveError, Reply};
 use super::params::Params;
 use super::scenario::GuestType;
-use super::{agent, auth, cluster, config, guests, storage, tasks};
+use super::{agent, auth, cluster, config, create, guests, storage, tasks};
 use crate::http::Request;
 use crate::world::{JobFault, World};
 
@@ -107,6 +107,11 @@ fn route(method: &str, segments: &[&str]) -> Option<Route> {
             } else {
                 GuestType::Qemu
             });
+            r
+        }
+        ("POST", ["nodes", node, "qemu"]) => {
+            let mut r = Route::new(create::post).with("node", node);
+            r.guest_type = Some(GuestType::Qemu);
             r
         }
         ("GET", ["nodes", node, kind @ ("qemu" | "lxc"), vmid]) => {

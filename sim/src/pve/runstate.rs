@@ -10,6 +10,12 @@ use super::state::{Guest, PveState};
 /// The effect of a task, applied when it ends.
 #[derive(Debug, Clone)]
 pub(crate) enum Action {
+    /// `qmcreate`: write the new VM's config, or fail on a missing volume.
+    Create {
+        vmid: u32,
+        config: std::collections::BTreeMap<String, String>,
+        missing_volume: Option<String>,
+    },
     /// `qmstart` / `vzstart` (also a resume of a hibernated VM).
     Start { vmid: u32, skiplock: bool },
     /// `qmstop` / `vzstop`: hard stop.
@@ -43,6 +49,11 @@ pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<Stri
     let now = Instant::now();
     match action {
         Action::Config { vmid, update } => config::apply(state, *vmid, update),
+        Action::Create {
+            vmid,
+            config,
+            missing_volume,
+        } => super::create::finish(state, *vmid, config, missing_volume.as_deref()),
         Action::Hibernate {
             vmid,
             skiplock,
@@ -67,7 +78,9 @@ pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<Stri
                 | Action::Resume { vmid, .. }
                 | Action::CtSuspend { vmid }
                 | Action::CtResume { vmid } => *vmid,
-                Action::Config { vmid, .. } | Action::Hibernate { vmid, .. } => *vmid,
+                Action::Config { vmid, .. }
+                | Action::Hibernate { vmid, .. }
+                | Action::Create { vmid, .. } => *vmid,
             };
             let pid = state.alloc_pid();
             let guest = guest_mut(state, vmid)?;

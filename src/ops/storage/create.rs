@@ -2,6 +2,7 @@
 //! guests on the storage fs-frozen through their agents for exactly the snapshot call.
 
 use crate::error::Result;
+use crate::ops::manifest::{self, Record};
 use crate::ops::quiesce;
 use crate::ops::resolve::resolve;
 use crate::ops::Backends;
@@ -15,7 +16,15 @@ use super::{
 /// Requests without `--freeze`: the resolution (storage, LIF, volume) and the snapshot POST (plus
 /// the client's job wait and its read-back of the new snapshot). With `--freeze`, before the
 /// snapshot: the guest list and the config of each running QEMU guest; then the agent calls.
-pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> Result<SnapshotRow> {
+///
+/// With `record`, the configurations of the guests on the storage are written into the volume
+/// first (`ops::manifest`): the guest list, one config read per guest, one write per guest.
+pub(super) fn create(
+    b: &dyn Backends,
+    storage: &str,
+    opts: &CreateOptions,
+    record: Record,
+) -> Result<SnapshotRow> {
     if let Some(label) = &opts.label {
         validate_label(label)?;
     }
@@ -23,8 +32,9 @@ pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> R
     check_snapshot_limit(&r)?;
     let comment = format!("pve-ontap-snapshot: storage {storage}");
     let label = opts.label.as_deref();
+    let mut notes = Vec::new();
 
-    if !opts.freeze {
+    if !opts.freeze && record == Record::Nothing {
         let snap = take_snapshot(&r, &comment, label, opts.expiry)?;
         return Ok(row(&r, &snap, Vec::new()));
     }
@@ -32,10 +42,34 @@ pub(super) fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> R
     // Every lookup happens before anything is frozen.
     let pve = b.pve()?;
     let storages = storages_on_volume(pve.as_ref(), &r)?;
-    let on_storage = guests_on_storages(pve.as_ref(), &storages, |g| {
-        g.guest_type == GuestType::Qemu && g.status == "running"
+    let all = guests_on_storages(pve.as_ref(), &storages, |g| match record {
+        Record::All => true,
+        Record::Guest(vmid) => g.vmid == vmid || (opts.freeze && g.status == "running"),
+        Record::Nothing => g.guest_type == GuestType::Qemu && g.status == "running",
     })?;
-    let mut notes = Vec::new();
+    let recorded: Vec<(crate::pve::Guest, crate::pve::GuestConfig)> = all
+        .iter()
+        .filter(|g| match record {
+            Record::All => true,
+            Record::Guest(vmid) => g.guest.vmid == vmid,
+            Record::Nothing => false,
+        })
+        .map(|g| (g.guest.clone(), g.config.clone()))
+        .collect();
+    if !recorded.is_empty() {
+        let written = crate::ops::naming::timestamp(time::OffsetDateTime::now_utc());
+        notes.extend(manifest::write_all(&r, &recorded, &written));
+    }
+    if !opts.freeze {
+        let snap = take_snapshot(&r, &comment, label, opts.expiry)?;
+        let mut out = row(&r, &snap, Vec::new());
+        out.notes = notes;
+        return Ok(out);
+    }
+    let on_storage: Vec<_> = all
+        .into_iter()
+        .filter(|g| g.guest.guest_type == GuestType::Qemu && g.guest.status == "running")
+        .collect();
     let mut to_freeze = Vec::new();
     for g in on_storage {
         if agent_enabled(&g.config) {

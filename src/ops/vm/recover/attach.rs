@@ -54,9 +54,8 @@ pub(crate) fn attach(
                 location.volid
             ))
         })?;
-    let key = free_unused_key(&target.config).ok_or_else(|| {
-        Error::Refused(format!("guest {helper} has no free unusedN key left"))
-    })?;
+    let key = free_unused_key(&target.config)
+        .ok_or_else(|| Error::Refused(format!("guest {helper} has no free unusedN key left")))?;
     let (mut taken, dirs) = taken_names(&[*store], helper)?;
     let new_file = new_file_name(helper, extension(&file.name), &mut taken);
     let copy = Copy {
@@ -76,7 +75,8 @@ pub(crate) fn attach(
         &format!("vm attach {vmid} -> {helper}"),
     )?;
     let _shield = signals::shield()?;
-    let what = format!("attach of disk {disk} of guest {vmid} from snapshot '{name}' to guest {helper}");
+    let what =
+        format!("attach of disk {disk} of guest {vmid} from snapshot '{name}' to guest {helper}");
     let copies = [copy];
     make_files(&copies, &dirs, &what)?;
     let copy = &copies[0];
@@ -139,7 +139,9 @@ pub(crate) fn detach(
     })?;
     let file = PropertyString::parse(value).file.unwrap_or_default();
     let volume = VolumeId::parse(&file).ok_or_else(|| {
-        Error::Refused(format!("{key} of guest {helper} is '{value}', not a volume id"))
+        Error::Refused(format!(
+            "{key} of guest {helper} is '{value}', not a volume id"
+        ))
     })?;
     let image = volume
         .image_file()

@@ -96,9 +96,10 @@ pub(crate) fn new_file_name(vmid: u32, ext: &str, taken: &mut BTreeSet<String>) 
     let mut n = 0;
     loop {
         let stem = format!("vm-{vmid}-disk-{n}");
-        let used = taken
-            .iter()
-            .any(|t| t.strip_prefix(&stem).is_some_and(|rest| rest.starts_with('.')));
+        let used = taken.iter().any(|t| {
+            t.strip_prefix(&stem)
+                .is_some_and(|rest| rest.starts_with('.'))
+        });
         if !used {
             let name = format!("{stem}.{ext}");
             taken.insert(name.clone());
@@ -124,9 +125,7 @@ pub(crate) fn taken_names(
         match s.ontap.list_dir(&s.volume.uuid, &dir) {
             Ok(files) => Ok(Some(files)),
             Err(e) if matches!(e.root(), Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e).step_with(|| {
-                format!("list '{dir}' on volume '{}'", s.volume.name)
-            }),
+            Err(e) => Err(e).step_with(|| format!("list '{dir}' on volume '{}'", s.volume.name)),
         }
     });
     let mut taken = BTreeSet::new();
@@ -158,7 +157,10 @@ pub(crate) fn make_files(
             if let Err(e) = store.ontap.create_directory(uuid, dir) {
                 remove_dirs(&made_dirs);
                 return Err(Error::Step {
-                    step: format!("{what}: create directory '{dir}' on volume '{}'", store.volume.name),
+                    step: format!(
+                        "{what}: create directory '{dir}' on volume '{}'",
+                        store.volume.name
+                    ),
                     source: Box::new(e),
                 });
             }
@@ -256,7 +258,11 @@ pub(crate) fn run(
     {
         return Err(Error::Refused(format!(
             "VMID {new_vmid} is in use ({} {new_vmid} on node '{}'); choose a free one",
-            if g.guest_type == GuestType::Qemu { "VM" } else { "CT" },
+            if g.guest_type == GuestType::Qemu {
+                "VM"
+            } else {
+                "CT"
+            },
             g.node
         )));
     }
@@ -391,9 +397,7 @@ pub(crate) fn run(
     if opts.start {
         match pve.start(&new_guest, TASK_WAIT) {
             Ok(()) => notes.push(format!("guest {new_vmid} was started (--start)")),
-            Err(e) => notes.push(format!(
-                "guest {new_vmid} was made but did not start: {e}"
-            )),
+            Err(e) => notes.push(format!("guest {new_vmid} was made but did not start: {e}")),
         }
     } else {
         notes.push(format!(

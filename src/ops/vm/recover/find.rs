@@ -184,7 +184,10 @@ pub(crate) fn disks_of(scan: &Scan, config: &crate::pve::GuestConfig) -> Vec<Dis
         .disks
         .iter()
         .map(|d| {
-            let now = scan.locations.iter().find(|l| l.key == d.key && l.volid == d.volume.to_string());
+            let now = scan
+                .locations
+                .iter()
+                .find(|l| l.key == d.key && l.volid == d.volume.to_string());
             let placed = scan
                 .stores
                 .get(&d.volume.storage)

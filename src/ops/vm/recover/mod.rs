@@ -125,7 +125,11 @@ pub(crate) fn time_key(t: &str) -> i128 {
 }
 
 /// The storage locks of `storages`, taken in name order.
-pub(crate) fn lock_all(paths: &Paths, storages: &[String], purpose: &str) -> Result<Vec<StorageLock>> {
+pub(crate) fn lock_all(
+    paths: &Paths,
+    storages: &[String],
+    purpose: &str,
+) -> Result<Vec<StorageLock>> {
     let mut ids: Vec<&String> = storages.iter().collect();
     ids.sort();
     ids.dedup();
@@ -200,7 +204,15 @@ pub fn clone(
     opts: &CloneOptions,
     env: &Env<'_>,
 ) -> Result<Recovery> {
-    clone::run(b, vmid, name, opts, env.paths, &Ctx::live(), &newconfig::SystemEntropy)
+    clone::run(
+        b,
+        vmid,
+        name,
+        opts,
+        env.paths,
+        &Ctx::live(),
+        &newconfig::SystemEntropy,
+    )
 }
 
 /// `vm attach`: one disk of a snapshot as an unused disk of a helper guest.

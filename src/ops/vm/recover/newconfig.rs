@@ -287,13 +287,19 @@ mod tests {
     fn disks_point_at_the_new_files_and_identities_are_new() {
         let source = cfg(&[
             ("name", "web"),
-            ("scsi0", "ONTAP01:100/vm-100-disk-0.qcow2,iothread=1,size=32G"),
+            (
+                "scsi0",
+                "ONTAP01:100/vm-100-disk-0.qcow2,iothread=1,size=32G",
+            ),
             ("scsi1", "local-lvm:vm-100-disk-1,size=4G"),
             ("ide2", "ONTAP01:100/vm-100-cloudinit.qcow2,media=cdrom"),
             ("ide0", "none,media=cdrom"),
             ("net0", "virtio=AA:BB:CC:DD:EE:FF,bridge=vmbr0,firewall=1"),
             ("net1", "e1000,bridge=vmbr1"),
-            ("smbios1", "uuid=11111111-2222-3333-4444-555555555555,manufacturer=x"),
+            (
+                "smbios1",
+                "uuid=11111111-2222-3333-4444-555555555555,manufacturer=x",
+            ),
             ("vmgenid", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
             ("onboot", "1"),
             ("startup", "order=1"),
@@ -301,16 +307,25 @@ mod tests {
             ("unused0", "ONTAP01:100/vm-100-disk-5.raw"),
             ("memory", "2048"),
         ]);
-        let volumes: BTreeMap<String, String> =
-            [("scsi0".to_string(), "ONTAP01:200/vm-200-disk-0.qcow2".to_string())].into();
+        let volumes: BTreeMap<String, String> = [(
+            "scsi0".to_string(),
+            "ONTAP01:200/vm-200-disk-0.qcow2".to_string(),
+        )]
+        .into();
         let e = Counter(0.into());
         let n = build(GuestType::Qemu, &source, &volumes, None, &e);
         let c = &n.config;
-        assert_eq!(c["scsi0"], "ONTAP01:200/vm-200-disk-0.qcow2,iothread=1,size=32G");
+        assert_eq!(
+            c["scsi0"],
+            "ONTAP01:200/vm-200-disk-0.qcow2,iothread=1,size=32G"
+        );
         assert!(!c.contains_key("scsi1"));
         assert_eq!(c["ide2"], "ONTAP01:cloudinit,media=cdrom");
         assert_eq!(c["ide0"], "none,media=cdrom");
-        assert_eq!(c["net0"], "virtio=BC:24:11:00:01:02,bridge=vmbr0,firewall=1");
+        assert_eq!(
+            c["net0"],
+            "virtio=BC:24:11:00:01:02,bridge=vmbr0,firewall=1"
+        );
         assert_eq!(c["net1"], "e1000=BC:24:11:03:04:05,bridge=vmbr1");
         assert!(c["smbios1"].starts_with("uuid=06070809-0a0b-4c0d-8e0f-101112131415,"));
         assert!(c["smbios1"].ends_with(",manufacturer=x"));
@@ -321,7 +336,10 @@ mod tests {
             assert!(!c.contains_key(k), "{k}");
         }
         let notes = n.notes.join("\n");
-        assert!(notes.contains("disk scsi1 (local-lvm:vm-100-disk-1)"), "{notes}");
+        assert!(
+            notes.contains("disk scsi1 (local-lvm:vm-100-disk-1)"),
+            "{notes}"
+        );
         assert!(notes.contains("unused0"), "{notes}");
         assert!(notes.contains("lock, onboot, startup"), "{notes}");
 
@@ -332,7 +350,10 @@ mod tests {
     #[test]
     fn a_nic_without_model_mac_gets_macaddr() {
         assert_eq!(renew_mac("bridge=vmbr0", "M"), "bridge=vmbr0,macaddr=M");
-        assert_eq!(renew_mac("model=virtio,macaddr=X", "M"), "model=virtio,macaddr=M");
+        assert_eq!(
+            renew_mac("model=virtio,macaddr=X", "M"),
+            "model=virtio,macaddr=M"
+        );
     }
 
     #[test]

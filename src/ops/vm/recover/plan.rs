@@ -89,7 +89,9 @@ pub fn plan(disks: &[DiskNow], own: &[SnapFile], known: &[(String, String, Strin
         let is_known = known
             .iter()
             .any(|(s, dir, name)| s == &f.storage && dir == &f.dir && name == &f.name);
-        if !is_known && is_image_file(&f.name) && naming::parse_disk_snapshot_name(&f.name).is_none()
+        if !is_known
+            && is_image_file(&f.name)
+            && naming::parse_disk_snapshot_name(&f.name).is_none()
         {
             out.extra.push(f.clone());
         }

@@ -2,13 +2,13 @@
 //! in the volume snapshot (file clone from `.snapshot/<name>/`, `overwrite_destination`); the
 //! current disks first kept as a `pre-restore` disk set, and put back if an overwrite fails.
 
+use crate::config::Paths;
 use crate::error::{Error, Result};
 use crate::ops::naming;
 use crate::ops::resolve::Resolved;
 use crate::ops::vm::list::{self, Scan};
 use crate::ops::vm::recover::find::{self, each, snapshot_path};
 use crate::ops::vm::recover::plan::{self, Pair};
-use crate::config::Paths;
 use crate::ops::vm::recover::{
     ensure_stopped, lock_all, RecoveredDisk, Recovery, StorageRestoreOptions,
 };
@@ -53,7 +53,13 @@ pub(crate) fn run(
         )));
     }
     let ts = naming::timestamp(ctx.now);
-    let steps = prepare(&scan, &found.on, &p.pairs, name, (!opts.no_keep).then_some(&ts))?;
+    let steps = prepare(
+        &scan,
+        &found.on,
+        &p.pairs,
+        name,
+        (!opts.no_keep).then_some(&ts),
+    )?;
 
     let storages: Vec<String> = steps.iter().map(|s| s.pair.disk.storage.clone()).collect();
     let _locks = lock_all(paths, &storages, &format!("vm restore {vmid}"))?;
@@ -173,7 +179,10 @@ fn prepare<'a>(
 /// Clone every disk to its `pre-restore` file; on a failure remove the ones made.
 fn keep_all(steps: &[Step<'_>], vmid: u32) -> Result<()> {
     let results = each(steps, |s| match &s.keep {
-        Some(keep) => s.store.ontap.clone_file(&s.store.volume, &s.disk, keep, false),
+        Some(keep) => s
+            .store
+            .ontap
+            .clone_file(&s.store.volume, &s.disk, keep, false),
         None => Ok(()),
     });
     let failed: Vec<String> = steps
@@ -254,7 +263,10 @@ fn undo(
     }
     // Every disk is put back, also those whose clone failed (a failed job may have written).
     let back = each(steps, |s| match &s.keep {
-        Some(keep) => s.store.ontap.clone_file(&s.store.volume, keep, &s.disk, true),
+        Some(keep) => s
+            .store
+            .ontap
+            .clone_file(&s.store.volume, keep, &s.disk, true),
         None => Ok(()),
     });
     let not_back: Vec<String> = steps
