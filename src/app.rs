@@ -319,12 +319,12 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             let shown = recover::show_config(&*b, vm.vm, &snapshot)?;
             emit(format, &shown, |s| {
                 format!(
-                    "# guest {} ({}) in {} '{}', recorded {} (from {} on storage '{}')\n{}",
+                    "# guest {} ({}) in {} '{}' of {} (from {} on storage '{}')\n{}",
                     s.vmid,
                     s.guest_type,
                     s.kind,
                     s.snapshot,
-                    s.written,
+                    s.created,
                     s.path,
                     s.storage,
                     crate::ops::manifest::render(&s.config)

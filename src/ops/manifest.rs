@@ -9,8 +9,8 @@
 //! request. One file per guest (`<export>/.pve-ontap-snapshot/guests/<vmid>.json`, rewritten
 //! before each snapshot) lets a hook refresh only its own guest: no cluster-wide config read on a
 //! hook's path. The directory starts with a dot and lies outside `images/`, so Proxmox's content
-//! listing and `qm rescan` never see it. Each file records when it was written, so a reader can
-//! tell how old the configuration was when the snapshot was taken.
+//! listing and `qm rescan` never see it. A file holds no time of its own: the same configuration
+//! always makes the same bytes, and the snapshot's creation time says when it was taken.
 
 use std::collections::BTreeMap;
 
@@ -39,14 +39,12 @@ pub struct GuestRecord {
     pub guest_type: String,
     pub node: String,
     pub name: Option<String>,
-    /// When the configuration was read (`YYYY-mm-dd_HH:MM:SS+0000`).
-    pub written: String,
     /// The configuration as `GET .../config` returned it (secrets come back masked).
     pub config: BTreeMap<String, String>,
 }
 
 impl GuestRecord {
-    pub fn new(guest: &Guest, config: &GuestConfig, written: &str) -> GuestRecord {
+    pub fn new(guest: &Guest, config: &GuestConfig) -> GuestRecord {
         let mut config = config.clone();
         config.remove("digest");
         GuestRecord {
@@ -55,7 +53,6 @@ impl GuestRecord {
             guest_type: guest.guest_type.as_str().into(),
             node: guest.node.clone(),
             name: guest.name.clone(),
-            written: written.into(),
             config,
         }
     }
@@ -124,7 +121,6 @@ pub enum Record {
 pub fn write_all(
     r: &crate::ops::resolve::Resolved,
     guests: &[(Guest, GuestConfig)],
-    written: &str,
 ) -> Vec<String> {
     let mut notes = Vec::new();
     for chunk in guests.chunks(8) {
@@ -132,7 +128,7 @@ pub fn write_all(
             let handles: Vec<_> = chunk
                 .iter()
                 .map(|(g, c)| {
-                    let bytes = GuestRecord::new(g, c, written).to_bytes();
+                    let bytes = GuestRecord::new(g, c).to_bytes();
                     let path = r.volume_path(&export_path(g.vmid));
                     (
                         g.vmid,
@@ -202,7 +198,7 @@ mod tests {
             ("description".to_string(), "line 1\nline 2".to_string()),
         ]
         .into();
-        let r = GuestRecord::new(&guest(), &config, "2026-01-02_03:04:05+0000");
+        let r = GuestRecord::new(&guest(), &config);
         let back = GuestRecord::parse(&r.to_bytes(), "file x").unwrap();
         assert_eq!(back, r);
         assert!(!back.config.contains_key("digest"));
@@ -219,7 +215,7 @@ mod tests {
     fn foreign_files_are_refused_naming_the_file() {
         let e = GuestRecord::parse(b"{}", "file x").unwrap_err();
         assert!(e.to_string().contains("file x"), "{e}");
-        let mut r = GuestRecord::new(&guest(), &GuestConfig::new(), "t");
+        let mut r = GuestRecord::new(&guest(), &GuestConfig::new());
         r.format = "other 9".into();
         let e = GuestRecord::parse(&r.to_bytes(), "file y").unwrap_err();
         assert!(e.to_string().contains("format 'other 9'"), "{e}");

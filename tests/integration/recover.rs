@@ -562,3 +562,37 @@ fn restore_requests_do_not_grow_with_the_other_guests_on_the_storage() {
     );
     assert!(few <= 16, "vm restore made {few} requests");
 }
+
+/// What `storage create` adds to record the configurations: the storages on the volume, the
+/// guest list, the config of every guest (which ones have a disk on the storage is in the
+/// configs), and a delete and a write per guest with a disk on it.
+#[test]
+fn storage_create_records_each_guest_once() {
+    let env = TestEnv::new();
+    storage_snapshot(&env, "ONTAP01");
+    env.clear_requests();
+    storage_snapshot(&env, "ONTAP01");
+    // Seven guests; 100, 101, 102, 104 and 200 have a disk on ONTAP01.
+    assert_eq!(env.count_requests("GET", "/api2/json/cluster/resources"), 1);
+    assert_eq!(env.count_requests("GET", "/api2/json/nodes/*/config"), 7);
+    assert_eq!(
+        env.count_requests(
+            "POST",
+            "/api/storage/volumes/*/files/%2Epve-ontap-snapshot*"
+        ),
+        5
+    );
+    assert_eq!(
+        env.count_requests(
+            "DELETE",
+            "/api/storage/volumes/*/files/%2Epve-ontap-snapshot*"
+        ),
+        5
+    );
+    let files = dir_files(&env, "ONTAP01", ".pve-ontap-snapshot/guests");
+    let names: Vec<&String> = files.keys().collect();
+    assert_eq!(
+        names,
+        ["100.json", "101.json", "102.json", "104.json", "200.json"]
+    );
+}

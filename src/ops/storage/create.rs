@@ -57,8 +57,7 @@ pub(super) fn create(
         .map(|g| (g.guest.clone(), g.config.clone()))
         .collect();
     if !recorded.is_empty() {
-        let written = crate::ops::naming::timestamp(time::OffsetDateTime::now_utc());
-        notes.extend(manifest::write_all(&r, &recorded, &written));
+        notes.extend(manifest::write_all(&r, &recorded));
     }
     if !opts.freeze {
         let snap = take_snapshot(&r, &comment, label, opts.expiry)?;

@@ -279,8 +279,8 @@ pub(crate) fn run(
                 c.config,
                 "snapshot",
                 vec![format!(
-                    "configuration: as recorded with the snapshot (read at {})",
-                    c.written
+                    "configuration: as recorded with the snapshot (taken {})",
+                    c.created
                 )],
             ),
             Err(e) if matches!(e.root(), Error::NotFound { .. }) => (

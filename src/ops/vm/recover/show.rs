@@ -21,8 +21,8 @@ pub struct ShownConfig {
     /// Storage and volume-relative path of the file read.
     pub storage: String,
     pub path: String,
-    /// When the configuration was read (before the snapshot was taken).
-    pub written: String,
+    /// When the snapshot was taken (disk set time stamp, or ONTAP's creation time).
+    pub created: String,
     #[serde(rename = "type")]
     pub guest_type: String,
     pub node: String,
@@ -46,7 +46,10 @@ pub(crate) fn read(scan: &Scan, name: &str) -> Result<ShownConfig> {
             let store = &scan.stores[&f.storage];
             let path = store.volume_path(&manifest::set_path(vmid, &set.timestamp));
             match read_one(store, &path)? {
-                Some(r) => return Ok(shown(vmid, name, "disk set", &f.storage, path, r)),
+                Some(r) => {
+                    let at = set.timestamp.clone();
+                    return Ok(shown(vmid, name, ("disk set", at), &f.storage, path, r));
+                }
                 None => tried.push(format!("'{path}' on storage '{}'", f.storage)),
             }
         }
@@ -64,7 +67,16 @@ pub(crate) fn read(scan: &Scan, name: &str) -> Result<ShownConfig> {
     for (id, (store, _)) in &found.on {
         let path = manifest::in_snapshot(name, &store.volume_path(&manifest::export_path(vmid)));
         match read_one(store, &path)? {
-            Some(r) => return Ok(shown(vmid, name, "storage", id, path, r)),
+            Some(r) => {
+                return Ok(shown(
+                    vmid,
+                    name,
+                    ("storage", found.create_time()),
+                    id,
+                    path,
+                    r,
+                ))
+            }
             None => tried.push(format!("'{path}' on storage '{id}'")),
         }
     }
@@ -103,7 +115,7 @@ fn read_one(store: &crate::ops::resolve::Resolved, path: &str) -> Result<Option<
 fn shown(
     vmid: u32,
     name: &str,
-    kind: &'static str,
+    (kind, created): (&'static str, String),
     storage: &str,
     path: String,
     r: GuestRecord,
@@ -114,7 +126,7 @@ fn shown(
         kind,
         storage: storage.to_string(),
         path,
-        written: r.written,
+        created,
         guest_type: r.guest_type,
         node: r.node,
         name: r.name,
