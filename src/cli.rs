@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-/// The binary's name (man page, completions, log prefix, syslog ident).
-pub const BIN: &str = "pve-ontap-snapshot";
+pub use crate::sys::paths::BIN;
 
 /// Every phase vzdump passes to a hook script (pve-manager `PVE/VZDump.pm`).
 pub const VZDUMP_PHASES: &[&str] = &[
@@ -594,7 +593,7 @@ pub fn parse_vmid(s: &str) -> Result<u32, String> {
 }
 
 fn parse_storage_id(s: &str) -> Result<String, String> {
-    if crate::config::valid_storage_id(s) {
+    if crate::model::storage::valid_storage_id(s) {
         Ok(s.to_string())
     } else {
         Err(format!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use syslog::{Facility, Formatter3164, LoggerBackend};
 
-use crate::cli::BIN;
+use crate::sys::paths::BIN;
 
 /// How stderr lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,10 +33,10 @@ pub enum SyslogTarget {
 impl SyslogTarget {
     /// `/dev/log`, unless `$PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET` names another socket or says `none`.
     pub fn from_env() -> Self {
-        match std::env::var_os(crate::paths::SYSLOG_SOCKET_ENV) {
+        match std::env::var_os(crate::sys::paths::SYSLOG_SOCKET_ENV) {
             Some(v) if v.is_empty() || v == "none" || v == "off" => SyslogTarget::Off,
             Some(v) => SyslogTarget::Socket(v.into()),
-            None => SyslogTarget::Socket(crate::paths::SYSLOG_SOCKET.into()),
+            None => SyslogTarget::Socket(crate::sys::paths::SYSLOG_SOCKET.into()),
         }
     }
 }

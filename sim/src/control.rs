@@ -3,9 +3,9 @@
 
 use serde_json::{json, Value};
 
-use crate::dispatch::{guarded, Core};
 use crate::faults::FaultRule;
 use crate::http::{Request, Response};
+use crate::simcore::{guarded, Core};
 
 fn error(status: u16, message: impl Into<String>) -> Response {
     Response::json(status, &json!({"error": message.into()}))

@@ -1,19 +1,15 @@
 //! What happens to a parsed request: `/_sim/` goes to the control API; an API request passes the
 //! fault rules, reaches the ONTAP or Proxmox handler, gets the configured latency, and is logged.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::faults::FaultSet;
 use crate::http::{Request, Response};
-use crate::reqlog::RequestLog;
-use crate::world::{Api, JobFault, Shared};
+use crate::job_fault::JobFault;
+use crate::simcore::{guarded, Core};
+use crate::world::{Api, Shared};
 use crate::{control, ontap, pve};
-
-/// Serves one API request: `(api, shared, request, job fault) -> response`.
-pub type Handler = fn(Api, &Shared, &Request, Option<&JobFault>) -> Response;
 
 /// The real handlers: ONTAP requests to `ontap::handle`, Proxmox requests to `pve::handle`.
 pub fn api_handler(
@@ -28,15 +24,6 @@ pub fn api_handler(
     }
 }
 
-/// Everything a connection needs: the world plus the simulator's own bookkeeping.
-#[derive(Debug)]
-pub struct Core {
-    pub shared: Arc<Shared>,
-    pub faults: Mutex<FaultSet>,
-    pub log: RequestLog,
-    handler: Handler,
-}
-
 /// The server's next move for one request.
 #[derive(Debug)]
 pub enum Outcome {
@@ -48,27 +35,6 @@ pub enum Outcome {
 impl Core {
     pub fn new(shared: Arc<Shared>) -> Core {
         Core::with_handler(shared, api_handler)
-    }
-
-    /// A core whose API requests go to `handler` (tests of the server itself).
-    pub fn with_handler(shared: Arc<Shared>, handler: Handler) -> Core {
-        Core {
-            shared,
-            faults: Mutex::new(FaultSet::default()),
-            log: RequestLog::default(),
-            handler,
-        }
-    }
-
-    pub fn faults(&self) -> MutexGuard<'_, FaultSet> {
-        self.faults.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Back to the scenario's world, no fault rules, empty request log.
-    pub fn reset(&self) {
-        self.shared.reset_world();
-        self.faults().clear();
-        self.log.clear();
     }
 
     /// Serve one request that arrived on the `api` listener.
@@ -120,23 +86,13 @@ impl Core {
     }
 }
 
-/// Run `f`, turning a panic into its message (side code must not take a connection down).
-pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
-        panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
     use crate::faults::FaultRule;
+    use crate::simcore::Handler;
     use crate::world::Scenario;
 
     /// Answers 200 with the job fault it was given (or null).

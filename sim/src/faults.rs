@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::http::{canonical_reason, Request, Response};
-use crate::world::{Api, JobFault};
+use crate::job_fault::JobFault;
+use crate::world::Api;
 
 /// One fault rule, as posted to `/_sim/faults` (every field optional).
 ///

@@ -1,15 +1,28 @@
 //! pve-ontap-sim: a simulated NetApp ONTAP cluster and Proxmox VE cluster over HTTPS, sharing one state.
-//! Library so tests can run it in-process (`Sim`); `main.rs` is the `pve-ontap-sim` binary (DESIGN §7).
+//! Library so tests can run it in-process (`Sim`); `main.rs` is the `pve-ontap-sim` binary.
+//!
+//! Why a simulator: neither ONTAP nor Proxmox can run in a test environment, so both APIs are
+//! simulated faithfully enough that NetApp's `netapp-ontap` client and `proxmoxer` work against
+//! them, with a control API under `/_sim/` (request log, fault rules, state dump, reset, guest
+//! writes) that tests use to inject failures and check outcomes.
+//!
+//! Layers, each importing only the ones above it: leaves (`http`, `wire`, `tls`, `job_fault`); the
+//! two APIs' states `ontap` and `pve` (Proxmox reads ONTAP only through `pve::exports::Exports`);
+//! `world` (both states behind one lock); `reqlog`, `faults`, `config_ini`; `simcore` (what every
+//! connection shares); the API handlers' entry points (`ontap::handle`, `pve::handle`), `control`
+//! and `dispatch`; `server`; this file.
 
 pub mod config_ini;
 pub mod control;
 pub mod dispatch;
 pub mod faults;
 pub mod http;
+pub mod job_fault;
 pub mod ontap;
 pub mod pve;
 pub mod reqlog;
 pub mod server;
+pub mod simcore;
 pub mod tls;
 pub mod wire;
 pub mod world;
@@ -23,11 +36,12 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use crate::config_ini::PveLogin;
-use crate::dispatch::Core;
 pub use crate::faults::{FaultRule, FaultStatus};
+pub use crate::job_fault::JobFault;
 pub use crate::reqlog::RequestLogEntry;
 use crate::server::Server;
-pub use crate::world::{Api, JobFault, Scenario, Shared, World};
+use crate::simcore::Core;
+pub use crate::world::{Api, Scenario, Shared, World};
 
 /// How to start a simulator.
 #[derive(Debug, Clone)]
@@ -120,7 +134,7 @@ impl Sim {
     /// Like `start`, with API requests served by `handler` instead of the ONTAP and Proxmox
     /// handlers (tests of the server, fault rules and log on their own).
     #[doc(hidden)]
-    pub fn start_with_handler(options: SimOptions, handler: dispatch::Handler) -> io::Result<Sim> {
+    pub fn start_with_handler(options: SimOptions, handler: simcore::Handler) -> io::Result<Sim> {
         if options.pve_port != 0 && options.pve_port == options.ontap_port {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

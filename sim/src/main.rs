@@ -1,5 +1,5 @@
-//! The `pve-ontap-sim` binary: parse the flags of DESIGN §7, start the simulator, write the config,
-//! print the one-line JSON ready line, and serve until killed.
+//! The `pve-ontap-sim` binary: parse its flags (`--scenario`, `--bind`, ports, `--latency-ms`,
+//! `--write-config`), start, write the config, print the JSON ready line, serve until killed.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

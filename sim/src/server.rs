@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::json;
 
-use crate::dispatch::{Core, Outcome};
+use crate::dispatch::Outcome;
 use crate::http::Response;
+use crate::simcore::Core;
 use crate::wire::{self, ReadError};
 use crate::world::Api;
 

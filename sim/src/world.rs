@@ -1,5 +1,5 @@
 //! The simulated world: one ONTAP cluster and one Proxmox VE cluster in memory, behind one lock,
-//! plus what every handler gets from the server (`Shared`, an injected job fault).
+//! plus what every handler gets from the server (`Shared`) and which listener a request came in on.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -92,13 +92,4 @@ impl Api {
             Api::Pve => "pve",
         }
     }
-}
-
-/// A fault rule asked for this request's job (ONTAP) or task (Proxmox) to end in failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobFault {
-    /// ONTAP error code of the failed job (ignored by the Proxmox side).
-    pub code: u64,
-    /// The failure message (ONTAP job `message`/`error.message`; Proxmox task `exitstatus`).
-    pub message: String,
 }

@@ -1,4 +1,4 @@
-//! Coalescing (DESIGN §5): a storage snapshot a hook asks for is skipped when one taken after the hook
+//! Coalescing: a storage snapshot a hook asks for is skipped when one taken after the hook
 //! started already exists, so twenty guests stopping together cost one or two ONTAP snapshots.
 //!
 //! The hook started at T0 (local clock). Holding the storage lock, it reuses a snapshot of the same

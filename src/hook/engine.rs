@@ -10,17 +10,18 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::{Config, Paths};
+use crate::config::Config;
 use crate::error::{Error, Result, ResultExt};
 use crate::hook::coalesce::{self, Basis, Record};
 use crate::hook::freeze::{FreezeState, Tracked};
-use crate::hook::policy::{Action, OnError, PhasePolicy};
-use crate::lock::{ClusterLockOptions, StorageLock};
+use crate::model::policy::{Action, OnError, PhasePolicy};
+use crate::model::retention::Retention;
 use crate::ops::quiesce::Consistency;
 use crate::ops::rescan::RescanMode;
-use crate::ops::retention::Retention;
 use crate::ops::storage::{self, SnapshotRow};
 use crate::ops::{disks, vm, Backends};
+use crate::sys::lock::{ClusterLockOptions, StorageLock};
+use crate::sys::paths::Paths;
 
 /// When the hook started: the wall clock for coalescing, the monotonic clock for deadlines.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +63,18 @@ pub struct LiveOps {
     backends: Arc<Tracked>,
     freeze: Arc<FreezeState>,
     paths: Paths,
+}
+
+/// How the engine reaches the APIs: the caller's way of building `Backends` for a config (the
+/// live clients connect only when first used, so a phase without action never opens a connection).
+pub type Connect = dyn Fn(&Config) -> Result<Arc<dyn Backends>>;
+
+/// The workflows over the backends `connect` builds.
+pub(crate) fn live_ops(config: &Config, connect: &Connect) -> Result<Arc<dyn Ops>> {
+    Ok(Arc::new(LiveOps::new(
+        connect(config)?,
+        config.paths.clone(),
+    )))
 }
 
 impl LiveOps {
@@ -326,7 +339,7 @@ pub fn bounded(
     thread::Builder::new()
         .name("hook-action".into())
         .spawn(move || {
-            crate::lock::set_lock_scope(scope);
+            crate::sys::lock::set_lock_scope(scope);
             let r = panic::catch_unwind(AssertUnwindSafe(work));
             let _ = tx.send(r);
         })
@@ -345,7 +358,7 @@ pub fn bounded(
             for line in ops.rescue() {
                 log::warn!("{what}: {line}");
             }
-            for path in crate::lock::release_held_cluster_locks(scope) {
+            for path in crate::sys::lock::release_held_cluster_locks(scope) {
                 log::warn!("{what}: released cluster lock '{}'", path.display());
             }
             Err(Error::Timeout {
@@ -489,7 +502,7 @@ pub fn finish(who: &str, pp: &PhasePolicy, result: Result<()>, consequence: &str
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::hook::policy::Phase;
+    use crate::model::policy::Phase;
     use std::path::PathBuf;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
@@ -779,8 +792,8 @@ pub(crate) mod tests {
     fn lock_timeout_is_reported_per_on_error() {
         let tmp = Tmp::new("locktimeout");
         let paths = tmp.paths();
-        let _held = crate::lock::NodeLock::acquire(
-            &crate::lock::node_lock_path(&paths.lock_dir, "ONTAP01"),
+        let _held = crate::sys::lock::NodeLock::acquire(
+            &crate::sys::lock::node_lock_path(&paths.lock_dir, "ONTAP01"),
             "test holds it",
             Instant::now() + Duration::from_secs(1),
         )

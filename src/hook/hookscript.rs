@@ -1,18 +1,24 @@
 //! The guest hookscript: Proxmox runs `<snippet> <vmid> <phase>` while holding the guest's config lock
-//! (reference/proxmox.md §1). Unknown phases and phases without action return at once.
+//! (qemu-server `vm_start`/`vm_stop`, pve-container likewise), as root, with an arbitrary cwd and
+//! no timeout. Unknown phases and phases without action return at once.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::hook::engine::{self, Ctx, Ops, PhaseRun, Start};
-use crate::hook::policy::Phase;
+use crate::hook::engine::{self, Connect, Ctx, Ops, PhaseRun, Start};
+use crate::model::policy::Phase;
 use crate::ops::rescan::RescanMode;
 
 /// `pve-ontap-snapshot hook <vmid> <phase>`: run the policy of a guest hookscript phase and return
 /// the exit code for Proxmox (non-zero only for a failure with `on-error = abort` in pre-start).
-pub fn run_hookscript(config: Option<&Path>, vmid: u32, phase: &str) -> Result<u8> {
+pub fn run_hookscript(
+    config: Option<&Path>,
+    vmid: u32,
+    phase: &str,
+    connect: &Connect,
+) -> Result<u8> {
     let start = Start::now();
     let migrated_from = std::env::var("PVE_MIGRATED_FROM").ok();
     run(
@@ -22,8 +28,8 @@ pub fn run_hookscript(config: Option<&Path>, vmid: u32, phase: &str) -> Result<u
             migrated_from: migrated_from.as_deref(),
         },
         start,
-        || crate::hook::load_config(config),
-        &crate::hook::live_ops,
+        || Config::load_for_hook(config),
+        &|c: &Config| engine::live_ops(c, connect),
     )
 }
 

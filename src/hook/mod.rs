@@ -8,88 +8,29 @@ pub mod coalesce;
 pub mod engine;
 pub mod freeze;
 pub mod hookscript;
-pub mod policy;
 pub mod schedule;
 pub mod vzdump;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::hook::engine::{LiveOps, Ops};
-
+pub use engine::Connect;
 pub use hookscript::run_hookscript;
 pub use schedule::run_schedule;
 pub use vzdump::{run_vzdump, VzdumpEnv};
-
-/// Where a hook finds its config: the explicit path, `$PVE_ONTAP_SNAPSHOT_CONFIG`, then the absolute
-/// entries of the search order. Never the working directory, PATH or HOME: Proxmox runs hooks from
-/// wherever its daemon happens to be, and vzdump wipes the environment.
-pub fn config_path(explicit: Option<&Path>) -> Result<PathBuf> {
-    let env = std::env::var_os(crate::paths::CONFIG_ENV);
-    config_path_in(explicit, env, crate::paths::CONFIG_SEARCH)
-}
-
-fn config_path_in(
-    explicit: Option<&Path>,
-    env: Option<std::ffi::OsString>,
-    search: &[&str],
-) -> Result<PathBuf> {
-    if let Some(p) = explicit {
-        return Ok(p.to_path_buf());
-    }
-    if let Some(p) = env.filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    let candidates: Vec<&Path> = search
-        .iter()
-        .map(Path::new)
-        .filter(|p| p.is_absolute())
-        .collect();
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .map(|p| p.to_path_buf())
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "no config file found; searched --config (not given), ${} (not set), {} \
-                 (hooks never read ./config.ini)",
-                crate::paths::CONFIG_ENV,
-                candidates
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })
-}
-
-/// Load the config the way hooks find it.
-pub(crate) fn load_config(explicit: Option<&Path>) -> Result<Config> {
-    let config = Config::read(&config_path(explicit)?)?;
-    log::debug!("using config {}", config.file.display());
-    Ok(config)
-}
-
-/// The workflows over the real clients (which connect only when first used).
-pub(crate) fn live_ops(config: &Config) -> Result<Arc<dyn Ops>> {
-    let backends = Arc::new(crate::ops::backends::Live::new(config)?);
-    Ok(Arc::new(LiveOps::new(backends, config.paths.clone())))
-}
 
 #[cfg(test)]
 mod tests {
     use super::engine::tests::{FakeOps, Tmp};
     use super::engine::{Ops, Start};
     use super::*;
-    use crate::config::{ProxmoxConfig, PveAuth, RawSection};
-    use crate::hook::policy::Policy;
+    use crate::config::{Config, Policy, RawSection};
+    use crate::error::{Error, Result};
     use crate::http::{Endpoint, Timeouts, TlsMode};
     use crate::ops::rescan::RescanMode;
+    use crate::pve;
     use crate::secret::Secret;
     use std::collections::BTreeMap;
+    use std::path::Path;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
 
     fn config(tmp: &Tmp, policy: &[(&str, &[(&str, &str)])]) -> Config {
         let sections = policy
@@ -106,8 +47,7 @@ mod tests {
         let mut storages = BTreeMap::new();
         storages.insert(
             "ONTAP01".to_string(),
-            crate::config::OntapConfig {
-                storage: "ONTAP01".into(),
+            crate::ontap::Connection {
                 endpoint: Endpoint {
                     base_url: "https://127.0.0.1:9".into(),
                     tls: TlsMode::Verify,
@@ -119,13 +59,13 @@ mod tests {
         );
         Config {
             file: "/etc/pve-ontap-snapshot/config.ini".into(),
-            proxmox: ProxmoxConfig {
+            proxmox: pve::Connection {
                 endpoint: Endpoint {
                     base_url: "https://127.0.0.1:9".into(),
                     tls: TlsMode::Verify,
                     timeouts: Timeouts::default(),
                 },
-                auth: PveAuth::Password {
+                auth: pve::Login::Password {
                     user: "root@pam".into(),
                     password: Secret::new("x"),
                 },
@@ -434,36 +374,6 @@ mod tests {
     }
 
     #[test]
-    fn config_is_found_without_cwd() {
-        let tmp = Tmp::new("search");
-        let file = tmp.0.join("c.ini");
-        std::fs::write(&file, "").unwrap();
-        let f = file.to_str().unwrap();
-        let explicit = Path::new("/some/where.ini");
-        let env = Some(std::ffi::OsString::from("/from/env.ini"));
-        assert_eq!(
-            config_path_in(Some(explicit), env.clone(), &[f]).unwrap(),
-            explicit
-        );
-        assert_eq!(
-            config_path_in(None, env, &[f]).unwrap(),
-            PathBuf::from("/from/env.ini")
-        );
-        assert_eq!(
-            config_path_in(None, Some("".into()), &["/nonexistent.ini", f]).unwrap(),
-            file
-        );
-        // A relative entry is never used, even when the file exists there.
-        let rel = std::env::current_dir().unwrap().join("Cargo.toml");
-        assert!(rel.is_file());
-        let e = config_path_in(None, None, &["/nonexistent.ini", "Cargo.toml"]).unwrap_err();
-        assert_eq!(e.exit_code(), 2);
-        let msg = e.to_string();
-        assert!(msg.contains("/nonexistent.ini"), "{msg}");
-        assert!(!msg.contains("Cargo.toml"), "{msg}");
-    }
-
-    #[test]
     fn the_shipped_examples_are_valid_and_mean_what_they_say() {
         let base = "[proxmox]\nproxmox_host = 127.0.0.1\nproxmox_user = root@pam\n\
                     proxmox_pass = x\n[ONTAP01]\nhost = 127.0.0.1\nuser = u\npass = p\n\
@@ -475,7 +385,7 @@ mod tests {
         );
         let c = Config::parse(Path::new("/etc/pve-ontap-snapshot/config.ini"), &text).unwrap();
         let p = &c.policy;
-        use crate::hook::policy::{Action, OnError, Phase};
+        use crate::model::policy::{Action, OnError, Phase};
         let post = p.hook(101, Phase::PostStop).unwrap();
         assert_eq!(
             (post.action, post.label.as_str(), post.keep),

@@ -7,17 +7,19 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::hook::engine::{self, Ctx, Ops, SnapshotSpec, Start};
+use crate::hook::engine::{self, Connect, Ctx, Ops, SnapshotSpec, Start};
 use crate::ops::quiesce::Consistency;
 use crate::ops::rescan::RescanMode;
 
 /// Run the schedule `name`; exit code 0 when every snapshot was made, 1 when any failed (each
 /// failure is logged; the others are still made). A missing schedule is a config error (exit 2).
 /// The config is searched like every other command's (a timer runs it from `/`).
-pub fn run_schedule(config: Option<&Path>, name: &str) -> Result<u8> {
+pub fn run_schedule(config: Option<&Path>, name: &str, connect: &Connect) -> Result<u8> {
     let start = Start::now();
     let config = Config::load(config)?;
-    run(&config, name, start, &crate::hook::live_ops)
+    run(&config, name, start, &|c: &Config| {
+        engine::live_ops(c, connect)
+    })
 }
 
 pub(crate) fn run(

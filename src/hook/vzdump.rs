@@ -1,13 +1,14 @@
 //! The vzdump hook: vzdump runs `<script> <phase>` (job phases) or `<script> <phase> <mode> <vmid>`
-//! (guest phases) with a wiped environment (reference/proxmox.md §2); only its own variables are read.
+//! (guest phases) with a wiped environment (pve-manager `PVE/VZDump.pm` `run_hook_script`: no PATH,
+//! no HOME); only its own variables are read.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::hook::engine::{self, Ctx, Ops, PhaseRun, Start};
-use crate::hook::policy::Phase;
+use crate::hook::engine::{self, Connect, Ctx, Ops, PhaseRun, Start};
+use crate::model::policy::Phase;
 use crate::ops::rescan::RescanMode;
 
 /// The variables vzdump sets for its hook (all optional; which are set depends on the phase).
@@ -50,6 +51,7 @@ pub fn run_vzdump(
     mode: Option<&str>,
     vmid: Option<u32>,
     env: &VzdumpEnv,
+    connect: &Connect,
 ) -> Result<u8> {
     let start = Start::now();
     run(
@@ -61,8 +63,8 @@ pub fn run_vzdump(
             vzdump_pid: std::os::unix::process::parent_id(),
         },
         start,
-        || crate::hook::load_config(config),
-        &crate::hook::live_ops,
+        || Config::load_for_hook(config),
+        &|c: &Config| engine::live_ops(c, connect),
     )
 }
 

@@ -12,7 +12,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme};
 
-use super::TlsMode;
+use super::endpoint::TlsMode;
 use crate::error::{Error, Result};
 
 /// The rustls client configuration for one mode (always the ring provider, never a process default).
@@ -115,7 +115,7 @@ fn refuse(message: String) -> rustls::Error {
 
 /// The TLS failure inside a transport error, worded for people (our refusals verbatim).
 pub(super) fn find_tls_error(head: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let chain = super::error_chain(head);
+    let chain = super::chain::error_chain(head);
     if let Some(r) = chain.iter().find_map(|e| e.downcast_ref::<Refusal>()) {
         return Some(r.0.clone());
     }

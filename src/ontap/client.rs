@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::config::OntapConfig;
 use crate::error::{Error, Result};
 use crate::http::{percent_encode, Endpoint};
 use crate::secret::Secret;
@@ -13,6 +12,7 @@ use crate::secret::Secret;
 use super::errors::is_not_found;
 use super::fields;
 use super::request::{protocol_error, target, Mutation, Requester};
+use super::Connection;
 use super::{FileInfo, NewFlexClone, NewSnapshot, Ontap, OntapVersion, Snapshot, Svm, Volume};
 
 /// A literal filter value: quoted when it contains ONTAP query operators (`* | , ! < > ..`).
@@ -74,8 +74,8 @@ impl std::fmt::Debug for OntapClient {
 
 impl OntapClient {
     /// Builds the transport (TLS per config); no connection is opened until the first call.
-    pub fn new(config: &OntapConfig) -> Result<OntapClient> {
-        OntapClient::with_endpoint(&config.endpoint, &config.user, &config.password)
+    pub fn new(connection: &Connection) -> Result<OntapClient> {
+        OntapClient::with_endpoint(&connection.endpoint, &connection.user, &connection.password)
     }
 
     pub fn with_endpoint(

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 pub mod client;
+mod connection;
 mod errors;
 mod fields;
 mod filedata;
@@ -14,6 +15,7 @@ mod paging;
 mod request;
 
 pub use client::OntapClient;
+pub use connection::Connection;
 
 /// ONTAP release as reported by `/api/cluster?fields=version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::error::{Api, Error, Result, TransportKind};
-use crate::http::{basic_auth, percent_encode, Backoff, Body, Endpoint, Response, Transport};
+use crate::http::{
+    basic_auth, percent_encode, Backoff, Body, Endpoint, Exchange, Response, Transport,
+};
 use crate::secret::Secret;
 
 use super::errors::{self, is_not_found, is_transient};
@@ -34,7 +36,7 @@ const MAX_RESENDS: u32 = 2;
 
 /// The request layer of one ONTAP endpoint.
 pub(super) struct Requester {
-    http: Transport,
+    http: Box<dyn Exchange>,
     user: String,
     /// `Basic ...` header value.
     authorization: Secret,
@@ -131,14 +133,20 @@ fn is_field_refusal(e: &Error, set: &FieldSet) -> bool {
 
 impl Requester {
     pub(super) fn new(endpoint: &Endpoint, user: &str, password: &Secret) -> Result<Requester> {
-        Ok(Requester {
-            http: Transport::new(Api::Ontap, endpoint)?,
+        let http = Transport::new(Api::Ontap, endpoint)?;
+        Ok(Requester::over(Box::new(http), user, password))
+    }
+
+    /// The request layer over any `Exchange` (the real transport, or canned answers in tests).
+    pub(super) fn over(http: Box<dyn Exchange>, user: &str, password: &Secret) -> Requester {
+        Requester {
+            http,
             user: user.to_string(),
             authorization: Secret::new(basic_auth(user, password.expose())),
             version: Mutex::new(None),
             legacy_fields: AtomicBool::new(false),
             page_size: None,
-        })
+        }
     }
 
     pub(super) fn set_page_size(&mut self, n: u32) {
@@ -449,6 +457,127 @@ mod tests {
         assert_eq!(requester(2).return_timeout(far), 0);
         let soon = Instant::now() + Duration::from_secs(5);
         assert_eq!(requester(60).return_timeout(soon), 1);
+    }
+
+    /// An `Exchange` that answers from a script and records every request.
+    #[derive(Debug)]
+    struct Script {
+        endpoint: Endpoint,
+        answers: Mutex<std::collections::VecDeque<Result<Response>>>,
+        /// (method, target, headers) of every request, in order.
+        seen: Mutex<Vec<(String, String, Vec<(String, String)>)>>,
+    }
+
+    impl Exchange for Script {
+        fn endpoint(&self) -> &Endpoint {
+            &self.endpoint
+        }
+
+        fn send(
+            &self,
+            method: &str,
+            target: &str,
+            headers: &[(&str, &str)],
+            _body: Option<Body<'_>>,
+        ) -> Result<Response> {
+            let headers = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            self.seen
+                .lock()
+                .unwrap()
+                .push((method.into(), target.into(), headers));
+            self.answers
+                .lock()
+                .unwrap()
+                .pop_front()
+                .expect("an answer left in the script")
+        }
+    }
+
+    fn answer(status: u16, body: &str) -> Result<Response> {
+        Ok(Response {
+            status,
+            reason: String::new(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    /// A requester over scripted answers; the script is shared so the test can read what was sent.
+    fn scripted(answers: Vec<Result<Response>>) -> (Requester, std::sync::Arc<Script>) {
+        #[derive(Debug)]
+        struct Shared(std::sync::Arc<Script>);
+        impl Exchange for Shared {
+            fn endpoint(&self) -> &Endpoint {
+                self.0.endpoint()
+            }
+            fn send(
+                &self,
+                method: &str,
+                target: &str,
+                headers: &[(&str, &str)],
+                body: Option<Body<'_>>,
+            ) -> Result<Response> {
+                self.0.send(method, target, headers, body)
+            }
+        }
+        let script = std::sync::Arc::new(Script {
+            endpoint: requester(60).http.endpoint().clone(),
+            answers: Mutex::new(answers.into()),
+            seen: Mutex::new(Vec::new()),
+        });
+        let req = Requester::over(Box::new(Shared(script.clone())), "admin", &Secret::new("x"));
+        (req, script)
+    }
+
+    const BUSY: &str = r#"{"error":{"message":"Service unavailable","code":"1"}}"#;
+
+    #[test]
+    fn a_failing_get_is_retried_and_the_next_answer_wins() {
+        let (req, script) = scripted(vec![answer(503, BUSY), answer(200, r#"{"name":"vol1"}"#)]);
+        let far = Instant::now() + Duration::from_secs(60);
+        let v = req.get_value("/api/storage/volumes/u1", far).unwrap();
+        assert_eq!(v["name"], "vol1");
+        let seen = script.seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        for (method, target, headers) in seen.iter() {
+            assert_eq!(
+                (method.as_str(), target.as_str()),
+                ("GET", "/api/storage/volumes/u1")
+            );
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            assert_eq!(
+                header("Authorization").as_deref(),
+                Some("Basic YWRtaW46eA==")
+            );
+            assert_eq!(header("Accept").as_deref(), Some("application/json"));
+        }
+    }
+
+    #[test]
+    fn gets_give_up_after_the_last_attempt_and_never_retry_a_refusal() {
+        let (req, script) = scripted(vec![
+            answer(503, BUSY),
+            answer(503, BUSY),
+            answer(503, BUSY),
+        ]);
+        let far = Instant::now() + Duration::from_secs(60);
+        let e = req.get_value("/api/cluster", far).unwrap_err();
+        assert_eq!(e.api().map(|a| a.status), Some(503), "{e}");
+        assert_eq!(script.seen.lock().unwrap().len(), GET_ATTEMPTS as usize);
+
+        let refused = r#"{"error":{"message":"not authorized for that command","code":"6"}}"#;
+        let (req, script) = scripted(vec![answer(403, refused)]);
+        let e = req.get_value("/api/cluster", far).unwrap_err();
+        assert_eq!(e.api().map(|a| a.status), Some(403), "{e}");
+        assert_eq!(script.seen.lock().unwrap().len(), 1);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Guest config → disks: Proxmox property strings, the disk keys of QEMU and LXC, volume ids and the
-//! image file behind a volume on a dir/nfs storage (reference/proxmox.md §5, §6).
+//! image file behind a volume on a dir/nfs storage (the rules of pve-storage `PVE/Storage.pm`
+//! `parse_volume_id` and `PVE/Storage/Plugin.pm`, and of qemu-server/pve-container disk keys).
 
 use crate::pve::{GuestConfig, GuestType};
 
@@ -55,9 +56,11 @@ impl VolumeId {
     /// any case) and the volume name is not empty.
     pub fn parse(s: &str) -> Option<VolumeId> {
         let (storage, volname) = s.split_once(':')?;
-        (crate::config::valid_storage_id(storage) && !volname.is_empty()).then(|| VolumeId {
-            storage: storage.to_string(),
-            volname: volname.to_string(),
+        (crate::model::storage::valid_storage_id(storage) && !volname.is_empty()).then(|| {
+            VolumeId {
+                storage: storage.to_string(),
+                volname: volname.to_string(),
+            }
         })
     }
 

@@ -7,15 +7,11 @@ use crate::error::Result;
 use crate::ontap::Ontap;
 use crate::pve::Pve;
 
-pub mod backends;
 pub mod disks;
 pub mod manifest;
-pub mod naming;
 pub mod quiesce;
 pub mod rescan;
 pub mod resolve;
-pub mod retention;
-pub mod signals;
 pub mod storage;
 pub mod vm;
 

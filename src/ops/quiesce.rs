@@ -6,8 +6,8 @@ use std::thread;
 use std::time::Duration;
 
 use crate::error::{Error, Result, ResultExt};
-use crate::ops::signals;
 use crate::pve::{Guest, GuestStatus, GuestType, Pve};
+use crate::sys::signals;
 
 /// How a guest is made consistent for a snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -337,14 +337,6 @@ pub fn leave_all(windows: Vec<Window<'_>>) -> Vec<Error> {
     })
 }
 
-/// Freeze the filesystems of these running guests through their agents, run `f`, thaw them all —
-/// also when `f` fails, panics or a signal arrives. Used by `storage create --freeze`.
-/// A guest whose freeze fails (agent not answering, guest-side error) is thawed if need be, logged
-/// and left out: its disks are crash-consistent in what `f` makes, and `f` still runs.
-pub fn with_frozen<T>(pve: &dyn Pve, guests: &[Guest], f: impl FnOnce() -> Result<T>) -> Result<T> {
-    with_frozen_report(pve, guests, f).map(|frozen| frozen.value)
-}
-
 /// What `with_frozen_report` returns: `f`'s value and the guests that could not be frozen.
 #[derive(Debug)]
 pub struct Frozen<T> {
@@ -353,7 +345,11 @@ pub struct Frozen<T> {
     pub not_frozen: Vec<(u32, String)>,
 }
 
-/// `with_frozen`, also saying which guests could not be frozen (for the command's notes).
+/// Freeze the filesystems of these running guests through their agents, run `f`, thaw them all —
+/// also when `f` fails, panics or a signal arrives. Used by `storage create --freeze`.
+/// A guest whose freeze fails (agent not answering, guest-side error) is thawed if need be, logged
+/// and left out: its disks are crash-consistent in what `f` makes, and `f` still runs; the result
+/// says which guests could not be frozen (for the command's notes).
 pub fn with_frozen_report<T>(
     pve: &dyn Pve,
     guests: &[Guest],

@@ -1,23 +1,25 @@
 //! Registering new disk files with Proxmox: `qm rescan --vmid N` / `pct rescan --vmid N` on a
 //! Proxmox node, right away, or from a detached child that waits until the guest's config lock is
-//! free (and, under vzdump, until the vzdump process ended) — reference/proxmox.md §1.3, §4.9, §6.
+//! free (and, under vzdump, until the vzdump process ended).
+//!
+//! Why detached: every hookscript phase runs while Proxmox holds the guest's config flock
+//! (`/var/lock/qemu-server/lock-<vmid>.conf`, qemu-server `PVE/QemuConfig.pm`; LXC likewise), and
+//! `qm rescan` needs that lock, so a rescan from inside the hook would block and fail after
+//! Proxmox's 10 s flock timeout. No API endpoint rescans (`rescan` exists only in the `qm`/`pct`
+//! CLIs), and the scanner lists only files whose names it accepts (pve-storage `Plugin.pm`).
 
-use std::fs::{File, TryLockError};
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::Paths;
 use crate::error::{Error, Result};
-use crate::pve::{Guest, GuestType, Pve};
+use crate::pve::{Guest, GuestType};
+use crate::sys::lock::lock_is_free;
+use crate::sys::paths::{Paths, BIN};
+use crate::sys::process::{process_alive, process_start_time, run_bounded, spawn_detached};
 
-/// The only PATH the Proxmox commands get (vzdump hooks run with no environment at all).
-pub const SAFE_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 /// The hidden subcommand that runs `run_deferred_from_args` in the detached child.
 pub const HIDDEN_SUBCOMMAND: &str = "internal-rescan";
 /// How long a deferred rescan waits for the config lock.
@@ -107,30 +109,6 @@ pub fn command_for(paths: &Paths, guest_type: GuestType) -> &Path {
     }
 }
 
-/// Whether nobody holds the flock (a missing file or directory counts as free).
-pub fn lock_is_free(path: &Path) -> Result<bool> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
-        Err(e) => return Err(Error::io("open config lock", path, e)),
-    };
-    match file.try_lock() {
-        // Dropping the file releases the lock at once.
-        Ok(()) => Ok(true),
-        Err(TryLockError::WouldBlock) => Ok(false),
-        Err(TryLockError::Error(e)) => Err(Error::io("probe config lock", path, e)),
-    }
-}
-
-/// `rescan` for a guest known by vmid only (hooks): one `guests()` lookup first.
-pub fn rescan_vmid(pve: &dyn Pve, paths: &Paths, vmid: u32, mode: RescanMode) -> Result<Outcome> {
-    if !paths.pve_node_marker.exists() {
-        return Ok(Outcome::NotANode);
-    }
-    let guest = pve.guest(vmid)?;
-    rescan(paths, &guest, mode)
-}
-
 /// Rescan the guest's volumes (on a Proxmox node only), now or deferred as `mode` says.
 pub fn rescan(paths: &Paths, guest: &Guest, mode: RescanMode) -> Result<Outcome> {
     let exe =
@@ -180,7 +158,7 @@ fn rescan_with(paths: &Paths, guest: &Guest, mode: RescanMode, exe: &Path) -> Re
         },
         wait_pid,
     };
-    let pid = spawn_detached(exe, &args)?;
+    let pid = spawn_deferred(exe, &args)?;
     let waiting_for = match wait_pid {
         Some((p, _)) => format!(
             "vzdump process {p} to end and the config lock {}",
@@ -201,25 +179,12 @@ fn local_node(marker: &Path) -> Option<String> {
     target.file_name()?.to_str().map(str::to_string)
 }
 
-/// Start `exe internal-rescan ...` in its own process group with no terminal and a clean
-/// environment; the caller does not wait for it.
-fn spawn_detached(exe: &Path, args: &DeferredArgs) -> Result<u32> {
-    let child = Command::new(exe)
-        // A hookscript may be a copy named `...hook...`; this name is never taken for a hook call.
-        .arg0("pve-ontap-snapshot")
-        .arg(HIDDEN_SUBCOMMAND)
-        .args(args.to_args())
-        .env_clear()
-        .env("PATH", SAFE_PATH)
-        .env("LC_ALL", "C")
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| Error::io("start the deferred rescan", exe, e))?;
-    Ok(child.id())
+/// Start `exe internal-rescan ...` detached; the caller does not wait for it.
+fn spawn_deferred(exe: &Path, args: &DeferredArgs) -> Result<u32> {
+    // A hookscript may be a copy named `...hook...`; this name is never taken for a hook call.
+    let mut argv = vec![HIDDEN_SUBCOMMAND.to_string()];
+    argv.extend(args.to_args());
+    spawn_detached(exe, BIN, &argv, "start the deferred rescan")
 }
 
 /// The arguments of the hidden `internal-rescan` subcommand.
@@ -356,90 +321,17 @@ pub fn run_deferred(args: &DeferredArgs) -> Result<()> {
 
 /// Run `<command> rescan --vmid N` with a clean environment, bounded; returns its output.
 pub fn run_rescan(command: &Path, vmid: u32, timeout: Duration) -> Result<String> {
-    let shown = format!("{} rescan --vmid {vmid}", command.display());
-    let mut child = Command::new(command)
-        .args(["rescan", "--vmid", &vmid.to_string()])
-        .env_clear()
-        .env("PATH", SAFE_PATH)
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::io("run", command, e))?;
-    let readers = [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .map(|pipe| {
-        thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_string(&mut text);
-            }
-            text
-        })
-    });
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Error::Timeout {
-                    what: format!("'{shown}'"),
-                    waited: started.elapsed(),
-                });
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(Error::io("wait for", command, e)),
-        }
-    };
-    let [out, err] = readers.map(|r| r.join().unwrap_or_default());
-    if status.success() {
-        Ok(out)
-    } else {
-        let detail = if err.trim().is_empty() { out } else { err };
-        Err(Error::Refused(format!(
-            "'{shown}' exited with {status}: {}",
-            detail.trim()
-        )))
-    }
-}
-
-/// Start time (clock ticks since boot) of a process, from `/proc/<pid>/stat` field 22.
-pub fn process_start_time(pid: u32) -> Option<u64> {
-    stat_fields(pid)?.get(19)?.parse().ok()
-}
-
-/// Whether the process with this pid and start time still runs (a zombie has ended).
-pub fn process_alive(pid: u32, start_time: u64) -> bool {
-    stat_fields(pid).is_some_and(|f| {
-        f.first().map(String::as_str) != Some("Z")
-            && f.get(19).and_then(|s| s.parse().ok()) == Some(start_time)
-    })
-}
-
-/// Fields 3… of `/proc/<pid>/stat`.
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
-    let rest = stat.get(stat.rfind(')')? + 1..)?;
-    Some(rest.split_whitespace().map(str::to_string).collect())
+    run_bounded(command, &["rescan", "--vmid", &vmid.to_string()], timeout)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::process::SAFE_PATH;
+    use std::fs::File;
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A fresh directory under the system temp dir.

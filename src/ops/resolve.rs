@@ -1,4 +1,4 @@
-//! Storage → volume resolution (DESIGN §3): Proxmox storage id → nfs server + export → SVM by data
+//! Storage → volume resolution: Proxmox storage id → nfs server + export → SVM by data
 //! LIF → volume by junction path on that SVM (export below a junction: volume + path prefix).
 
 use std::net::{IpAddr, ToSocketAddrs};
@@ -116,7 +116,7 @@ pub fn resolve(backends: &dyn Backends, storage_id: &str) -> Result<Resolved> {
 
 /// Proxmox's storage id rule (`pve-storage-id`): `^[a-z][a-z0-9\-_.]*[a-z0-9]$`, case-insensitive.
 pub fn validate_storage_id(id: &str) -> Result<()> {
-    let valid = crate::config::valid_storage_id(id);
+    let valid = crate::model::storage::valid_storage_id(id);
     if valid {
         Ok(())
     } else {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::config::PveAuth;
+use super::Login;
 use crate::error::{Error, Result, ResultExt};
 use crate::http::{percent_encode, Body, Transport};
 use crate::secret::Secret;
@@ -40,12 +40,12 @@ pub(crate) struct Ticket {
 }
 
 impl Auth {
-    pub(crate) fn new(auth: &PveAuth) -> Auth {
+    pub(crate) fn new(auth: &Login) -> Auth {
         match auth {
-            PveAuth::Token { token_id, secret } => Auth::Token {
+            Login::Token { token_id, secret } => Auth::Token {
                 header: Secret::new(format!("PVEAPIToken={token_id}={}", secret.expose())),
             },
-            PveAuth::Password { user, password } => Auth::Password {
+            Login::Password { user, password } => Auth::Password {
                 user: user.clone(),
                 password: password.clone(),
                 ticket: Mutex::new(None),

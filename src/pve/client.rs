@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::config::ProxmoxConfig;
+use super::Connection;
 use crate::error::{Api, Error, Result, TransportKind};
 use crate::http::{percent_encode, Backoff, Body, Transport};
 
@@ -52,10 +52,10 @@ impl std::fmt::Debug for PveClient {
 
 impl PveClient {
     /// Builds the transport (TLS per config); no connection is opened until the first call.
-    pub fn new(config: &ProxmoxConfig) -> Result<PveClient> {
+    pub fn new(connection: &Connection) -> Result<PveClient> {
         Ok(PveClient {
-            http: Transport::new(Api::Proxmox, &config.endpoint)?,
-            auth: Auth::new(&config.auth),
+            http: Transport::new(Api::Proxmox, &connection.endpoint)?,
+            auth: Auth::new(&connection.auth),
         })
     }
 

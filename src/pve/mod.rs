@@ -10,11 +10,13 @@ use crate::error::{Error, Result};
 
 mod auth;
 pub mod client;
+mod connection;
 mod envelope;
 mod guestcfg;
 mod tasks;
 
 pub use client::PveClient;
+pub use connection::{Connection, Login};
 
 /// `qemu` or `lxc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash)]

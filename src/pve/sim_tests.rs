@@ -7,9 +7,9 @@ use pve_ontap_sim::{Api, FaultRule, RequestLogEntry, Scenario, Sim, SimOptions};
 
 use super::{GuestType, NewNfsStorage, Pve, PveClient};
 use crate::config::parse_fingerprint;
-use crate::config::{ProxmoxConfig, PveAuth};
 use crate::error::Error;
 use crate::http::{Endpoint, Timeouts, TlsMode};
+use crate::pve;
 use crate::secret::Secret;
 
 const PASSWORD: &str = "Pve-Pa55;#\"\\=x";
@@ -30,8 +30,8 @@ fn sim_with(pve: serde_json::Value) -> Sim {
     .unwrap()
 }
 
-fn config(sim: &Sim, auth: PveAuth) -> ProxmoxConfig {
-    ProxmoxConfig {
+fn config(sim: &Sim, auth: pve::Login) -> pve::Connection {
+    pve::Connection {
         endpoint: Endpoint {
             base_url: sim.pve_url().to_string(),
             tls: TlsMode::Fingerprint(parse_fingerprint(sim.pve_fingerprint()).unwrap()),
@@ -47,7 +47,7 @@ fn config(sim: &Sim, auth: PveAuth) -> ProxmoxConfig {
 fn password_client(sim: &Sim, password: &str) -> PveClient {
     PveClient::new(&config(
         sim,
-        PveAuth::Password {
+        pve::Login::Password {
             user: "root@pam".into(),
             password: Secret::new(password),
         },
@@ -58,7 +58,7 @@ fn password_client(sim: &Sim, password: &str) -> PveClient {
 fn token_client(sim: &Sim) -> PveClient {
     PveClient::new(&config(
         sim,
-        PveAuth::Token {
+        pve::Login::Token {
             token_id: TOKEN_ID.into(),
             secret: Secret::new(TOKEN_SECRET),
         },
@@ -445,7 +445,7 @@ fn ca_file_and_wrong_pin() {
     std::fs::write(&ca, sim.pve_cert_pem()).unwrap();
     let mut by_ca = config(
         &sim,
-        PveAuth::Token {
+        pve::Login::Token {
             token_id: TOKEN_ID.into(),
             secret: Secret::new(TOKEN_SECRET),
         },

@@ -9,8 +9,9 @@ use std::time::Duration;
 use clap::Parser;
 use proptest::prelude::*;
 use pve_ontap_snapshot::cli::{prepare_args, Cli, Command, VZDUMP_PHASES};
-use pve_ontap_snapshot::config::{Config, PveAuth};
+use pve_ontap_snapshot::config::Config;
 use pve_ontap_snapshot::http::TlsMode;
+use pve_ontap_snapshot::pve;
 
 const FILE: &str = "/etc/pve-ontap-snapshot/config.ini";
 
@@ -372,12 +373,12 @@ proptest! {
             prop_assert_eq!(config.proxmox.endpoint.timeouts.request, Duration::from_secs(t.into()));
         }
         match &config.proxmox.auth {
-            PveAuth::Password { user, password } => {
+            pve::Login::Password { user, password } => {
                 prop_assert!(!g.token);
                 prop_assert_eq!(user, &g.auth.0);
                 prop_assert_eq!(password.expose(), g.auth.1.as_str());
             }
-            PveAuth::Token { token_id, secret } => {
+            pve::Login::Token { token_id, secret } => {
                 prop_assert!(g.token);
                 prop_assert_eq!(token_id, &g.auth.0);
                 prop_assert_eq!(secret.expose(), g.auth.1.as_str());
@@ -386,7 +387,7 @@ proptest! {
         prop_assert_eq!(config.storages.len(), g.storages.len());
         for st in &g.storages {
             let ontap = &config.storages[&st.id];
-            prop_assert_eq!(&ontap.storage, &st.id);
+            prop_assert_eq!(config.section_for(&st.id).unwrap(), st.id.as_str());
             prop_assert_eq!(&ontap.endpoint.base_url, &st.host.1);
             prop_assert_eq!(&ontap.endpoint.tls, &tls_mode(&st.tls));
             prop_assert_eq!(&ontap.user, &st.user);

@@ -86,7 +86,7 @@ fn add_snapshots(env: &TestEnv, volume: &str, specs: &[(&str, Option<&str>, i64)
 
 fn tool_name(days_ago: i64) -> String {
     let at = time::OffsetDateTime::now_utc() - time::Duration::days(days_ago);
-    pve_ontap_snapshot::ops::naming::storage_snapshot_name(at)
+    pve_ontap_snapshot::model::names::storage_snapshot_name(at)
 }
 
 #[track_caller]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use pve_ontap_snapshot::ops::naming;
+use pve_ontap_snapshot::model::names;
 
 use crate::util::{Api, FaultRule, Output, TestEnv};
 
@@ -148,7 +148,7 @@ fn files(env: &TestEnv, volume: &str, dir: &str) -> Vec<String> {
 fn snapshot_files(env: &TestEnv, volume: &str, dir: &str) -> Vec<String> {
     files(env, volume, dir)
         .into_iter()
-        .filter(|n| naming::parse_disk_snapshot_name(n).is_some())
+        .filter(|n| names::parse_disk_snapshot_name(n).is_some())
         .collect()
 }
 
@@ -259,7 +259,7 @@ fn create_clones_every_disk_of_a_vm_and_lists_it() {
     out.assert_ok();
     let set = out.json();
     let ts = set["timestamp"].as_str().unwrap().to_string();
-    assert!(naming::parse_timestamp(&ts).is_some(), "{set}");
+    assert!(names::parse_timestamp(&ts).is_some(), "{set}");
     let keys: Vec<&str> = set["disks"]
         .as_array()
         .unwrap()
@@ -576,14 +576,14 @@ fn existing_clone_destination_is_refused() {
     // Occupy the destination names for the next seconds.
     let now = time::OffsetDateTime::now_utc();
     for s in 0..20 {
-        let ts = naming::timestamp(now + time::Duration::seconds(s));
+        let ts = names::timestamp(now + time::Duration::seconds(s));
         clone_file(
             &env,
             "ONTAP01",
             "images/102/vm-102-disk-0.qcow2",
             &format!(
                 "images/102/{}",
-                naming::disk_snapshot_file("vm-102-disk-0.qcow2", &ts)
+                names::disk_snapshot_file("vm-102-disk-0.qcow2", &ts)
             ),
         );
     }

@@ -6,8 +6,9 @@ use serde_json::{json, Map};
 use super::collection;
 use super::errors::ApiError;
 use super::fields::Schema;
-use super::jobs::{self, Action, Reply, Started};
-use super::router::Ctx;
+use super::job::Action;
+use super::reply::Ctx;
+use super::reply::{self, Reply, Started};
 use super::state::OntapState;
 use crate::http::Response;
 
@@ -59,7 +60,7 @@ pub fn restore(state: &mut OntapState, ctx: &mut Ctx) -> Result<Reply, ApiError>
     };
     let msg = format!("Restoring volume \"{volume}\" to snapshot \"{snapshot}\"");
     let job = state.submit_job(action, ctx.description(), msg, ctx.fault);
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             extra: cli_extra(),
@@ -132,7 +133,7 @@ pub fn purge(state: &mut OntapState, ctx: &mut Ctx) -> Result<Reply, ApiError> {
         name: volume,
     };
     let job = state.submit_job(action, ctx.description(), msg, ctx.fault);
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             extra: cli_extra(),

@@ -3,20 +3,11 @@
 //! generation. Request checks happen at once, file-system checks when the job runs.
 
 use super::errors::ApiError;
-use super::jobs::{self, Action, Reply, Started};
-use super::router::Ctx;
+use super::job::{Action, FileClone};
+use super::reply::Ctx;
+use super::reply::{self, Reply, Started};
 use super::state::OntapState;
 use super::tree::{self, Kind};
-
-/// A file clone to make (effect of the POST).
-#[derive(Debug, Clone)]
-pub struct FileClone {
-    pub volume: String,
-    /// Normalised, volume-relative; may start with `.snapshot/<name>/`.
-    pub source: String,
-    pub destination: String,
-    pub overwrite: bool,
-}
 
 fn relative(field: &str, path: &str) -> Result<String, ApiError> {
     if path.starts_with('/') {
@@ -96,7 +87,7 @@ pub fn post(state: &mut OntapState, ctx: &mut Ctx) -> Result<Reply, ApiError> {
         overwrite,
     });
     let job = state.submit_job(action, ctx.description(), msg, ctx.fault);
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             created: true,

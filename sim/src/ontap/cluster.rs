@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 use super::collection;
 use super::errors::ApiError;
 use super::fields::{self, Schema};
-use super::jobs::Reply;
-use super::router::Ctx;
+use super::reply::Ctx;
+use super::reply::Reply;
 use super::state::OntapState;
 use crate::http::Response;
 

@@ -8,8 +8,9 @@ use time::OffsetDateTime;
 use super::collection;
 use super::errors::ApiError;
 use super::fields::Schema;
-use super::jobs::{self, Action, Reply, Started};
-use super::router::Ctx;
+use super::job::Action;
+use super::reply::Ctx;
+use super::reply::{self, Reply, Started};
 use super::state::{OntapState, Snapshot, Volume};
 use super::tree::{self, Node, Tree};
 use crate::http::Response;
@@ -401,7 +402,7 @@ pub fn delete(
     if ctx.fault.is_some() {
         let msg = format!("Deleting \"{path}\" in volume \"{}\"", v.name);
         let job = state.submit_job(Action::Noop, ctx.description(), msg, ctx.fault);
-        return Ok(jobs::reply(
+        return Ok(reply::started(
             Started {
                 job,
                 ..Default::default()

@@ -1,11 +1,17 @@
 //! The simulated ONTAP cluster: state (SVMs, LIFs, volumes with file trees, snapshots, FlexClones,
 //! jobs) and the REST handlers under `/api/`.
 //!
-//! Layout: `scenario` (the scenario file and the built-in default), `state` + `tree` + `clock`
-//! (the live cluster), `router` + `auth` + `params` (request handling), `fields` + `filter` +
-//! `collection` (ONTAP's query language and paging), one module per resource (`cluster`,
-//! `volumes`, `snapshots`, `files`, `clone`, `cli`), `jobs` (asynchronous operations) and
-//! `errors` (ONTAP error bodies).
+//! Layers; a module imports only from its own layer or the ones listed before it:
+//! - leaves: `scenario` (the scenario file and the built-in default), `tree`, `clock`, `errors`
+//!   (ONTAP error bodies), `params`, `fields` + `filter` + `collection` (ONTAP's query language
+//!   and paging), `reply` (what a handler gets and answers), `job` (jobs as data);
+//! - `state`: the live cluster, holding jobs without knowing how they run; `snapshot_store`
+//!   (capturing and sizing snapshots, shared by the snapshot and volume handlers);
+//! - one handler module per resource (`cluster`, `volumes`, `snapshots`, `files`, `clone`, `cli`,
+//!   `jobs`) plus `auth`; each takes the ONTAP state and the request context (`Ctx`, its query);
+//! - `runner` (executes a due job's action through the resource modules), `exports` (the NFS
+//!   view Proxmox reads), `router` (the only module that knows the handlers);
+//! - `serve`: one request under the world lock, and the `return_timeout` wait outside it.
 
 mod auth;
 mod cli;
@@ -14,14 +20,20 @@ mod clone;
 mod cluster;
 mod collection;
 mod errors;
+mod exports;
 mod fields;
 mod filedata;
 mod files;
 mod filter;
+mod job;
 mod jobs;
 mod params;
+mod reply;
 mod router;
+mod runner;
 mod scenario;
+mod serve;
+mod snapshot_store;
 mod snapshots;
 mod state;
 mod tree;
@@ -34,36 +46,5 @@ pub use errors::ApiError;
 pub use scenario::{
     parse_size, Account, FileSpec, LifSpec, Role, Scenario, Size, SnapshotSpec, SvmSpec, VolumeSpec,
 };
+pub use serve::handle;
 pub use state::OntapState;
-
-/// One file below an NFS export, as Proxmox sees it through the mount.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportedFile {
-    /// Path relative to the export, e.g. `images/100/vm-100-disk-0.qcow2`.
-    pub path: String,
-    pub size: u64,
-    /// Content generation (bumped by every simulated guest write).
-    pub generation: u64,
-}
-
-/// Serve one ONTAP REST request (`/api/...`).
-pub fn handle(
-    shared: &crate::world::Shared,
-    req: &crate::http::Request,
-    job_fault: Option<&crate::world::JobFault>,
-) -> crate::http::Response {
-    let reply = {
-        let mut world = shared.world.lock().unwrap_or_else(|e| e.into_inner());
-        let state = &mut world.ontap;
-        state.tick();
-        router::route(state, req, job_fault)
-    };
-    let mut response = match reply {
-        jobs::Reply::Done(r) => r,
-        jobs::Reply::Wait(w) => jobs::wait(shared, w),
-    };
-    if req.method.eq_ignore_ascii_case("HEAD") {
-        response.body.clear();
-    }
-    response
-}

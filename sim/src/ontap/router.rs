@@ -1,35 +1,13 @@
 //! Request dispatch for `/api/...`: authentication and roles, body rules (none on GET/DELETE),
-//! which methods each path allows (404 vs 405), and the per-request context handlers get.
+//! which methods each path allows (404 vs 405), and which handler serves it (the only such list).
 
 use super::errors::ApiError;
-use super::jobs::{self, Reply};
-use super::params::{Body, Query};
+use super::params::Query;
+use super::reply::{Ctx, Reply};
 use super::state::OntapState;
-use super::{auth, cli, clone, cluster, filedata, files, snapshots, volumes};
+use super::{auth, cli, clone, cluster, filedata, files, jobs, snapshots, volumes};
 use crate::http::{Request, Response};
-use crate::world::JobFault;
-
-/// What a handler gets besides the state.
-pub struct Ctx<'a> {
-    pub req: &'a Request,
-    pub query: Query,
-    pub fault: Option<&'a JobFault>,
-}
-
-impl Ctx<'_> {
-    /// The job description: method and path as sent.
-    pub fn description(&self) -> String {
-        format!(
-            "{} {}",
-            self.req.method.to_ascii_uppercase(),
-            self.req.raw_path
-        )
-    }
-
-    pub fn body(&self) -> Result<Body, ApiError> {
-        Body::parse(self.req)
-    }
-}
+use crate::job_fault::JobFault;
 
 /// The methods a path supports (None: no such path).
 fn allowed(state: &OntapState, segs: &[&str]) -> Option<&'static [&'static str]> {

@@ -9,15 +9,13 @@ use super::clock::parse_time;
 use super::collection;
 use super::errors::ApiError;
 use super::fields::{self, Schema};
-use super::jobs::{self, Action, Reply, Started};
+use super::job::{Action, NewSnapshot, SnapshotChange};
 use super::params::Body;
-use super::router::Ctx;
+use super::reply::Ctx;
+use super::reply::{self, Reply, Started};
+use super::snapshot_store::{insert_snapshot, sizes};
 use super::state::{new_uuid, OntapState, Snapshot, Volume};
-use super::tree::Tree;
 use crate::http::Response;
-
-/// At most this many snapshots per volume.
-pub const MAX_SNAPSHOTS: usize = 1023;
 
 pub fn schema(state: &OntapState) -> Schema {
     let mut leaves = vec![
@@ -46,26 +44,6 @@ pub fn schema(state: &OntapState) -> Schema {
         key: "uuid",
         keys: vec!["uuid", "name"],
     }
-}
-
-fn exclusive_bytes(tree: &Tree, newer: &Tree) -> u64 {
-    tree.files()
-        .filter(|(path, size, generation)| {
-            !matches!(newer.get(path).map(|n| &n.kind),
-                Some(super::tree::Kind::File { size: s, generation: g }) if s == size && g == generation)
-        })
-        .map(|(_, size, _)| size)
-        .sum()
-}
-
-/// Per snapshot (oldest first): the bytes it holds that the next newer state no longer shares.
-pub fn sizes(v: &Volume) -> Vec<u64> {
-    (0..v.snapshots.len())
-        .map(|i| {
-            let newer = v.snapshots.get(i + 1).map(|s| &s.tree).unwrap_or(&v.tree);
-            exclusive_bytes(&v.snapshots[i].tree, newer)
-        })
-        .collect()
 }
 
 fn snapshot_json(state: &OntapState, v: &Volume, s: &Snapshot, size: u64) -> Value {
@@ -229,17 +207,6 @@ fn check_body_volume(state: &OntapState, body: &mut Body, v: &Volume) -> Result<
     Ok(())
 }
 
-/// A snapshot to create (effect of POST).
-#[derive(Debug, Clone)]
-pub struct NewSnapshot {
-    pub volume: String,
-    pub uuid: String,
-    pub name: String,
-    pub comment: Option<String>,
-    pub snapmirror_label: Option<String>,
-    pub expiry_time: Option<OffsetDateTime>,
-}
-
 /// `POST .../snapshots`.
 pub fn post(state: &mut OntapState, ctx: &mut Ctx, vol: &str) -> Result<Reply, ApiError> {
     let return_records = ctx.query.take_bool("return_records")?.unwrap_or(false);
@@ -292,7 +259,7 @@ pub fn post(state: &mut OntapState, ctx: &mut Ctx, vol: &str) -> Result<Reply, A
                     "_links": {"self": {"href": format!("/api/storage/volumes/{vol}/snapshots/{uuid}")}}}]),
         );
     }
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             created: true,
@@ -306,55 +273,6 @@ pub fn post(state: &mut OntapState, ctx: &mut Ctx, vol: &str) -> Result<Reply, A
     ))
 }
 
-/// Add a snapshot capturing the volume's current tree (checks name uniqueness and the limit).
-/// Returns its uuid.
-pub fn insert_snapshot(
-    state: &mut OntapState,
-    vol: &str,
-    uuid: String,
-    name: String,
-    comment: Option<String>,
-    label: Option<String>,
-    expiry: Option<OffsetDateTime>,
-) -> Result<String, ApiError> {
-    let now = state.now();
-    let v = state
-        .volume_mut(vol)
-        .ok_or_else(|| ApiError::volume_not_found(vol))?;
-    if v.snapshot_by_name(&name).is_some() {
-        return Err(ApiError::new(
-            409,
-            525059,
-            format!(
-                "A snapshot with the specified name already exists: \"{name}\" on volume \"{}\".",
-                v.name
-            ),
-        )
-        .with_target("name"));
-    }
-    if v.snapshots.len() >= MAX_SNAPSHOTS {
-        return Err(ApiError::new(
-            400,
-            525062,
-            format!(
-                "Cannot exceed maximum number of snapshots ({MAX_SNAPSHOTS}) on volume \"{}\".",
-                v.name
-            ),
-        ));
-    }
-    v.snapshots.push(Snapshot {
-        uuid: uuid.clone(),
-        name,
-        create_time: now,
-        comment,
-        snapmirror_label: label,
-        expiry_time: expiry,
-        static_owners: Vec::new(),
-        tree: v.tree.clone(),
-    });
-    Ok(uuid)
-}
-
 pub fn apply_create(state: &mut OntapState, s: NewSnapshot) -> Result<(), ApiError> {
     insert_snapshot(
         state,
@@ -366,17 +284,6 @@ pub fn apply_create(state: &mut OntapState, s: NewSnapshot) -> Result<(), ApiErr
         s.expiry_time,
     )
     .map(|_| ())
-}
-
-/// A snapshot modification (effect of PATCH).
-#[derive(Debug, Clone, Default)]
-pub struct SnapshotChange {
-    pub volume: String,
-    pub snapshot: String,
-    pub name: Option<String>,
-    pub comment: Option<Option<String>>,
-    pub snapmirror_label: Option<Option<String>>,
-    pub expiry_time: Option<Option<OffsetDateTime>>,
 }
 
 fn find<'a>(
@@ -435,7 +342,7 @@ pub fn patch(
         msg,
         ctx.fault,
     );
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             ..Default::default()
@@ -514,7 +421,7 @@ pub fn delete(
         snapshot: uuid.to_string(),
     };
     let job = state.submit_job(action, ctx.description(), msg, ctx.fault);
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             ..Default::default()

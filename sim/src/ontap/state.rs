@@ -1,16 +1,16 @@
 //! The live ONTAP cluster: SVMs, LIFs, volumes with file trees and snapshots, FlexClone relations,
-//! the volume recovery queue and jobs; plus the views other parts of the simulator read.
+//! the volume recovery queue and jobs (held as data, run by `runner`); plus the shared lookups.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use time::{OffsetDateTime, UtcOffset};
 
 use super::clock::{self, Clock};
-use super::jobs::Job;
+use super::job::{Action, Job};
 use super::scenario::{Account, FileSpec, Role, Scenario};
 use super::tree::{self, Tree};
-use super::ExportedFile;
+use crate::job_fault::JobFault;
 
 /// The cluster version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -480,57 +480,6 @@ impl OntapState {
         best.map(|(v, rest, _)| (v, rest))
     }
 
-    /// The files below `export` on the SVM that owns the data LIF `server` (None: no such export).
-    pub fn exported_files(&self, server: &str, export: &str) -> Option<Vec<ExportedFile>> {
-        let (vol, dir) = self.resolve_export(server, export)?;
-        if !vol.tree.is_dir(&dir) {
-            return None;
-        }
-        let cut = if dir.is_empty() { 0 } else { dir.len() + 1 };
-        Some(
-            vol.tree
-                .below(&dir)
-                .filter_map(|(path, node)| match node.kind {
-                    tree::Kind::File { size, generation } => Some(ExportedFile {
-                        path: path[cut..].to_string(),
-                        size,
-                        generation,
-                    }),
-                    tree::Kind::Directory => None,
-                })
-                .collect(),
-        )
-    }
-
-    /// Bump the content generation of these files (relative to the export); returns how many
-    /// existed.
-    pub fn write_files(&mut self, server: &str, export: &str, paths: &[String]) -> usize {
-        // jobs that are due land first, so a write after a clone never goes to the old tree
-        self.tick();
-        let Some((vol, dir)) = self
-            .resolve_export(server, export)
-            .map(|(v, d)| (v.uuid.clone(), d))
-        else {
-            return 0;
-        };
-        let now = self.now();
-        let Some(vol) = self.volume_mut(&vol) else {
-            return 0;
-        };
-        paths
-            .iter()
-            .filter_map(|p| tree::normalize(p))
-            .filter(|p| {
-                let full = if dir.is_empty() {
-                    p.clone()
-                } else {
-                    format!("{dir}/{p}")
-                };
-                vol.tree.write(&full, now)
-            })
-            .count()
-    }
-
     /// The cluster admin account of the scenario: (user, password).
     pub fn admin_credentials(&self) -> (String, String) {
         self.accounts
@@ -543,6 +492,8 @@ impl OntapState {
 
     /// A JSON dump of the whole cluster state (for `GET /_sim/state`).
     pub fn dump(&self) -> Value {
+        let time = |t| self.fmt_time(self.clock.at(t));
+        let with_error = self.version.at_least(9, 9);
         let files = |t: &Tree| -> Vec<Value> {
             t.files()
                 .map(|(p, size, generation)| json!({"path": p, "size": size, "generation": generation}))
@@ -597,7 +548,36 @@ impl OntapState {
                 "deleted_at": self.fmt_time(q.deleted_at),
                 "volume": volume(&q.volume),
             })).collect::<Vec<_>>(),
-            "jobs": self.jobs.iter().map(|j| j.summary(self)).collect::<Vec<_>>(),
+            "jobs": self.jobs.iter().map(|j| j.summary(&time, with_error)).collect::<Vec<_>>(),
         })
+    }
+}
+
+impl OntapState {
+    /// Start a job; returns its uuid. With a fault, the job fails with it and has no effect.
+    pub fn submit_job(
+        &mut self,
+        action: Action,
+        description: String,
+        running_message: String,
+        fault: Option<&JobFault>,
+    ) -> String {
+        let now = Instant::now();
+        let uuid = new_uuid();
+        self.jobs.push(Job {
+            uuid: uuid.clone(),
+            description,
+            running_message,
+            action,
+            fault: fault.cloned(),
+            starts_at: now + self.job_duration / 4,
+            ends_at: now + self.job_duration,
+            outcome: None,
+        });
+        uuid
+    }
+
+    pub fn job(&self, uuid: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.uuid == uuid)
     }
 }

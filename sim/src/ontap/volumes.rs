@@ -4,12 +4,14 @@
 
 use serde_json::{json, Map, Value};
 
+use super::collection;
 use super::errors::ApiError;
 use super::fields::{self, Schema};
-use super::jobs::{self, Action, Reply, Started};
-use super::router::Ctx;
+use super::job::{Action, NewClone, VolumeChange};
+use super::reply::Ctx;
+use super::reply::{self, Reply, Started};
+use super::snapshot_store::{insert_snapshot, sizes};
 use super::state::{new_uuid, CloneOf, OntapState, QueuedVolume, Volume};
-use super::{collection, snapshots};
 use crate::http::Response;
 
 const VOLUMES: &str = "/api/storage/volumes";
@@ -80,7 +82,7 @@ pub fn volume_json(state: &OntapState, v: &Volume) -> Value {
         .svm(&v.svm)
         .and_then(|s| s.export_policies.iter().find(|p| p.name == v.export_policy))
         .map(|p| p.id);
-    let snap_used: u64 = snapshots::sizes(v).iter().sum();
+    let snap_used: u64 = sizes(v).iter().sum();
     let used = v.tree.used_bytes() + snap_used;
     let mut nas = json!({
         "export_policy": {"name": v.export_policy},
@@ -285,21 +287,6 @@ fn resolve_svm(
     }
 }
 
-/// A FlexClone to create (effect of `POST /api/storage/volumes`).
-#[derive(Debug, Clone)]
-pub struct NewClone {
-    pub uuid: String,
-    pub name: String,
-    pub svm: String,
-    pub parent: String,
-    /// Parent snapshot uuid; None: a new base snapshot is made.
-    pub snapshot: Option<String>,
-    pub junction: Option<String>,
-    pub policy: Option<String>,
-    pub vol_type: String,
-    pub comment: Option<String>,
-}
-
 /// Body fields of a volume that a FlexClone creation does not accept (918247).
 const NOT_FOR_CLONES: &[&str] = &[
     "size",
@@ -459,7 +446,7 @@ pub fn post(state: &mut OntapState, ctx: &mut Ctx) -> Result<Reply, ApiError> {
             json!([{"uuid": uuid, "name": name, "_links": {"self": {"href": format!("{VOLUMES}/{uuid}")}}}]),
         );
     }
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             created: true,
@@ -501,7 +488,7 @@ pub fn apply_create_clone(state: &mut OntapState, c: NewClone) -> Result<(), Api
         Some(s) => s,
         None => {
             let base = format!("clone_{}.{}", c.name, now.unix_timestamp());
-            snapshots::insert_snapshot(state, &c.parent, new_uuid(), base, None, None, None)?
+            insert_snapshot(state, &c.parent, new_uuid(), base, None, None, None)?
         }
     };
     let Some(snapshot) = state
@@ -536,17 +523,6 @@ pub fn apply_create_clone(state: &mut OntapState, c: NewClone) -> Result<(), Api
     };
     state.volumes.push(volume);
     Ok(())
-}
-
-/// A volume modification (effect of `PATCH /api/storage/volumes/{uuid}`).
-#[derive(Debug, Clone, Default)]
-pub struct VolumeChange {
-    pub volume: String,
-    /// `Some(None)`: unmount.
-    pub junction: Option<Option<String>>,
-    pub policy: Option<String>,
-    pub comment: Option<Option<String>>,
-    pub split: Option<bool>,
 }
 
 /// `PATCH /api/storage/volumes/{uuid}`.
@@ -610,7 +586,7 @@ pub fn patch(state: &mut OntapState, ctx: &mut Ctx, uuid: &str) -> Result<Reply,
             vol.name, snapshot.name
         );
         let job = state.submit_job(action, ctx.description(), msg, ctx.fault);
-        return Ok(jobs::reply(
+        return Ok(reply::started(
             Started {
                 job,
                 ..Default::default()
@@ -655,7 +631,7 @@ pub fn patch(state: &mut OntapState, ctx: &mut Ctx, uuid: &str) -> Result<Reply,
         msg,
         ctx.fault,
     );
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             ..Default::default()
@@ -762,7 +738,7 @@ pub fn delete(state: &mut OntapState, ctx: &mut Ctx, uuid: &str) -> Result<Reply
         force,
     };
     let job = state.submit_job(action, ctx.description(), msg, ctx.fault);
-    Ok(jobs::reply(
+    Ok(reply::started(
         Started {
             job,
             ..Default::default()

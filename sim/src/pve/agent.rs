@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::call::Call;
 use super::envelope::{PveError, Reply};
-use super::guests::find_guest;
+use super::find::find_guest;
 use super::params::{req, Kind, NODE, VMID};
-use super::router::Call;
 use super::scenario::RunStatus;
-use crate::world::World;
+use super::state::PveState;
 
 /// The agent commands Proxmox exposes (`agent/{command}` and the `command` enum of `agent`).
 pub(crate) const COMMANDS: &[&str] = &[
@@ -62,7 +62,7 @@ pub(crate) fn command_method(command: &str) -> Option<&'static str> {
 const ALLOWED_WHILE_FROZEN: [&str; 4] = ["ping", "info", "fsfreeze-status", "fsfreeze-thaw"];
 
 /// `POST .../agent` (with `command`) and `.../agent/{command}`.
-pub(crate) fn run(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn run(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     let command = match &call.agent_command {
         Some(c) => {
             call.params.check(&[NODE, VMID])?;
@@ -74,7 +74,7 @@ pub(crate) fn run(world: &mut World, call: &Call) -> Result<Reply, PveError> {
             call.params.str("command").unwrap_or_default()
         }
     };
-    let guest = find_guest(&world.pve, call)?;
+    let guest = find_guest(state, call)?;
     let vmid = guest.vmid;
     // assert_agent_available
     if !guest.agent_configured() {
@@ -106,12 +106,12 @@ pub(crate) fn run(world: &mut World, call: &Call) -> Result<Reply, PveError> {
         "ping" => json!({}),
         "fsfreeze-status" => json!(if frozen { "frozen" } else { "thawed" }),
         "fsfreeze-freeze" => {
-            set_frozen(world, vmid, true);
+            set_frozen(state, vmid, true);
             delay = (freeze_delay > 0).then(|| Duration::from_millis(freeze_delay));
             json!(filesystems)
         }
         "fsfreeze-thaw" => {
-            set_frozen(world, vmid, false);
+            set_frozen(state, vmid, false);
             json!(if frozen { filesystems } else { 0 })
         }
         "info" => json!({
@@ -152,8 +152,8 @@ pub(crate) fn run(world: &mut World, call: &Call) -> Result<Reply, PveError> {
     })
 }
 
-fn set_frozen(world: &mut World, vmid: u32, frozen: bool) {
-    if let Some(guest) = world.pve.guests.get_mut(&vmid) {
+fn set_frozen(state: &mut PveState, vmid: u32, frozen: bool) {
+    if let Some(guest) = state.guests.get_mut(&vmid) {
         guest.agent.frozen = frozen;
     }
 }

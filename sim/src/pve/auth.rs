@@ -4,12 +4,11 @@
 use ring::hmac;
 use serde_json::{json, Value};
 
+use super::call::Call;
 use super::envelope::{PveError, Reply};
 use super::params::{opt, req, Kind};
-use super::router::Call;
 use super::state::{unix_now, PveState};
 use crate::http::{percent_decode, Request};
-use crate::world::World;
 
 /// Tickets issued in the future by up to this much are accepted (Proxmox `$auth_graceperiod`).
 const GRACE_SECS: i64 = 300;
@@ -194,13 +193,13 @@ fn root_cap() -> Value {
 }
 
 /// `GET /access/ticket`: a dummy returning null.
-pub(crate) fn get_ticket(_world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn get_ticket(_state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[])?;
     Ok(Value::Null.into())
 }
 
 /// `POST /access/ticket`: log in with a password (or renew with a valid ticket as password).
-pub(crate) fn create(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn create(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[
         req("username", Kind::Fmt(max_64)),
         req("password", Kind::Str),
@@ -217,7 +216,6 @@ pub(crate) fn create(world: &mut World, call: &Call) -> Result<Reply, PveError> 
         username = format!("{username}@{realm}");
     }
     let password = p.str("password").unwrap_or_default();
-    let state = &world.pve;
     let ok = user_enabled(state, &username)
         && if password.starts_with("PVE:") {
             verify_ticket(state, &password).as_deref() == Some(username.as_str())
@@ -252,7 +250,7 @@ fn max_64(value: &str) -> Result<(), String> {
 }
 
 /// `GET /access/domains`: the realms.
-pub(crate) fn domains(_world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn domains(_state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[])?;
     Ok(json!([
         {"realm": "pam", "type": "pam", "comment": "Linux PAM standard authentication"},

@@ -3,23 +3,22 @@
 
 use serde_json::{json, Value};
 
+use super::call::Call;
+use super::content::usage;
 use super::envelope::{PveError, Reply};
+use super::exports::Exports;
 use super::params::{opt, Kind, NODE};
-use super::router::Call;
 use super::scenario::GuestType;
-use super::storage::usage;
-use crate::world::World;
+use super::state::PveState;
 
 /// `GET /version`.
-pub(crate) fn version(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn version(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[])?;
-    let pve = &world.pve;
-    Ok(json!({"version": pve.version, "release": pve.release, "repoid": pve.repoid}).into())
+    Ok(json!({"version": state.version, "release": state.release, "repoid": state.repoid}).into())
 }
 
-fn node_entry(world: &World, name: &str) -> Value {
-    let pve = &world.pve;
-    let Some(node) = pve.node(name) else {
+fn node_entry(state: &PveState, name: &str) -> Value {
+    let Some(node) = state.node(name) else {
         return json!({});
     };
     let mut v = json!({
@@ -33,7 +32,7 @@ fn node_entry(world: &World, name: &str) -> Value {
         "maxmem": node.maxmem,
     });
     if node.online {
-        let running: u64 = pve
+        let running: u64 = state
             .guests
             .values()
             .filter(|g| g.node == node.name && g.is_running())
@@ -41,25 +40,24 @@ fn node_entry(world: &World, name: &str) -> Value {
             .sum();
         v["cpu"] = json!(0.02);
         v["mem"] = json!(running + (2 << 30));
-        v["uptime"] = json!(pve.boot.elapsed().as_secs() + 86400);
+        v["uptime"] = json!(state.boot.elapsed().as_secs() + 86400);
     }
     v
 }
 
 /// `GET /nodes`.
-pub(crate) fn nodes(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn nodes(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[])?;
-    let list: Vec<Value> = world
-        .pve
+    let list: Vec<Value> = state
         .nodes
         .iter()
-        .map(|n| node_entry(world, &n.name))
+        .map(|n| node_entry(state, &n.name))
         .collect();
     Ok(Value::Array(list).into())
 }
 
 /// `GET /nodes/{node}`: the sub-directories.
-pub(crate) fn node_index(_world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn node_index(_state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[NODE])?;
     let dirs = [
         "qemu", "lxc", "storage", "tasks", "status", "version", "network", "services",
@@ -68,18 +66,17 @@ pub(crate) fn node_index(_world: &mut World, call: &Call) -> Result<Reply, PveEr
 }
 
 /// `GET /cluster/status`: the cluster entry and one entry per node.
-pub(crate) fn status(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn status(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[])?;
-    let pve = &world.pve;
     let mut list = vec![json!({
         "type": "cluster",
         "id": "cluster",
-        "name": pve.cluster_name,
-        "nodes": pve.nodes.len(),
+        "name": state.cluster_name,
+        "nodes": state.nodes.len(),
         "quorate": 1,
         "version": 3,
     })];
-    for node in &pve.nodes {
+    for node in &state.nodes {
         list.push(json!({
             "type": "node",
             "id": format!("node/{}", node.name),
@@ -87,7 +84,7 @@ pub(crate) fn status(world: &mut World, call: &Call) -> Result<Reply, PveError> 
             "nodeid": node.nodeid,
             "ip": node.ip,
             "online": node.online as u8,
-            "local": (node.name == pve.local_node) as u8,
+            "local": (node.name == state.local_node) as u8,
             "level": "",
         }));
     }
@@ -95,17 +92,20 @@ pub(crate) fn status(world: &mut World, call: &Call) -> Result<Reply, PveError> 
 }
 
 /// `GET /cluster/resources` (`type` = vm | storage | node | sdn | pool).
-pub(crate) fn resources(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn resources(
+    state: &mut PveState,
+    exports: &dyn Exports,
+    call: &Call,
+) -> Result<Reply, PveError> {
     call.params.check(&[opt(
         "type",
         Kind::Enum(&["vm", "storage", "node", "sdn", "pool"]),
     )])?;
     let filter = call.params.str("type");
     let want = |t: &str| filter.as_deref().is_none_or(|f| f == t);
-    let pve = &world.pve;
     let mut list = Vec::new();
     if want("vm") {
-        for guest in pve.guests.values() {
+        for guest in state.guests.values() {
             let mut v = json!({
                 "id": format!("{}/{}", guest.guest_type.as_str(), guest.vmid),
                 "vmid": guest.vmid,
@@ -143,8 +143,8 @@ pub(crate) fn resources(world: &mut World, call: &Call) -> Result<Reply, PveErro
         }
     }
     if want("node") {
-        for node in &pve.nodes {
-            let mut v = node_entry(world, &node.name);
+        for node in &state.nodes {
+            let mut v = node_entry(state, &node.name);
             if let Some(obj) = v.as_object_mut() {
                 obj.remove("ssl_fingerprint");
                 obj.insert("maxdisk".into(), json!(100u64 << 30));
@@ -155,8 +155,8 @@ pub(crate) fn resources(world: &mut World, call: &Call) -> Result<Reply, PveErro
         }
     }
     if want("storage") {
-        for storage in &pve.storages {
-            for node in &pve.nodes {
+        for storage in &state.storages {
+            for node in &state.nodes {
                 if storage.check_enabled(&node.name).is_err() {
                     continue;
                 }
@@ -171,7 +171,7 @@ pub(crate) fn resources(world: &mut World, call: &Call) -> Result<Reply, PveErro
                     "content": storage.option("content").unwrap_or_else(|| "none".into()),
                 });
                 if node.online {
-                    if let Some((used, total)) = usage(world, storage) {
+                    if let Some((used, total)) = usage(exports, storage) {
                         v["status"] = json!("available");
                         v["disk"] = json!(used);
                         v["maxdisk"] = json!(total);

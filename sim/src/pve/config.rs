@@ -5,37 +5,28 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use super::call::Call;
 use super::envelope::{PveError, Reply};
-use super::guests::{find_guest, guest_type_of};
+use super::find::{find_guest, guest_type_of};
 use super::params::{opt, split_list, Kind, Prop, NODE, VMID};
-use super::router::Call;
-use super::runstate::Action;
+use super::pending::apply;
 use super::state::PveState;
-use super::tasks::NewTask;
+use super::task::ConfigUpdate;
+use super::task::{Action, NewTask};
 use super::volumes::{
     config_json_value, drive_file, is_config_key, is_unused_key, parse_file_volname, parse_volid,
     VolName,
 };
-use crate::world::World;
-
-/// A validated config change.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ConfigUpdate {
-    /// `unusedN` = volume id.
-    pub set: Vec<(String, String)>,
-    /// `unusedN` keys to remove.
-    pub delete: Vec<String>,
-}
 
 /// `GET /nodes/{node}/{qemu|lxc}/{vmid}/config`.
-pub(crate) fn get(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn get(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[
         NODE,
         VMID,
         opt("current", Kind::Bool),
         opt("snapshot", Kind::Str),
     ])?;
-    let guest = find_guest(&world.pve, call)?;
+    let guest = find_guest(state, call)?;
     if let Some(snap) = call.params.str("snapshot") {
         if call.params.flag("current") {
             return Err(PveError::param(
@@ -55,9 +46,9 @@ pub(crate) fn get(world: &mut World, call: &Call) -> Result<Reply, PveError> {
 }
 
 /// `GET /nodes/{node}/{qemu|lxc}/{vmid}/pending`: `[{key, value, pending, delete}]`.
-pub(crate) fn pending(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn pending(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[NODE, VMID])?;
-    let guest = find_guest(&world.pve, call)?;
+    let guest = find_guest(state, call)?;
     let deletes = guest.pending_deletes();
     let mut keys: Vec<&String> = guest.config.keys().collect();
     keys.extend(guest.pending.keys().filter(|k| k.as_str() != "delete"));
@@ -91,7 +82,7 @@ const UPDATE_SCHEMA: [Prop; 7] = [
 ];
 
 /// `PUT` (sync, `null`) and, for QEMU, `POST` (async, a `qmconfig` UPID) `.../config`.
-pub(crate) fn update(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn update(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     let guest_type = guest_type_of(call);
     let is_post = call.method == "POST";
     let mut schema = UPDATE_SCHEMA.to_vec();
@@ -109,7 +100,7 @@ pub(crate) fn update(world: &mut World, call: &Call) -> Result<Reply, PveError> 
             "Only root may use this option.",
         ));
     }
-    let guest = find_guest(&world.pve, call)?;
+    let guest = find_guest(state, call)?;
     let vmid = guest.vmid;
     let set_keys = p.names_outside(&schema);
     let delete = p.str("delete").map(|d| split_list(&d)).unwrap_or_default();
@@ -150,7 +141,7 @@ pub(crate) fn update(world: &mut World, call: &Call) -> Result<Reply, PveError> 
             )));
         }
         let value = p.str(&key).unwrap_or_default();
-        match check_unused_volume(&world.pve, &value) {
+        match check_unused_volume(state, &value) {
             Ok(volid) => update.set.push((key, volid)),
             Err(CheckError::Param(msg)) => {
                 errors.insert(key, msg);
@@ -162,20 +153,20 @@ pub(crate) fn update(world: &mut World, call: &Call) -> Result<Reply, PveError> 
         return Err(PveError::Param(errors));
     }
     if is_post {
-        let upid = world.pve.start_task(
+        let upid = state.start_task(
             call,
             NewTask {
-                node: &guest_node(&world.pve, vmid),
+                node: &guest_node(state, vmid),
                 task_type: "qmconfig",
                 id: vmid.to_string(),
                 action: Action::Config { vmid, update },
-                duration: Duration::from_millis(world.pve.timing.task_ms),
+                duration: Duration::from_millis(state.timing.task_ms),
                 first_log_line: format!("update VM {vmid}: config"),
             },
         );
         return Ok(json!(upid).into());
     }
-    apply(&mut world.pve, vmid, &update).map_err(PveError::die)?;
+    apply(state, vmid, &update).map_err(PveError::die)?;
     Ok(Value::Null.into())
 }
 
@@ -216,73 +207,4 @@ fn check_unused_volume(state: &PveState, value: &str) -> Result<String, CheckErr
         }
     }
     Ok(file.to_string())
-}
-
-/// Apply a validated update: deletions of `unusedN` act at once; new `unusedN` values go to the
-/// pending section and are applied right away only when the guest is stopped (they are not
-/// hot-pluggable).
-pub(crate) fn apply(
-    state: &mut PveState,
-    vmid: u32,
-    update: &ConfigUpdate,
-) -> Result<Vec<String>, String> {
-    let guest = state
-        .guests
-        .get_mut(&vmid)
-        .ok_or_else(|| format!("Configuration file of guest {vmid} does not exist\n"))?;
-    let mut log = Vec::new();
-    let mut summary: Vec<String> = update
-        .delete
-        .iter()
-        .map(|k| format!("-delete {k}"))
-        .collect();
-    summary.extend(update.set.iter().map(|(k, v)| format!("-{k} {v}")));
-    log.push(format!(
-        "update {} {vmid}: {}",
-        guest.label(),
-        summary.join(" ")
-    ));
-    for key in &update.delete {
-        let pending_value = guest.pending.remove(key);
-        let current = guest.config.remove(key);
-        if pending_value.is_none() && current.is_none() {
-            log.push(format!(
-                "cannot delete '{key}' - not set in current configuration!"
-            ));
-        }
-        remove_pending_delete(guest, key);
-    }
-    for (key, volid) in &update.set {
-        guest.pending.insert(key.clone(), volid.clone());
-        remove_pending_delete(guest, key);
-    }
-    // cleanup_pending: drop pending values equal to the current ones.
-    let unchanged: Vec<String> = guest
-        .pending
-        .iter()
-        .filter(|(k, v)| k.as_str() != "delete" && guest.config.get(*k) == Some(*v))
-        .map(|(k, _)| k.clone())
-        .collect();
-    for k in unchanged {
-        guest.pending.remove(&k);
-    }
-    if !guest.is_running() {
-        guest.apply_pending();
-    }
-    Ok(log)
-}
-
-fn remove_pending_delete(guest: &mut super::state::Guest, key: &str) {
-    let Some(list) = guest.pending.get("delete") else {
-        return;
-    };
-    let rest: Vec<String> = split_list(list)
-        .into_iter()
-        .filter(|k| k.trim_start_matches('!') != key)
-        .collect();
-    if rest.is_empty() {
-        guest.pending.remove("delete");
-    } else {
-        guest.pending.insert("delete".into(), rest.join(","));
-    }
 }

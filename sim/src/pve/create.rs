@@ -18,18 +18,17 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::call::Call;
+use super::content::storage_files;
 use super::envelope::{PveError, Reply};
+use super::exports::Exports;
 use super::params::{opt, Kind, NODE, VMID};
-use super::router::Call;
-use super::runstate::Action;
-use super::scenario::GuestType;
-use super::scenario::RunStatus;
+use super::scenario::{GuestType, RunStatus};
 use super::state::{AgentState, Guest, PveState};
-use super::tasks::NewTask;
+use super::task::{Action, NewTask};
 use super::volumes::{
     drive_file, is_cdrom, is_config_key, is_disk_key, parse_file_volname, parse_volid, VolName,
 };
-use crate::world::World;
 
 /// Config keys `create_vm` refuses as unknown.
 pub(crate) const NOT_ON_CREATE: [&str; 7] = [
@@ -136,7 +135,11 @@ pub(crate) fn plan(
 
 /// `POST /nodes/{node}/qemu`: the checks, then the VMID is taken at once (`lock: create`, as
 /// `create_and_lock_config` does) and the `qmcreate` task writes the config or removes it.
-pub(crate) fn post(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn post(
+    state: &mut PveState,
+    exports: &dyn Exports,
+    call: &Call,
+) -> Result<Reply, PveError> {
     let schema = [
         NODE,
         VMID,
@@ -170,7 +173,7 @@ pub(crate) fn post(world: &mut World, call: &Call) -> Result<Reply, PveError> {
         })
         .collect();
     let exists = |sid: &str, volname: &str| -> bool {
-        let Some(storage) = world.pve.storage(sid) else {
+        let Some(storage) = state.storage(sid) else {
             return false;
         };
         let Ok(VolName::Image { owner, name }) = parse_file_volname(volname) else {
@@ -178,12 +181,11 @@ pub(crate) fn post(world: &mut World, call: &Call) -> Result<Reply, PveError> {
         };
         let dir = super::volumes::content_subdir(&storage.options, "images");
         let path = format!("{dir}/{owner}/{name}");
-        super::storage::storage_files(world, storage)
+        storage_files(exports, storage)
             .map(|files| files.iter().any(|(p, _)| *p == path))
             .unwrap_or(false)
     };
-    let plan = plan(&world.pve, vmid, config, exists)?;
-    let state = &mut world.pve;
+    let plan = plan(state, vmid, config, exists)?;
     let mut placeholder = BTreeMap::new();
     placeholder.insert("lock".to_string(), "create".to_string());
     state.guests.insert(
@@ -223,25 +225,4 @@ pub(crate) fn post(world: &mut World, call: &Call) -> Result<Reply, PveError> {
         },
     );
     Ok(serde_json::json!(upid).into())
-}
-
-/// The end of the `qmcreate` task: the config is written, or removed when a volume is missing.
-pub(crate) fn finish(
-    state: &mut PveState,
-    vmid: u32,
-    config: &BTreeMap<String, String>,
-    missing_volume: Option<&str>,
-) -> Result<Vec<String>, String> {
-    if let Some(volid) = missing_volume {
-        state.guests.remove(&vmid);
-        return Err(format!(
-            "unable to create VM {vmid} - volume {volid} does not exist\n"
-        ));
-    }
-    let guest = state
-        .guests
-        .get_mut(&vmid)
-        .ok_or_else(|| format!("unable to create VM {vmid} - config vanished\n"))?;
-    guest.config = config.clone();
-    Ok(Vec::new())
 }

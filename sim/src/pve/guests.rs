@@ -5,41 +5,13 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::call::Call;
 use super::envelope::{PveError, Reply};
+use super::find::{find_guest, guest_type_of};
 use super::params::{opt, verify_storage_id, Kind, Prop, NODE, VMID};
-use super::router::Call;
-use super::runstate::Action;
 use super::scenario::{GuestType, RunStatus};
 use super::state::{Guest, PveState};
-use super::tasks::NewTask;
-use crate::world::World;
-
-/// The guest type of the route (`qemu` unless the path says `lxc`).
-pub(crate) fn guest_type_of(call: &Call) -> GuestType {
-    call.guest_type.unwrap_or(GuestType::Qemu)
-}
-
-/// The guest of `{node}`/`{vmid}` for the route's guest type, or Proxmox's
-/// `Configuration file 'nodes/<node>/qemu-server/<vmid>.conf' does not exist`.
-pub(crate) fn find_guest<'a>(state: &'a PveState, call: &Call) -> Result<&'a Guest, PveError> {
-    let node = call.params.str("node").unwrap_or_default();
-    let vmid: u32 = call
-        .params
-        .str("vmid")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let guest_type = guest_type_of(call);
-    state
-        .guests
-        .get(&vmid)
-        .filter(|g| g.node == node && g.guest_type == guest_type)
-        .ok_or_else(|| {
-            PveError::die(format!(
-                "Configuration file '{}' does not exist",
-                Guest::conf_path(guest_type, &node, vmid)
-            ))
-        })
-}
+use super::task::{Action, NewTask};
 
 fn list_entry(guest: &Guest, full: bool) -> Value {
     let mut v = json!({
@@ -90,7 +62,7 @@ fn list_entry(guest: &Guest, full: bool) -> Value {
 }
 
 /// `GET /nodes/{node}/qemu` and `/nodes/{node}/lxc`.
-pub(crate) fn list(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn list(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     let guest_type = guest_type_of(call);
     match guest_type {
         GuestType::Qemu => call.params.check(&[NODE, opt("full", Kind::Bool)])?,
@@ -98,8 +70,7 @@ pub(crate) fn list(world: &mut World, call: &Call) -> Result<Reply, PveError> {
     }
     let node = call.params.str("node").unwrap_or_default();
     let full = call.params.flag("full");
-    let list: Vec<Value> = world
-        .pve
+    let list: Vec<Value> = state
         .guests
         .values()
         .filter(|g| g.node == node && g.guest_type == guest_type)
@@ -109,9 +80,9 @@ pub(crate) fn list(world: &mut World, call: &Call) -> Result<Reply, PveError> {
 }
 
 /// `GET /nodes/{node}/{type}/{vmid}`: the sub-directories.
-pub(crate) fn index(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn index(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[NODE, VMID])?;
-    let guest = find_guest(&world.pve, call)?;
+    let guest = find_guest(state, call)?;
     let mut dirs = vec!["config", "pending", "status", "snapshot", "firewall", "rrd"];
     if guest.guest_type == GuestType::Qemu {
         dirs.push("agent");
@@ -120,9 +91,9 @@ pub(crate) fn index(world: &mut World, call: &Call) -> Result<Reply, PveError> {
 }
 
 /// `GET .../status`: the sub-directories.
-pub(crate) fn status_index(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn status_index(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[NODE, VMID])?;
-    find_guest(&world.pve, call)?;
+    find_guest(state, call)?;
     let dirs = [
         "current", "start", "stop", "reset", "shutdown", "suspend", "reboot", "resume",
     ];
@@ -130,9 +101,9 @@ pub(crate) fn status_index(world: &mut World, call: &Call) -> Result<Reply, PveE
 }
 
 /// `GET .../status/current`.
-pub(crate) fn current(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn current(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[NODE, VMID])?;
-    let guest = find_guest(&world.pve, call)?;
+    let guest = find_guest(state, call)?;
     let mut v = list_entry(guest, false);
     v["ha"] = json!({"managed": 0});
     match guest.guest_type {
@@ -169,14 +140,14 @@ const SKIPLOCK: Prop = opt("skiplock", Kind::Bool);
 const STATESTORAGE: Prop = opt("statestorage", Kind::Fmt(verify_storage_id));
 
 /// `POST .../status/{start|stop|shutdown|suspend|resume}` → a UPID.
-pub(crate) fn power(world: &mut World, call: &Call, command: &str) -> Result<Reply, PveError> {
+pub(crate) fn power(state: &mut PveState, call: &Call, command: &str) -> Result<Reply, PveError> {
     match guest_type_of(call) {
-        GuestType::Qemu => qemu_power(world, call, command),
-        GuestType::Lxc => lxc_power(world, call, command),
+        GuestType::Qemu => qemu_power(state, call, command),
+        GuestType::Lxc => lxc_power(state, call, command),
     }
 }
 
-fn qemu_power(world: &mut World, call: &Call, command: &str) -> Result<Reply, PveError> {
+fn qemu_power(state: &mut PveState, call: &Call, command: &str) -> Result<Reply, PveError> {
     let p = &call.params;
     match command {
         "start" => p.check(&[
@@ -247,9 +218,9 @@ fn qemu_power(world: &mut World, call: &Call, command: &str) -> Result<Reply, Pv
         }
     }
     let skiplock = p.flag("skiplock");
-    let guest = find_guest(&world.pve, call)?;
+    let guest = find_guest(state, call)?;
     let vmid = guest.vmid;
-    let timing = world.pve.timing.clone();
+    let timing = state.timing.clone();
     let task_ms = Duration::from_millis(timing.task_ms);
     let (task_type, action, duration) = match command {
         "start" => ("qmstart", Action::Start { vmid, skiplock }, task_ms),
@@ -293,7 +264,7 @@ fn qemu_power(world: &mut World, call: &Call, command: &str) -> Result<Reply, Pv
             }
             if todisk {
                 if let Some(sid) = &statestorage {
-                    if world.pve.storage(sid).is_none() {
+                    if state.storage(sid).is_none() {
                         return Err(PveError::die(format!("storage '{sid}' does not exist")));
                     }
                 }
@@ -321,11 +292,11 @@ fn qemu_power(world: &mut World, call: &Call, command: &str) -> Result<Reply, Pv
     let node = guest.node.clone();
     let line = format!("{command} VM {vmid}");
     Ok(power_task(
-        world, call, &node, task_type, vmid, action, duration, line,
+        state, call, &node, task_type, vmid, action, duration, line,
     ))
 }
 
-fn lxc_power(world: &mut World, call: &Call, command: &str) -> Result<Reply, PveError> {
+fn lxc_power(state: &mut PveState, call: &Call, command: &str) -> Result<Reply, PveError> {
     let p = &call.params;
     match command {
         "start" => p.check(&[NODE, VMID, SKIPLOCK, opt("debug", Kind::Bool)])?,
@@ -340,10 +311,10 @@ fn lxc_power(world: &mut World, call: &Call, command: &str) -> Result<Reply, Pve
     }
     root_only(call, &["skiplock"])?;
     let skiplock = p.flag("skiplock");
-    let guest = find_guest(&world.pve, call)?;
+    let guest = find_guest(state, call)?;
     let vmid = guest.vmid;
     let running = guest.is_running();
-    let timing = world.pve.timing.clone();
+    let timing = state.timing.clone();
     let task_ms = Duration::from_millis(timing.task_ms);
     let not_running = || PveError::die(format!("CT {vmid} not running"));
     let already_running = || PveError::die(format!("CT {vmid} already running"));
@@ -377,14 +348,14 @@ fn lxc_power(world: &mut World, call: &Call, command: &str) -> Result<Reply, Pve
     let node = guest.node.clone();
     let line = format!("{command} CT {vmid}");
     Ok(power_task(
-        world, call, &node, task_type, vmid, action, duration, line,
+        state, call, &node, task_type, vmid, action, duration, line,
     ))
 }
 
 /// Start the task of a power action and answer with its UPID (QEMU and LXC alike).
 #[allow(clippy::too_many_arguments)]
 fn power_task(
-    world: &mut World,
+    state: &mut PveState,
     call: &Call,
     node: &str,
     task_type: &'static str,
@@ -393,7 +364,7 @@ fn power_task(
     duration: Duration,
     first_log_line: String,
 ) -> Reply {
-    let upid = world.pve.start_task(
+    let upid = state.start_task(
         call,
         NewTask {
             node,

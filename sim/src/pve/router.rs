@@ -3,30 +3,25 @@
 
 use std::time::Instant;
 
+use super::call::Call;
 use super::envelope::{PveError, Reply};
+use super::exports::Exports;
 use super::params::Params;
 use super::scenario::GuestType;
+use super::state::PveState;
 use super::{agent, auth, cluster, config, create, guests, storage, tasks};
 use crate::http::Request;
-use crate::world::{JobFault, World};
+use crate::job_fault::JobFault;
 
-/// Everything a handler gets besides the world.
-pub(crate) struct Call<'a> {
-    pub method: String,
-    /// Body and query parameters merged with the path parameters.
-    pub params: Params,
-    /// The authenticated user (`root@pam`) or token id (`root@pam!snap`); empty for open calls.
-    pub user: String,
-    /// Make a task started by this request fail with this message.
-    pub fault: Option<&'a JobFault>,
-    pub now: Instant,
-    /// `qemu` or `lxc` from the path.
-    pub guest_type: Option<GuestType>,
-    /// Sub-command from the path (agent command).
-    pub agent_command: Option<String>,
+type Own = fn(&mut PveState, &Call) -> Result<Reply, PveError>;
+type ReadsExports = fn(&mut PveState, &dyn Exports, &Call) -> Result<Reply, PveError>;
+
+/// A handler: most need only the Proxmox state; storage views also read the NFS exports.
+#[derive(Clone, Copy)]
+enum Handler {
+    Own(Own),
+    ReadsExports(ReadsExports),
 }
-
-type Handler = fn(&mut World, &Call) -> Result<Reply, PveError>;
 
 /// A matched route.
 struct Route {
@@ -37,7 +32,16 @@ struct Route {
 }
 
 impl Route {
-    fn new(handler: Handler) -> Route {
+    fn new(handler: Own) -> Route {
+        Route::with_handler(Handler::Own(handler))
+    }
+
+    /// A route whose handler reads storage content from the NFS exports.
+    fn nfs(handler: ReadsExports) -> Route {
+        Route::with_handler(Handler::ReadsExports(handler))
+    }
+
+    fn with_handler(handler: Handler) -> Route {
         Route {
             handler,
             path: Vec::new(),
@@ -52,23 +56,23 @@ impl Route {
     }
 }
 
-fn start(w: &mut World, c: &Call) -> Result<Reply, PveError> {
-    guests::power(w, c, "start")
+fn start(state: &mut PveState, c: &Call) -> Result<Reply, PveError> {
+    guests::power(state, c, "start")
 }
-fn stop(w: &mut World, c: &Call) -> Result<Reply, PveError> {
-    guests::power(w, c, "stop")
+fn stop(state: &mut PveState, c: &Call) -> Result<Reply, PveError> {
+    guests::power(state, c, "stop")
 }
-fn shutdown(w: &mut World, c: &Call) -> Result<Reply, PveError> {
-    guests::power(w, c, "shutdown")
+fn shutdown(state: &mut PveState, c: &Call) -> Result<Reply, PveError> {
+    guests::power(state, c, "shutdown")
 }
-fn suspend(w: &mut World, c: &Call) -> Result<Reply, PveError> {
-    guests::power(w, c, "suspend")
+fn suspend(state: &mut PveState, c: &Call) -> Result<Reply, PveError> {
+    guests::power(state, c, "suspend")
 }
-fn resume(w: &mut World, c: &Call) -> Result<Reply, PveError> {
-    guests::power(w, c, "resume")
+fn resume(state: &mut PveState, c: &Call) -> Result<Reply, PveError> {
+    guests::power(state, c, "resume")
 }
 
-fn root_index(_w: &mut World, c: &Call) -> Result<Reply, PveError> {
+fn root_index(_state: &mut PveState, c: &Call) -> Result<Reply, PveError> {
     c.params.check(&[])?;
     let dirs = ["version", "cluster", "nodes", "storage", "access", "pools"];
     Ok(serde_json::Value::Array(
@@ -81,7 +85,7 @@ fn root_index(_w: &mut World, c: &Call) -> Result<Reply, PveError> {
 
 /// The handler of `method` + `segments` (relative to `/api2/<format>`).
 fn route(method: &str, segments: &[&str]) -> Option<Route> {
-    let guest_route = |handler: Handler, node: &str, kind: &str, vmid: &str| {
+    let guest_route = |handler: Own, node: &str, kind: &str, vmid: &str| {
         let mut r = Route::new(handler).with("node", node).with("vmid", vmid);
         r.guest_type = Some(if kind == "lxc" {
             GuestType::Lxc
@@ -96,7 +100,7 @@ fn route(method: &str, segments: &[&str]) -> Option<Route> {
         ("GET", ["access", "ticket"]) => Route::new(auth::get_ticket),
         ("POST", ["access", "ticket"]) => Route::new(auth::create),
         ("GET", ["access", "domains"]) => Route::new(auth::domains),
-        ("GET", ["cluster", "resources"]) => Route::new(cluster::resources),
+        ("GET", ["cluster", "resources"]) => Route::nfs(cluster::resources),
         ("GET", ["cluster", "status"]) => Route::new(cluster::status),
         ("GET", ["nodes"]) => Route::new(cluster::nodes),
         ("GET", ["nodes", node]) => Route::new(cluster::node_index).with("node", node),
@@ -110,7 +114,7 @@ fn route(method: &str, segments: &[&str]) -> Option<Route> {
             r
         }
         ("POST", ["nodes", node, "qemu"]) => {
-            let mut r = Route::new(create::post).with("node", node);
+            let mut r = Route::nfs(create::post).with("node", node);
             r.guest_type = Some(GuestType::Qemu);
             r
         }
@@ -134,7 +138,7 @@ fn route(method: &str, segments: &[&str]) -> Option<Route> {
             guest_route(guests::current, node, kind, vmid)
         }
         ("POST", ["nodes", node, kind @ ("qemu" | "lxc"), vmid, "status", cmd]) => {
-            let handler: Handler = match *cmd {
+            let handler: Own = match *cmd {
                 "start" => start,
                 "stop" => stop,
                 "shutdown" => shutdown,
@@ -166,18 +170,18 @@ fn route(method: &str, segments: &[&str]) -> Option<Route> {
             Route::new(tasks::log).with("node", node).with("upid", upid)
         }
         ("GET", ["storage"]) => Route::new(storage::index),
-        ("POST", ["storage"]) => Route::new(storage::create),
+        ("POST", ["storage"]) => Route::nfs(storage::create),
         ("GET", ["storage", id]) => Route::new(storage::read).with("storage", id),
         ("PUT", ["storage", id]) => Route::new(storage::update).with("storage", id),
         ("DELETE", ["storage", id]) => Route::new(storage::delete).with("storage", id),
-        ("GET", ["nodes", node, "storage"]) => Route::new(storage::node_list).with("node", node),
+        ("GET", ["nodes", node, "storage"]) => Route::nfs(storage::node_list).with("node", node),
         ("GET", ["nodes", node, "storage", id]) => Route::new(storage::node_index)
             .with("node", node)
             .with("storage", id),
-        ("GET", ["nodes", node, "storage", id, "status"]) => Route::new(storage::status)
+        ("GET", ["nodes", node, "storage", id, "status"]) => Route::nfs(storage::status)
             .with("node", node)
             .with("storage", id),
-        ("GET", ["nodes", node, "storage", id, "content"]) => Route::new(storage::content)
+        ("GET", ["nodes", node, "storage", id, "content"]) => Route::nfs(storage::content)
             .with("node", node)
             .with("storage", id),
         _ => return None,
@@ -187,14 +191,15 @@ fn route(method: &str, segments: &[&str]) -> Option<Route> {
 
 /// Serve one request below `/api2/<format>`; `segments` are the decoded path segments after it.
 pub(crate) fn dispatch(
-    world: &mut World,
+    state: &mut PveState,
+    exports: &dyn Exports,
     req: &Request,
     segments: &[String],
     fault: Option<&JobFault>,
     now: Instant,
 ) -> Result<Reply, PveError> {
     let rel_uri = format!("/{}", segments.join("/"));
-    let auth = auth::authenticate(&world.pve, req, &rel_uri)?;
+    let auth = auth::authenticate(state, req, &rel_uri)?;
     if !req.body.is_empty() && req.method != "PUT" && req.method != "POST" {
         let message = format!("Unexpected content for method '{}'", req.method);
         return Err(PveError::Bare {
@@ -214,7 +219,7 @@ pub(crate) fn dispatch(
     }
     // Calls for a node are proxied to it: it must exist and answer.
     if let Some((_, node)) = route.path.iter().find(|(name, _)| *name == "node") {
-        match world.pve.node(node) {
+        match state.node(node) {
             None => {
                 return Err(PveError::die(format!(
                     "hostname lookup '{node}' failed - failed to get address info for: \
@@ -240,5 +245,8 @@ pub(crate) fn dispatch(
         guest_type: route.guest_type,
         agent_command: route.agent_command,
     };
-    (route.handler)(world, &call)
+    match route.handler {
+        Handler::Own(handler) => handler(state, &call),
+        Handler::ReadsExports(handler) => handler(state, exports, &call),
+    }
 }

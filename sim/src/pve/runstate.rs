@@ -3,57 +3,21 @@
 
 use std::time::Instant;
 
-use super::config::{self, ConfigUpdate};
+use super::pending;
 use super::scenario::{GuestType, RunStatus};
 use super::state::{Guest, PveState};
-
-/// The effect of a task, applied when it ends.
-#[derive(Debug, Clone)]
-pub(crate) enum Action {
-    /// `qmcreate`: write the new VM's config, or fail on a missing volume.
-    Create {
-        vmid: u32,
-        config: std::collections::BTreeMap<String, String>,
-        missing_volume: Option<String>,
-    },
-    /// `qmstart` / `vzstart` (also a resume of a hibernated VM).
-    Start { vmid: u32, skiplock: bool },
-    /// `qmstop` / `vzstop`: hard stop.
-    Stop { vmid: u32, skiplock: bool },
-    /// `qmshutdown` / `vzshutdown`.
-    Shutdown {
-        vmid: u32,
-        skiplock: bool,
-        force_stop: bool,
-    },
-    /// `qmpause`: QMP `stop`.
-    Pause { vmid: u32, skiplock: bool },
-    /// `qmsuspend`: save RAM to a vmstate volume, quit QEMU, `lock: suspended`.
-    Hibernate {
-        vmid: u32,
-        skiplock: bool,
-        statestorage: Option<String>,
-    },
-    /// `qmresume`: `cont` (or a full start after hibernation).
-    Resume { vmid: u32, skiplock: bool },
-    /// `vzsuspend`: `lxc-checkpoint -s` (the container stops, its state is saved).
-    CtSuspend { vmid: u32 },
-    /// `vzresume`: `lxc-checkpoint -r` (restore from the checkpoint).
-    CtResume { vmid: u32 },
-    /// `qmconfig` (async config update).
-    Config { vmid: u32, update: ConfigUpdate },
-}
+use super::task::Action;
 
 /// Run the task part of `action`; Ok = task log lines, Err = `TASK ERROR` text.
 pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<String>, String> {
     let now = Instant::now();
     match action {
-        Action::Config { vmid, update } => config::apply(state, *vmid, update),
+        Action::Config { vmid, update } => pending::apply(state, *vmid, update),
         Action::Create {
             vmid,
             config,
             missing_volume,
-        } => super::create::finish(state, *vmid, config, missing_volume.as_deref()),
+        } => create_finish(state, *vmid, config, missing_volume.as_deref()),
         Action::Hibernate {
             vmid,
             skiplock,
@@ -108,6 +72,26 @@ pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<Stri
             }
         }
     }
+}
+
+/// The end of a `qmcreate` task (qemu-server `create_vm` worker): the config is written, or
+/// removed when a volume is missing (`unable to create VM <vmid> - volume <volid> does not
+/// exist`; the volumes themselves are not freed).
+fn create_finish(
+    state: &mut PveState,
+    vmid: u32,
+    config: &std::collections::BTreeMap<String, String>,
+    missing_volume: Option<&str>,
+) -> Result<Vec<String>, String> {
+    if let Some(volid) = missing_volume {
+        state.guests.remove(&vmid);
+        return Err(format!(
+            "unable to create VM {vmid} - volume {volid} does not exist\n"
+        ));
+    }
+    let guest = guest_mut(state, vmid)?;
+    guest.config = config.clone();
+    Ok(Vec::new())
 }
 
 fn guest_mut(state: &mut PveState, vmid: u32) -> Result<&mut Guest, String> {

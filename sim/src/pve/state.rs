@@ -7,10 +7,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use ring::digest;
 use serde_json::{json, Value};
 
+use super::call::Call;
 use super::scenario::{
     FileSpec, GuestType, NodeSpec, RunStatus, Scenario, StorageSpec, Timing, UserSpec,
 };
-use super::tasks::Task;
+use super::task::{NewTask, Task};
 use super::volumes::{drive_file, parse_size};
 
 /// Storage types whose sections are `shared` by definition.
@@ -191,44 +192,6 @@ impl PveState {
             text.push('\n');
         }
         sha1_hex(text.as_bytes())
-    }
-
-    /// The whole state as JSON (for `GET /_sim/state`), tasks finished as of now.
-    pub fn dump(&self) -> Value {
-        let mut state = self.clone();
-        state.advance(Instant::now());
-        let guests: Vec<Value> = state.guests.values().map(Guest::dump).collect();
-        let storages: Vec<Value> = state
-            .storages
-            .iter()
-            .map(|s| {
-                let mut v = s.config_json();
-                if !s.files.is_empty() {
-                    v["files"] = json!(s
-                        .files
-                        .iter()
-                        .map(|f| json!({"path": f.path, "size": f.size}))
-                        .collect::<Vec<_>>());
-                }
-                v
-            })
-            .collect();
-        json!({
-            "cluster_name": state.cluster_name,
-            "version": state.version,
-            "local_node": state.local_node,
-            "nodes": state.nodes.iter().map(|n| json!({
-                "name": n.name, "nodeid": n.nodeid, "online": n.online, "ip": n.ip,
-            })).collect::<Vec<_>>(),
-            "storages": storages,
-            "guests": guests,
-            "users": state.users.iter().map(|u| json!({
-                "userid": u.userid,
-                "enabled": u.enabled,
-                "tokens": u.tokens.iter().map(|t| format!("{}!{}", u.userid, t.name)).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-            "tasks": state.tasks.iter().map(Task::status_json).collect::<Vec<_>>(),
-        })
     }
 }
 
@@ -537,7 +500,7 @@ impl Guest {
             .collect()
     }
 
-    fn dump(&self) -> Value {
+    pub(crate) fn dump(&self) -> Value {
         let mut v = json!({
             "vmid": self.vmid,
             "type": self.guest_type.as_str(),
@@ -596,4 +559,42 @@ fn random_secret() -> Vec<u8> {
             .to_vec();
     }
     secret
+}
+
+impl PveState {
+    /// Start a task; returns its UPID.
+    pub(crate) fn start_task(&mut self, call: &Call, new: NewTask) -> String {
+        let pid = self.alloc_pid();
+        let elapsed = call.now.saturating_duration_since(self.boot);
+        // Clock ticks since boot (USER_HZ 100), as in /proc/<pid>/stat.
+        let pstart = 0x0010_0000 + (elapsed.as_millis() / 10) as u64;
+        let starttime = unix_now();
+        let upid = format!(
+            "UPID:{}:{pid:08X}:{pstart:08X}:{starttime:08X}:{}:{}:{}:",
+            new.node, new.task_type, new.id, call.user
+        );
+        self.tasks.push(Task {
+            upid: upid.clone(),
+            node: new.node.to_string(),
+            pid,
+            pstart,
+            starttime,
+            task_type: new.task_type.to_string(),
+            id: new.id,
+            user: call.user.clone(),
+            exitstatus: None,
+            endtime: None,
+            log: vec![new.first_log_line],
+            ends_at: call.now + new.duration,
+            action: new.action,
+            fault: call.fault.map(|f| f.message.clone()),
+        });
+        // Keep memory bounded; drop the oldest finished tasks.
+        if self.tasks.len() > 2000 {
+            if let Some(i) = self.tasks.iter().position(|t| t.exitstatus.is_some()) {
+                self.tasks.remove(i);
+            }
+        }
+        upid
+    }
 }

@@ -5,16 +5,15 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::call::Call;
+use super::content::{storage_files, usage, volumes};
 use super::envelope::{PveError, Reply};
+use super::exports::Exports;
 use super::params::{
     opt, req, verify_content_list, verify_node_list, verify_options, verify_path, verify_server,
     verify_vmid, Kind, Params, Prop, NODE, STORAGE,
 };
-use super::router::Call;
-use super::scenario::GuestType;
-use super::state::{flag_value, Storage};
-use super::volumes::{content_subdir, image_format, parse_name_dir};
-use crate::world::World;
+use super::state::{flag_value, PveState, Storage};
 
 /// Every storage type Proxmox knows (the `type` enum).
 const STORAGE_TYPES: &[&str] = &[
@@ -115,13 +114,12 @@ fn with_digest(storage: &Storage, digest: &str) -> Value {
 }
 
 /// `GET /storage`.
-pub(crate) fn index(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn index(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params
         .check(&[opt("type", Kind::Enum(STORAGE_TYPES))])?;
     let filter = call.params.str("type");
-    let digest = world.pve.storage_digest();
-    let list: Vec<Value> = world
-        .pve
+    let digest = state.storage_digest();
+    let list: Vec<Value> = state
         .storages
         .iter()
         .filter(|s| filter.as_ref().is_none_or(|t| &s.storage_type == t))
@@ -131,12 +129,11 @@ pub(crate) fn index(world: &mut World, call: &Call) -> Result<Reply, PveError> {
 }
 
 /// `GET /storage/{storage}`.
-pub(crate) fn read(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn read(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[STORAGE])?;
     let id = call.params.str("storage").unwrap_or_default();
-    let digest = world.pve.storage_digest();
-    let storage = world
-        .pve
+    let digest = state.storage_digest();
+    let storage = state
         .storage(&id)
         .ok_or_else(|| PveError::die(format!("storage '{id}' does not exist")))?;
     Ok(with_digest(storage, &digest).into())
@@ -144,7 +141,11 @@ pub(crate) fn read(world: &mut World, call: &Call) -> Result<Reply, PveError> {
 
 /// `POST /storage`: create an nfs or dir storage; nfs storages are mounted on the answering node
 /// right away (a missing export fails the call and nothing is added).
-pub(crate) fn create(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn create(
+    state: &mut PveState,
+    exports: &dyn Exports,
+    call: &Call,
+) -> Result<Reply, PveError> {
     let mut schema = vec![STORAGE, req("type", Kind::Enum(STORAGE_TYPES))];
     schema.extend_from_slice(OPTIONS);
     call.params.check(&schema)?;
@@ -189,7 +190,7 @@ pub(crate) fn create(world: &mut World, call: &Call) -> Result<Reply, PveError> 
         options.insert("shared".into(), json!(1));
     }
     let fail = |msg: String| PveError::die(format!("create storage failed: {msg}"));
-    if world.pve.storage(&id).is_some() {
+    if state.storage(&id).is_some() {
         return Err(fail(format!("storage ID '{id}' already defined")));
     }
     let storage = Storage {
@@ -200,16 +201,16 @@ pub(crate) fn create(world: &mut World, call: &Call) -> Result<Reply, PveError> 
         total: 1 << 40,
     };
     // Activate on the node handling the call when the storage is enabled there.
-    let local = world.pve.local_node.clone();
+    let local = state.local_node.clone();
     if storage.check_enabled(&local).is_ok() {
-        storage_files(world, &storage).map_err(|e| fail(e.trim_end().to_string()))?;
+        storage_files(exports, &storage).map_err(|e| fail(e.trim_end().to_string()))?;
     }
-    world.pve.storages.push(storage);
+    state.storages.push(storage);
     Ok(json!({"storage": id, "type": storage_type}).into())
 }
 
 /// `PUT /storage/{storage}`: change options (fixed ones refused), `delete` removes options.
-pub(crate) fn update(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn update(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     let mut schema = vec![STORAGE, opt("delete", Kind::Str), opt("digest", Kind::Str)];
     schema.extend_from_slice(OPTIONS);
     call.params.check(&schema)?;
@@ -217,14 +218,13 @@ pub(crate) fn update(world: &mut World, call: &Call) -> Result<Reply, PveError> 
     let id = p.str("storage").unwrap_or_default();
     let fail = |msg: String| PveError::die(format!("update storage failed: {msg}"));
     if let Some(digest) = p.str("digest") {
-        if digest != world.pve.storage_digest() {
+        if digest != state.storage_digest() {
             return Err(fail(
                 "detected modified configuration - file changed by other user? Try again.".into(),
             ));
         }
     }
-    let storage = world
-        .pve
+    let storage = state
         .storage(&id)
         .ok_or_else(|| fail(format!("storage '{id}' does not exist")))?;
     let allowed = type_options(&storage.storage_type).ok_or_else(|| {
@@ -269,7 +269,7 @@ pub(crate) fn update(world: &mut World, call: &Call) -> Result<Reply, PveError> 
         }
     }
     let storage_type = storage.storage_type.clone();
-    if let Some(storage) = world.pve.storages.iter_mut().find(|s| s.id == id) {
+    if let Some(storage) = state.storages.iter_mut().find(|s| s.id == id) {
         for key in &delete {
             storage.options.remove(key);
         }
@@ -279,12 +279,12 @@ pub(crate) fn update(world: &mut World, call: &Call) -> Result<Reply, PveError> 
 }
 
 /// `DELETE /storage/{storage}`: removes the section; nothing is unmounted.
-pub(crate) fn delete(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn delete(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[STORAGE])?;
     let id = call.params.str("storage").unwrap_or_default();
-    let before = world.pve.storages.len();
-    world.pve.storages.retain(|s| s.id != id);
-    if world.pve.storages.len() == before {
+    let before = state.storages.len();
+    state.storages.retain(|s| s.id != id);
+    if state.storages.len() == before {
         return Err(PveError::die(format!(
             "delete storage failed: storage '{id}' does not exist"
         )));
@@ -292,183 +292,19 @@ pub(crate) fn delete(world: &mut World, call: &Call) -> Result<Reply, PveError> 
     Ok(Value::Null.into())
 }
 
-/// The files of a storage as (path relative to the storage path, size); nfs content comes from
-/// the ONTAP export. Err: the storage cannot be activated (mount error).
-pub(crate) fn storage_files(
-    world: &World,
-    storage: &Storage,
-) -> Result<Vec<(String, u64)>, String> {
-    if storage.storage_type != "nfs" {
-        return Ok(storage
-            .files
-            .iter()
-            .map(|f| (f.path.clone(), f.size))
-            .collect());
-    }
-    let server = storage.option("server").unwrap_or_default();
-    let export = storage.option("export").unwrap_or_default();
-    world
-        .ontap
-        .exported_files(&server, &export)
-        .map(|files| files.into_iter().map(|f| (f.path, f.size)).collect())
-        .ok_or_else(|| {
-            format!(
-                "mount error: mount.nfs: mounting {server}:{export} failed, reason given by \
-                 server: No such file or directory\n"
-            )
-        })
-}
-
-/// (used, total) bytes of an active storage; None when it cannot be activated.
-pub(crate) fn usage(world: &World, storage: &Storage) -> Option<(u64, u64)> {
-    let files = storage_files(world, storage).ok()?;
-    let used: u64 = files.iter().map(|(_, size)| size).sum();
-    Some((used, storage.total.max(used)))
-}
-
-/// `volume_list`: every volume of the storage the image/template scanners see, sorted by volid.
-pub(crate) fn volumes(
-    world: &World,
-    storage: &Storage,
-    vmid: Option<u32>,
-    content: Option<&str>,
-) -> Result<Vec<Value>, String> {
-    let configured = storage.content();
-    let wanted: Vec<&str> = [
-        "rootdir", "images", "vztmpl", "iso", "backup", "snippets", "import",
-    ]
-    .into_iter()
-    .filter(|ct| content.is_none_or(|c| c == *ct))
-    .filter(|ct| configured.iter().any(|c| c == ct))
-    .collect();
-    let files = storage_files(world, storage)?;
-    let owner_type = |owner: u32| match world.pve.guests.get(&owner).map(|g| g.guest_type) {
-        Some(GuestType::Lxc) => "rootdir",
-        _ => "images",
-    };
-    let lvm = matches!(
-        storage.storage_type.as_str(),
-        "lvm" | "lvmthin" | "zfspool" | "rbd"
-    );
-    let mut out = Vec::new();
-    for (path, size) in files {
-        let item = if lvm {
-            lvm_volume(&storage.id, &path, size)
-        } else {
-            file_volume(storage, &path, size)
-        };
-        let Some(mut item) = item else { continue };
-        let owner = item.get("vmid").and_then(Value::as_u64);
-        let mut ct = item["content"].as_str().unwrap_or("").to_string();
-        if let (Some(wanted_vmid), Some(owner)) = (vmid, owner) {
-            if u64::from(wanted_vmid) != owner {
-                continue;
-            }
-        }
-        if vmid.is_some() && matches!(ct.as_str(), "iso" | "vztmpl") {
-            continue;
-        }
-        if ct == "images" {
-            // Volumes of containers are `rootdir` content.
-            ct = owner_type(owner.unwrap_or(0) as u32).to_string();
-        }
-        if !wanted.contains(&ct.as_str()) {
-            continue;
-        }
-        item["content"] = json!(ct);
-        out.push(item);
-    }
-    out.sort_by_key(|v| v["volid"].as_str().unwrap_or("").to_lowercase());
-    Ok(out)
-}
-
-/// A file below a dir/nfs storage path as a volume (None: the scanners skip it).
-fn file_volume(storage: &Storage, path: &str, size: u64) -> Option<Value> {
-    let sid = &storage.id;
-    let options = &storage.options;
-    let (dir, name) = path.rsplit_once('/')?;
-    if name.starts_with('.') || name.is_empty() {
-        return None;
-    }
-    let images = content_subdir(options, "images");
-    if let Some(owner) = dir
-        .strip_prefix(images.as_str())
-        .and_then(|r| r.strip_prefix('/'))
-    {
-        let is_owner = owner.len() >= 2 && owner.bytes().all(|b| b.is_ascii_digit());
-        if !is_owner {
-            return None;
-        }
-        let format = image_format(name)?;
-        parse_name_dir(name).ok()?;
-        let owner_id: u64 = owner.parse().ok()?;
-        return Some(json!({
-            "volid": format!("{sid}:{owner}/{name}"),
-            "content": "images",
-            "format": format,
-            "size": size,
-            "used": size,
-            "vmid": owner_id,
-        }));
-    }
-    let lower = name.to_ascii_lowercase();
-    if dir == content_subdir(options, "iso") && (lower.ends_with(".iso") || lower.ends_with(".img"))
-    {
-        return Some(json!({
-            "volid": format!("{sid}:iso/{name}"), "content": "iso", "format": "iso", "size": size,
-        }));
-    }
-    if dir == content_subdir(options, "vztmpl") {
-        let format = [("tar.gz", "tgz"), ("tar.xz", "txz"), ("tar.zst", "tzst")]
-            .into_iter()
-            .find(|(ext, _)| name.ends_with(&format!(".{ext}")))
-            .map(|(_, f)| f)?;
-        return Some(json!({
-            "volid": format!("{sid}:vztmpl/{name}"), "content": "vztmpl", "format": format,
-            "size": size,
-        }));
-    }
-    if dir == content_subdir(options, "backup") {
-        let rest = name.strip_prefix("vzdump-")?;
-        let (subtype, rest) = rest.split_once('-')?;
-        let owner: u64 = rest.split('-').next()?.parse().ok()?;
-        let format = name.split_once('.').map(|(_, ext)| ext).unwrap_or("");
-        return Some(json!({
-            "volid": format!("{sid}:backup/{name}"), "content": "backup", "format": format,
-            "size": size, "vmid": owner, "subtype": subtype,
-        }));
-    }
-    if dir == content_subdir(options, "snippets") {
-        return Some(json!({
-            "volid": format!("{sid}:snippets/{name}"), "content": "snippets",
-            "format": "snippet", "size": size,
-        }));
-    }
-    None
-}
-
-/// An LVM-style volume name `vm-<vmid>-...` as a volume.
-fn lvm_volume(sid: &str, name: &str, size: u64) -> Option<Value> {
-    let rest = name
-        .strip_prefix("vm-")
-        .or_else(|| name.strip_prefix("base-"))?;
-    let owner: u64 = rest.split('-').next()?.parse().ok()?;
-    Some(json!({
-        "volid": format!("{sid}:{name}"), "content": "images", "format": "raw", "size": size,
-        "used": size, "vmid": owner,
-    }))
-}
-
-fn node_storage<'a>(world: &'a World, call: &Call) -> Result<&'a Storage, PveError> {
+fn node_storage<'a>(state: &'a PveState, call: &Call) -> Result<&'a Storage, PveError> {
     let id = call.params.str("storage").unwrap_or_default();
-    world
-        .pve
+    state
         .storage(&id)
         .ok_or_else(|| PveError::die(format!("storage '{id}' does not exist")))
 }
 
 /// `GET /nodes/{node}/storage/{storage}/content`.
-pub(crate) fn content(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn content(
+    state: &mut PveState,
+    exports: &dyn Exports,
+    call: &Call,
+) -> Result<Reply, PveError> {
     call.params.check(&[
         NODE,
         STORAGE,
@@ -481,16 +317,16 @@ pub(crate) fn content(world: &mut World, call: &Call) -> Result<Reply, PveError>
         opt("vmid", Kind::Fmt(verify_vmid)),
     ])?;
     let node = call.params.str("node").unwrap_or_default();
-    let storage = node_storage(world, call)?;
+    let storage = node_storage(state, call)?;
     storage.check_enabled(&node).map_err(PveError::die)?;
     let vmid = call.params.str("vmid").and_then(|v| v.parse().ok());
     let content = call.params.str("content");
-    let list = volumes(world, storage, vmid, content.as_deref()).map_err(PveError::die)?;
+    let list = volumes(state, exports, storage, vmid, content.as_deref()).map_err(PveError::die)?;
     Ok(Value::Array(list).into())
 }
 
-fn status_json(world: &World, storage: &Storage) -> Value {
-    let usage = usage(world, storage);
+fn status_json(exports: &dyn Exports, storage: &Storage) -> Value {
+    let usage = usage(exports, storage);
     let (used, total) = usage.unwrap_or((0, 0));
     json!({
         "type": storage.storage_type,
@@ -505,22 +341,25 @@ fn status_json(world: &World, storage: &Storage) -> Value {
 }
 
 /// `GET /nodes/{node}/storage/{storage}/status`.
-pub(crate) fn status(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn status(
+    state: &mut PveState,
+    exports: &dyn Exports,
+    call: &Call,
+) -> Result<Reply, PveError> {
     call.params.check(&[NODE, STORAGE])?;
     let node = call.params.str("node").unwrap_or_default();
     let id = call.params.str("storage").unwrap_or_default();
-    let storage = world
-        .pve
+    let storage = state
         .storage(&id)
         .filter(|s| s.check_enabled(&node).is_ok() || s.disabled())
         .ok_or_else(|| PveError::param("storage", "No such storage."))?;
-    Ok(status_json(world, storage).into())
+    Ok(status_json(exports, storage).into())
 }
 
 /// `GET /nodes/{node}/storage/{storage}`: the sub-directories.
-pub(crate) fn node_index(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn node_index(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[NODE, STORAGE])?;
-    node_storage(world, call)?;
+    node_storage(state, call)?;
     let dirs = [
         "content",
         "download-url",
@@ -536,7 +375,11 @@ pub(crate) fn node_index(world: &mut World, call: &Call) -> Result<Reply, PveErr
 }
 
 /// `GET /nodes/{node}/storage`: the storages available on the node, with their status.
-pub(crate) fn node_list(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn node_list(
+    state: &mut PveState,
+    exports: &dyn Exports,
+    call: &Call,
+) -> Result<Reply, PveError> {
     call.params.check(&[
         NODE,
         opt("content", Kind::Fmt(verify_content_list)),
@@ -553,8 +396,7 @@ pub(crate) fn node_list(world: &mut World, call: &Call) -> Result<Reply, PveErro
         .unwrap_or_default();
     let only = p.str("storage");
     let only_enabled = p.flag("enabled");
-    let list: Vec<Value> = world
-        .pve
+    let list: Vec<Value> = state
         .storages
         .iter()
         .filter(|s| {
@@ -567,7 +409,7 @@ pub(crate) fn node_list(world: &mut World, call: &Call) -> Result<Reply, PveErro
             wanted_content.is_empty() || wanted_content.iter().any(|c| s.content().contains(c))
         })
         .map(|s| {
-            let mut v = status_json(world, s);
+            let mut v = status_json(exports, s);
             v["storage"] = json!(s.id);
             if let (Some(total), Some(used)) = (v["total"].as_u64(), v["used"].as_u64()) {
                 if total > 0 {

@@ -1,145 +1,13 @@
-//! Background tasks: UPIDs, the running → stopped lifecycle with `exitstatus` (effects are applied
-//! when a task ends, lazily on the next request), and `/nodes/{node}/tasks/...`.
-
-use std::time::{Duration, Instant};
+//! `/nodes/{node}/tasks[/{upid}[/status|/log]]`: the task list and one task's status and log, as
+//! Proxmox serves them (UPIDs parsed strictly, task logs node-local).
 
 use serde_json::{json, Value};
 
+use super::call::Call;
 use super::envelope::{PveError, Reply};
 use super::params::{opt, req, Kind, NODE};
-use super::router::Call;
-use super::runstate::{self, Action};
-use super::state::{unix_now, PveState};
-use crate::world::World;
-
-/// One background task.
-#[derive(Debug, Clone)]
-pub struct Task {
-    pub upid: String,
-    pub node: String,
-    pub pid: u32,
-    pub pstart: u64,
-    pub starttime: i64,
-    pub task_type: String,
-    pub id: String,
-    /// The authenticated user (`root@pam` or a token id `root@pam!snap`).
-    pub user: String,
-    /// None while the task runs; `OK` or the error text afterwards.
-    pub exitstatus: Option<String>,
-    pub endtime: Option<i64>,
-    pub log: Vec<String>,
-    pub(crate) ends_at: Instant,
-    pub(crate) action: Action,
-    /// An injected failure: the task ends with this exit status and has no effect.
-    pub(crate) fault: Option<String>,
-}
-
-impl Task {
-    /// `GET /nodes/{node}/tasks/{upid}/status`.
-    pub fn status_json(&self) -> Value {
-        let mut v = json!({
-            "upid": self.upid,
-            "node": self.node,
-            "pid": self.pid,
-            "pstart": self.pstart,
-            "starttime": self.starttime,
-            "type": self.task_type,
-            "id": self.id,
-            "user": self.user,
-            "status": if self.exitstatus.is_some() { "stopped" } else { "running" },
-        });
-        // Tasks of API tokens show the user and the token name apart.
-        if let Some((user, token)) = self.user.split_once('!') {
-            v["user"] = json!(user);
-            v["tokenid"] = json!(token);
-        }
-        if let Some(exit) = &self.exitstatus {
-            v["exitstatus"] = json!(exit);
-        }
-        v
-    }
-}
-
-/// What a new task needs.
-pub(crate) struct NewTask<'a> {
-    pub node: &'a str,
-    pub task_type: &'a str,
-    pub id: String,
-    pub action: Action,
-    pub duration: Duration,
-    pub first_log_line: String,
-}
-
-impl PveState {
-    /// Start a task; returns its UPID.
-    pub(crate) fn start_task(&mut self, call: &Call, new: NewTask) -> String {
-        let pid = self.alloc_pid();
-        let elapsed = call.now.saturating_duration_since(self.boot);
-        // Clock ticks since boot (USER_HZ 100), as in /proc/<pid>/stat.
-        let pstart = 0x0010_0000 + (elapsed.as_millis() / 10) as u64;
-        let starttime = unix_now();
-        let upid = format!(
-            "UPID:{}:{pid:08X}:{pstart:08X}:{starttime:08X}:{}:{}:{}:",
-            new.node, new.task_type, new.id, call.user
-        );
-        self.tasks.push(Task {
-            upid: upid.clone(),
-            node: new.node.to_string(),
-            pid,
-            pstart,
-            starttime,
-            task_type: new.task_type.to_string(),
-            id: new.id,
-            user: call.user.clone(),
-            exitstatus: None,
-            endtime: None,
-            log: vec![new.first_log_line],
-            ends_at: call.now + new.duration,
-            action: new.action,
-            fault: call.fault.map(|f| f.message.clone()),
-        });
-        // Keep memory bounded; drop the oldest finished tasks.
-        if self.tasks.len() > 2000 {
-            if let Some(i) = self.tasks.iter().position(|t| t.exitstatus.is_some()) {
-                self.tasks.remove(i);
-            }
-        }
-        upid
-    }
-
-    /// Finish every task whose time has come, in the order they end, applying their effects.
-    pub(crate) fn advance(&mut self, now: Instant) {
-        loop {
-            let next = self
-                .tasks
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.exitstatus.is_none() && t.ends_at <= now)
-                .min_by_key(|(_, t)| t.ends_at)
-                .map(|(i, _)| i);
-            let Some(i) = next else { break };
-            let action = self.tasks[i].action.clone();
-            let result = match self.tasks[i].fault.clone() {
-                Some(message) => Err(message),
-                None => runstate::complete(self, &action),
-            };
-            let task = &mut self.tasks[i];
-            match result {
-                Ok(lines) => {
-                    task.log.extend(lines);
-                    task.log.push("TASK OK".into());
-                    task.exitstatus = Some("OK".into());
-                }
-                Err(message) => {
-                    let message = message.trim_end().to_string();
-                    task.log.push(format!("TASK ERROR: {message}"));
-                    task.exitstatus = Some(message);
-                }
-            }
-            task.endtime = Some(unix_now());
-        }
-    }
-}
+use super::state::PveState;
+use super::task::Task;
 
 /// Parse a UPID into (node, type) or fail like Proxmox.
 fn find_task<'a>(state: &'a PveState, node: &str, upid: &str) -> Result<&'a Task, PveError> {
@@ -159,24 +27,24 @@ fn find_task<'a>(state: &'a PveState, node: &str, upid: &str) -> Result<&'a Task
 const UPID: super::params::Prop = req("upid", Kind::Str);
 
 /// `GET /nodes/{node}/tasks/{upid}`.
-pub(crate) fn index(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn index(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[NODE, UPID])?;
     let upid = call.params.str("upid").unwrap_or_default();
     let node = call.params.str("node").unwrap_or_default();
-    find_task(&world.pve, &node, &upid)?;
+    find_task(state, &node, &upid)?;
     Ok(json!([{"name": "log"}, {"name": "status"}]).into())
 }
 
 /// `GET /nodes/{node}/tasks/{upid}/status`.
-pub(crate) fn status(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn status(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[NODE, UPID])?;
     let upid = call.params.str("upid").unwrap_or_default();
     let node = call.params.str("node").unwrap_or_default();
-    Ok(find_task(&world.pve, &node, &upid)?.status_json().into())
+    Ok(find_task(state, &node, &upid)?.status_json().into())
 }
 
 /// `GET /nodes/{node}/tasks/{upid}/log`: `[{n, t}]` lines, `total`.
-pub(crate) fn log(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn log(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[
         NODE,
         UPID,
@@ -186,7 +54,7 @@ pub(crate) fn log(world: &mut World, call: &Call) -> Result<Reply, PveError> {
     ])?;
     let upid = call.params.str("upid").unwrap_or_default();
     let node = call.params.str("node").unwrap_or_default();
-    let task = find_task(&world.pve, &node, &upid)?;
+    let task = find_task(state, &node, &upid)?;
     let start = call.params.int("start").unwrap_or(0).max(0) as usize;
     let limit = call.params.int("limit").unwrap_or(50).max(0) as usize;
     let lines: Vec<Value> = task
@@ -206,7 +74,7 @@ pub(crate) fn log(world: &mut World, call: &Call) -> Result<Reply, PveError> {
 
 /// `GET /nodes/{node}/tasks`: newest first, filters `vmid`, `typefilter`, `userfilter`,
 /// `errors`, `source` (archive = finished, active = running, all).
-pub(crate) fn list(world: &mut World, call: &Call) -> Result<Reply, PveError> {
+pub(crate) fn list(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[
         NODE,
         opt("start", Kind::Int),
@@ -229,8 +97,7 @@ pub(crate) fn list(world: &mut World, call: &Call) -> Result<Reply, PveError> {
     let errors = p.flag("errors");
     let start = p.int("start").unwrap_or(0).max(0) as usize;
     let limit = p.int("limit").unwrap_or(50).max(0) as usize;
-    let matching: Vec<Value> = world
-        .pve
+    let matching: Vec<Value> = state
         .tasks
         .iter()
         .rev()

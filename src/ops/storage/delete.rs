@@ -7,10 +7,10 @@ use std::sync::Mutex;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result, ResultExt};
+use crate::model::names::STORAGE_SNAPSHOT_PREFIX;
+use crate::model::retention::{self, Item};
 use crate::ontap::{Snapshot, Volume};
-use crate::ops::naming::STORAGE_SNAPSHOT_PREFIX;
 use crate::ops::resolve::{path_below, resolve, Resolved};
-use crate::ops::retention::{self, Item};
 use crate::ops::Backends;
 
 use super::{

@@ -2,7 +2,7 @@
 //! and `storage show` (the backing volume's metadata).
 
 use crate::error::{Result, ResultExt};
-use crate::ops::naming::STORAGE_SNAPSHOT_PREFIX;
+use crate::model::names::STORAGE_SNAPSHOT_PREFIX;
 use crate::ops::resolve::resolve;
 use crate::ops::Backends;
 

@@ -1,4 +1,4 @@
-//! The storage commands (DESIGN §3) on the ONTAP volume behind one Proxmox storage, one submodule
+//! The `storage` commands on the ONTAP volume behind one Proxmox storage, one submodule
 //! per command group; here: their types and shared checks (names, guests, clones, snapshot creation).
 
 use std::time::Duration;
@@ -8,12 +8,12 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result, ResultExt};
+use crate::model::names;
+use crate::model::retention::Retention;
 use crate::ontap::client::literal;
 use crate::ontap::{NewSnapshot, Snapshot, Volume};
 use crate::ops::disks;
-use crate::ops::naming;
 use crate::ops::resolve::Resolved;
-use crate::ops::retention::Retention;
 use crate::ops::Backends;
 use crate::pve::{Guest, GuestConfig, GuestType, Pve};
 
@@ -300,7 +300,7 @@ pub(crate) fn parse_time(s: &str) -> Option<OffsetDateTime> {
 
 /// When the snapshot was made: its `create_time`, else the time in a name this tool made.
 pub(crate) fn created(s: &Snapshot) -> Option<OffsetDateTime> {
-    parse_time(&s.create_time).or_else(|| naming::parse_storage_snapshot_name(&s.name))
+    parse_time(&s.create_time).or_else(|| names::parse_storage_snapshot_name(&s.name))
 }
 
 /// The storage's snapshots, in creation order.
@@ -373,7 +373,7 @@ pub(crate) fn row(r: &Resolved, s: &Snapshot, clones: Vec<String>) -> SnapshotRo
         label: s.snapmirror_label.clone().filter(|l| !l.is_empty()),
         expiry_time: s.expiry_time.clone(),
         comment: s.comment.clone(),
-        managed: s.name.starts_with(naming::STORAGE_SNAPSHOT_PREFIX),
+        managed: s.name.starts_with(names::STORAGE_SNAPSHOT_PREFIX),
         clones,
         notes: Vec::new(),
     }
@@ -411,7 +411,7 @@ pub(crate) fn take_snapshot(
     let mut attempt = 0;
     loop {
         let now = OffsetDateTime::now_utc();
-        let name = naming::storage_snapshot_name(now);
+        let name = names::storage_snapshot_name(now);
         let expiry_time = match expiry {
             Some(d) => Some(iso8601(
                 now + time::Duration::try_from(d).map_err(|_| {

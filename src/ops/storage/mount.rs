@@ -5,6 +5,7 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result, ResultExt};
+use crate::model::storage::clone_storage_id;
 use crate::ontap::client::literal;
 use crate::ontap::{NewFlexClone, Ontap, Volume};
 use crate::ops::resolve::{resolve, validate_storage_id};
@@ -187,18 +188,6 @@ pub(super) fn mount(
         export_policy,
         notes,
     })
-}
-
-/// `<ID>-CLONE`, else `<ID>-CLONE-2`, `<ID>-CLONE-3`, ... (the first one not taken).
-fn clone_storage_id(parent: &str, taken: impl Fn(&str) -> bool) -> String {
-    let first = format!("{parent}-CLONE");
-    if !taken(&first) {
-        return first;
-    }
-    (2u32..)
-        .map(|n| format!("{parent}-CLONE-{n}"))
-        .find(|id| !taken(id))
-        .unwrap_or(first)
 }
 
 /// `<volume>_clone_<YYYYmmdd_HHMMSS>` (UTC), else with `_2`, `_3`, ... (the first one not taken);
@@ -389,16 +378,6 @@ fn readd_spec(s: &StorageConfig) -> NewNfsStorage {
 mod tests {
     use super::*;
     use time::macros::datetime;
-
-    #[test]
-    fn clone_storage_ids_count_up_when_taken() {
-        assert_eq!(clone_storage_id("ONTAP01", |_| false), "ONTAP01-CLONE");
-        let taken = ["ONTAP01-CLONE", "ONTAP01-CLONE-2"];
-        assert_eq!(
-            clone_storage_id("ONTAP01", |id| taken.contains(&id)),
-            "ONTAP01-CLONE-3"
-        );
-    }
 
     #[test]
     fn clone_volume_names_are_valid_and_unique() {

@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use super::fake::Fake;
 use super::*;
+use crate::model::names::STORAGE_SNAPSHOT_PREFIX;
 use crate::ontap::OntapVersion;
-use crate::ops::naming::STORAGE_SNAPSHOT_PREFIX;
 
 fn days_ago(d: i64) -> OffsetDateTime {
     OffsetDateTime::now_utc() - time::Duration::days(d)
@@ -16,7 +16,7 @@ fn days_ago(d: i64) -> OffsetDateTime {
 
 fn tool_snapshot(f: &Fake, volume: &str, days: i64, label: Option<&str>) -> String {
     let at = days_ago(days);
-    let name = naming::storage_snapshot_name(at);
+    let name = names::storage_snapshot_name(at);
     f.add_snapshot(volume, &name, at, label);
     name
 }

@@ -6,15 +6,17 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 
-use crate::config::Paths;
 use crate::error::{Error, Result, ResultExt};
+use crate::model::names;
 use crate::ops::quiesce::{self, Window};
 use crate::ops::rescan::RescanMode;
 use crate::ops::resolve::Resolved;
 use crate::ops::vm::lookup::{self, Kind, Placed};
 use crate::ops::vm::{CreateOptions, Ctx, SkippedDisk, SnapshotDisk, SnapshotSet};
-use crate::ops::{naming, rescan, signals, Backends};
+use crate::ops::{rescan, Backends};
 use crate::pve::Pve;
+use crate::sys::paths::Paths;
+use crate::sys::signals;
 
 /// One clone request, fully prepared before the window opens.
 struct Job<'a> {
@@ -41,7 +43,7 @@ pub(super) fn run(
     ctx: &Ctx<'_>,
 ) -> Result<SnapshotSet> {
     if let Some(label) = &opts.label {
-        naming::check_label(label).map_err(Error::Usage)?;
+        names::check_label(label).map_err(Error::Usage)?;
     }
     let pve_arc = b.pve()?;
     let pve: &dyn Pve = pve_arc.as_ref();
@@ -121,7 +123,7 @@ pub(super) fn run(
         )));
     }
     let listings = lookup::list_dirs(placed.iter().map(|p| (p.store, p.dir.clone())))?;
-    let ts = naming::timestamp(ctx.now);
+    let ts = names::timestamp(ctx.now);
     let mut jobs = Vec::new();
     for p in placed {
         let source = listings
@@ -136,7 +138,7 @@ pub(super) fn run(
                 ),
             })?;
         let size = source.size;
-        let snapshot_file = naming::disk_snapshot_file_labeled(&p.file, &ts, opts.label.as_deref());
+        let snapshot_file = names::disk_snapshot_file_labeled(&p.file, &ts, opts.label.as_deref());
         if listings.find(p.store, &p.dir, &snapshot_file).is_some() {
             return Err(Error::Refused(format!(
                 "cannot snapshot {} of guest {vmid}: the clone destination '{}/{snapshot_file}' \

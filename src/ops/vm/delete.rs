@@ -1,10 +1,10 @@
 //! `vm delete`: remove the clone files of one snapshot set (the disks are not touched).
 
 use crate::error::{Error, Result};
-use crate::ops::signals;
 use crate::ops::vm::list::{self, FoundFile, FoundSet, Scan};
 use crate::ops::vm::{Ctx, SnapshotSet};
 use crate::ops::Backends;
+use crate::sys::signals;
 
 /// Deletes the set made at `timestamp`. Files of one second made under different labels share a
 /// set: then `label` must say which to delete (nothing is deleted on a guess).

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
+use crate::model::names;
 use crate::ops::disks::disk_key_order;
-use crate::ops::naming;
 use crate::ops::resolve::Resolved;
 use crate::ops::vm::lookup::{self, sibling_volid, Kind, Target};
 use crate::ops::vm::{Ctx, SnapshotDisk, SnapshotSet};
@@ -120,7 +120,7 @@ impl Scan {
 
 /// A `--snapshot` value must be a set timestamp.
 pub(crate) fn check_timestamp(ts: &str) -> Result<()> {
-    match naming::parse_timestamp(ts) {
+    match names::parse_timestamp(ts) {
         Some(_) => Ok(()),
         None => Err(Error::Usage(format!(
             "invalid snapshot '{ts}': expected a set timestamp like 2024-03-13_14:42:47+0000 \
@@ -192,7 +192,7 @@ pub(crate) fn scan(b: &dyn Backends, vmid: u32, ctx: &Ctx<'_>) -> Result<Scan> {
             if f.file_type != "file" && f.file_type != "lun" {
                 continue;
             }
-            let Some(name) = naming::parse_disk_snapshot_name(&f.name) else {
+            let Some(name) = names::parse_disk_snapshot_name(&f.name) else {
                 continue;
             };
             let location = locations
@@ -213,7 +213,7 @@ pub(crate) fn scan(b: &dyn Backends, vmid: u32, ctx: &Ctx<'_>) -> Result<Scan> {
             let set = by_ts
                 .entry(name.timestamp.clone())
                 .or_insert_with(|| FoundSet {
-                    created: naming::parse_timestamp(&name.timestamp),
+                    created: names::parse_timestamp(&name.timestamp),
                     timestamp: name.timestamp,
                     label: None,
                     files: Vec::new(),

@@ -1,7 +1,7 @@
-//! The VM commands (DESIGN §3): per-guest disk snapshots as ONTAP file clones next to each disk —
+//! The VM commands (`vm ...`): per-guest disk snapshots as ONTAP file clones next to each disk —
 //! create (minimal pause window), list, delete, restore, prune — for QEMU VMs and LXC containers.
 //!
-//! A snapshot set is every `<stem>-snapshot-[<label>-]<ts>.<ext>` file (`ops::naming`) with one
+//! A snapshot set is every `<stem>-snapshot-[<label>-]<ts>.<ext>` file (`model::names`) with one
 //! timestamp in the guest's images directories on the ONTAP storages of its disks; the original
 //! tool's files (no label) are sets too. Submodules: `lookup` (guest, disks, storages, listings),
 //! `create`, `list`, `delete`, `restore`, `prune`.
@@ -11,13 +11,13 @@ use std::time::Duration;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::config::Paths;
 use crate::error::Result;
+use crate::model::retention::Retention;
 use crate::ops::quiesce::Consistency;
 use crate::ops::rescan::RescanMode;
 use crate::ops::resolve::Resolved;
-use crate::ops::retention::Retention;
 use crate::ops::Backends;
+use crate::sys::paths::Paths;
 
 mod create;
 mod delete;
@@ -101,7 +101,7 @@ impl Ctx<'static> {
     fn live() -> Ctx<'static> {
         Ctx {
             now: OffsetDateTime::now_utc(),
-            interrupt: &crate::ops::signals::interrupted,
+            interrupt: &crate::sys::signals::interrupted,
             resolve: crate::ops::resolve::resolve,
             poll: Duration::from_millis(50),
         }

@@ -1,13 +1,15 @@
 //! `vm prune`: retention over a guest's snapshot sets (by timestamp, per label, or only one label)
-//! with `ops::retention::select`; a set's files of the pruned label are deleted together.
+//! with `model::retention::select`; a set's files of the pruned label are deleted together.
 
 use crate::error::{Error, Result, ResultExt};
-use crate::ops::retention::{self, Item, Retention};
+use crate::model::retention::{self, Item, Retention};
 use std::collections::BTreeSet;
 
+use crate::model::names;
 use crate::ops::vm::delete::delete_labelled;
 use crate::ops::vm::{list, Ctx, PruneReport};
-use crate::ops::{naming, signals, Backends};
+use crate::ops::Backends;
+use crate::sys::signals;
 
 pub(super) fn run(
     b: &dyn Backends,
@@ -23,7 +25,7 @@ pub(super) fn run(
         ));
     }
     if let Some(label) = label {
-        naming::check_label(label).map_err(Error::Usage)?;
+        names::check_label(label).map_err(Error::Usage)?;
     }
     let scan = list::scan(b, vmid, ctx)?;
     // A set holds the files of one second; files of another label from that second (another
@@ -98,7 +100,7 @@ mod tests {
             (5, None),
         ] {
             let ts = format!("2026-04-0{day}_00:00:00+0000");
-            let file = naming::disk_snapshot_file_labeled("vm-100-disk-0.qcow2", &ts, label);
+            let file = names::disk_snapshot_file_labeled("vm-100-disk-0.qcow2", &ts, label);
             b.ontap.add_file(&o1, &format!("images/100/{file}"), 1);
             names.push(ts);
         }
@@ -139,7 +141,7 @@ mod tests {
         let b = fake::scenario();
         let o1 = volume_uuid("ONTAP01");
         let add = |ts: &str, label: &str| {
-            let file = naming::disk_snapshot_file_labeled("vm-100-disk-0.qcow2", ts, Some(label));
+            let file = names::disk_snapshot_file_labeled("vm-100-disk-0.qcow2", ts, Some(label));
             b.ontap.add_file(&o1, &format!("images/100/{file}"), 1);
         };
         let (t1, t2, t3) = (

@@ -7,7 +7,8 @@ use crate::error::{Error, Result, ResultExt};
 use crate::ops::disks::is_disk_key;
 use crate::ops::vm::list::{self, FoundFile, Location};
 use crate::ops::vm::{Ctx, RestoreOptions, SnapshotSet};
-use crate::ops::{signals, Backends};
+use crate::ops::Backends;
+use crate::sys::signals;
 
 pub(super) fn run(
     b: &dyn Backends,
@@ -90,7 +91,7 @@ pub(super) fn run(
             )));
         }
         let Some(file) = snapshot_of(l) else {
-            let expected = crate::ops::naming::disk_snapshot_file_labeled(
+            let expected = crate::model::names::disk_snapshot_file_labeled(
                 &l.file,
                 &set.timestamp,
                 set.label.as_deref(),

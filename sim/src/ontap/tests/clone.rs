@@ -9,7 +9,7 @@ fn body(sh: &Shared, src: &str, dst: &str) -> serde_json::Value {
            "source_path": src, "destination_path": dst})
 }
 
-fn file(sh: &Shared, path: &str) -> Option<crate::ontap::ExportedFile> {
+fn file(sh: &Shared, path: &str) -> Option<crate::pve::exports::ExportedFile> {
     let w = sh.world.lock().unwrap();
     w.ontap
         .exported_files("127.0.10.1", "/ONTAP01")

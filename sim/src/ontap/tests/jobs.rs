@@ -29,7 +29,7 @@ fn a_job_moves_from_queued_to_running_to_success() {
     assert!(j.get("start_time").is_none() && j.get("end_time").is_none());
     assert_eq!(j["description"], format!("POST {url}"));
 
-    let set = |f: &dyn Fn(&mut crate::ontap::jobs::Job)| {
+    let set = |f: &dyn Fn(&mut crate::ontap::job::Job)| {
         let mut w = sh.world.lock().unwrap();
         let job = w.ontap.jobs.iter_mut().find(|j| j.uuid == uuid).unwrap();
         f(job);

@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use super::Scenario;
 use crate::http::{parse_query, percent_decode, Request, Response};
-use crate::world::{self, JobFault, Shared, World};
+use crate::job_fault::JobFault;
+use crate::world::{self, Shared, World};
 
 pub const ADMIN: (&str, &str) = ("admin", "Ontap-Pa55;#\"\\=x");
 

@@ -2,7 +2,7 @@
 //! pause/resume, hibernation, LXC checkpoint/restore, shutdown timeouts, injected faults.
 
 use super::util::*;
-use crate::world::JobFault;
+use crate::job_fault::JobFault;
 
 fn upid_fields(upid: &str) -> Vec<String> {
     upid.split(':').map(str::to_string).collect()

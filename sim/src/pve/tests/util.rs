@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::http::{parse_query, percent_decode, Request, Response};
+use crate::job_fault::JobFault;
 use crate::pve::{handle, Scenario, ROOT_PASSWORD, TOKEN_SECRET};
-use crate::world::{JobFault, Shared, World};
+use crate::world::{Shared, World};
 
 /// The default scenario with instant tasks and no auth delay.
 pub fn fast() -> Scenario {

@@ -2,7 +2,6 @@
 //! added to it as an unused disk (file-level recovery without touching the guest it came from),
 //! and its removal again.
 
-use crate::config::Paths;
 use crate::error::{Error, Result, ResultExt};
 use crate::ops::disks::{is_unused_key, PropertyString, VolumeId};
 use crate::ops::vm::list;
@@ -13,7 +12,9 @@ use crate::ops::vm::recover::clone::{
 use crate::ops::vm::recover::newconfig::free_unused_key;
 use crate::ops::vm::recover::{lock_all, RecoveredDisk, Recovery};
 use crate::ops::vm::Ctx;
-use crate::ops::{signals, Backends};
+use crate::ops::Backends;
+use crate::sys::paths::Paths;
+use crate::sys::signals;
 
 pub(crate) fn attach(
     b: &dyn Backends,

@@ -5,9 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::config::Paths;
 use crate::error::{Error, Result, ResultExt};
-use crate::ops::naming;
+use crate::model::names as naming;
 use crate::ops::resolve::Resolved;
 use crate::ops::vm::list::{self, Scan};
 use crate::ops::vm::recover::find::{self, each, snapshot_path};
@@ -15,8 +14,10 @@ use crate::ops::vm::recover::newconfig::{self, Entropy};
 use crate::ops::vm::recover::plan::{DiskNow, SnapFile};
 use crate::ops::vm::recover::{lock_all, show, CloneOptions, RecoveredDisk, Recovery};
 use crate::ops::vm::Ctx;
-use crate::ops::{signals, Backends};
+use crate::ops::Backends;
 use crate::pve::{Guest, GuestType};
+use crate::sys::paths::Paths;
+use crate::sys::signals;
 
 /// How long the create and start tasks may take.
 const TASK_WAIT: Duration = Duration::from_secs(120);

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::Paths;
 use crate::error::{Error, Result, ResultExt};
-use crate::lock::StorageLock;
 use crate::ops::rescan::{self, RescanMode};
 use crate::ops::Backends;
 use crate::pve::Guest;
+use crate::sys::lock::StorageLock;
+use crate::sys::paths::Paths;
 
 mod attach;
 mod clone;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::ops::naming;
+use crate::model::names as naming;
 
 /// A disk of the guest now (a config key with an image file on an ONTAP storage).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

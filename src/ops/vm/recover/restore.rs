@@ -2,9 +2,8 @@
 //! in the volume snapshot (file clone from `.snapshot/<name>/`, `overwrite_destination`); the
 //! current disks first kept as a `pre-restore` disk set, and put back if an overwrite fails.
 
-use crate::config::Paths;
 use crate::error::{Error, Result};
-use crate::ops::naming;
+use crate::model::names as naming;
 use crate::ops::resolve::Resolved;
 use crate::ops::vm::list::{self, Scan};
 use crate::ops::vm::recover::find::{self, each, snapshot_path};
@@ -13,7 +12,9 @@ use crate::ops::vm::recover::{
     ensure_stopped, lock_all, RecoveredDisk, Recovery, StorageRestoreOptions,
 };
 use crate::ops::vm::Ctx;
-use crate::ops::{signals, Backends};
+use crate::ops::Backends;
+use crate::sys::paths::Paths;
+use crate::sys::signals;
 
 /// The label of the set that keeps the disks as they were before a restore.
 pub const PRE_RESTORE: &str = "pre-restore";

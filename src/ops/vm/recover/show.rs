@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::model::names as naming;
 use crate::ops::manifest::{self, GuestRecord};
-use crate::ops::naming;
 use crate::ops::vm::list::{self, Scan};
 use crate::ops::vm::recover::find;
 use crate::ops::vm::Ctx;

@@ -1,63 +1,16 @@
-//! The one HTTPS transport both API clients use: a ureq agent per endpoint with explicit timeouts and
-//! a TLS mode (verify, CA file, SHA-256 fingerprint pin, or insecure with a warning). No API knowledge here.
+//! The transport to one endpoint: a ureq agent (connection pool) with explicit timeouts, rebuilt
+//! after an idle pause; requests, bounded answer bodies and typed transport failures.
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{Api, Error, Result, TransportKind};
 
-mod backoff;
-mod encode;
-pub mod multipart;
-#[cfg(test)]
-mod test_server;
-mod tls;
-
-pub use backoff::Backoff;
-pub use encode::{base64, basic_auth, percent_encode};
-pub use tls::format_fingerprint;
-
-/// How the server certificate of one endpoint is checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Verify against the bundled web PKI roots (default).
-    Verify,
-    /// Verify against this CA (or self-signed leaf) PEM file.
-    CaFile(PathBuf),
-    /// Trust exactly the leaf certificate with this SHA-256 fingerprint (hostname not checked).
-    Fingerprint([u8; 32]),
-    /// No verification at all (`verify = false`); logged as a warning on every run.
-    Insecure,
-}
-
-/// Bounds for one endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    /// TCP + TLS connect.
-    pub connect: Duration,
-    /// Whole request, from send to the last byte of the answer.
-    pub request: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: Duration::from_secs(10),
-            request: Duration::from_secs(60),
-        }
-    }
-}
-
-/// One API endpoint: `https://host:port` plus how to talk to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    /// Scheme, host and port, no trailing slash, e.g. `https://10.0.0.1:8006`.
-    pub base_url: String,
-    pub tls: TlsMode,
-    pub timeouts: Timeouts,
-}
+use super::chain::find_io_error;
+use super::endpoint::Endpoint;
+use super::exchange::{Body, Exchange, Response};
+use super::tls;
 
 /// Pooled connections idle longer than this are dropped before the next request: ONTAP and
 /// pveproxy close keep-alive connections after 5 s, and a POST on a half-closed one would fail.
@@ -65,42 +18,6 @@ const MAX_IDLE: Duration = Duration::from_secs(4);
 
 /// Largest answer body read (a page of 10,000 ONTAP records stays far below).
 const MAX_BODY: u64 = 64 * 1024 * 1024;
-
-/// One answer, whatever its status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    pub status: u16,
-    /// The reason phrase of the status line (Proxmox puts its error message there).
-    pub reason: String,
-    /// Header names lower-cased.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    /// The body as UTF-8 text (lossy), for error messages.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// A request body and its content type.
-#[derive(Debug, Clone, Copy)]
-pub struct Body<'a> {
-    pub content_type: &'a str,
-    pub bytes: &'a [u8],
-}
 
 /// The HTTPS connection to one endpoint: one ureq agent (pool), rebuilt after an idle pause.
 pub struct Transport {
@@ -378,40 +295,27 @@ fn read_response(r: ureq::Response) -> std::result::Result<Response, Failure> {
     }
 }
 
-/// Walks an error and its sources, looking inside `io::Error` wrappers too (their `source()`
-/// skips the wrapped error itself).
-pub(crate) fn error_chain<'a>(
-    head: &'a (dyn std::error::Error + 'static),
-) -> Vec<&'a (dyn std::error::Error + 'static)> {
-    let mut out = Vec::new();
-    let mut todo = vec![head];
-    while let Some(e) = todo.pop() {
-        if out.len() > 16 {
-            break;
-        }
-        out.push(e);
-        if let Some(inner) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            todo.push(inner);
-        } else if let Some(next) = e.source() {
-            todo.push(next);
-        }
+impl Exchange for Transport {
+    fn endpoint(&self) -> &Endpoint {
+        Transport::endpoint(self)
     }
-    out
-}
 
-/// The innermost `io::Error` in the chain (ureq wraps io errors in its own error in io errors).
-fn find_io_error<'a>(head: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
-    error_chain(head)
-        .into_iter()
-        .filter_map(|e| e.downcast_ref::<std::io::Error>())
-        .last()
+    fn send(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Option<Body<'_>>,
+    ) -> Result<Response> {
+        Transport::send(self, method, target, headers, body)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_server;
+    use super::super::tls::format_fingerprint;
+    use super::super::{Timeouts, TlsMode};
     use super::*;
     use test_server::{silent_server, tls_server};
 

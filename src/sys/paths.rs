@@ -1,7 +1,13 @@
 //! Every default filesystem location the tool uses, in one place (config search order, locks, commands).
 //! Tests and packaging override them through the config or flags, never by editing code.
 
-/// Config search order after `--config` and `$PVE_ONTAP_SNAPSHOT_CONFIG` (DESIGN §4).
+use std::path::PathBuf;
+
+/// The program's name: the binary, the clap command, the syslog identity and log prefixes.
+pub const BIN: &str = "pve-ontap-snapshot";
+
+/// Config search order after `--config` and `$PVE_ONTAP_SNAPSHOT_CONFIG`: the cluster-wide,
+/// root-only place first, then the node-local one, then the original tool's default `./config.ini`.
 pub const CONFIG_SEARCH: &[&str] = &[
     "/etc/pve/priv/pve-ontap-snapshot.ini",
     "/etc/pve-ontap-snapshot/config.ini",
@@ -27,3 +33,32 @@ pub const SYSLOG_SOCKET: &str = "/dev/log";
 /// Environment variable naming another syslog datagram socket (tests capture syslog with it);
 /// the value `none` turns syslog off.
 pub const SYSLOG_SOCKET_ENV: &str = "PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET";
+
+/// Where the tool keeps locks and finds Proxmox commands (overridable for tests and odd setups).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub lock_dir: PathBuf,
+    pub cluster_lock_dir: PathBuf,
+    pub qm: PathBuf,
+    pub pct: PathBuf,
+    /// Exists only on a Proxmox node; decides whether `qm rescan` is run.
+    pub pve_node_marker: PathBuf,
+    /// Directory of the QEMU config flocks (`lock-<vmid>.conf`).
+    pub qemu_config_lock_dir: PathBuf,
+    /// Directory of the LXC config flocks (`pve-config-<vmid>.lock`).
+    pub lxc_config_lock_dir: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            lock_dir: LOCK_DIR.into(),
+            cluster_lock_dir: CLUSTER_LOCK_DIR.into(),
+            qm: QM.into(),
+            pct: PCT.into(),
+            pve_node_marker: PVE_NODE_MARKER.into(),
+            qemu_config_lock_dir: QEMU_CONFIG_LOCK_DIR.into(),
+            lxc_config_lock_dir: LXC_CONFIG_LOCK_DIR.into(),
+        }
+    }
+}

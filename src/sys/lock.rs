@@ -4,7 +4,7 @@
 //! Node lock: `<lock_dir>/<storage>.lock`, an exclusive `flock` polled against a deadline; the holder
 //! writes its pid and purpose into the file so that a timed-out contender can name it.
 //!
-//! Cluster lock (reference/proxmox.md §7): a directory `<cluster_lock_dir>/pve-ontap-snapshot-<storage>`
+//! Cluster lock (pmxcfs semantics, pve-cluster `PVE/Cluster.pm` and `pmxcfs/memdb.c`): a directory `<cluster_lock_dir>/pve-ontap-snapshot-<storage>`
 //! created with `mkdir` (atomic cluster-wide on pmxcfs), refreshed every 30 s by setting its mtime
 //! to now from a background thread, removed with `rmdir`. On a real cluster a contender asks pmxcfs to
 //! drop an expired lock (120 s after the last refresh) by setting the directory's times to 0; pmxcfs
@@ -12,7 +12,7 @@
 //! emulates that: a lock directory whose mtime is more than 120 s old is stale and removed.
 
 use std::cell::Cell;
-use std::fs::{self, File, FileTimes, OpenOptions};
+use std::fs::{self, File, FileTimes, OpenOptions, TryLockError};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -20,8 +20,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::config::Paths;
 use crate::error::{Error, Result};
+use crate::sys::paths::Paths;
 
 /// pmxcfs forgets a lock this long after it was created or last refreshed.
 pub const CLUSTER_LOCK_EXPIRY: Duration = Duration::from_secs(120);
@@ -550,6 +550,21 @@ impl StorageLock {
 
     pub fn cluster_path(&self) -> Option<&Path> {
         self.cluster.as_ref().map(ClusterLock::path)
+    }
+}
+
+/// Whether nobody holds the flock (a missing file or directory counts as free).
+pub fn lock_is_free(path: &Path) -> Result<bool> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(Error::io("open config lock", path, e)),
+    };
+    match file.try_lock() {
+        // Dropping the file releases the lock at once.
+        Ok(()) => Ok(true),
+        Err(TryLockError::WouldBlock) => Ok(false),
+        Err(TryLockError::Error(e)) => Err(Error::io("probe config lock", path, e)),
     }
 }
 

@@ -1,22 +1,24 @@
 //! The live `Backends`: HTTP clients built from the configuration on first use — one Proxmox VE
 //! client, and one ONTAP client per distinct ONTAP login (storages of one cluster share it).
+//! Commands get them with the config through `connect`; the hooks through `live`.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::config::{Config, OntapConfig};
+use crate::config::Config;
 use crate::error::Result;
 use crate::http::TlsMode;
-use crate::ontap::{Ontap, OntapClient};
+use crate::ontap::{self, Ontap, OntapClient};
 use crate::pve::{Pve, PveClient};
 
-use super::Backends;
+use crate::ops::Backends;
 
 /// Clients for the configured endpoints, created lazily (a hook phase with no action connects nowhere).
 pub struct Live {
     config: Config,
     pve: Mutex<Option<Arc<PveClient>>>,
     /// One client per distinct ONTAP login (endpoint, TLS, user and password).
-    ontap: Mutex<Vec<(OntapConfig, Arc<OntapClient>)>>,
+    ontap: Mutex<Vec<(ontap::Connection, Arc<OntapClient>)>>,
 }
 
 impl Live {
@@ -29,6 +31,19 @@ impl Live {
             ontap: Mutex::new(Vec::new()),
         })
     }
+}
+
+/// The live `Backends` the hooks use for a config (connected lazily).
+pub(super) fn live(config: &Config) -> Result<Arc<dyn Backends>> {
+    Ok(Arc::new(Live::new(config)?))
+}
+
+/// Load the config (the command line's search order) and build the live API clients for it.
+pub(super) fn connect(config_file: Option<&Path>) -> Result<(Config, Box<dyn Backends>)> {
+    let config = Config::load(config_file)?;
+    log::debug!("using config {}", config.file.display());
+    let backends = Box::new(Live::new(&config)?);
+    Ok((config, backends))
 }
 
 fn warn_if_insecure(tls: &TlsMode, what: &str, base_url: &str) {
@@ -57,7 +72,7 @@ impl Backends for Live {
     fn ontap(&self, storage: &str) -> Result<Arc<dyn Ontap>> {
         let config = self.config.ontap_for(storage)?;
         // Storages share a client only when everything about the login is the same.
-        let same = |c: &OntapConfig| {
+        let same = |c: &ontap::Connection| {
             c.endpoint == config.endpoint && c.user == config.user && c.password == config.password
         };
         let mut clients = self.ontap.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,0 +1,63 @@
+//! The job runner: ends every job whose time has come, in the order they end, by executing its
+//! `Action` through the resource modules (snapshots, volumes, file clone, CLI), then forgets old jobs.
+
+use std::time::Instant;
+
+use super::errors::ApiError;
+use super::job::{Action, Outcome};
+use super::state::OntapState;
+use super::{cli, clone, snapshots, volumes};
+
+/// Execute what a job does when it ends successfully.
+fn apply(action: Action, state: &mut OntapState) -> Result<(), ApiError> {
+    match action {
+        Action::Noop => Ok(()),
+        Action::CreateSnapshot(s) => snapshots::apply_create(state, s),
+        Action::ModifySnapshot(c) => snapshots::apply_modify(state, c),
+        Action::DeleteSnapshot { volume, snapshot } => {
+            snapshots::apply_delete(state, &volume, &snapshot)
+        }
+        Action::CreateClone(c) => volumes::apply_create_clone(state, c),
+        Action::ModifyVolume(c) => volumes::apply_modify(state, c),
+        Action::Restore {
+            volume,
+            snapshot,
+            force,
+        } => volumes::apply_restore(state, &volume, &snapshot, force),
+        Action::DeleteVolume { volume, force } => volumes::apply_delete(state, &volume, force),
+        Action::FileClone(c) => clone::apply(state, c),
+        Action::PurgeRecovery { svm, name } => cli::apply_purge(state, &svm, &name),
+    }
+}
+
+impl OntapState {
+    /// End every job whose time has come (in the order they end), then forget old ones.
+    /// `handle` does this on every request; call it before reading the state from outside
+    /// (e.g. a state dump) to see the effects of jobs that ended since the last request.
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        loop {
+            let due = self
+                .jobs
+                .iter()
+                .enumerate()
+                .filter(|(_, j)| j.outcome.is_none() && j.ends_at <= now)
+                .min_by_key(|(_, j)| j.ends_at)
+                .map(|(i, _)| i);
+            let Some(i) = due else { break };
+            let action = std::mem::replace(&mut self.jobs[i].action, Action::Noop);
+            let result = match self.jobs[i].fault.clone() {
+                Some(f) => Err(ApiError::new(400, f.code, f.message)),
+                None => apply(action, self),
+            };
+            let job = &mut self.jobs[i];
+            job.outcome = Some(Outcome {
+                error: result.err(),
+                ended: job.ends_at,
+            });
+        }
+        let keep = self.job_retention;
+        self.jobs
+            .retain(|j| j.outcome.as_ref().is_none_or(|o| o.ended + keep > now));
+    }
+}

@@ -1,0 +1,114 @@
+//! Child processes: commands run with a clean environment and a time bound, detached children
+//! that outlive the hook that started them, and liveness checks of other processes by pid.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// The only PATH the Proxmox commands get (vzdump hooks run with no environment at all).
+pub const SAFE_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+/// Start `exe args...` (as `arg0`) in its own process group with no terminal, cwd `/` and a clean
+/// environment; the caller does not wait for it. `what` names it in errors.
+pub fn spawn_detached(exe: &Path, arg0: &str, args: &[String], what: &str) -> Result<u32> {
+    let child = Command::new(exe)
+        .arg0(arg0)
+        .args(args)
+        .env_clear()
+        .env("PATH", SAFE_PATH)
+        .env("LC_ALL", "C")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Error::io(what, exe, e))?;
+    Ok(child.id())
+}
+
+/// Run `command args...` with a clean environment (PATH = `SAFE_PATH`), bounded by `timeout`;
+/// returns its stdout, or an error carrying its stderr (else stdout) when it fails.
+pub fn run_bounded(command: &Path, args: &[&str], timeout: Duration) -> Result<String> {
+    let shown = format!("{} {}", command.display(), args.join(" "));
+    let mut child = Command::new(command)
+        .args(args)
+        .env_clear()
+        .env("PATH", SAFE_PATH)
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io("run", command, e))?;
+    let readers = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ]
+    .map(|pipe| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::Timeout {
+                    what: format!("'{shown}'"),
+                    waited: started.elapsed(),
+                });
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(Error::io("wait for", command, e)),
+        }
+    };
+    let [out, err] = readers.map(|r| r.join().unwrap_or_default());
+    if status.success() {
+        Ok(out)
+    } else {
+        let detail = if err.trim().is_empty() { out } else { err };
+        Err(Error::Refused(format!(
+            "'{shown}' exited with {status}: {}",
+            detail.trim()
+        )))
+    }
+}
+
+/// Start time (clock ticks since boot) of a process, from `/proc/<pid>/stat` field 22.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    stat_fields(pid)?.get(19)?.parse().ok()
+}
+
+/// Whether the process with this pid and start time still runs (a zombie has ended).
+pub fn process_alive(pid: u32, start_time: u64) -> bool {
+    stat_fields(pid).is_some_and(|f| {
+        f.first().map(String::as_str) != Some("Z")
+            && f.get(19).and_then(|s| s.parse().ok()) == Some(start_time)
+    })
+}
+
+/// Fields 3… of `/proc/<pid>/stat`.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
