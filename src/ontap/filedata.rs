@@ -2,9 +2,10 @@
 //! a `multipart/form-data` part `data`), read it back (`GET` with `byte_offset`/`length` and
 //! `Accept: multipart/form-data`), and create a directory (`POST` with `{"type":"directory"}`).
 //!
-//! Why delete-then-create for a rewrite: a `POST` with `overwrite=true` writes at `byte_offset`
-//! (default -1, append) and leaves longer old content in place, so a shorter new file would keep
-//! the old tail. Deleting first makes the file exactly the new bytes.
+//! A write is one `POST ?overwrite=true&byte_offset=0`: it creates the file or writes over its
+//! start. A longer old file keeps its tail, so what is written must say where it ends (the
+//! configuration files are one JSON value; their reader stops after it). One request, and a lost
+//! answer leaves either the old or the new bytes in front, never a missing file.
 
 use serde_json::json;
 
@@ -63,7 +64,8 @@ impl OntapClient {
         Ok(())
     }
 
-    /// Replace a file with `data` (at most 1 MB), creating its directories when missing.
+    /// Write `data` (at most 1 MB) from the start of a file, creating it (and its directories
+    /// when missing).
     pub(super) fn put_file_data(&self, volume_uuid: &str, path: &str, data: &[u8]) -> Result<()> {
         if data.len() > MAX_IO {
             return Err(Error::Refused(format!(
@@ -72,14 +74,6 @@ impl OntapClient {
             )));
         }
         let target = Self::file_target(volume_uuid, path)?;
-        match self
-            .req
-            .send_raw("DELETE", &target, "application/json", None)
-        {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(e),
-        }
         let form = multipart::form(&[("data", data)]);
         let post = || {
             self.req.send_raw(

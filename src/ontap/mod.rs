@@ -210,7 +210,8 @@ pub trait Ontap: Send + Sync {
         let _ = (volume_uuid, path);
         not_implemented("list_dir")
     }
-    /// Replace a small file (at most 1 MB) with `data`, creating missing directories.
+    /// Write `data` (at most 1 MB) from the start of a file, creating it and missing directories;
+    /// a longer old file keeps its tail (readers must know where their data ends).
     fn write_file(&self, volume_uuid: &str, path: &str, data: &[u8]) -> Result<()> {
         let _ = (volume_uuid, path, data);
         not_implemented("write_file")

@@ -72,11 +72,25 @@ impl GuestRecord {
         out
     }
 
-    /// Parse a file read back; `what` names it in errors.
+    /// Parse a file read back; `what` names it in errors. Only the first JSON value counts: a
+    /// rewrite leaves the tail of a longer old file behind it.
     pub fn parse(bytes: &[u8], what: &str) -> Result<GuestRecord> {
-        let r: GuestRecord = serde_json::from_slice(bytes).map_err(|e| {
-            Error::Refused(format!("{what} is not a guest configuration file ({e})"))
-        })?;
+        let first = serde_json::Deserializer::from_slice(bytes)
+            .into_iter::<GuestRecord>()
+            .next();
+        let r = match first {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => {
+                return Err(Error::Refused(format!(
+                    "{what} is not a guest configuration file ({e})"
+                )))
+            }
+            None => {
+                return Err(Error::Refused(format!(
+                    "{what} is not a guest configuration file (it is empty)"
+                )))
+            }
+        };
         if r.format != FORMAT {
             return Err(Error::Refused(format!(
                 "{what} has format '{}', this version reads '{FORMAT}'",
@@ -115,50 +129,83 @@ pub enum Record {
     Nothing,
 }
 
-/// Write each guest's configuration into the volume of `r` (one request per guest, up to eight
-/// at once; missing directories are made on the way). A file that cannot be written does not
-/// stop the snapshot: the returned notes name it.
-pub fn write_all(
-    r: &crate::ops::resolve::Resolved,
-    guests: &[(Guest, GuestConfig)],
-) -> Vec<String> {
-    let mut notes = Vec::new();
+/// What `write_all` did.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// Volume-relative paths of files that did not exist before (removed again on failure).
+    pub new: Vec<String>,
+    /// One line per guest whose file could not be written.
+    pub failed: Vec<String>,
+}
+
+/// Write each guest's configuration into the volume of `r`: one listing of the directory (to
+/// know which files are new), then one write per guest, up to eight at once (missing
+/// directories are made on the way).
+pub fn write_all(r: &crate::ops::resolve::Resolved, guests: &[(Guest, GuestConfig)]) -> Written {
+    let mut out = Written::default();
+    if guests.is_empty() {
+        return out;
+    }
+    let dir = r.volume_path(DIR);
+    let existing: Vec<String> = match r.ontap.list_dir(&r.volume.uuid, &dir) {
+        Ok(files) => files.into_iter().map(|f| f.name).collect(),
+        Err(e) if matches!(e.root(), Error::NotFound { .. }) => Vec::new(),
+        Err(e) => {
+            out.failed.push(format!("list '{dir}': {e}"));
+            return out;
+        }
+    };
     for chunk in guests.chunks(8) {
-        let results: Vec<(u32, Result<()>)> = std::thread::scope(|s| {
+        let results: Vec<(u32, String, Result<()>)> = std::thread::scope(|s| {
             let handles: Vec<_> = chunk
                 .iter()
                 .map(|(g, c)| {
                     let bytes = GuestRecord::new(g, c).to_bytes();
                     let path = r.volume_path(&export_path(g.vmid));
+                    let p = path.clone();
                     (
                         g.vmid,
-                        s.spawn(move || r.ontap.write_file(&r.volume.uuid, &path, &bytes)),
+                        path,
+                        s.spawn(move || r.ontap.write_file(&r.volume.uuid, &p, &bytes)),
                     )
                 })
                 .collect();
             handles
                 .into_iter()
-                .map(|(vmid, h)| {
+                .map(|(vmid, path, h)| {
                     let result = h.join().unwrap_or_else(|_| {
                         Err(Error::Refused(
                             "the write of a configuration panicked".into(),
                         ))
                     });
-                    (vmid, result)
+                    (vmid, path, result)
                 })
                 .collect()
         });
-        for (vmid, result) in results {
+        for (vmid, path, result) in results {
+            let name = path.rsplit('/').next().unwrap_or_default().to_string();
+            if !existing.contains(&name) {
+                // Also when the write failed: its answer may have been lost after the write.
+                out.new.push(path);
+            }
             if let Err(e) = result {
-                let note = format!(
-                    "the configuration of guest {vmid} was not recorded with the snapshot: {e}"
-                );
-                log::warn!("{note}");
-                notes.push(note);
+                out.failed.push(format!("guest {vmid}: {e}"));
             }
         }
     }
-    notes
+    out
+}
+
+/// Remove the files `write_all` made new (after a failure); what cannot be removed is logged.
+pub fn remove_new(r: &crate::ops::resolve::Resolved, written: &Written) {
+    for path in &written.new {
+        match r.ontap.delete_file(&r.volume.uuid, path) {
+            Err(e) if !matches!(e.root(), Error::NotFound { .. }) => {
+                log::warn!("could not remove '{path}' again: {e}");
+            }
+            _ => {}
+        }
+    }
 }
 
 /// `proxmox`-style config text (`key: value` lines, sorted as `qm config` prints them).
@@ -201,6 +248,10 @@ mod tests {
         let r = GuestRecord::new(&guest(), &config);
         let back = GuestRecord::parse(&r.to_bytes(), "file x").unwrap();
         assert_eq!(back, r);
+        // The tail of a longer old file after the value is ignored.
+        let mut longer = r.to_bytes();
+        longer.extend_from_slice(b"  \"old\": 1}\n}");
+        assert_eq!(GuestRecord::parse(&longer, "file x").unwrap(), r);
         assert!(!back.config.contains_key("digest"));
         assert_eq!(back.guest_type(), Some(GuestType::Qemu));
         assert_eq!(render(&back.config), "#line 1\n#line 2\nmemory: 2048\n");

@@ -368,6 +368,10 @@ impl Pve for PveClient {
         self.post_create_vm(node, vmid, config, wait)
     }
 
+    fn destroy_vm(&self, guest: &Guest, wait: Duration) -> Result<()> {
+        self.delete_vm(guest, wait)
+    }
+
     fn set_config(&self, guest: &Guest, set: &[(String, String)], delete: &[String]) -> Result<()> {
         self.put_config(guest, set, delete)
     }

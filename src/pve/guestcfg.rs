@@ -1,5 +1,6 @@
 //! Guest creation and config changes: `POST /nodes/{node}/qemu` (a new VM on existing volumes,
-//! waited for as a task) and `PUT .../config` (set and delete keys, synchronous).
+//! waited for as a task), `DELETE /nodes/{node}/qemu/{vmid}` and `PUT .../config` (set and
+//! delete keys, synchronous).
 
 use std::time::Duration;
 
@@ -29,6 +30,14 @@ impl PveClient {
             &[],
             Some(&form),
         )?;
+        let upid = tasks::upid_from(&data)?;
+        self.wait_task(&upid, wait)
+    }
+
+    /// `DELETE /nodes/{node}/qemu/{vmid}`; waits for the `qmdestroy` task.
+    pub(super) fn delete_vm(&self, guest: &Guest, wait: Duration) -> Result<()> {
+        let path = format!("/nodes/{}/qemu/{}", percent_encode(&guest.node), guest.vmid);
+        let data = self.call("DELETE", &path, &[], None)?;
         let upid = tasks::upid_from(&data)?;
         self.wait_task(&upid, wait)
     }

@@ -189,6 +189,11 @@ pub trait Pve: Send + Sync {
         let _ = (node, config, wait);
         not_implemented("create_vm", &vmid.to_string())
     }
+    /// `DELETE /nodes/{node}/qemu/{vmid}`: remove a stopped VM; waits for the destroy task.
+    fn destroy_vm(&self, guest: &Guest, wait: Duration) -> Result<()> {
+        let _ = wait;
+        not_implemented("destroy_vm", &guest.vmid.to_string())
+    }
     /// `PUT .../config`: set keys and delete keys.
     fn set_config(&self, guest: &Guest, set: &[(String, String)], delete: &[String]) -> Result<()> {
         let _ = (set, delete);

@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+mod recover;
+
 const TOOL: &str = env!("CARGO_BIN_EXE_pve-ontap-snapshot");
 const RUNS: usize = 25;
 
@@ -28,6 +30,7 @@ fn main() {
     thousand_snapshots(&mut report);
     concurrent_hooks(&mut report);
     end_to_end(&mut report);
+    recover::recovery(&mut report);
 
     let table = report.markdown();
     println!("{table}");

@@ -55,7 +55,14 @@ fn measure(env: &Env, report: &mut Report, what: &str, args: &[&str]) -> Duratio
 pub(super) fn recovery(report: &mut Report) {
     let env = Env::new(scenario(), 20, true, "");
     next_second();
-    let (_, out) = env.run(&["--output", "json", "storage", "create", "--storage", "ONTAP01"]);
+    let (_, out) = env.run(&[
+        "--output",
+        "json",
+        "storage",
+        "create",
+        "--storage",
+        "ONTAP01",
+    ]);
     let snap = serde_json::from_str::<Value>(&out)
         .ok()
         .and_then(|v| v["name"].as_str().map(str::to_string))
@@ -76,13 +83,31 @@ pub(super) fn recovery(report: &mut Report) {
         &env,
         report,
         "vm clone --snapshot <volume snapshot> (1 disk, new VMID)",
-        &["vm", "clone", "--vm", "501", "--snapshot", &snap, "--new-vmid", "701"],
+        &[
+            "vm",
+            "clone",
+            "--vm",
+            "501",
+            "--snapshot",
+            &snap,
+            "--new-vmid",
+            "701",
+        ],
     );
     measure(
         &env,
         report,
         "vm clone --snapshot <volume snapshot> (16 disks, new VMID)",
-        &["vm", "clone", "--vm", "516", "--snapshot", &snap, "--new-vmid", "716"],
+        &[
+            "vm",
+            "clone",
+            "--vm",
+            "516",
+            "--snapshot",
+            &snap,
+            "--new-vmid",
+            "716",
+        ],
     );
     measure(
         &env,
@@ -90,5 +115,10 @@ pub(super) fn recovery(report: &mut Report) {
         "vm show-config --snapshot <volume snapshot>",
         &["vm", "show-config", "--vm", "516", "--snapshot", &snap],
     );
-    measure(&env, report, "vm list (volume snapshots, no contents)", &["vm", "list", "--vm", "516"]);
+    measure(
+        &env,
+        report,
+        "vm list (volume snapshots, no contents)",
+        &["vm", "list", "--vm", "516"],
+    );
 }

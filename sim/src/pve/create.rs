@@ -226,3 +226,46 @@ pub(crate) fn post(
     );
     Ok(serde_json::json!(upid).into())
 }
+
+/// `DELETE /nodes/{node}/qemu/{vmid}` (qemu-server `destroy_vm`): refused for a running or
+/// locked VM (`VM <vmid> is running - destroy failed`, `VM is locked (<lock>)`) or one with
+/// `protection` (`can't remove VM <vmid> - protection mode enabled`); else a `qmdestroy` task
+/// removes the config. The volumes stay (the simulated Proxmox cannot delete ONTAP files; the
+/// tool deletes its own).
+pub(crate) fn destroy(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
+    call.params.check(&[
+        NODE,
+        VMID,
+        opt("skiplock", Kind::Bool),
+        opt("purge", Kind::Bool),
+        opt("destroy-unreferenced-disks", Kind::Bool),
+    ])?;
+    let guest = super::find::find_guest(state, call)?;
+    let vmid = guest.vmid;
+    if !call.params.flag("skiplock") {
+        guest.check_lock().map_err(PveError::die)?;
+    }
+    if guest.is_running() {
+        return Err(PveError::die(format!(
+            "VM {vmid} is running - destroy failed"
+        )));
+    }
+    if guest.config.get("protection").map(String::as_str) == Some("1") {
+        return Err(PveError::die(format!(
+            "can't remove VM {vmid} - protection mode enabled"
+        )));
+    }
+    let node = guest.node.clone();
+    let upid = state.start_task(
+        call,
+        NewTask {
+            node: &node,
+            task_type: "qmdestroy",
+            id: vmid.to_string(),
+            action: Action::Destroy { vmid },
+            duration: Duration::from_millis(state.timing.task_ms),
+            first_log_line: format!("destroy VM {vmid}"),
+        },
+    );
+    Ok(serde_json::json!(upid).into())
+}

@@ -113,6 +113,9 @@ fn route(method: &str, segments: &[&str]) -> Option<Route> {
             });
             r
         }
+        ("DELETE", ["nodes", node, kind @ "qemu", vmid]) => {
+            guest_route(create::destroy, node, kind, vmid)
+        }
         ("POST", ["nodes", node, "qemu"]) => {
             let mut r = Route::nfs(create::post).with("node", node);
             r.guest_type = Some(GuestType::Qemu);

@@ -18,6 +18,10 @@ pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<Stri
             config,
             missing_volume,
         } => create_finish(state, *vmid, config, missing_volume.as_deref()),
+        Action::Destroy { vmid } => {
+            state.guests.remove(vmid);
+            Ok(vec![format!("destroyed VM {vmid}")])
+        }
         Action::Hibernate {
             vmid,
             skiplock,
@@ -44,7 +48,8 @@ pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<Stri
                 | Action::CtResume { vmid } => *vmid,
                 Action::Config { vmid, .. }
                 | Action::Hibernate { vmid, .. }
-                | Action::Create { vmid, .. } => *vmid,
+                | Action::Create { vmid, .. }
+                | Action::Destroy { vmid } => *vmid,
             };
             let pid = state.alloc_pid();
             let guest = guest_mut(state, vmid)?;

@@ -72,6 +72,8 @@ pub(crate) enum Action {
         config: std::collections::BTreeMap<String, String>,
         missing_volume: Option<String>,
     },
+    /// `qmdestroy`: remove the VM's config.
+    Destroy { vmid: u32 },
     /// `qmstart` / `vzstart` (also a resume of a hibernated VM).
     Start { vmid: u32, skiplock: bool },
     /// `qmstop` / `vzstop`: hard stop.

@@ -1,7 +1,7 @@
 //! `storage create`: one ONTAP snapshot of the storage's volume, optionally with the running QEMU
 //! guests on the storage fs-frozen through their agents for exactly the snapshot call.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::manifest::{self, Record};
 use crate::ops::quiesce;
 use crate::ops::resolve::resolve;
@@ -56,11 +56,27 @@ pub(super) fn create(
         })
         .map(|g| (g.guest.clone(), g.config.clone()))
         .collect();
-    if !recorded.is_empty() {
-        notes.extend(manifest::write_all(&r, &recorded));
+    let written = manifest::write_all(&r, &recorded);
+    match record {
+        // Asked for on the command line: no snapshot without the configurations.
+        Record::All if !written.failed.is_empty() => {
+            manifest::remove_new(&r, &written);
+            return Err(Error::Refused(format!(
+                "could not record the configurations of the guests on storage '{storage}' in \
+                 the volume ({}); no snapshot was taken ('--no-configs' takes it without them)",
+                written.failed.join("; ")
+            )));
+        }
+        _ => notes.extend(written.failed.iter().map(|f| {
+            let note = format!("configuration not recorded with the snapshot: {f}");
+            log::warn!("{note}");
+            note
+        })),
     }
     if !opts.freeze {
-        let snap = take_snapshot(&r, &comment, label, opts.expiry)?;
+        let snap = take_snapshot(&r, &comment, label, opts.expiry).inspect_err(|_| {
+            manifest::remove_new(&r, &written);
+        })?;
         let mut out = row(&r, &snap, Vec::new());
         out.notes = notes;
         return Ok(out);
@@ -85,7 +101,8 @@ pub(super) fn create(
     }
     let snap = if to_freeze.is_empty() {
         notes.push("no running guest with an agent on this storage: nothing was frozen".into());
-        take_snapshot(&r, &comment, label, opts.expiry)?
+        take_snapshot(&r, &comment, label, opts.expiry)
+            .inspect_err(|_| manifest::remove_new(&r, &written))?
     } else {
         let guests: Vec<_> = to_freeze.iter().map(|g| g.guest.clone()).collect();
         let labels: Vec<_> = to_freeze.iter().map(|g| g.label()).collect();
@@ -95,7 +112,8 @@ pub(super) fn create(
         );
         let frozen = quiesce::with_frozen_report(pve.as_ref(), &guests, || {
             take_snapshot(&r, &comment, label, opts.expiry)
-        })?;
+        })
+        .inspect_err(|_| manifest::remove_new(&r, &written))?;
         let mut done = Vec::new();
         for g in &to_freeze {
             match frozen

@@ -185,12 +185,8 @@ pub(crate) fn make_files(
     if failed.is_empty() {
         return Ok(());
     }
-    let made: Vec<&Copy<'_>> = copies
-        .iter()
-        .zip(&results)
-        .filter(|(_, r)| r.is_ok())
-        .map(|(c, _)| c)
-        .collect();
+    // A clone whose answer was lost may have been made: every destination goes.
+    let made: Vec<&Copy<'_>> = copies.iter().collect();
     let left = remove_files(&made);
     remove_dirs(&made_dirs);
     Err(Error::Refused(format!(
@@ -204,13 +200,20 @@ pub(crate) fn make_files(
     )))
 }
 
-/// Delete files this run made; returns those that stayed.
+/// Delete files this run made or may have made (one that is not there is fine); returns those
+/// that stayed.
 pub(crate) fn remove_files(made: &[&Copy<'_>]) -> Vec<String> {
     each(made, |c| {
-        c.store
+        match c
+            .store
             .ontap
             .delete_file(&c.store.volume.uuid, &c.destination)
-            .map_err(|e| format!("{} ({e})", c.volid))
+        {
+            Err(e) if !matches!(e.root(), Error::NotFound { .. }) => {
+                Err(format!("{} ({e})", c.volid))
+            }
+            _ => Ok(()),
+        }
     })
     .into_iter()
     .filter_map(|r| r.err())
@@ -363,6 +366,16 @@ pub(crate) fn run(
     let what = format!("clone of guest {vmid} from snapshot '{name}' to new guest {new_vmid}");
     make_files(&copies, &missing_dirs, &what)?;
     if let Err(e) = pve.create_vm(&node, new_vmid, &built.config, TASK_WAIT) {
+        // A lost answer may hide a VM Proxmox made after all: this run made it, so it goes.
+        let vm = match pve.guests() {
+            Ok(all) => all.into_iter().find(|g| g.vmid == new_vmid),
+            Err(_) => None,
+        };
+        let vm_note = match vm.map(|g| pve.destroy_vm(&g, TASK_WAIT)) {
+            Some(Err(d)) => format!("; VM {new_vmid} was made and could not be removed: {d}"),
+            Some(Ok(())) => format!("; VM {new_vmid} was removed again"),
+            None => String::new(),
+        };
         let made: Vec<&Copy<'_>> = copies.iter().collect();
         let left = remove_files(&made);
         let dirs: Vec<(&Resolved, String)> = missing_dirs
@@ -378,7 +391,7 @@ pub(crate) fn run(
         return Err(Error::Step {
             step: format!(
                 "{what}: create VM {new_vmid} on node '{node}' through the Proxmox API (the \
-                 cloned files were removed{})",
+                 cloned files were removed{}{vm_note})",
                 if left.is_empty() {
                     String::new()
                 } else {

@@ -198,7 +198,9 @@ fn keep_all(steps: &[Step<'_>], vmid: u32) -> Result<()> {
     if failed.is_empty() {
         return Ok(());
     }
-    let leftovers = remove_kept(steps, &results);
+    // A clone whose answer was lost may have been made: every keep file goes.
+    let all: Vec<Result<()>> = steps.iter().map(|_| Ok(())).collect();
+    let leftovers = remove_kept(steps, &all);
     Err(Error::Refused(format!(
         "keeping the current disks of guest {vmid} as a '{PRE_RESTORE}' set failed for {}; \
          nothing was restored{}",
@@ -207,7 +209,8 @@ fn keep_all(steps: &[Step<'_>], vmid: u32) -> Result<()> {
     )))
 }
 
-/// Delete the keep files of the steps whose keep clone succeeded; returns those left behind.
+/// Delete the keep files of the steps whose keep clone may have been made (a file that is not
+/// there is fine); returns those left behind.
 fn remove_kept(steps: &[Step<'_>], made: &[Result<()>]) -> Vec<String> {
     let doomed: Vec<&Step<'_>> = steps
         .iter()
@@ -216,11 +219,12 @@ fn remove_kept(steps: &[Step<'_>], made: &[Result<()>]) -> Vec<String> {
         .map(|(s, _)| s)
         .collect();
     let results = each(&doomed, |s| match &s.keep {
-        Some(keep) => s
-            .store
-            .ontap
-            .delete_file(&s.store.volume.uuid, keep)
-            .map_err(|e| format!("{keep} on storage '{}' ({e})", s.pair.disk.storage)),
+        Some(keep) => match s.store.ontap.delete_file(&s.store.volume.uuid, keep) {
+            Err(e) if !matches!(e.root(), Error::NotFound { .. }) => {
+                Err(format!("{keep} on storage '{}' ({e})", s.pair.disk.storage))
+            }
+            _ => Ok(()),
+        },
         None => Ok(()),
     });
     results.into_iter().filter_map(|r| r.err()).collect()
