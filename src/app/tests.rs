@@ -268,8 +268,8 @@ fn snapshot_notes_render_as_note_lines() {
 
 // ---- the interactive confirmation of a storage restore ----
 
-fn fake_with_snapshots() -> (crate::ops::storage::fake::Fake, Vec<String>) {
-    let f = crate::ops::storage::fake::Fake::new();
+fn fake_with_snapshots() -> (crate::testing::double::Double, Vec<String>) {
+    let f = crate::testing::double::Double::new();
     for vmid in [100, 101, 104, 200] {
         f.set_guest_status(vmid, "stopped");
     }

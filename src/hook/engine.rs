@@ -343,7 +343,7 @@ pub fn bounded(
             let r = panic::catch_unwind(AssertUnwindSafe(work));
             let _ = tx.send(r);
         })
-        .map_err(|e| Error::Refused(format!("could not start {what}: {e}")))?;
+        .map_err(|e| Error::Internal(format!("could not start {what}: {e}")))?;
     match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
         Ok(Ok(r)) => r,
         Ok(Err(panic)) => {
@@ -352,7 +352,9 @@ pub fn bounded(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Err(Error::Refused(format!("{what} failed unexpectedly: {msg}")))
+            Err(Error::Internal(format!(
+                "{what} failed unexpectedly: {msg}"
+            )))
         }
         Err(mpsc::RecvTimeoutError::Timeout) => {
             for line in ops.rescue() {
@@ -367,7 +369,7 @@ pub fn bounded(
             })
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => {
-            Err(Error::Refused(format!("{what} ended without a result")))
+            Err(Error::Internal(format!("{what} ended without a result")))
         }
     }
 }

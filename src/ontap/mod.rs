@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub mod client;
 mod connection;
@@ -118,81 +118,36 @@ pub struct FileInfo {
 /// finished result; transient answers (volume busy, EBUSY, a dropped GET) are retried inside.
 pub trait Ontap: Send + Sync {
     /// `GET /api/cluster?fields=version`; `Ok(None)` when the account may not read it (403).
-    fn version(&self) -> Result<Option<OntapVersion>> {
-        not_implemented("version")
-    }
+    fn version(&self) -> Result<Option<OntapVersion>>;
     /// The SVM owning the data LIF with this IP (`/api/network/ip/interfaces?ip.address=`).
     /// `Ok(None)`: no such LIF. `Err` with HTTP 403 inside: the account may not look (caller falls back).
-    fn svm_by_lif(&self, ip: &str) -> Result<Option<Svm>> {
-        let _ = ip;
-        not_implemented("svm_by_lif")
-    }
+    fn svm_by_lif(&self, ip: &str) -> Result<Option<Svm>>;
     /// Volumes matching the filters (field=value pairs as ONTAP query filters), full `Volume` fields.
-    fn volumes(&self, filters: &[(&str, &str)]) -> Result<Vec<Volume>> {
-        let _ = filters;
-        not_implemented("volumes")
-    }
+    fn volumes(&self, filters: &[(&str, &str)]) -> Result<Vec<Volume>>;
     /// One volume by uuid.
-    fn volume(&self, uuid: &str) -> Result<Volume> {
-        let _ = uuid;
-        not_implemented("volume")
-    }
+    fn volume(&self, uuid: &str) -> Result<Volume>;
     /// Every snapshot of a volume (all pages).
-    fn snapshots(&self, volume_uuid: &str) -> Result<Vec<Snapshot>> {
-        let _ = volume_uuid;
-        not_implemented("snapshots")
-    }
+    fn snapshots(&self, volume_uuid: &str) -> Result<Vec<Snapshot>>;
     /// One snapshot by name; `Error::NotFound` when the volume has none of that name.
-    fn snapshot(&self, volume_uuid: &str, name: &str) -> Result<Snapshot> {
-        self.snapshots(volume_uuid)?
-            .into_iter()
-            .find(|s| s.name == name)
-            .ok_or_else(|| Error::NotFound {
-                what: format!("snapshot '{name}' of ONTAP volume {volume_uuid}"),
-            })
-    }
+    fn snapshot(&self, volume_uuid: &str, name: &str) -> Result<Snapshot>;
     /// Create a snapshot, wait for the job, and return it as ONTAP now reports it.
-    fn create_snapshot(&self, volume_uuid: &str, snapshot: &NewSnapshot) -> Result<Snapshot> {
-        let _ = (volume_uuid, snapshot);
-        not_implemented("create_snapshot")
-    }
+    fn create_snapshot(&self, volume_uuid: &str, snapshot: &NewSnapshot) -> Result<Snapshot>;
     /// Delete a snapshot by uuid and wait for the job.
-    fn delete_snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<()> {
-        let _ = (volume_uuid, snapshot_uuid);
-        not_implemented("delete_snapshot")
-    }
+    fn delete_snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<()>;
     /// Volume SnapRestore (`PATCH ?restore_to.snapshot.name=`) and wait for the job.
-    fn restore_volume(&self, volume_uuid: &str, snapshot_name: &str) -> Result<()> {
-        let _ = (volume_uuid, snapshot_name);
-        not_implemented("restore_volume")
-    }
+    fn restore_volume(&self, volume_uuid: &str, snapshot_name: &str) -> Result<()>;
     /// Create a FlexClone volume, wait for the job, return the new volume.
-    fn create_flexclone(&self, clone: &NewFlexClone) -> Result<Volume> {
-        let _ = clone;
-        not_implemented("create_flexclone")
-    }
+    fn create_flexclone(&self, clone: &NewFlexClone) -> Result<Volume>;
     /// `PATCH nas.export_policy.name`.
-    fn set_export_policy(&self, volume_uuid: &str, policy: &str) -> Result<()> {
-        let _ = (volume_uuid, policy);
-        not_implemented("set_export_policy")
-    }
+    fn set_export_policy(&self, volume_uuid: &str, policy: &str) -> Result<()>;
     /// Unjunction (`PATCH nas.path = ""`).
-    fn unmount_volume(&self, volume_uuid: &str) -> Result<()> {
-        let _ = volume_uuid;
-        not_implemented("unmount_volume")
-    }
+    fn unmount_volume(&self, volume_uuid: &str) -> Result<()>;
     /// `DELETE /storage/volumes/{uuid}` (with `force=true` to skip the recovery queue on 9.12+ when asked).
-    fn delete_volume(&self, volume_uuid: &str, force: bool) -> Result<()> {
-        let _ = (volume_uuid, force);
-        not_implemented("delete_volume")
-    }
+    fn delete_volume(&self, volume_uuid: &str, force: bool) -> Result<()>;
     /// Purge a deleted volume from its SVM's volume recovery queue (needed below ONTAP 9.12, where
     /// `delete_volume` cannot pass `force`). `Ok(true)` when purged, `Ok(false)` when this client
-    /// does not offer it (the default): the caller then tells the user how to do it.
-    fn purge_recovery_queue(&self, svm: &str, volume_name: &str) -> Result<bool> {
-        let _ = (svm, volume_name);
-        Ok(false)
-    }
+    /// does not offer it: the caller then tells the user how to do it.
+    fn purge_recovery_queue(&self, svm: &str, volume_name: &str) -> Result<bool>;
     /// File clone inside one volume (paths relative to the volume root; a source may be under
     /// `.snapshot/<name>/`), waiting for the job.
     fn clone_file(
@@ -201,42 +156,18 @@ pub trait Ontap: Send + Sync {
         source: &str,
         destination: &str,
         overwrite: bool,
-    ) -> Result<()> {
-        let _ = (volume, source, destination, overwrite);
-        not_implemented("clone_file")
-    }
+    ) -> Result<()>;
     /// Directory listing (relative path, "" for the volume root); `Error::NotFound` when missing.
-    fn list_dir(&self, volume_uuid: &str, path: &str) -> Result<Vec<FileInfo>> {
-        let _ = (volume_uuid, path);
-        not_implemented("list_dir")
-    }
+    fn list_dir(&self, volume_uuid: &str, path: &str) -> Result<Vec<FileInfo>>;
+    /// Delete one file (relative path).
+    fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()>;
     /// Write `data` (at most 1 MB) from the start of a file, creating it and missing directories;
     /// a longer old file keeps its tail (readers must know where their data ends).
-    fn write_file(&self, volume_uuid: &str, path: &str, data: &[u8]) -> Result<()> {
-        let _ = (volume_uuid, path, data);
-        not_implemented("write_file")
-    }
+    fn write_file(&self, volume_uuid: &str, path: &str, data: &[u8]) -> Result<()>;
     /// Read a whole file of at most `max` bytes; `Error::NotFound` when it does not exist.
-    fn read_file(&self, volume_uuid: &str, path: &str, max: usize) -> Result<Vec<u8>> {
-        let _ = (volume_uuid, path, max);
-        not_implemented("read_file")
-    }
+    fn read_file(&self, volume_uuid: &str, path: &str, max: usize) -> Result<Vec<u8>>;
     /// Create a directory (and missing parents); an existing one is fine.
-    fn create_directory(&self, volume_uuid: &str, path: &str) -> Result<()> {
-        let _ = (volume_uuid, path);
-        not_implemented("create_directory")
-    }
-    /// Delete one file (relative path).
-    fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()> {
-        let _ = (volume_uuid, path);
-        not_implemented("delete_file")
-    }
-}
-
-fn not_implemented<T>(call: &str) -> Result<T> {
-    Err(Error::Refused(format!(
-        "ONTAP call {call} is not implemented by this client"
-    )))
+    fn create_directory(&self, volume_uuid: &str, path: &str) -> Result<()>;
 }
 
 #[cfg(test)]

@@ -459,13 +459,16 @@ mod tests {
         assert_eq!(requester(60).return_timeout(soon), 1);
     }
 
+    /// (method, target, headers) of one request.
+    type Sent = (String, String, Vec<(String, String)>);
+
     /// An `Exchange` that answers from a script and records every request.
     #[derive(Debug)]
     struct Script {
         endpoint: Endpoint,
         answers: Mutex<std::collections::VecDeque<Result<Response>>>,
-        /// (method, target, headers) of every request, in order.
-        seen: Mutex<Vec<(String, String, Vec<(String, String)>)>>,
+        /// Every request, in order.
+        seen: Mutex<Vec<Sent>>,
     }
 
     impl Exchange for Script {

@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::ontap::Ontap;
 use crate::pve::Pve;
 
+pub mod clock;
 pub mod disks;
 pub mod manifest;
 pub mod quiesce;

@@ -299,6 +299,15 @@ impl Pve for PveClient {
         Ok(guests)
     }
 
+    fn guest(&self, vmid: u32) -> Result<Guest> {
+        self.guests()?
+            .into_iter()
+            .find(|g| g.vmid == vmid)
+            .ok_or_else(|| Error::NotFound {
+                what: format!("guest {vmid}"),
+            })
+    }
+
     fn guest_config(&self, guest: &Guest) -> Result<GuestConfig> {
         let path = format!("{}/config", Self::guest_path(guest));
         let data = self.get(&path, &[("current", "1")])?;

@@ -213,8 +213,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Sleep to the start of the next wall-clock second: disk snapshot sets are named to the second, and
-/// a second `vm create` of the same guest within one second is refused (its destination exists).
+/// Sleep to the start of the next wall-clock second: snapshot names have one-second resolution, and
+/// a storage create whose name is taken waits for the next second (a wait the figures must not
+/// include); a disk set whose second is taken moves to a later one, so each run starts fresh.
 fn next_second() {
     let now = OffsetDateTime::now_utc();
     let into = Duration::from_nanos(u64::from(now.nanosecond()));

@@ -683,8 +683,8 @@ fn retention_keeps_the_newest_of_the_label_only() {
     // Disk snapshots: keep = 1 per label.
     let env = env_with_policy("[hook:102]\npost-stop = vm-snapshot\nkeep = 1\nlabel = stopped\n");
     for _ in 0..2 {
+        // Within one second, the second set takes the next free second: no waiting.
         hookscript(&env, 102, "post-stop").assert_ok();
-        std::thread::sleep(Duration::from_millis(1100)); // a new timestamp per set
     }
     let files = disk_snapshots(&env, "ONTAP01", 102);
     assert_eq!(files.len(), 1, "{files:?}");
@@ -694,6 +694,8 @@ fn retention_keeps_the_newest_of_the_label_only() {
 fn a_schedule_run_snapshots_and_prunes() {
     let env =
         env_with_policy("[schedule:hourly]\nstorages = ONTAP01, ONTAP02\nguests = 102\nkeep = 1\n");
+    // A second run within the same second names its storage snapshots after the next second
+    // (waiting for it) and its disk set after the next free second.
     for _ in 0..2 {
         let out = env.run(&["run", "hourly"]);
         out.assert_ok();
@@ -702,7 +704,6 @@ fn a_schedule_run_snapshots_and_prunes() {
             "{}",
             out.stderr
         );
-        std::thread::sleep(Duration::from_millis(1100)); // a new timestamp per run
     }
     assert_eq!(snapshots(&env, "ONTAP01", Some("hourly")).len(), 1);
     assert_eq!(snapshots(&env, "pve_vmstore2", Some("hourly")).len(), 1);

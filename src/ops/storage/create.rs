@@ -2,6 +2,7 @@
 //! guests on the storage fs-frozen through their agents for exactly the snapshot call.
 
 use crate::error::{Error, Result};
+use crate::ops::clock::Clock;
 use crate::ops::manifest::{self, Record};
 use crate::ops::quiesce;
 use crate::ops::resolve::resolve;
@@ -18,11 +19,13 @@ use super::{
 /// snapshot: the guest list and the config of each running QEMU guest; then the agent calls.
 ///
 /// With `record`, the configurations of the guests on the storage are written into the volume
-/// first (`ops::manifest`): the guest list, one config read per guest, one write per guest.
+/// first (`ops::manifest`): the guest list, one config read per guest, one listing, one write
+/// per recorded guest.
 pub(super) fn create(
     b: &dyn Backends,
     storage: &str,
     opts: &CreateOptions,
+    clock: &dyn Clock,
     record: Record,
 ) -> Result<SnapshotRow> {
     if let Some(label) = &opts.label {
@@ -35,7 +38,7 @@ pub(super) fn create(
     let mut notes = Vec::new();
 
     if !opts.freeze && record == Record::Nothing {
-        let snap = take_snapshot(&r, &comment, label, opts.expiry)?;
+        let snap = take_snapshot(&r, &comment, label, opts.expiry, clock)?;
         return Ok(row(&r, &snap, Vec::new()));
     }
 
@@ -74,7 +77,7 @@ pub(super) fn create(
         })),
     }
     if !opts.freeze {
-        let snap = take_snapshot(&r, &comment, label, opts.expiry).inspect_err(|_| {
+        let snap = take_snapshot(&r, &comment, label, opts.expiry, clock).inspect_err(|_| {
             manifest::remove_new(&r, &written);
         })?;
         let mut out = row(&r, &snap, Vec::new());
@@ -101,7 +104,7 @@ pub(super) fn create(
     }
     let snap = if to_freeze.is_empty() {
         notes.push("no running guest with an agent on this storage: nothing was frozen".into());
-        take_snapshot(&r, &comment, label, opts.expiry)
+        take_snapshot(&r, &comment, label, opts.expiry, clock)
             .inspect_err(|_| manifest::remove_new(&r, &written))?
     } else {
         let guests: Vec<_> = to_freeze.iter().map(|g| g.guest.clone()).collect();
@@ -111,7 +114,7 @@ pub(super) fn create(
             labels.join(", ")
         );
         let frozen = quiesce::with_frozen_report(pve.as_ref(), &guests, || {
-            take_snapshot(&r, &comment, label, opts.expiry)
+            take_snapshot(&r, &comment, label, opts.expiry, clock)
         })
         .inspect_err(|_| manifest::remove_new(&r, &written))?;
         let mut done = Vec::new();

@@ -12,6 +12,7 @@ use crate::model::names;
 use crate::model::retention::Retention;
 use crate::ontap::client::literal;
 use crate::ontap::{NewSnapshot, Snapshot, Volume};
+use crate::ops::clock::{Clock, SystemClock};
 use crate::ops::disks;
 use crate::ops::resolve::Resolved;
 use crate::ops::Backends;
@@ -23,8 +24,6 @@ mod list;
 mod mount;
 mod restore;
 
-#[cfg(test)]
-pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
 
@@ -167,7 +166,13 @@ pub struct PruneReport {
 }
 
 pub fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> Result<SnapshotRow> {
-    create::create(b, storage, opts, crate::ops::manifest::Record::Nothing)
+    create::create(
+        b,
+        storage,
+        opts,
+        &SystemClock,
+        crate::ops::manifest::Record::Nothing,
+    )
 }
 
 /// `create`, first recording the configurations `record` names in the volume (so they travel
@@ -178,7 +183,7 @@ pub fn create_recording(
     opts: &CreateOptions,
     record: crate::ops::manifest::Record,
 ) -> Result<SnapshotRow> {
-    create::create(b, storage, opts, record)
+    create::create(b, storage, opts, &SystemClock, record)
 }
 
 pub fn list(b: &dyn Backends, storage: &str, all: bool) -> Result<Vec<SnapshotRow>> {
@@ -407,10 +412,11 @@ pub(crate) fn take_snapshot(
     comment: &str,
     label: Option<&str>,
     expiry: Option<Duration>,
+    clock: &dyn Clock,
 ) -> Result<Snapshot> {
     let mut attempt = 0;
     loop {
-        let now = OffsetDateTime::now_utc();
+        let now = clock.now();
         let name = names::storage_snapshot_name(now);
         let expiry_time = match expiry {
             Some(d) => Some(iso8601(
@@ -434,13 +440,13 @@ pub(crate) fn take_snapshot(
             Err(e) if e.ontap_code() == Some(ERR_TOO_MANY_SNAPSHOTS) => {
                 return Err(Error::Step {
                     step: limit_message(r),
-                    source: Box::new(e),
+                    cause: Box::new(e),
                 })
             }
             Err(e) if attempt == 0 && is_duplicate(&e) => {
                 log::info!("a snapshot named '{name}' already exists; waiting for the next second");
                 attempt += 1;
-                sleep_to_next_second();
+                clock.wait_for_next_second();
             }
             Err(e) => {
                 return Err(e).step_with(|| on_volume(r, &format!("create snapshot '{name}'")))
@@ -453,12 +459,6 @@ fn is_duplicate(e: &Error) -> bool {
     e.ontap_code() == Some(ERR_SNAPSHOT_EXISTS)
         || e.api()
             .is_some_and(|a| a.status == 409 && a.code.as_deref() == Some("1"))
-}
-
-fn sleep_to_next_second() {
-    let now = OffsetDateTime::now_utc();
-    let rest = 1_000_000_000u64.saturating_sub(u64::from(now.nanosecond()));
-    std::thread::sleep(Duration::from_nanos(rest) + Duration::from_millis(5));
 }
 
 /// A guest and the keys of its disks on one storage.

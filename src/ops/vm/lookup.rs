@@ -26,7 +26,7 @@ pub(crate) fn load(pve: &dyn Pve, vmid: u32) -> Result<Target> {
         Error::NotFound { .. } => e,
         e => Error::Step {
             step: format!("look up guest {vmid} in the cluster's guest list"),
-            source: Box::new(e),
+            cause: Box::new(e),
         },
     })?;
     let config = pve
@@ -96,7 +96,7 @@ pub(crate) fn resolve_all(
             .map(|(id, h)| {
                 let r = h
                     .join()
-                    .unwrap_or_else(|_| Err(Error::Refused("resolution panicked".into())));
+                    .unwrap_or_else(|_| Err(Error::Internal("resolution panicked".into())));
                 (id, r)
             })
             .collect()
@@ -226,7 +226,7 @@ pub(crate) fn list_dirs<'a>(
             .map(|(key, h)| {
                 let r = h
                     .join()
-                    .unwrap_or_else(|_| Err(Error::Refused("directory listing panicked".into())));
+                    .unwrap_or_else(|_| Err(Error::Internal("directory listing panicked".into())));
                 (key, r)
             })
             .collect()

@@ -21,8 +21,6 @@ use crate::sys::paths::Paths;
 
 mod create;
 mod delete;
-#[cfg(test)]
-pub(crate) mod fake;
 mod list;
 mod lookup;
 mod prune;

@@ -93,7 +93,7 @@ pub(crate) fn attach(
                     format!("kept: {}", left.join(", "))
                 }
             ),
-            source: Box::new(e),
+            cause: Box::new(e),
         });
     }
     Ok(Recovery {

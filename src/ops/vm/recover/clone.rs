@@ -162,7 +162,7 @@ pub(crate) fn make_files(
                         "{what}: create directory '{dir}' on volume '{}'",
                         store.volume.name
                     ),
-                    source: Box::new(e),
+                    cause: Box::new(e),
                 });
             }
             made_dirs.push((store, dir.clone()));
@@ -398,7 +398,7 @@ pub(crate) fn run(
                     format!(" except {}", left.join(", "))
                 }
             ),
-            source: Box::new(e),
+            cause: Box::new(e),
         });
     }
     let new_guest = Guest {

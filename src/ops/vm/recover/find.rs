@@ -27,7 +27,7 @@ pub(crate) fn each<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) ->
         }
     }
     out.into_iter()
-        .map(|r| r.ok_or_else(|| Error::Refused("a worker thread panicked".into())))
+        .map(|r| r.ok_or_else(|| Error::Internal("a worker thread panicked".into())))
         .collect::<Result<Vec<R>>>()
         .unwrap_or_else(|_| Vec::new())
 }

@@ -107,7 +107,7 @@ fn read_one(store: &crate::ops::resolve::Resolved, path: &str) -> Result<Option<
                 "read '{path}' on volume '{}' (storage '{}')",
                 store.volume.name, store.storage.storage
             ),
-            source: Box::new(e),
+            cause: Box::new(e),
         }),
     }
 }
