@@ -31,11 +31,17 @@ fn apply(action: Action, state: &mut OntapState) -> Result<(), ApiError> {
 }
 
 impl OntapState {
-    /// End every job whose time has come (in the order they end), then forget old ones.
-    /// `handle` does this on every request; call it before reading the state from outside
-    /// (e.g. a state dump) to see the effects of jobs that ended since the last request.
+    /// Forget jobs that ended more than the retention time ago, then end every job whose time
+    /// has come (in the order they end). Forgetting first keeps a job that ends in this tick
+    /// visible until the next one, so a request waiting on it (`return_timeout`) sees its
+    /// outcome even when the simulator's thread wakes late, as ONTAP answers a job that ended
+    /// within the timeout. `handle` does this on every request; call it before reading the
+    /// state from outside (e.g. a state dump) to see the effects of jobs that ended since.
     pub fn tick(&mut self) {
         let now = Instant::now();
+        let keep = self.job_retention;
+        self.jobs
+            .retain(|j| j.outcome.as_ref().is_none_or(|o| o.ended + keep > now));
         loop {
             let due = self
                 .jobs
@@ -56,8 +62,5 @@ impl OntapState {
                 ended: job.ends_at,
             });
         }
-        let keep = self.job_retention;
-        self.jobs
-            .retain(|j| j.outcome.as_ref().is_none_or(|o| o.ended + keep > now));
     }
 }
