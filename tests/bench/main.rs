@@ -23,14 +23,23 @@ fn main() {
     fs::create_dir_all(&out_dir).expect("create target/bench");
     let mut report = Report::default();
 
-    startup(&mut report);
-    requests_per_command(&mut report, false);
-    requests_per_command(&mut report, true);
-    pause_windows(&mut report);
-    thousand_snapshots(&mut report);
-    concurrent_hooks(&mut report);
-    end_to_end(&mut report);
-    recover::recovery(&mut report);
+    // `BENCH_ONLY=recovery make bench` runs only the sections whose name contains the value.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let sections: [(&str, fn(&mut Report)); 8] = [
+        ("startup", startup),
+        ("requests", |r| requests_per_command(r, false)),
+        ("requests-token", |r| requests_per_command(r, true)),
+        ("pause", pause_windows),
+        ("snapshots", thousand_snapshots),
+        ("hooks", concurrent_hooks),
+        ("end-to-end", end_to_end),
+        ("recovery", recover::recovery),
+    ];
+    for (name, section) in sections {
+        if only.is_empty() || name.contains(only.as_str()) {
+            section(&mut report);
+        }
+    }
 
     let table = report.markdown();
     println!("{table}");

@@ -565,7 +565,8 @@ fn restore_requests_do_not_grow_with_the_other_guests_on_the_storage() {
 
 /// What `storage create` adds to record the configurations: the storages on the volume, the
 /// guest list, the config of every guest (which ones have a disk on the storage is in the
-/// configs), and a delete and a write per guest with a disk on it.
+/// configs), one listing of the configurations' directory and one write per guest with a disk on
+/// it.
 #[test]
 fn storage_create_records_each_guest_once() {
     let env = TestEnv::new();
@@ -584,10 +585,14 @@ fn storage_create_records_each_guest_once() {
     );
     assert_eq!(
         env.count_requests(
-            "DELETE",
-            "/api/storage/volumes/*/files/%2Epve-ontap-snapshot*"
+            "GET",
+            "/api/storage/volumes/*/files/%2Epve-ontap-snapshot%2Fguests"
         ),
-        5
+        1
+    );
+    assert_eq!(
+        env.count_requests("DELETE", "/api/storage/volumes/*/files/*"),
+        0
     );
     let files = dir_files(&env, "ONTAP01", ".pve-ontap-snapshot/guests");
     let names: Vec<&String> = files.keys().collect();
