@@ -1,8 +1,8 @@
 //! File data through `/api/storage/volumes/{uuid}/files/{path}` (ONTAP 9.8+): `POST` creates a
 //! file from the `data` part of a `multipart/form-data` body (or a directory from a JSON body
 //! `{"type": "directory"}`), `GET` with `byte_offset`/`length` reads bytes back as a multipart
-//! answer. Contents are kept by content generation, so snapshots and file clones (which copy the
-//! generation) see the bytes of the moment they captured.
+//! answer. Contents are kept by content generation (`blobs`), so snapshots and file clones (which
+//! copy the generation) see the bytes of the moment they captured.
 //!
 //! Sources: the REST reference "Create a new file with the supplied data" (`POST
 //! /storage/volumes/{volume.uuid}/files/{path}`: query `byte_offset` — "Use -1 to append
@@ -11,8 +11,6 @@
 //! netapp-ontap `FileInfo` docs (writes of at most 1 MB, reads with `byte_offset` and `length`).
 //! The exact shape of a read answer (parts `bytes_read` and `data`) and the error codes of a
 //! write into a missing directory or over an existing file are guesses (sim/README.md).
-
-use std::collections::BTreeMap;
 
 use serde_json::json;
 
@@ -23,34 +21,6 @@ use crate::http::{Request, Response};
 
 /// Largest write or read ONTAP serves in one request (1 MB, netapp-ontap `FileInfo` docs).
 pub const MAX_IO: u64 = 1 << 20;
-
-/// Generations of files written through the API start here, far above any generation a
-/// scenario file or a simulated guest write reaches.
-const FIRST_GENERATION: u64 = 1 << 40;
-
-/// File contents by content generation.
-#[derive(Debug, Clone, Default)]
-pub struct FileData {
-    blobs: BTreeMap<u64, Vec<u8>>,
-}
-
-impl FileData {
-    /// Store bytes; the generation is derived from the bytes (the same content always gets the
-    /// same generation, so two runs that write the same files end in the same state).
-    pub fn store(&mut self, bytes: Vec<u8>) -> u64 {
-        let d = ring::digest::digest(&ring::digest::SHA256, &bytes);
-        let mut n = [0u8; 8];
-        n[..5].copy_from_slice(&d.as_ref()[..5]);
-        let generation = FIRST_GENERATION + u64::from_le_bytes(n);
-        self.blobs.insert(generation, bytes);
-        generation
-    }
-
-    /// The bytes of a generation (files never written through the API read as zeros).
-    pub fn get(&self, generation: u64) -> &[u8] {
-        self.blobs.get(&generation).map_or(&[], Vec::as_slice)
-    }
-}
 
 fn not_found(path: &str) -> ApiError {
     ApiError::new(
@@ -316,16 +286,5 @@ mod tests {
             Some("b")
         );
         assert_eq!(boundary("application/json"), None);
-    }
-
-    #[test]
-    fn generations_follow_the_content_and_keep_the_bytes() {
-        let mut d = FileData::default();
-        let a = d.store(b"one".to_vec());
-        let b = d.store(b"two".to_vec());
-        assert!(a > FIRST_GENERATION && b > FIRST_GENERATION && a != b);
-        assert_eq!(d.store(b"one".to_vec()), a);
-        assert_eq!(d.get(a), b"one");
-        assert_eq!(d.get(1), b"");
     }
 }

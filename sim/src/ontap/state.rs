@@ -149,7 +149,7 @@ pub struct OntapState {
     pub offset: UtcOffset,
     next_dsid: u64,
     /// Contents of files written through the files API, by content generation.
-    pub file_data: super::filedata::FileData,
+    pub file_data: super::blobs::FileData,
 }
 
 /// A random (v4) uuid.
