@@ -519,10 +519,12 @@ mod tests {
         assert_eq!(calls(&dir), "");
         let spawned = dir.join("spawned");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !spawned.exists() && Instant::now() < deadline {
+        // The shell creates the file before it writes the line: wait for the whole line.
+        let mut line = String::new();
+        while !line.ends_with('\n') && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(20));
+            line = std::fs::read_to_string(&spawned).unwrap_or_default();
         }
-        let line = std::fs::read_to_string(&spawned).unwrap();
         let args: Vec<String> = line.split_whitespace().map(str::to_string).collect();
         assert_eq!(args[0], HIDDEN_SUBCOMMAND);
         let parsed = DeferredArgs::parse(&args[1..]).unwrap();

@@ -31,17 +31,19 @@ fn apply(action: Action, state: &mut OntapState) -> Result<(), ApiError> {
 }
 
 impl OntapState {
-    /// Forget jobs that ended more than the retention time ago, then end every job whose time
-    /// has come (in the order they end). Forgetting first keeps a job that ends in this tick
-    /// visible until the next one, so a request waiting on it (`return_timeout`) sees its
-    /// outcome even when the simulator's thread wakes late, as ONTAP answers a job that ended
-    /// within the timeout. `handle` does this on every request; call it before reading the
-    /// state from outside (e.g. a state dump) to see the effects of jobs that ended since.
+    /// End every job whose time has come (in the order they end), then forget old ones.
+    /// `handle` does this on every request; call it before reading the state from outside
+    /// (e.g. a state dump) to see the effects of jobs that ended since the last request.
     pub fn tick(&mut self) {
         let now = Instant::now();
-        let keep = self.job_retention;
-        self.jobs
-            .retain(|j| j.outcome.as_ref().is_none_or(|o| o.ended + keep > now));
+        self.run_due(now);
+        self.forget_ended(now);
+    }
+
+    /// End every job whose time has come, in the order they end; forget none. A request that
+    /// waits on its job (`return_timeout`) reads the outcome between this and `forget_ended`,
+    /// so it sees a job that ended in time even when its thread wakes late.
+    pub fn run_due(&mut self, now: Instant) {
         loop {
             let due = self
                 .jobs
@@ -62,5 +64,12 @@ impl OntapState {
                 ended: job.ends_at,
             });
         }
+    }
+
+    /// Forget the jobs that ended more than the retention time before `now`.
+    pub fn forget_ended(&mut self, now: Instant) {
+        let keep = self.job_retention;
+        self.jobs
+            .retain(|j| j.outcome.as_ref().is_none_or(|o| o.ended + keep > now));
     }
 }
