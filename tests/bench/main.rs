@@ -25,7 +25,8 @@ fn main() {
 
     // `BENCH_ONLY=recovery make bench` runs only the sections whose name contains the value.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
-    let sections: [(&str, fn(&mut Report)); 8] = [
+    type Section = (&'static str, fn(&mut Report));
+    let sections: [Section; 8] = [
         ("startup", startup),
         ("requests", |r| requests_per_command(r, false)),
         ("requests-token", |r| requests_per_command(r, true)),

@@ -1,6 +1,6 @@
-//! 7. Guest recovery at 20 ms latency: `vm restore` of one guest from a volume snapshot (1 and 16
-//! disks, the storage also holding 40 other guests), `vm clone` of that snapshot to a new VMID,
-//! and `vm list` of a guest whose volume holds 1000 snapshots.
+//! Section 7, guest recovery at 20 ms latency: `vm restore` of one guest from a volume snapshot
+//! (1 and 16 disks, the storage also holding 40 other guests), `vm clone` of that snapshot to a
+//! new VMID, `vm show-config` and `vm list`.
 
 use std::time::Duration;
 

@@ -12,6 +12,7 @@
 //!   VM <vmid> already exists on node '<node>'` (`CT` when a container holds it);
 //! - the worker `qmcreate` activates each existing volume; a missing file fails the task with
 //!   `unable to create VM <vmid> - volume <volid> does not exist` and the config is removed.
+//!
 //! Ownership (the vmid in the volume name) is only a permission shortcut, not an error, so root
 //! may build a VM on another guest's volume (privileges: see sim/README.md).
 

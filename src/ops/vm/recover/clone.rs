@@ -115,12 +115,12 @@ pub(crate) fn extension(file: &str) -> &str {
     file.rsplit_once('.').map_or("raw", |(_, e)| e)
 }
 
+/// (volume uuid, directory) pairs.
+pub(crate) type DirSet = BTreeSet<(String, String)>;
+
 /// Files already in the new guest's images directories (a directory that does not exist lists
 /// as empty and is marked to be created).
-pub(crate) fn taken_names(
-    stores: &[&Resolved],
-    vmid: u32,
-) -> Result<(BTreeSet<String>, BTreeSet<(String, String)>)> {
+pub(crate) fn taken_names(stores: &[&Resolved], vmid: u32) -> Result<(BTreeSet<String>, DirSet)> {
     let listings = each(stores, |s| {
         let dir = s.images_dir(vmid);
         match s.ontap.list_dir(&s.volume.uuid, &dir) {
@@ -143,11 +143,7 @@ pub(crate) fn taken_names(
 }
 
 /// Make the directories and clone the files; on a failure remove what was made and name the disk.
-pub(crate) fn make_files(
-    copies: &[Copy<'_>],
-    dirs: &BTreeSet<(String, String)>,
-    what: &str,
-) -> Result<()> {
+pub(crate) fn make_files(copies: &[Copy<'_>], dirs: &DirSet, what: &str) -> Result<()> {
     let mut made_dirs = Vec::new();
     for (uuid, dir) in dirs {
         let store = copies
