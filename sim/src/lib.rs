@@ -144,6 +144,13 @@ impl Sim {
                 ),
             ));
         }
+        let problems = options.scenario.pve.validate();
+        if !problems.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid scenario: {}", problems.join("; ")),
+            ));
+        }
         let pve_listener = bind(Api::Pve, options.bind, options.pve_port)?;
         let ontap_listener = bind(Api::Ontap, options.bind, options.ontap_port)?;
         let pve_id = tls::generate("pve-ontap-sim Proxmox VE", options.bind)?;

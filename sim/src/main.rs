@@ -111,7 +111,8 @@ fn load_scenario(path: &Path) -> Result<Scenario, String> {
         .map_err(|e| format!("cannot read scenario '{}': {e}", path.display()))?;
     let scenario: Scenario = serde_json::from_str(&text)
         .map_err(|e| format!("invalid scenario '{}': {e}", path.display()))?;
-    let problems = scenario.ontap.validate();
+    let mut problems = scenario.ontap.validate();
+    problems.extend(scenario.pve.validate());
     if !problems.is_empty() {
         return Err(format!(
             "invalid scenario '{}': {}",

@@ -91,7 +91,10 @@ impl LiveOps {
 impl Ops for LiveOps {
     fn guest_storages(&self, vmid: u32) -> Result<Vec<String>> {
         let pve = self.backends.pve()?;
-        let guest = pve.guest(vmid)?;
+        let guest = pve.guest(vmid).map_err(|e| match e {
+            Error::NotFound { .. } => crate::pve::unlisted_guest(vmid),
+            e => e,
+        })?;
         let config = pve.guest_config(&guest)?;
         let mut out: Vec<String> = Vec::new();
         for disk in disks::guest_disks(guest.guest_type, &config).disks {

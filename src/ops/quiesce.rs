@@ -15,7 +15,8 @@ pub enum Consistency {
     /// Crash-consistent: nothing is done to the guest.
     #[default]
     None,
-    /// Pause (QEMU in RAM; LXC freeze), snapshot, resume.
+    /// Pause a VM in RAM, snapshot, resume (VMs only: a container's "suspend" in Proxmox is the
+    /// experimental CRIU checkpoint, refused by `plan`).
     Suspend,
     /// Clean shutdown, snapshot, start again.
     Shutdown,
@@ -78,7 +79,16 @@ pub fn plan(
     if consistency == Consistency::Freeze && guest.guest_type == GuestType::Lxc {
         return Err(Error::Refused(format!(
             "cannot freeze container {vmid}: --freeze uses the QEMU guest agent, which containers \
-             do not have; use --suspend or --shutdown"
+             do not have; use --shutdown, or no option for a crash-consistent snapshot"
+        )));
+    }
+    // pve-container `src/PVE/API2/LXC/Status.pm` `vm_suspend` ("This is experimental") runs
+    // `lxc-checkpoint -s`: a CRIU dump that stops the container and fails for most of them.
+    if consistency == Consistency::Suspend && guest.guest_type == GuestType::Lxc {
+        return Err(Error::Refused(format!(
+            "cannot suspend container {vmid}: Proxmox suspends containers with an experimental \
+             CRIU checkpoint (lxc-checkpoint), which stops the container and often fails; use \
+             --shutdown for a consistent snapshot, or no option for a crash-consistent one"
         )));
     }
     if !status.is_running() {
@@ -489,6 +499,24 @@ mod tests {
         let g = guest(200, GuestType::Lxc);
         let e = plan(&pve, &g, &status("running", false), Consistency::Freeze).unwrap_err();
         assert!(e.to_string().contains("containers do not have"), "{e}");
+        assert!(e.to_string().contains("use --shutdown"), "{e}");
+    }
+
+    #[test]
+    fn container_suspend_is_refused_in_every_state_with_the_alternatives() {
+        let pve = Double::vm();
+        let g = guest(200, GuestType::Lxc);
+        for state in ["running", "stopped"] {
+            let e = plan(&pve, &g, &status(state, false), Consistency::Suspend).unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.starts_with("cannot suspend container 200"), "{msg}");
+            assert!(msg.contains("CRIU checkpoint"), "{msg}");
+            assert!(msg.contains("--shutdown"), "{msg}");
+            assert!(msg.contains("crash-consistent"), "{msg}");
+        }
+        assert!(pve.calls().is_empty());
+        let p = plan(&pve, &g, &status("running", false), Consistency::Shutdown).unwrap();
+        assert_eq!(p.action, Action::Shutdown);
     }
 
     #[test]

@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::Connection;
+use super::{Connection, Login};
 use crate::error::{Api, Error, Result, TransportKind};
 use crate::http::{percent_encode, Backoff, Body, Transport};
 
 use super::auth::{Auth, API_PREFIX};
+use super::denied;
 use super::envelope::{self, bool_field, lenient_u64, str_field};
 use super::tasks::{self, TaskState};
 use super::{Guest, GuestConfig, GuestStatus, GuestType, NewNfsStorage, Pve, StorageConfig};
@@ -40,6 +41,8 @@ pub fn encode_form(pairs: &[(&str, FormValue)]) -> String {
 pub struct PveClient {
     http: Transport,
     auth: Auth,
+    /// Who the client logs in as (named in permission errors; the secret is never shown).
+    login: Login,
 }
 
 impl std::fmt::Debug for PveClient {
@@ -56,6 +59,7 @@ impl PveClient {
         Ok(PveClient {
             http: Transport::new(Api::Proxmox, &connection.endpoint)?,
             auth: Auth::new(&connection.auth),
+            login: connection.auth.clone(),
         })
     }
 
@@ -111,7 +115,13 @@ impl PveClient {
                 relogged = true;
                 continue;
             }
-            return envelope::decode(method, &target, &response);
+            return envelope::decode(method, &target, &response).map_err(|e| match e {
+                Error::Api(mut api) => {
+                    denied::explain(&mut api, &self.login);
+                    Error::Api(api)
+                }
+                e => e,
+            });
         }
     }
 

@@ -11,12 +11,14 @@ use crate::error::Result;
 mod auth;
 pub mod client;
 mod connection;
+mod denied;
 mod envelope;
 mod guestcfg;
 mod tasks;
 
 pub use client::PveClient;
 pub use connection::{Connection, Login};
+pub use denied::unlisted_guest;
 
 /// `qemu` or `lxc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash)]

@@ -262,8 +262,70 @@ fn the_guest_agent_freezes_and_thaws() {
 }
 
 #[test]
-fn power_actions_wait_for_their_tasks() {
+fn a_container_suspend_without_criu_fails_with_the_task_error() {
     let sim = sim();
+    let c = password_client(&sim, PASSWORD);
+    let ct = c.guest(200).unwrap();
+    let e = c.suspend(&ct, WAIT).unwrap_err();
+    assert!(
+        e.to_string().ends_with(
+            "failed: command 'lxc-checkpoint -n 200 -s -D /var/lib/vz/dump' failed: exit code 1"
+        ),
+        "{e}"
+    );
+    assert!(c.guest_status(&ct).unwrap().is_running());
+}
+
+#[test]
+fn a_missing_privilege_names_itself_the_path_and_the_token() {
+    let sim = sim_with(serde_json::json!({
+        "users": [
+            {"userid": "root@pam", "password": PASSWORD},
+            {"userid": "snap@pve", "tokens": [{"name": "t", "secret": TOKEN_SECRET, "privsep": false}]}
+        ],
+        "access": {
+            "roles": [{"roleid": "R", "privs": "VM.Audit"}],
+            "acl": [{"path": "/", "roles": "R", "users": "snap@pve"}]
+        }
+    }));
+    let c = PveClient::new(&config(
+        &sim,
+        pve::Login::Token {
+            token_id: "snap@pve!t".into(),
+            secret: Secret::new(TOKEN_SECRET),
+        },
+    ))
+    .unwrap();
+    let db = c.guest(101).unwrap();
+    let e = c.suspend(&db, WAIT).unwrap_err();
+    let api = e.api().expect("an API error");
+    assert_eq!(api.status, 403);
+    let msg = e.to_string();
+    assert!(
+        msg.contains(
+            "Permission check failed (/vms/101, VM.PowerMgmt): the API token 'snap@pve!t' \
+             (proxmox_token) lacks VM.PowerMgmt on /vms/101"
+        ),
+        "{msg}"
+    );
+    assert!(!msg.contains(TOKEN_SECRET), "{msg}");
+    assert!(!c.guest_status(&db).unwrap().is_paused());
+    // Storage definitions need Datastore.Allocate.
+    let e = c.storage("ONTAP01").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("lacks Datastore.Allocate on /storage/ONTAP01"),
+        "{e}"
+    );
+}
+
+#[test]
+fn power_actions_wait_for_their_tasks() {
+    // Nodes with criu: a container suspend is a checkpoint the resume restores.
+    let sim = sim_with(serde_json::json!({"nodes": [
+        {"name": "pve1", "ip": "10.10.10.11", "criu": true},
+        {"name": "pve2", "ip": "10.10.10.12", "criu": true}
+    ]}));
     let c = password_client(&sim, PASSWORD);
     let db = c.guest(101).unwrap();
     c.suspend(&db, WAIT).unwrap();

@@ -6,6 +6,7 @@ mod faults;
 mod hooks;
 mod props;
 mod readme;
+mod recipe;
 mod recover;
 mod secrets;
 mod soak;

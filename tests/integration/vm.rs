@@ -406,9 +406,27 @@ fn suspend_of_a_stopped_vm_just_clones_and_says_so() {
 }
 
 #[test]
+fn container_suspend_is_refused_before_any_change() {
+    let env = TestEnv::new();
+    let out = env.run(&["vm", "create", "--vm", "200", "--suspend"]);
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("cannot suspend container 200")
+            && out.stderr.contains("--shutdown")
+            && out.stderr.contains("crash-consistent"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.count_requests("POST", "*/status/*"), 0);
+    assert!(snapshot_files(&env, "ONTAP01", "images/200").is_empty());
+    assert!(snapshot_files(&env, "pve_vmstore2", "images/200").is_empty());
+    assert_eq!(guest_state(&env, "pve2", "lxc", 200), "running");
+}
+
+#[test]
 fn container_disks_on_two_storages() {
     let env = TestEnv::new();
-    let out = json_run(&env, &["vm", "create", "--vm", "200", "--suspend"]);
+    let out = json_run(&env, &["vm", "create", "--vm", "200", "--shutdown"]);
     out.assert_ok();
     let set = out.json();
     let ts = set["timestamp"].as_str().unwrap();

@@ -52,6 +52,11 @@ pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<Stri
                 | Action::Destroy { vmid } => *vmid,
             };
             let pid = state.alloc_pid();
+            let criu = state
+                .guests
+                .get(&vmid)
+                .and_then(|g| state.node(&g.node))
+                .is_some_and(|n| n.criu);
             let guest = guest_mut(state, vmid)?;
             match (guest.guest_type, other) {
                 (GuestType::Qemu, Action::Start { skiplock, .. }) => {
@@ -71,7 +76,7 @@ pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<Stri
                 ) => stop(guest, *skiplock, true, *force_stop),
                 (_, Action::Pause { skiplock, .. }) => pause(guest, *skiplock),
                 (_, Action::Resume { skiplock, .. }) => resume(guest, *skiplock, pid, now),
-                (_, Action::CtSuspend { .. }) => ct_checkpoint(guest),
+                (_, Action::CtSuspend { .. }) => ct_checkpoint(guest, criu),
                 (_, Action::CtResume { .. }) => ct_restore(guest, pid, now),
                 _ => Ok(Vec::new()),
             }
@@ -291,18 +296,30 @@ fn resume(
     }
 }
 
-/// `pct suspend`: `lxc-checkpoint -s` stops the container and saves its state.
-fn ct_checkpoint(guest: &mut Guest) -> Result<Vec<String>, String> {
+/// `pct suspend` (pve-container `src/PVE/API2/LXC/Status.pm` `vm_suspend`, "experimental"):
+/// `lxc-checkpoint -s` stops the container and saves its state with CRIU. Without a working
+/// `criu` on the node, lxc's `criu_version_ok` fails before anything happens (lxc
+/// `src/lxc/criu.c`, `src/lxc/tools/lxc_checkpoint.c`): the container keeps running, the
+/// tool's stderr lands in the task log and `run_command` ends the task with the exit code.
+fn ct_checkpoint(guest: &mut Guest, criu: bool) -> Result<Vec<String>, String> {
     guest.check_lock()?;
     if !guest.is_running() {
         return Err(format!("CT {} not running\n", guest.vmid));
     }
+    let vmid = guest.vmid;
+    let command = format!("lxc-checkpoint -n {vmid} -s -D /var/lib/vz/dump");
+    if !criu {
+        return Err(format!(
+            "lxc-checkpoint: {vmid}: criu.c: criu_version_ok: 762 No such file or directory - \
+             execing criu failed, is it installed?\n\
+             lxc-checkpoint: {vmid}: tools/lxc_checkpoint.c: checkpoint: 182 Checkpointing \
+             {vmid} failed\n\
+             command '{command}' failed: exit code 1\n"
+        ));
+    }
     set_stopped(guest);
     guest.checkpointed = true;
-    Ok(vec![format!(
-        "lxc-checkpoint -n {} -s -D /var/lib/vz/dump",
-        guest.vmid
-    )])
+    Ok(vec![command])
 }
 
 /// `pct resume`: restore from the checkpoint.

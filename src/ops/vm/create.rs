@@ -778,10 +778,31 @@ mod tests {
     }
 
     #[test]
+    fn container_suspend_is_refused_before_any_change() {
+        let b = Double::vm();
+        let e = create(&b, 200, &opts(Consistency::Suspend)).unwrap_err();
+        assert!(
+            e.to_string().contains("cannot suspend container 200"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("--shutdown"), "{e}");
+        assert!(!b.calls().iter().any(|e| e.starts_with("pve.suspend")
+            || e.starts_with("pve.shutdown")
+            || e.contains("clone")));
+        assert!(b.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
+        assert!(b.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
+        assert_eq!(b.state_of(200), "running");
+    }
+
+    #[test]
     fn unknown_guest() {
         let b = Double::vm();
         let e = create(&b, 999, &opts(Consistency::None)).unwrap_err();
-        assert_eq!(e.to_string(), "guest 999 not found");
+        assert_eq!(
+            e.to_string(),
+            "look up guest 999 (Proxmox VE lists a guest only to accounts with VM.Audit on \
+             /vms/999): guest 999 not found"
+        );
     }
 
     #[test]

@@ -341,7 +341,8 @@ mod tests {
             "{e}"
         );
         let e = scan(&b, 999, &ctx()).err().unwrap();
-        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+        assert!(matches!(e.root(), Error::NotFound { .. }), "{e}");
+        assert!(e.to_string().contains("VM.Audit on /vms/999"), "{e}");
     }
 
     #[test]

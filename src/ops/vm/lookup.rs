@@ -22,8 +22,7 @@ pub(crate) struct Target {
 /// `guests()` (one call for the whole cluster) and the guest's config.
 pub(crate) fn load(pve: &dyn Pve, vmid: u32) -> Result<Target> {
     let guest = pve.guest(vmid).map_err(|e| match e {
-        // "guest N not found" says it all.
-        Error::NotFound { .. } => e,
+        Error::NotFound { .. } => crate::pve::unlisted_guest(vmid),
         e => Error::Step {
             step: format!("look up guest {vmid} in the cluster's guest list"),
             cause: Box::new(e),
@@ -58,10 +57,19 @@ pub(crate) fn classify(
         return Ok(BTreeMap::new());
     }
     let all = pve.storages().step("list the Proxmox storages")?;
-    Ok(ids
-        .iter()
+    ids.iter()
         .map(|id| {
             let kind = match all.iter().find(|s| &s.storage == id) {
+                // pve-storage `src/PVE/API2/Storage/Config.pm` `index` lists a storage only with
+                // Datastore.Audit or Datastore.AllocateSpace on it: an ONTAP storage of the
+                // config missing here is a missing privilege, not a storage to skip.
+                None if b.ontap(id).is_ok() => {
+                    return Err(Error::Refused(format!(
+                        "storage '{id}' has an ONTAP section in the config, but Proxmox VE does \
+                         not list it to this account: it needs Datastore.Audit (or \
+                         Datastore.AllocateSpace) on /storage/{id}"
+                    )))
+                }
                 None => Kind::Other(format!(
                     "storage '{id}' is not defined in Proxmox (or not visible to this user)"
                 )),
@@ -74,9 +82,9 @@ pub(crate) fn classify(
                     Err(e) => Kind::Other(format!("storage '{id}' is not ONTAP-backed: {e}")),
                 },
             };
-            (id.clone(), kind)
+            Ok((id.clone(), kind))
         })
-        .collect())
+        .collect()
 }
 
 /// Resolve each storage once (concurrently when there are several).
