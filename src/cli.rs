@@ -304,6 +304,9 @@ pub enum StorageCommand {
         lock: Option<String>,
         #[command(flatten)]
         locking: LockArg,
+        /// Do not record the configurations of the guests on the storage in the volume
+        #[arg(long)]
+        no_configs: bool,
     },
     /// List the snapshots made by this tool (and with --all, every snapshot)
     List {
@@ -423,10 +426,13 @@ pub enum VmCommand {
         #[command(flatten)]
         lock: LockArg,
     },
-    /// List the guest's snapshots, grouped by time
+    /// List the guest's disk sets and the volume snapshots of its storages
     List {
         #[command(flatten)]
         vm: VmArg,
+        /// Read which disks each volume snapshot holds (one directory read per snapshot)
+        #[arg(long)]
+        contents: bool,
     },
     /// Delete one snapshot (all its disk files)
     Delete {
@@ -441,12 +447,12 @@ pub enum VmCommand {
         #[command(flatten)]
         lock: LockArg,
     },
-    /// Copy snapshot files back over the guest's disks (guest must be stopped)
+    /// Put the guest's disks back from a disk set or a volume snapshot (guest must be stopped)
     Restore {
         #[command(flatten)]
         vm: VmArg,
-        /// Snapshot time stamp as listed (YYYY-mm-dd_HH:MM:SS+0000)
-        #[arg(long, value_name = "TS", value_parser = parse_snapshot_name)]
+        /// Disk-set time stamp (YYYY-mm-dd_HH:MM:SS+0000) or volume snapshot name, as listed
+        #[arg(long, value_name = "NAME", value_parser = parse_snapshot_name)]
         snapshot: String,
         /// Only this disk (config key, e.g. scsi0)
         #[arg(long, value_name = "KEY")]
@@ -456,6 +462,75 @@ pub enum VmCommand {
         yes: bool,
         #[command(flatten)]
         lock: LockArg,
+        /// Volume snapshot: do not keep the current disks as a 'pre-restore' disk set first
+        #[arg(long)]
+        no_keep: bool,
+        /// Volume snapshot: leave disks the snapshot does not hold as they are
+        #[arg(long)]
+        skip_missing: bool,
+        /// Volume snapshot: ignore images in it that are no disk of the guest now
+        #[arg(long)]
+        skip_extra: bool,
+        /// Volume snapshot: restore disks whose size changed to the snapshot's size
+        #[arg(long)]
+        resize: bool,
+        /// Do not run 'qm rescan' / 'pct rescan' afterwards
+        #[arg(long)]
+        no_rescan: bool,
+    },
+    /// Print the guest configuration a snapshot recorded
+    ShowConfig {
+        #[command(flatten)]
+        vm: VmArg,
+        /// Disk-set time stamp or volume snapshot name
+        #[arg(long, value_name = "NAME", value_parser = parse_snapshot_name)]
+        snapshot: String,
+    },
+    /// Make a new QEMU guest from a snapshot of this one (new VMID, new MAC addresses)
+    Clone {
+        #[command(flatten)]
+        vm: VmArg,
+        /// Disk-set time stamp or volume snapshot name
+        #[arg(long, value_name = "NAME", value_parser = parse_snapshot_name)]
+        snapshot: String,
+        /// VMID of the new guest
+        #[arg(long, value_name = "ID", value_parser = parse_vmid)]
+        new_vmid: u32,
+        /// Name of the new guest (default: Copy-of-VM-<name>)
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Start the new guest
+        #[arg(long)]
+        start: bool,
+        /// Make the guest without the disks the snapshot does not hold
+        #[arg(long)]
+        skip_missing: bool,
+        /// Use the guest's current configuration even if the snapshot recorded one
+        #[arg(long)]
+        current_config: bool,
+    },
+    /// Add one disk of a snapshot to a helper guest as an unused disk
+    Attach {
+        #[command(flatten)]
+        vm: VmArg,
+        /// Disk-set time stamp or volume snapshot name
+        #[arg(long, value_name = "NAME", value_parser = parse_snapshot_name)]
+        snapshot: String,
+        /// The disk (config key of guest --vm, e.g. scsi0)
+        #[arg(long, value_name = "KEY")]
+        disk: String,
+        /// The helper guest
+        #[arg(long, value_name = "ID", value_parser = parse_vmid)]
+        to: u32,
+    },
+    /// Remove a disk 'vm attach' added (unusedN) from the helper guest and delete its file
+    Detach {
+        /// The helper guest
+        #[arg(long, value_name = "ID", value_parser = parse_vmid)]
+        to: u32,
+        /// The unused disk key (unusedN)
+        #[arg(long, value_name = "KEY")]
+        disk: String,
     },
     /// Delete old snapshots of the guest, per label
     #[command(

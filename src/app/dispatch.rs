@@ -20,7 +20,7 @@ use crate::model::outcome::{Record, Trigger};
 use crate::model::retention::Retention;
 use crate::ops::quiesce::Consistency;
 use crate::ops::storage::{self};
-use crate::ops::vm;
+use crate::ops::vm::{self, recover};
 use crate::sys::journal::{self, Journal};
 
 /// Run one parsed command line; the exit code on success (hooks exit non-zero only to make
@@ -93,6 +93,7 @@ fn storage_command(
             freeze,
             lock,
             locking,
+            no_configs,
         } => {
             let (config, b) = connect(config_file)?;
             let opts = storage::CreateOptions {
@@ -111,13 +112,18 @@ fn storage_command(
             let run = Journaled::new(&config, "storage create", "storage-snapshot")
                 .storage(&storage.storage)
                 .label(label.as_deref());
+            let record = if no_configs {
+                crate::ops::manifest::Record::Nothing
+            } else {
+                crate::ops::manifest::Record::All
+            };
             let id = &storage.storage;
             let created = under_locks(
                 &config,
                 std::slice::from_ref(id),
                 &format!("storage create --storage {id}"),
                 locking.lock_timeout,
-                || storage::create(&*b, id, &opts),
+                || storage::create_recording(&*b, id, &opts, record),
             );
             let row = run.finish(created, |r| Some(r.name.clone()))?;
             emit(format, &row, render_created)
@@ -318,10 +324,22 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             let set = run.finish(created, |s| Some(s.timestamp.clone()))?;
             emit(format, &set, |s| render_set("created", s))
         }
-        VmCommand::List { vm } => {
+        VmCommand::List { vm, contents } => {
             let (_, b) = connect(config_file)?;
-            let sets = vm::list(&*b, vm.vm)?;
-            emit(format, &sets, |s| render_sets(vm.vm, s))
+            let (sets, storage) = recover::storage_snapshots(&*b, vm.vm, contents)?;
+            let entries: Vec<ListEntry<'_>> = sets
+                .iter()
+                .map(|set| ListEntry::Set {
+                    kind: "disk set",
+                    set,
+                })
+                .chain(storage.iter().map(ListEntry::Storage))
+                .collect();
+            emit(format, &entries, |_| {
+                let mut out = render_sets(vm.vm, &sets);
+                out.push_str(&render_storage_snapshots(vm.vm, &storage, contents));
+                out
+            })
         }
         VmCommand::Delete {
             vm,
@@ -348,10 +366,51 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             disk,
             yes,
             lock,
+            no_keep,
+            skip_missing,
+            skip_extra,
+            resize,
+            no_rescan,
         } => {
             let (config, b) = connect(config_file)?;
             let run = Journaled::new(&config, "vm restore", "restore").vmid(vm.vm);
             let vmid = vm.vm.to_string();
+            if crate::model::names::parse_timestamp(&snapshot).is_none() {
+                let disks = disk
+                    .as_deref()
+                    .map_or_else(|| "its disks".to_string(), |d| format!("disk {d}"));
+                confirm(
+                    yes,
+                    &format!(
+                        "Restoring guest {vmid} from volume snapshot '{snapshot}' replaces {disks} \
+                         with the snapshot's files{}.",
+                        if no_keep {
+                            " (--no-keep: the current disks are not kept)"
+                        } else {
+                            "; the current disks are kept as a 'pre-restore' disk set"
+                        }
+                    ),
+                    &vmid,
+                    &format!("restore of guest {vmid}"),
+                )?;
+                let opts = recover::StorageRestoreOptions {
+                    disk,
+                    choices: recover::plan::Choices {
+                        skip_missing,
+                        skip_extra,
+                        resize,
+                    },
+                    no_keep,
+                    rescan: !no_rescan,
+                };
+                let env = recover::Env {
+                    paths: &config.paths,
+                    rescan: crate::ops::rescan::RescanMode::Auto,
+                };
+                let restored = recover::restore_storage(&*b, vm.vm, &snapshot, &opts, &env);
+                let r = run.finish(restored, |_| Some(snapshot.clone()))?;
+                return emit(format, &r, render_recovery);
+            }
             let disks = disk.as_deref().map_or_else(
                 || "every snapshotted disk".to_string(),
                 |d| format!("disk {d}"),
@@ -375,6 +434,58 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             );
             let set = run.finish(restored, |s| Some(s.timestamp.clone()))?;
             emit(format, &set, |s| render_set("restored", s))
+        }
+        VmCommand::ShowConfig { vm, snapshot } => {
+            let (_, b) = connect(config_file)?;
+            let shown = recover::show_config(&*b, vm.vm, &snapshot)?;
+            emit(format, &shown, render_shown_config)
+        }
+        VmCommand::Clone {
+            vm,
+            snapshot,
+            new_vmid,
+            name,
+            start,
+            skip_missing,
+            current_config,
+        } => {
+            let (config, b) = connect(config_file)?;
+            let opts = recover::CloneOptions {
+                new_vmid,
+                name,
+                start,
+                skip_missing,
+                current_config,
+            };
+            let env = recover::Env {
+                paths: &config.paths,
+                rescan: crate::ops::rescan::RescanMode::Auto,
+            };
+            let r = recover::clone(&*b, vm.vm, &snapshot, &opts, &env)?;
+            emit(format, &r, render_recovery)
+        }
+        VmCommand::Attach {
+            vm,
+            snapshot,
+            disk,
+            to,
+        } => {
+            let (config, b) = connect(config_file)?;
+            let env = recover::Env {
+                paths: &config.paths,
+                rescan: crate::ops::rescan::RescanMode::Auto,
+            };
+            let r = recover::attach(&*b, vm.vm, &snapshot, &disk, to, &env)?;
+            emit(format, &r, render_recovery)
+        }
+        VmCommand::Detach { to, disk } => {
+            let (config, b) = connect(config_file)?;
+            let env = recover::Env {
+                paths: &config.paths,
+                rescan: crate::ops::rescan::RescanMode::Auto,
+            };
+            let r = recover::detach(&*b, to, &disk, &env)?;
+            emit(format, &r, render_recovery)
         }
         VmCommand::Prune {
             vm,

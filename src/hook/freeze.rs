@@ -136,6 +136,15 @@ impl Pve for TrackedPve {
     fn shutdown(&self, guest: &Guest, wait: Duration) -> Result<()> {
         self.inner.shutdown(guest, wait)
     }
+    fn create_vm(&self, node: &str, vmid: u32, config: &GuestConfig, wait: Duration) -> Result<()> {
+        self.inner.create_vm(node, vmid, config, wait)
+    }
+    fn destroy_vm(&self, guest: &Guest, wait: Duration) -> Result<()> {
+        self.inner.destroy_vm(guest, wait)
+    }
+    fn set_config(&self, guest: &Guest, set: &[(String, String)], delete: &[String]) -> Result<()> {
+        self.inner.set_config(guest, set, delete)
+    }
     fn start(&self, guest: &Guest, wait: Duration) -> Result<()> {
         self.inner.start(guest, wait)
     }

@@ -6,6 +6,7 @@ mod chain;
 mod encode;
 mod endpoint;
 mod exchange;
+pub mod multipart;
 #[cfg(test)]
 mod test_server;
 mod tls;

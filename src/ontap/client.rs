@@ -57,7 +57,7 @@ fn create_time_key(s: &Snapshot) -> (i128, String) {
 
 /// Talks to one ONTAP cluster (or SVM) management endpoint.
 pub struct OntapClient {
-    req: Requester,
+    pub(super) req: Requester,
 }
 
 impl std::fmt::Debug for OntapClient {
@@ -478,6 +478,18 @@ impl Ontap for OntapClient {
             }),
             Err(e) => Err(e),
         }
+    }
+
+    fn write_file(&self, volume_uuid: &str, path: &str, data: &[u8]) -> Result<()> {
+        self.put_file_data(volume_uuid, path, data)
+    }
+
+    fn read_file(&self, volume_uuid: &str, path: &str, max: usize) -> Result<Vec<u8>> {
+        self.get_file_data(volume_uuid, path, max)
+    }
+
+    fn create_directory(&self, volume_uuid: &str, path: &str) -> Result<()> {
+        self.make_dirs(volume_uuid, path)
     }
 
     fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()> {

@@ -10,6 +10,7 @@ pub mod client;
 mod connection;
 mod errors;
 mod fields;
+mod filedata;
 mod jobs;
 mod paging;
 mod request;
@@ -194,6 +195,13 @@ pub trait Ontap: Send + Sync {
     fn list_dir(&self, volume_uuid: &str, path: &str) -> Result<Vec<FileInfo>>;
     /// Delete one file (relative path).
     fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()>;
+    /// Write `data` (at most 1 MB) from the start of a file, creating it and missing directories;
+    /// a longer old file keeps its tail (readers must know where their data ends).
+    fn write_file(&self, volume_uuid: &str, path: &str, data: &[u8]) -> Result<()>;
+    /// Read a whole file of at most `max` bytes; `Error::NotFound` when it does not exist.
+    fn read_file(&self, volume_uuid: &str, path: &str, max: usize) -> Result<Vec<u8>>;
+    /// Create a directory (and missing parents); an existing one is fine.
+    fn create_directory(&self, volume_uuid: &str, path: &str) -> Result<()>;
 }
 
 #[cfg(test)]

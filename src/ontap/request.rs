@@ -222,6 +222,34 @@ impl Requester {
         Ok(body)
     }
 
+    /// One request with its own `Accept` and body type (file data is multipart, not JSON); an
+    /// error status comes back as the same `ApiError` a JSON call gets. Not retried.
+    pub(super) fn send_raw(
+        &self,
+        method: &str,
+        target: &str,
+        accept: &str,
+        body: Option<Body<'_>>,
+    ) -> Result<Response> {
+        let response = self.http.send(
+            method,
+            target,
+            &[
+                ("Authorization", self.authorization.expose()),
+                ("Accept", accept),
+                (
+                    "X-Dot-Client-App",
+                    concat!("pve-ontap-snapshot/", env!("CARGO_PKG_VERSION")),
+                ),
+            ],
+            body,
+        )?;
+        if !response.is_success() {
+            return Err(errors::api_error(method, target, &response, &self.user).into());
+        }
+        Ok(response)
+    }
+
     /// GET with bounded retries of a dropped connection, a 5xx or a busy answer.
     pub(super) fn get_value(&self, target: &str, deadline: Instant) -> Result<Value> {
         let mut backoff = Backoff::retrying();

@@ -9,6 +9,7 @@ use crate::pve::Pve;
 
 pub mod clock;
 pub mod disks;
+pub mod manifest;
 pub mod parallel;
 pub mod quiesce;
 pub mod rescan;

@@ -392,6 +392,18 @@ impl Pve for PveClient {
         })
     }
 
+    fn create_vm(&self, node: &str, vmid: u32, config: &GuestConfig, wait: Duration) -> Result<()> {
+        self.post_create_vm(node, vmid, config, wait)
+    }
+
+    fn destroy_vm(&self, guest: &Guest, wait: Duration) -> Result<()> {
+        self.delete_vm(guest, wait)
+    }
+
+    fn set_config(&self, guest: &Guest, set: &[(String, String)], delete: &[String]) -> Result<()> {
+        self.put_config(guest, set, delete)
+    }
+
     fn version(&self) -> Result<String> {
         let v = self.get("/version", &[])?;
         str_field(&v, "version")

@@ -13,6 +13,7 @@ pub mod client;
 mod connection;
 mod denied;
 mod envelope;
+mod guestcfg;
 mod tasks;
 
 pub use client::PveClient;
@@ -161,6 +162,13 @@ pub trait Pve: Send + Sync {
     fn fsfreeze_status(&self, guest: &Guest) -> Result<String>;
     /// `GET /version`: the release, e.g. `9.1.2`.
     fn version(&self) -> Result<String>;
+    /// `POST /nodes/{node}/qemu`: a new VM with this config (disks on existing volumes); waits
+    /// for the create task.
+    fn create_vm(&self, node: &str, vmid: u32, config: &GuestConfig, wait: Duration) -> Result<()>;
+    /// `DELETE /nodes/{node}/qemu/{vmid}`: remove a stopped VM; waits for the destroy task.
+    fn destroy_vm(&self, guest: &Guest, wait: Duration) -> Result<()>;
+    /// `PUT .../config`: set keys and delete keys.
+    fn set_config(&self, guest: &Guest, set: &[(String, String)], delete: &[String]) -> Result<()>;
 }
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ pub(crate) struct World {
     pub snapshots: BTreeMap<String, Vec<Snapshot>>,
     /// Volume uuid → file path relative to the volume root → size.
     pub files: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Bytes of files written through `write_file`: (volume uuid, path) → data.
+    pub file_data: BTreeMap<(String, String), Vec<u8>>,
     pub version: Option<OntapVersion>,
     /// `delete_snapshots` deletes (an ONTAP that takes query-based deletes); else it answers
     /// `None` and the caller deletes one by one.
@@ -628,6 +630,57 @@ impl Pve for Double {
         self.call("pve.version", "")?;
         Ok(self.world().pve_version.clone())
     }
+
+    fn create_vm(&self, node: &str, vmid: u32, config: &GuestConfig, wait: Duration) -> Result<()> {
+        let _ = wait;
+        self.call("pve.create_vm", &format!("{node} {vmid}"))?;
+        let mut w = self.world();
+        if w.guests.iter().any(|g| g.vmid == vmid) {
+            return Err(pve_error(
+                "/qemu",
+                &format!("unable to create VM {vmid} - VM {vmid} already exists"),
+            ));
+        }
+        w.guests.push(Guest {
+            vmid,
+            node: node.into(),
+            guest_type: crate::pve::GuestType::Qemu,
+            name: config.get("name").cloned(),
+            status: "stopped".into(),
+        });
+        w.configs.insert(vmid, config.clone());
+        Ok(())
+    }
+
+    fn destroy_vm(&self, guest: &Guest, wait: Duration) -> Result<()> {
+        let _ = wait;
+        self.call("pve.destroy_vm", &guest.vmid.to_string())?;
+        let mut w = self.world();
+        w.guests.retain(|g| g.vmid != guest.vmid);
+        w.configs.remove(&guest.vmid);
+        Ok(())
+    }
+
+    fn set_config(&self, guest: &Guest, set: &[(String, String)], delete: &[String]) -> Result<()> {
+        let summary: Vec<String> = set
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .chain(delete.iter().map(|k| format!("-{k}")))
+            .collect();
+        self.call(
+            "pve.set_config",
+            &format!("{} {}", guest.vmid, summary.join(" ")),
+        )?;
+        let mut w = self.world();
+        let config = w.configs.entry(guest.vmid).or_default();
+        for (k, v) in set {
+            config.insert(k.clone(), v.clone());
+        }
+        for k in delete {
+            config.remove(k);
+        }
+        Ok(())
+    }
 }
 
 impl Ontap for Double {
@@ -921,6 +974,44 @@ impl Ontap for Double {
             });
         }
         Ok(out)
+    }
+
+    fn write_file(&self, volume_uuid: &str, path: &str, data: &[u8]) -> Result<()> {
+        self.call("ontap.write_file", path)?;
+        let mut w = self.world();
+        let key = (volume_uuid.to_string(), path.to_string());
+        // Written from the start: a longer old file keeps its tail, as on ONTAP.
+        let mut bytes = w.file_data.remove(&key).unwrap_or_default();
+        if bytes.len() < data.len() {
+            bytes.resize(data.len(), 0);
+        }
+        bytes[..data.len()].copy_from_slice(data);
+        let size = bytes.len() as u64;
+        w.file_data.insert(key, bytes);
+        w.files
+            .entry(volume_uuid.into())
+            .or_default()
+            .insert(path.into(), size);
+        Ok(())
+    }
+
+    fn read_file(&self, volume_uuid: &str, path: &str, max: usize) -> Result<Vec<u8>> {
+        self.call("ontap.read_file", path)?;
+        let w = self.world();
+        match w
+            .file_data
+            .get(&(volume_uuid.to_string(), path.to_string()))
+        {
+            Some(bytes) => Ok(bytes.iter().take(max).copied().collect()),
+            None => Err(Error::NotFound {
+                what: format!("file '{path}' on volume {volume_uuid}"),
+            }),
+        }
+    }
+
+    fn create_directory(&self, volume_uuid: &str, path: &str) -> Result<()> {
+        self.call("ontap.create_directory", &format!("{volume_uuid} {path}"))?;
+        Ok(())
     }
 
     fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()> {

@@ -16,6 +16,8 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+mod recover;
+
 const TOOL: &str = env!("CARGO_BIN_EXE_pve-ontap-snapshot");
 const RUNS: usize = 25;
 
@@ -24,14 +26,25 @@ fn main() {
     fs::create_dir_all(&out_dir).expect("create target/bench");
     let mut report = Report::default();
 
-    startup(&mut report);
-    requests_per_command(&mut report, false);
-    requests_per_command(&mut report, true);
-    pause_windows(&mut report);
-    thousand_snapshots(&mut report);
-    concurrent_hooks(&mut report);
-    end_to_end(&mut report);
-    scale::scale(&mut report);
+    // `BENCH_ONLY=recovery make bench` runs only the sections whose name contains the value.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    type Section = (&'static str, fn(&mut Report));
+    let sections: [Section; 9] = [
+        ("startup", startup),
+        ("requests", |r| requests_per_command(r, false)),
+        ("requests-token", |r| requests_per_command(r, true)),
+        ("pause", pause_windows),
+        ("snapshots", thousand_snapshots),
+        ("hooks", concurrent_hooks),
+        ("end-to-end", end_to_end),
+        ("recovery", recover::recovery),
+        ("scale", scale::scale),
+    ];
+    for (name, section) in sections {
+        if only.is_empty() || name.contains(only.as_str()) {
+            section(&mut report);
+        }
+    }
 
     let table = report.markdown();
     println!("{table}");

@@ -275,6 +275,58 @@ pub fn workflows() -> Vec<Workflow> {
             },
         },
         Workflow {
+            name: "vm restore --snapshot <volume snapshot>",
+            mode: Mode::Cli,
+            may_add: &[],
+            prepare: |_| {
+                Invocation::args(&[
+                    "vm",
+                    "restore",
+                    "--vm",
+                    "102",
+                    "--snapshot",
+                    ORIGINAL_SNAPSHOT,
+                    "--yes",
+                ])
+            },
+        },
+        Workflow {
+            name: "vm clone",
+            mode: Mode::Cli,
+            may_add: &[],
+            prepare: |_| {
+                Invocation::args(&[
+                    "vm",
+                    "clone",
+                    "--vm",
+                    "102",
+                    "--snapshot",
+                    ORIGINAL_SNAPSHOT,
+                    "--new-vmid",
+                    "300",
+                ])
+            },
+        },
+        Workflow {
+            name: "vm attach",
+            mode: Mode::Cli,
+            may_add: &[],
+            prepare: |_| {
+                Invocation::args(&[
+                    "vm",
+                    "attach",
+                    "--vm",
+                    "100",
+                    "--snapshot",
+                    ORIGINAL_SNAPSHOT,
+                    "--disk",
+                    "virtio0",
+                    "--to",
+                    "102",
+                ])
+            },
+        },
+        Workflow {
             name: "vm prune",
             mode: Mode::Cli,
             may_add: &[],

@@ -9,6 +9,7 @@ mod hooks;
 mod props;
 mod readme;
 mod recipe;
+mod recover;
 mod scale;
 mod secrets;
 mod soak;

@@ -5,7 +5,7 @@ use super::errors::ApiError;
 use super::params::Query;
 use super::reply::{Ctx, Reply};
 use super::state::OntapState;
-use super::{auth, cli, clone, cluster, files, jobs, snapshots, volumes};
+use super::{auth, cli, clone, cluster, filedata, files, jobs, snapshots, volumes};
 use crate::http::{Request, Response};
 use crate::job_fault::JobFault;
 
@@ -26,7 +26,7 @@ fn allowed(state: &OntapState, segs: &[&str]) -> Option<&'static [&'static str]>
         ["storage", "volumes", _, "snapshots"] => &["GET", "POST", "PATCH", "DELETE"],
         ["storage", "volumes", _, "snapshots", _] => &["GET", "PATCH", "DELETE"],
         ["storage", "volumes", _, "files"] if v98 => &["GET"],
-        ["storage", "volumes", _, "files", _] if v98 => &["GET", "DELETE"],
+        ["storage", "volumes", _, "files", _] if v98 => &["GET", "POST", "DELETE"],
         ["storage", "volumes", _, "files", _] => &["GET"],
         ["storage", "file", "clone"] => &["POST"],
         ["private", "cli", "volume", "snapshot", "restore"] => &["POST"],
@@ -137,6 +137,9 @@ fn dispatch(
         ("GET", ["storage", "volumes", v, "files"]) => files::get(state, ctx, v, ""),
         ("GET", ["storage", "volumes", v, "files", p]) => files::get(state, ctx, v, p),
         ("DELETE", ["storage", "volumes", v, "files", p]) => files::delete(state, ctx, v, p),
+        ("POST", ["storage", "volumes", v, "files", p]) => {
+            filedata::post(state, ctx.req, &mut ctx.query, v, p).map(Into::into)
+        }
         ("POST", ["storage", "file", "clone"]) => clone::post(state, ctx),
         ("POST", ["private", "cli", "volume", "snapshot", "restore"]) => cli::restore(state, ctx),
         ("GET", ["private", "cli", "volume", "recovery-queue"]) => cli::recovery_queue(state, ctx),

@@ -154,6 +154,8 @@ pub struct OntapState {
     /// The SnapLock compliance clock runs (it reads the simulation clock).
     pub compliance_clock: bool,
     next_dsid: u64,
+    /// Contents of files written through the files API, by content generation.
+    pub file_data: super::blobs::FileData,
 }
 
 /// A random (v4) uuid.
@@ -427,6 +429,7 @@ impl OntapState {
             offset,
             compliance_clock: scenario.compliance_clock,
             next_dsid: 1100,
+            file_data: Default::default(),
         }
     }
 

@@ -9,8 +9,9 @@
 //!   `find` (the guest a call names);
 //! - `runstate` (what a task does when it ends) and `content` (what a storage holds), then
 //!   `runner` (ends due tasks), `dump` (the state as JSON, due tasks finished);
-//! - one handler module per area (`auth`, `cluster`, `guests`, `config`, `agent`, `storage`,
-//!   `tasks`), each taking `&mut PveState` (storage views also `&dyn Exports`);
+//! - one handler module per area (`auth`, `cluster`, `guests`, `create`, `config`, `agent`,
+//!   `storage`, `tasks`), each taking `&mut PveState` (storage views and `create` also
+//!   `&dyn Exports`);
 //! - `router` (the only module that knows the handlers), then `serve` and `guest_write`.
 //!
 //! Behaviour follows Proxmox VE 9 (8.x where the scenario's `version` says so):
@@ -45,6 +46,7 @@ mod call;
 mod cluster;
 mod config;
 mod content;
+mod create;
 mod default;
 mod dump;
 mod envelope;

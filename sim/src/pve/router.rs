@@ -11,7 +11,7 @@ use super::exports::Exports;
 use super::params::Params;
 use super::scenario::GuestType;
 use super::state::PveState;
-use super::{agent, auth, cluster, config, guests, storage, tasks};
+use super::{agent, auth, cluster, config, create, guests, storage, tasks};
 use crate::http::Request;
 use crate::job_fault::JobFault;
 
@@ -113,6 +113,14 @@ fn route(method: &str, segments: &[&str]) -> Option<Route> {
             } else {
                 GuestType::Qemu
             });
+            r
+        }
+        ("DELETE", ["nodes", node, kind @ "qemu", vmid]) => {
+            guest_route(create::destroy, node, kind, vmid)
+        }
+        ("POST", ["nodes", node, "qemu"]) => {
+            let mut r = Route::nfs(create::post).with("node", node);
+            r.guest_type = Some(GuestType::Qemu);
             r
         }
         ("GET", ["nodes", node, kind @ ("qemu" | "lxc"), vmid]) => {

@@ -13,6 +13,15 @@ pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<Stri
     let now = Instant::now();
     match action {
         Action::Config { vmid, update } => pending::apply(state, *vmid, update),
+        Action::Create {
+            vmid,
+            config,
+            missing_volume,
+        } => create_finish(state, *vmid, config, missing_volume.as_deref()),
+        Action::Destroy { vmid } => {
+            state.guests.remove(vmid);
+            Ok(vec![format!("destroyed VM {vmid}")])
+        }
         Action::Hibernate {
             vmid,
             skiplock,
@@ -37,7 +46,10 @@ pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<Stri
                 | Action::Resume { vmid, .. }
                 | Action::CtSuspend { vmid }
                 | Action::CtResume { vmid } => *vmid,
-                Action::Config { vmid, .. } | Action::Hibernate { vmid, .. } => *vmid,
+                Action::Config { vmid, .. }
+                | Action::Hibernate { vmid, .. }
+                | Action::Create { vmid, .. }
+                | Action::Destroy { vmid } => *vmid,
             };
             let pid = state.alloc_pid();
             let criu = state
@@ -70,6 +82,26 @@ pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<Stri
             }
         }
     }
+}
+
+/// The end of a `qmcreate` task (qemu-server `create_vm` worker): the config is written, or
+/// removed when a volume is missing (`unable to create VM <vmid> - volume <volid> does not
+/// exist`; the volumes themselves are not freed).
+fn create_finish(
+    state: &mut PveState,
+    vmid: u32,
+    config: &std::collections::BTreeMap<String, String>,
+    missing_volume: Option<&str>,
+) -> Result<Vec<String>, String> {
+    if let Some(volid) = missing_volume {
+        state.guests.remove(&vmid);
+        return Err(format!(
+            "unable to create VM {vmid} - volume {volid} does not exist\n"
+        ));
+    }
+    let guest = guest_mut(state, vmid)?;
+    guest.config = config.clone();
+    Ok(Vec::new())
 }
 
 fn guest_mut(state: &mut PveState, vmid: u32) -> Result<&mut Guest, String> {

@@ -175,7 +175,24 @@ pub struct PruneReport {
 }
 
 pub fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> Result<SnapshotRow> {
-    create::create(b, storage, opts, &SystemClock)
+    create::create(
+        b,
+        storage,
+        opts,
+        &SystemClock,
+        crate::ops::manifest::Record::Nothing,
+    )
+}
+
+/// `create`, first recording the configurations `record` names in the volume (so they travel
+/// with the snapshot; see `ops::manifest`).
+pub fn create_recording(
+    b: &dyn Backends,
+    storage: &str,
+    opts: &CreateOptions,
+    record: crate::ops::manifest::Record,
+) -> Result<SnapshotRow> {
+    create::create(b, storage, opts, &SystemClock, record)
 }
 
 pub fn list(b: &dyn Backends, storage: &str, all: bool) -> Result<Vec<SnapshotRow>> {

@@ -105,7 +105,14 @@ fn create_waits_for_the_next_second_on_a_name_collision() {
         "A snapshot with the specified name already exists.",
     );
     let clock = clock();
-    let row = create::create(&f, "ONTAP01", &CreateOptions::default(), &clock).unwrap();
+    let row = create::create(
+        &f,
+        "ONTAP01",
+        &CreateOptions::default(),
+        &clock,
+        crate::ops::manifest::Record::Nothing,
+    )
+    .unwrap();
     let creates = f.calls_to("ontap.create_snapshot");
     assert_eq!(creates.len(), 2);
     assert_ne!(
@@ -137,7 +144,14 @@ fn create_fails_clearly_on_a_second_collision() {
             "already exists",
         );
     }
-    let e = create::create(&f, "ONTAP01", &CreateOptions::default(), &clock()).unwrap_err();
+    let e = create::create(
+        &f,
+        "ONTAP01",
+        &CreateOptions::default(),
+        &clock(),
+        crate::ops::manifest::Record::Nothing,
+    )
+    .unwrap_err();
     let msg = e.to_string();
     assert!(
         msg.starts_with("create snapshot 'proxmox_snapshot_"),

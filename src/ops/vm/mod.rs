@@ -166,3 +166,4 @@ pub fn prune(
 ) -> Result<PruneReport> {
     prune::run(b, vmid, retention, label, dry_run, &Ctx::live())
 }
+pub mod recover;

@@ -69,6 +69,12 @@ pub(crate) fn rule(method: &str, segments: &[&str], major: u32) -> Option<Rule> 
         | ("GET", ["nodes", _, "qemu" | "lxc", vmid, "status", "current"]) => {
             Rule::perm(vms(vmid), &["VM.Audit"])
         }
+        // qs:src/PVE/API2/Qemu.pm `create_vm`: `user => 'all'`, checked inside (VM.Allocate on
+        // /vms/{vmid}, volume access, config keys); the simulator's handler does not model the
+        // in-code checks yet (sim/README.md).
+        ("POST", ["nodes", _, "qemu"]) => Rule::All,
+        // qs:src/PVE/API2/Qemu.pm `destroy_vm`: VM.Allocate on /vms/{vmid}.
+        ("DELETE", ["nodes", _, "qemu", vmid]) => Rule::perm(vms(vmid), &["VM.Allocate"]),
         // Qemu.pm `update_vm` / `update_vm_async`: any of `$vm_config_perm_list`.
         ("PUT" | "POST", ["nodes", _, "qemu", vmid, "config"]) => Rule::any(
             vms(vmid),
