@@ -20,8 +20,8 @@ unit-test:
 	$(CARGO) test --locked --workspace
 
 conformance:
-	$(CARGO) build --locked -p pve-ontap-sim
-	tests/conformance/run.sh target/debug/pve-ontap-sim
+	$(CARGO) build --locked -p pve-ontap-sim -p pve-ontap-snapshot
+	tests/conformance/run.sh target/debug/pve-ontap-sim target/debug/pve-ontap-snapshot
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -58,6 +58,10 @@ install:
 	install -d $(DESTDIR)$(PREFIX)/share/pve-ontap-snapshot/hooks
 	install -m 0755 hooks/pve-ontap-snapshot-hookscript hooks/pve-ontap-snapshot-vzdump $(DESTDIR)$(PREFIX)/share/pve-ontap-snapshot/hooks/
 	install -D -m 0600 examples/config.ini $(DESTDIR)/etc/pve-ontap-snapshot/config.ini
+	install -D -m 0644 debian/pve-ontap-snapshot@.service $(DESTDIR)/lib/systemd/system/pve-ontap-snapshot@.service
+	install -D -m 0644 debian/pve-ontap-snapshot@.timer $(DESTDIR)/lib/systemd/system/pve-ontap-snapshot@.timer
+	install -D -m 0644 debian/pve-ontap-snapshot.pve-ontap-snapshot-status.service $(DESTDIR)/lib/systemd/system/pve-ontap-snapshot-status.service
+	install -D -m 0644 debian/pve-ontap-snapshot.pve-ontap-snapshot-status.timer $(DESTDIR)/lib/systemd/system/pve-ontap-snapshot-status.timer
 
 clean:
 	$(CARGO) clean

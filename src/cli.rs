@@ -3,6 +3,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
@@ -50,7 +51,11 @@ const DURATIONS: &str = "Durations: 30d, 12h, 90m, 2w, 45s, or combinations such
     long_about = "ONTAP volume snapshots and per-VM file-clone snapshots for Proxmox VE NFS storages.\n\n\
         'storage' commands snapshot, restore, mount and prune the ONTAP volume behind a Proxmox \
         storage; 'vm' commands snapshot the disks of one guest as ONTAP file clones next to each \
-        disk. The tool also runs as a guest hookscript and as a vzdump hook script.",
+        disk. The tool also runs as a guest hookscript and as a vzdump hook script.\n\n\
+        Every command that changes something works under the lock of each storage it touches \
+        (node-local, and cluster-wide through /etc/pve/priv/lock on a Proxmox cluster) and \
+        decides what to change only once it holds them; --lock-timeout bounds the wait. \
+        Read-only commands take no lock.",
     after_long_help = EXIT_CODES
 )]
 pub struct Cli {
@@ -109,6 +114,17 @@ pub enum OutputFormat {
     Json,
 }
 
+/// What `status` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// Aligned tables, one line per problem first
+    Text,
+    /// One pretty-printed JSON document
+    Json,
+    /// Prometheus text exposition format (node-exporter textfile collector)
+    Prometheus,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
     Bash,
@@ -133,6 +149,36 @@ pub enum Command {
             its ONTAP volume. Exits 1 if any check fails."
     )]
     Check,
+
+    /// Newest snapshot per label, last outcome of hooks and schedules, capacity; exit 1 on problems
+    #[command(
+        long_about = "Show, per configured storage and per guest with a policy, the newest snapshot \
+            of each label and its age, the last outcome of every hook phase, schedule and command \
+            (from the local journal), the snapshot count against ONTAP's limit of 1023 and the \
+            space snapshots use. Every stale or failing item is one 'problem:' line and makes the \
+            exit code 1, so monitoring checks (Nagios, Icinga, Checkmk) can call it directly. \
+            Reads ONTAP once per storage; --offline reads only the journal.",
+        after_long_help = DURATIONS
+    )]
+    Status {
+        /// Only this storage (repeatable; default: every storage section of the config)
+        #[arg(long = "storage", value_name = "ID")]
+        storages: Vec<String>,
+        /// A problem when the newest snapshot of LABEL is older than DURATION, e.g.
+        /// hourly=2h,daily=26h (repeatable)
+        #[arg(long, value_name = "LABEL=DURATION,...")]
+        max_age: Vec<String>,
+        /// Read only the local outcome journal, not ONTAP
+        #[arg(long)]
+        offline: bool,
+        /// Result format (overrides --output): text, json, or prometheus (node-exporter textfile)
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<StatusFormat>,
+        /// Write the result to FILE (temporary file, then rename) instead of stdout; the exit code
+        /// then says only whether it was written (problems are in the content)
+        #[arg(long, value_name = "FILE")]
+        textfile: Option<PathBuf>,
+    },
 
     /// Print a shell completion script to stdout
     Completions {
@@ -204,6 +250,22 @@ pub struct StorageArg {
     pub storage: String,
 }
 
+/// Default of `--lock-timeout`: a minute, as long as a hook may run by default.
+pub const DEFAULT_LOCK_TIMEOUT: &str = "60s";
+
+#[derive(Debug, Args)]
+pub struct LockArg {
+    /// Wait at most DURATION for the storage locks (held by a hook, a schedule or another command,
+    /// on this or another node); a lock still busy then fails the command and names its holder
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = DEFAULT_LOCK_TIMEOUT,
+        value_parser = parse_lock_timeout
+    )]
+    pub lock_timeout: Duration,
+}
+
 #[derive(Debug, Args)]
 pub struct RetentionArgs {
     /// Keep the newest N snapshots (per label)
@@ -236,6 +298,15 @@ pub enum StorageCommand {
         /// Freeze the filesystems of running VMs on the storage (guest agent) around the snapshot
         #[arg(long)]
         freeze: bool,
+        /// Lock the snapshot until now + DURATION (ONTAP snapshot locking, 9.12.1+): nobody, this
+        /// tool included, can delete it earlier
+        #[arg(long, value_name = "DURATION")]
+        lock: Option<String>,
+        #[command(flatten)]
+        locking: LockArg,
+        /// Do not record the configurations of the guests on the storage in the volume
+        #[arg(long)]
+        no_configs: bool,
     },
     /// List the snapshots made by this tool (and with --all, every snapshot)
     List {
@@ -252,6 +323,8 @@ pub enum StorageCommand {
         /// Snapshot name
         #[arg(long, value_name = "NAME", value_parser = parse_snapshot_name)]
         snapshot: String,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Revert the whole volume to a snapshot: every disk loses later changes, newer snapshots go
     #[command(
@@ -280,6 +353,8 @@ pub enum StorageCommand {
         /// snapshot restore -force`); the SnapMirror relationships then fail until resynchronised
         #[arg(long)]
         discard_snapmirror_references: bool,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Make a snapshot available as a new Proxmox storage (FlexClone volume)
     Mount {
@@ -291,11 +366,15 @@ pub enum StorageCommand {
         /// Storage id for the clone (default: <ID>-CLONE, made unique)
         #[arg(long, value_name = "NEWID", value_parser = parse_storage_id)]
         name: Option<String>,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Remove a storage made by 'mount' and delete its clone volume (the snapshot stays)
     Unmount {
         #[command(flatten)]
         storage: StorageArg,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Show the ONTAP volume behind the storage
     Show {
@@ -312,6 +391,8 @@ pub enum StorageCommand {
         storage: StorageArg,
         #[command(flatten)]
         retention: RetentionArgs,
+        #[command(flatten)]
+        lock: LockArg,
     },
 }
 
@@ -347,11 +428,16 @@ pub enum VmCommand {
         /// Do not run 'qm rescan' / 'pct rescan' afterwards
         #[arg(long)]
         no_rescan: bool,
+        #[command(flatten)]
+        lock: LockArg,
     },
-    /// List the guest's snapshots, grouped by time
+    /// List the guest's disk sets and the volume snapshots of its storages
     List {
         #[command(flatten)]
         vm: VmArg,
+        /// Read which disks each volume snapshot holds (one directory read per snapshot)
+        #[arg(long)]
+        contents: bool,
     },
     /// Delete one snapshot (all its disk files)
     Delete {
@@ -363,13 +449,15 @@ pub enum VmCommand {
         /// Only the files of this label (needed when labels share a second)
         #[arg(long, value_name = "LABEL", value_parser = parse_label)]
         label: Option<String>,
+        #[command(flatten)]
+        lock: LockArg,
     },
-    /// Copy snapshot files back over the guest's disks (guest must be stopped)
+    /// Put the guest's disks back from a disk set or a volume snapshot (guest must be stopped)
     Restore {
         #[command(flatten)]
         vm: VmArg,
-        /// Snapshot time stamp as listed (YYYY-mm-dd_HH:MM:SS+0000)
-        #[arg(long, value_name = "TS", value_parser = parse_snapshot_name)]
+        /// Disk-set time stamp (YYYY-mm-dd_HH:MM:SS+0000) or volume snapshot name, as listed
+        #[arg(long, value_name = "NAME", value_parser = parse_snapshot_name)]
         snapshot: String,
         /// Only this disk (config key, e.g. scsi0)
         #[arg(long, value_name = "KEY")]
@@ -377,6 +465,77 @@ pub enum VmCommand {
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+        #[command(flatten)]
+        lock: LockArg,
+        /// Volume snapshot: do not keep the current disks as a 'pre-restore' disk set first
+        #[arg(long)]
+        no_keep: bool,
+        /// Volume snapshot: leave disks the snapshot does not hold as they are
+        #[arg(long)]
+        skip_missing: bool,
+        /// Volume snapshot: ignore images in it that are no disk of the guest now
+        #[arg(long)]
+        skip_extra: bool,
+        /// Volume snapshot: restore disks whose size changed to the snapshot's size
+        #[arg(long)]
+        resize: bool,
+        /// Do not run 'qm rescan' / 'pct rescan' afterwards
+        #[arg(long)]
+        no_rescan: bool,
+    },
+    /// Print the guest configuration a snapshot recorded
+    ShowConfig {
+        #[command(flatten)]
+        vm: VmArg,
+        /// Disk-set time stamp or volume snapshot name
+        #[arg(long, value_name = "NAME", value_parser = parse_snapshot_name)]
+        snapshot: String,
+    },
+    /// Make a new QEMU guest from a snapshot of this one (new VMID, new MAC addresses)
+    Clone {
+        #[command(flatten)]
+        vm: VmArg,
+        /// Disk-set time stamp or volume snapshot name
+        #[arg(long, value_name = "NAME", value_parser = parse_snapshot_name)]
+        snapshot: String,
+        /// VMID of the new guest
+        #[arg(long, value_name = "ID", value_parser = parse_vmid)]
+        new_vmid: u32,
+        /// Name of the new guest (default: Copy-of-VM-<name>)
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Start the new guest
+        #[arg(long)]
+        start: bool,
+        /// Make the guest without the disks the snapshot does not hold
+        #[arg(long)]
+        skip_missing: bool,
+        /// Use the guest's current configuration even if the snapshot recorded one
+        #[arg(long)]
+        current_config: bool,
+    },
+    /// Add one disk of a snapshot to a helper guest as an unused disk
+    Attach {
+        #[command(flatten)]
+        vm: VmArg,
+        /// Disk-set time stamp or volume snapshot name
+        #[arg(long, value_name = "NAME", value_parser = parse_snapshot_name)]
+        snapshot: String,
+        /// The disk (config key of guest --vm, e.g. scsi0)
+        #[arg(long, value_name = "KEY")]
+        disk: String,
+        /// The helper guest
+        #[arg(long, value_name = "ID", value_parser = parse_vmid)]
+        to: u32,
+    },
+    /// Remove a disk 'vm attach' added (unusedN) from the helper guest and delete its file
+    Detach {
+        /// The helper guest
+        #[arg(long, value_name = "ID", value_parser = parse_vmid)]
+        to: u32,
+        /// The unused disk key (unusedN)
+        #[arg(long, value_name = "KEY")]
+        disk: String,
     },
     /// Delete old snapshots of the guest, per label
     #[command(
@@ -388,6 +547,8 @@ pub enum VmCommand {
         vm: VmArg,
         #[command(flatten)]
         retention: RetentionArgs,
+        #[command(flatten)]
+        lock: LockArg,
     },
 }
 
@@ -463,6 +624,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--keep-within",
     "--vm",
     "--disk",
+    "--lock-timeout",
 ];
 
 /// Rewrite exactly the original's single-dash option tokens (`-storage` → `--storage`, also
@@ -549,6 +711,12 @@ fn parse_snapshot_name(s: &str) -> Result<String, String> {
 }
 
 /// A SnapMirror label: 1 to 31 of `[A-Za-z0-9_.-]` (ONTAP's limit is 31 characters).
+fn parse_lock_timeout(s: &str) -> Result<Duration, String> {
+    crate::model::retention::parse_duration(s)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("expected a duration such as 30s, 2m or 1h, not '{s}'"))
+}
+
 fn parse_label(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.len() <= 31
@@ -666,7 +834,9 @@ mod tests {
                 storage,
                 snapshot,
                 name,
+                lock,
             }) => {
+                assert_eq!(lock.lock_timeout, Duration::from_secs(60));
                 assert_eq!(storage.storage, "ONTAP01");
                 assert_eq!(snapshot, "proxmox_snapshot_2024-03-13_14:42:47+0000");
                 assert_eq!(name, None);

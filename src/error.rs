@@ -1,5 +1,11 @@
 //! The tool's error type: every variant carries what failed and where (file, API call, lock, step),
 //! and maps to the documented exit codes (0 ok, 1 operation failed, 2 usage or config error).
+//!
+//! Each error's `Display` is the whole message, its causes included ("step: cause"), and no variant
+//! returns a cause from `source()`: a printer that walks the `source()` chain (as `anyhow` or
+//! `log` adapters do) therefore prints every cause exactly once. `Refused` is kept for the
+//! safety rules of the tool; a fault of the tool itself (a panic caught in a worker thread, a thread
+//! that could not be started) is `Internal`, so users and tests can tell the two apart.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -126,6 +132,11 @@ pub enum Error {
     #[error("{0}")]
     Refused(String),
 
+    /// A fault of the tool itself, not of the input or the remote systems (a worker thread panicked
+    /// or could not be started); exit 1. The message says so, to be reported as a bug.
+    #[error("internal fault: {0}")]
+    Internal(String),
+
     /// A lock could not be taken in time.
     #[error("could not lock {} within {}s: held by {holder}", path.display(), waited.as_secs())]
     Lock {
@@ -134,13 +145,12 @@ pub enum Error {
         waited: Duration,
     },
 
-    /// A local file operation failed.
-    #[error("unable to {action} '{}': {source}", path.display())]
+    /// A local file operation failed (the message includes the OS error).
+    #[error("unable to {action} '{}': {cause}", path.display())]
     Io {
         action: String,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// SIGINT or SIGTERM arrived; the guard undid what it had to before returning this.
@@ -148,12 +158,8 @@ pub enum Error {
     Interrupted(String),
 
     /// A named step of a workflow failed (the message names the step, then the cause).
-    #[error("{step}: {source}")]
-    Step {
-        step: String,
-        #[source]
-        source: Box<Error>,
-    },
+    #[error("{step}: {cause}")]
+    Step { step: String, cause: Box<Error> },
 }
 
 fn config_location(
@@ -176,7 +182,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Config { .. } => 2,
-            Error::Step { source, .. } => source.exit_code(),
+            Error::Step { cause, .. } => cause.exit_code(),
             _ => 1,
         }
     }
@@ -184,7 +190,7 @@ impl Error {
     /// The innermost error (below any `Step` wrappers).
     pub fn root(&self) -> &Error {
         match self {
-            Error::Step { source, .. } => source.root(),
+            Error::Step { cause, .. } => cause.root(),
             e => e,
         }
     }
@@ -206,11 +212,11 @@ impl Error {
         }
     }
 
-    pub fn io(action: impl Into<String>, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(action: impl Into<String>, path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         Error::Io {
             action: action.into(),
             path: path.into(),
-            source,
+            cause,
         }
     }
 }
@@ -229,16 +235,16 @@ pub trait ResultExt<T> {
 
 impl<T> ResultExt<T> for Result<T> {
     fn step(self, step: impl Into<String>) -> Result<T> {
-        self.map_err(|source| Error::Step {
+        self.map_err(|cause| Error::Step {
             step: step.into(),
-            source: Box::new(source),
+            cause: Box::new(cause),
         })
     }
 
     fn step_with(self, step: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Step {
+        self.map_err(|cause| Error::Step {
             step: step(),
-            source: Box::new(source),
+            cause: Box::new(cause),
         })
     }
 }
@@ -268,5 +274,41 @@ mod tests {
         let e = e.step("restore storage 'ONTAP01'").unwrap_err();
         assert_eq!(e.to_string(), "restore storage 'ONTAP01': no");
         assert_eq!(e.exit_code(), 1);
+    }
+
+    /// Every message of a chain appears once, whether a printer uses `Display` alone or also
+    /// walks `source()`.
+    #[test]
+    fn a_chain_prints_each_cause_once() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e: Result<()> = Err(Error::io("read", "/etc/x.ini", io));
+        let e = e
+            .step("load the config")
+            .step("create snapshot")
+            .unwrap_err();
+        let mut printed = e.to_string();
+        let mut next = e.source();
+        while let Some(cause) = next {
+            printed.push_str(&format!(": {cause}"));
+            next = cause.source();
+        }
+        assert_eq!(
+            printed,
+            "create snapshot: load the config: unable to read '/etc/x.ini': No such file or directory"
+        );
+        assert!(matches!(e.root(), Error::Io { .. }));
+    }
+
+    #[test]
+    fn internal_faults_say_so_and_exit_1() {
+        let e: Result<()> = Err(Error::Internal("the clone request panicked".into()));
+        let e = e.step("clone disk scsi0").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "clone disk scsi0: internal fault: the clone request panicked"
+        );
+        assert_eq!(e.exit_code(), 1);
+        assert!(!matches!(e.root(), Error::Refused(_)));
     }
 }

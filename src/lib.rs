@@ -28,3 +28,5 @@ pub mod sys;
 
 #[cfg(test)]
 pub(crate) mod props;
+#[cfg(test)]
+pub(crate) mod testing;

@@ -21,6 +21,7 @@ pub mod job_fault;
 pub mod ontap;
 pub mod pve;
 pub mod reqlog;
+pub mod scale;
 pub mod server;
 pub mod simcore;
 pub mod tls;
@@ -142,6 +143,13 @@ impl Sim {
                     "the pve and ontap ports must differ (both {})",
                     options.pve_port
                 ),
+            ));
+        }
+        let problems = options.scenario.pve.validate();
+        if !problems.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid scenario: {}", problems.join("; ")),
             ));
         }
         let pve_listener = bind(Api::Pve, options.bind, options.pve_port)?;

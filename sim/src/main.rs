@@ -1,19 +1,23 @@
-//! The `pve-ontap-sim` binary: parse its flags (`--scenario`, `--bind`, ports, `--latency-ms`,
+//! The `pve-ontap-sim` binary: parse its flags (`--scenario` or `--scale`, `--bind`, ports, `--latency-ms`,
 //! `--write-config`), start, write the config, print the JSON ready line, serve until killed.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use pve_ontap_sim::scale::{self, ScaleSpec};
 use pve_ontap_sim::{Scenario, Sim, SimOptions};
 
 const USAGE: &str = "\
-usage: pve-ontap-sim [--scenario FILE] [--bind ADDR] [--pve-port N] [--ontap-port N]
-                     [--latency-ms N] [--write-config PATH]
+usage: pve-ontap-sim [--scenario FILE | --scale SPEC] [--print-scenario] [--bind ADDR]
+                     [--pve-port N] [--ontap-port N] [--latency-ms N] [--write-config PATH]
 
 Simulated NetApp ONTAP REST API and Proxmox VE API over HTTPS, sharing one in-memory state.
 
   --scenario FILE      starting state (JSON); default: the built-in scenario
+  --scale SPEC         a generated scenario: nodes=16,guests=500,storages=20,svms=4,snapshots=2,
+                       first-volume-snapshots=N,seed=1 (every key optional; see sim/README.md)
+  --print-scenario     print the scenario as JSON and exit (e.g. to edit a generated one)
   --bind ADDR          address of both listeners (default 127.0.0.1)
   --pve-port N         Proxmox VE API port (default: a free port)
   --ontap-port N       ONTAP API port (default: a free port)
@@ -37,6 +41,8 @@ enum Command {
     Run {
         options: SimOptions,
         scenario: Option<PathBuf>,
+        scale: Option<ScaleSpec>,
+        print_scenario: bool,
         write_config: Option<PathBuf>,
     },
 }
@@ -50,6 +56,8 @@ fn parse_number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, Stri
 fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut options = SimOptions::default();
     let mut scenario = None;
+    let mut scale = None;
+    let mut print_scenario = false;
     let mut write_config = None;
     let mut i = 0;
     while i < args.len() {
@@ -60,12 +68,18 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         if arg == "-V" || arg == "--version" {
             return Ok(Command::Version);
         }
+        if arg == "--print-scenario" {
+            print_scenario = true;
+            i += 1;
+            continue;
+        }
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
             _ => (arg, None),
         };
         let known = [
             "--scenario",
+            "--scale",
             "--bind",
             "--pve-port",
             "--ontap-port",
@@ -86,6 +100,13 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         };
         match flag {
             "--scenario" => scenario = Some(PathBuf::from(value)),
+            "--scale" => {
+                scale = Some(
+                    value
+                        .parse::<ScaleSpec>()
+                        .map_err(|e| format!("invalid value {value:?} for --scale: {e}"))?,
+                )
+            }
             "--bind" => {
                 options.bind = value.parse::<IpAddr>().map_err(|_| {
                     format!("invalid value {value:?} for --bind: expected an IP address")
@@ -98,9 +119,14 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         }
         i += 1;
     }
+    if scenario.is_some() && scale.is_some() {
+        return Err("--scenario and --scale exclude each other".into());
+    }
     Ok(Command::Run {
         options,
         scenario,
+        scale,
+        print_scenario,
         write_config,
     })
 }
@@ -111,7 +137,8 @@ fn load_scenario(path: &Path) -> Result<Scenario, String> {
         .map_err(|e| format!("cannot read scenario '{}': {e}", path.display()))?;
     let scenario: Scenario = serde_json::from_str(&text)
         .map_err(|e| format!("invalid scenario '{}': {e}", path.display()))?;
-    let problems = scenario.ontap.validate();
+    let mut problems = scenario.ontap.validate();
+    problems.extend(scenario.pve.validate());
     if !problems.is_empty() {
         return Err(format!(
             "invalid scenario '{}': {}",
@@ -129,7 +156,7 @@ fn fail(code: u8, message: &str) -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mut options, scenario, write_config) = match parse_args(&args) {
+    let (mut options, scenario, scale, print_scenario, write_config) = match parse_args(&args) {
         Ok(Command::Help) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -141,8 +168,10 @@ fn main() -> ExitCode {
         Ok(Command::Run {
             options,
             scenario,
+            scale,
+            print_scenario,
             write_config,
-        }) => (options, scenario, write_config),
+        }) => (options, scenario, scale, print_scenario, write_config),
         Err(e) => return fail(2, &format!("{e}\n{USAGE}")),
     };
     if let Some(path) = &scenario {
@@ -150,6 +179,18 @@ fn main() -> ExitCode {
             Ok(s) => options.scenario = s,
             Err(e) => return fail(2, &e),
         }
+    }
+    if let Some(spec) = &scale {
+        options.scenario = scale::scenario(spec);
+    }
+    if print_scenario {
+        return match serde_json::to_string_pretty(&options.scenario) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(1, &format!("cannot print the scenario: {e}")),
+        };
     }
     let sim = match Sim::start(options) {
         Ok(sim) => sim,
@@ -200,6 +241,7 @@ mod tests {
             options,
             scenario,
             write_config,
+            ..
         } = cmd
         else {
             panic!("expected a run command");
@@ -219,5 +261,23 @@ mod tests {
         assert!(err(&["--pve-port", "x"]).contains("invalid value \"x\" for --pve-port"));
         assert!(err(&["--pve-port", "70000"]).contains("--pve-port"));
         assert!(err(&["--bind", "localhost"]).contains("expected an IP address"));
+        assert!(err(&["--scale", "guestz=1"]).contains("invalid value \"guestz=1\" for --scale"));
+        assert!(err(&["--scale", "guests=3", "--scenario", "s.json"])
+            .contains("--scenario and --scale exclude each other"));
+    }
+
+    #[test]
+    fn scale_specs_and_printing_parse() {
+        let Command::Run {
+            scale,
+            print_scenario,
+            ..
+        } = parse_args(&args(&["--scale=guests=40,nodes=4", "--print-scenario"])).unwrap()
+        else {
+            panic!("expected a run command");
+        };
+        let spec = scale.unwrap();
+        assert_eq!((spec.guests, spec.nodes, spec.storages), (40, 4, 20));
+        assert!(print_scenario);
     }
 }

@@ -10,7 +10,12 @@ use super::render::emit;
 use crate::cli::OutputFormat;
 use crate::error::{Error, Result};
 use crate::http::TlsMode;
+use crate::model::capacity::{self, Verdict};
+use crate::ops::parallel;
 use crate::output::{details, Align, Table};
+
+/// Storages checked at once: each is four requests in a row (version, storage, LIF, volume).
+const STORAGES_IN_FLIGHT: usize = 8;
 
 /// One line of `check`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,6 +26,12 @@ pub(super) struct CheckRow {
     pub(super) tls: String,
     pub(super) ok: bool,
     pub(super) detail: String,
+    /// Storages: whether snapshots can be locked (ONTAP snapshot locking).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) can_lock: Option<bool>,
+    /// Storages: what the capacity guard says about one more snapshot (`ok`, `warn`, `refuse`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) capacity: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -44,15 +55,31 @@ pub(super) fn check(config_file: Option<&Path>, format: OutputFormat) -> Result<
             Ok(v) => format!("Proxmox VE {v}"),
             Err(e) => e.to_string(),
         },
+        can_lock: None,
+        capacity: None,
     });
-    for (storage, ontap) in &config.storages {
+    // Every storage on its own (the ONTAP version and the resolution), several at a time.
+    let storages: Vec<_> = config.storages.iter().collect();
+    let rows = parallel::map_all(&storages, STORAGES_IN_FLIGHT, |(storage, ontap)| {
         let result = b.ontap(storage).and_then(|client| {
             let version = client.version()?;
             let resolved = crate::ops::resolve::resolve(&*b, storage)?;
             Ok((version, resolved))
         });
+        let (mut can_lock, mut capacity) = (None, None);
         let (ok, detail) = match result {
             Ok((version, r)) => {
+                let lock = crate::ops::storage::lock_support(&r, version);
+                can_lock = Some(lock.is_ok());
+                let verdict = capacity::check(
+                    &config.capacity_for(storage),
+                    storage,
+                    &r.volume.name,
+                    r.volume.snapshot_count,
+                    r.volume.used,
+                    r.volume.size,
+                );
+                capacity = Some(verdict.as_str().to_string());
                 let version = match version {
                     Some(v) => format!("ONTAP {}.{}.{}", v.generation, v.major, v.minor),
                     None => "ONTAP version not readable (no permission on /api/cluster)".into(),
@@ -63,24 +90,41 @@ pub(super) fn check(config_file: Option<&Path>, format: OutputFormat) -> Result<
                 } else {
                     format!(", export below it at {}", r.prefix)
                 };
-                (
-                    true,
-                    format!(
-                        "{version}; volume {} on SVM {} (junction {junction}{prefix})",
-                        r.volume.name, r.volume.svm_name
-                    ),
-                )
+                let mut detail = format!(
+                    "{version}; volume {} on SVM {} (junction {junction}{prefix}); {}",
+                    r.volume.name,
+                    r.volume.svm_name,
+                    match &lock {
+                        Ok(()) => "snapshots can be locked (snapshot locking enabled)".to_string(),
+                        Err(why) => format!("snapshots cannot be locked: {why}"),
+                    }
+                );
+                let ok = match verdict {
+                    Verdict::Ok => true,
+                    Verdict::Warn(m) => {
+                        detail.push_str(&format!("; warning: {m}"));
+                        true
+                    }
+                    Verdict::Refuse(m) => {
+                        detail.push_str(&format!("; {m}"));
+                        false
+                    }
+                };
+                (ok, detail)
             }
             Err(e) => (false, e.to_string()),
         };
-        checks.push(CheckRow {
-            name: storage.clone(),
+        CheckRow {
+            name: storage.to_string(),
             endpoint: ontap.endpoint.base_url.clone(),
             tls: tls_text(&ontap.endpoint.tls),
             ok,
             detail,
-        });
-    }
+            can_lock,
+            capacity,
+        }
+    });
+    checks.extend(rows);
     let failed: Vec<&str> = checks
         .iter()
         .filter(|c| !c.ok)

@@ -5,7 +5,11 @@ mod backends;
 mod check;
 mod confirm;
 mod dispatch;
+mod locking;
+mod prometheus;
 mod render;
+mod status;
+mod status_render;
 
 pub use dispatch::run;
 

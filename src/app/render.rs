@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::ops::storage::{
     self, MountReport, ProtectedSnapshot, RestoreReport, ShowReport, SnapshotRow, UnmountReport,
 };
-use crate::ops::vm::SnapshotSet;
+use crate::ops::vm::{recover, SnapshotSet};
 use crate::output::{self, details, human_size, opt_size, short_time, Align, Table};
 
 /// Write a result to stdout as JSON or as the text `render` makes.
@@ -67,6 +67,7 @@ pub(super) fn render_created(r: &SnapshotRow) -> String {
             ("created", Some(short_time(&r.create_time))),
             ("label", r.label.clone()),
             ("expiry", r.expiry_time.as_deref().map(short_time)),
+            ("locked until", r.lock_expiry.as_deref().map(short_time)),
             ("comment", r.comment.clone()),
         ]),
         note_lines(&r.notes)
@@ -93,15 +94,21 @@ pub(super) fn render_list(storage: &str, rows: &[SnapshotRow], all: bool) -> Str
             )
         };
     }
-    let mut table = Table::new(&[
+    // The lock column only when a snapshot is locked (ONTAP snapshot locking).
+    let locks = rows.iter().any(|r| r.lock_expiry.is_some());
+    let mut columns = vec![
         ("NAME", Align::Left),
         ("CREATED", Align::Left),
         ("SIZE", Align::Right),
         ("LABEL", Align::Left),
         ("CLONES", Align::Left),
-    ]);
+    ];
+    if locks {
+        columns.push(("LOCKED UNTIL", Align::Left));
+    }
+    let mut table = Table::new(&columns);
     for r in rows {
-        table.row([
+        let mut cells = vec![
             r.name.clone(),
             short_time(&r.create_time),
             opt_size(r.size),
@@ -111,7 +118,15 @@ pub(super) fn render_list(storage: &str, rows: &[SnapshotRow], all: bool) -> Str
             } else {
                 r.clones.join(",")
             },
-        ]);
+        ];
+        if locks {
+            cells.push(
+                r.lock_expiry
+                    .as_deref()
+                    .map_or_else(|| "-".to_string(), short_time),
+            );
+        }
+        table.row(cells);
     }
     let mut out = table.render();
     for r in rows {
@@ -324,4 +339,120 @@ pub(super) fn render_sets(vmid: u32, sets: &[SnapshotSet]) -> String {
         ]);
     }
     table.render()
+}
+
+/// One row of `vm list --output json`: a disk set or a volume snapshot.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(super) enum ListEntry<'a> {
+    Set {
+        kind: &'static str,
+        #[serde(flatten)]
+        set: &'a SnapshotSet,
+    },
+    Storage(&'a recover::StorageSnapshotEntry),
+}
+
+pub(super) fn render_storage_snapshots(
+    vmid: u32,
+    entries: &[recover::StorageSnapshotEntry],
+    contents: bool,
+) -> String {
+    if entries.is_empty() {
+        return format!(
+            "no volume snapshot of guest {vmid}'s storages{}\n",
+            if contents { " holds its disks" } else { "" }
+        );
+    }
+    let mut table = Table::new(&[
+        ("VOLUME SNAPSHOT", Align::Left),
+        ("KIND", Align::Left),
+        ("TIME", Align::Left),
+        ("LABEL", Align::Left),
+        ("STORAGES", Align::Left),
+        ("DISKS", Align::Left),
+    ]);
+    for e in entries {
+        let disks = match &e.disks {
+            None => "? (--contents)".to_string(),
+            Some(d) => d
+                .iter()
+                .map(|d| d.key.clone().unwrap_or_else(|| d.file.clone()))
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        table.row([
+            e.name.clone(),
+            e.kind.to_string(),
+            e.time.clone(),
+            dash(e.label.as_deref()),
+            e.storages.join(","),
+            disks,
+        ]);
+    }
+    format!("\n{}", table.render())
+}
+
+pub(super) fn render_shown_config(s: &recover::ShownConfig) -> String {
+    format!(
+        "# guest {} ({}) in {} '{}' of {} (from {} on storage '{}')\n{}",
+        s.vmid,
+        s.guest_type,
+        s.kind,
+        s.snapshot,
+        s.created,
+        s.path,
+        s.storage,
+        crate::ops::manifest::render(&s.config)
+    )
+}
+
+pub(super) fn render_recovery(r: &recover::Recovery) -> String {
+    let mut out = match (r.action.as_str(), r.new_vmid) {
+        ("cloned", Some(new)) => format!(
+            "guest {new} made from {} '{}' of guest {} (configuration: {})\n",
+            r.kind,
+            r.snapshot,
+            r.vmid,
+            r.config_source.as_deref().unwrap_or("-")
+        ),
+        ("attached", Some(helper)) => format!(
+            "attached a disk of {} '{}' of guest {} to guest {helper}\n",
+            r.kind, r.snapshot, r.vmid
+        ),
+        ("detached", _) => format!("detached from guest {}\n", r.vmid),
+        _ => format!(
+            "{} guest {} from {} '{}'\n",
+            r.action, r.vmid, r.kind, r.snapshot
+        ),
+    };
+    if !r.disks.is_empty() {
+        let mut table = Table::new(&[
+            ("KEY", Align::Left),
+            ("VOLUME", Align::Left),
+            ("FROM", Align::Left),
+            ("SIZE", Align::Right),
+        ]);
+        for d in &r.disks {
+            table.row([
+                d.key.clone(),
+                d.volume.clone(),
+                d.source.clone(),
+                opt_size(d.size),
+            ]);
+        }
+        out.push_str(&table.render());
+    }
+    if let Some(kept) = &r.kept {
+        out.push_str(&format!(
+            "the disks as they were are kept as disk set {kept} (label {}); 'vm restore --vm {} \
+             --snapshot {kept}' goes back\n",
+            recover::PRE_RESTORE,
+            r.vmid
+        ));
+    }
+    for n in &r.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    out
 }

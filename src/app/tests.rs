@@ -22,6 +22,7 @@ fn row(name: &str, size: Option<u64>, label: Option<&str>, clones: &[&str]) -> S
         size,
         label: label.map(Into::into),
         expiry_time: None,
+        lock_expiry: None,
         comment: None,
         managed: true,
         clones: clones.iter().map(|c| c.to_string()).collect(),
@@ -268,8 +269,8 @@ fn snapshot_notes_render_as_note_lines() {
 
 // ---- the interactive confirmation of a storage restore ----
 
-fn fake_with_snapshots() -> (crate::ops::storage::fake::Fake, Vec<String>) {
-    let f = crate::ops::storage::fake::Fake::new();
+fn fake_with_snapshots() -> (crate::testing::double::Double, Vec<String>) {
+    let f = crate::testing::double::Double::new();
     for vmid in [100, 101, 104, 200] {
         f.set_guest_status(vmid, "stopped");
     }
@@ -477,6 +478,8 @@ fn check_renders_status_and_tls() {
                 tls: tls_text(&TlsMode::Fingerprint([0xab; 32])),
                 ok: true,
                 detail: "Proxmox VE 9.1.2".into(),
+                can_lock: None,
+                capacity: None,
             },
             CheckRow {
                 name: "ONTAP02".into(),
@@ -484,6 +487,8 @@ fn check_renders_status_and_tls() {
                 tls: tls_text(&TlsMode::Insecure),
                 ok: false,
                 detail: "storage 'ONTAP02' not found".into(),
+                can_lock: None,
+                capacity: None,
             },
         ],
     };

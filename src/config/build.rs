@@ -2,7 +2,7 @@
 //! pick the Proxmox section, then build the Proxmox login, the tool paths, the storages and the policy.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::endpoint::{build_proxmox, ONTAP_DEFAULT_PORT};
 use super::ini::{config_error, raw_section, IniEntry, IniSection, RawSection};
@@ -10,6 +10,7 @@ use super::policy::Policy;
 use super::settings::Config;
 use super::values::{closest, Values};
 use crate::error::Result;
+use crate::model::capacity::{Capacity, KEYS as CAPACITY_KEYS};
 use crate::model::storage::valid_storage_id;
 use crate::ontap;
 use crate::secret::Secret;
@@ -27,8 +28,10 @@ const PROXMOX_KEYS: &[&str] = &[
     "proxmox_connect_timeout",
     "proxmox_timeout",
 ];
-/// Tool settings, allowed next to the Proxmox keys.
-const TOOL_KEYS: &[&str] = &[
+/// Keys of earlier versions that named programs to run and lock or marker locations. The config is
+/// shared by every node and read by root from Proxmox's hooks: one edit of it must not be able to
+/// run another program or move the locks; the tool uses Proxmox's fixed paths.
+const REMOVED_KEYS: &[&str] = &[
     "lock_dir",
     "cluster_lock_dir",
     "qm_path",
@@ -48,6 +51,10 @@ const ONTAP_KEYS: &[&str] = &[
     "ca",
     "connect_timeout",
     "timeout",
+    "snapshot_count_warn",
+    "snapshot_count_max",
+    "space_used_warn",
+    "space_used_max",
 ];
 
 /// What a section header means.
@@ -99,8 +106,8 @@ pub(super) fn build(file: &Path, sections: Vec<IniSection>) -> Result<Config> {
         defaults: &[],
     };
     let proxmox = build_proxmox(&pve_values)?;
-    let paths = build_paths(&pve_values)?;
-    let storages = build_storages(file, &sorted.storages, sorted.default)?;
+    let paths = Paths::detect()?;
+    let (storages, capacity) = build_storages(file, &sorted.storages, sorted.default)?;
     let policy = Policy::from_sections(sorted.policy)?;
     Ok(Config {
         file: file.to_path_buf(),
@@ -108,6 +115,7 @@ pub(super) fn build(file: &Path, sections: Vec<IniSection>) -> Result<Config> {
         storages,
         policy,
         paths,
+        capacity,
     })
 }
 
@@ -123,13 +131,13 @@ fn sort_sections<'a>(file: &Path, sections: &'a [IniSection]) -> Result<Sorted<'
         let (allowed, hint): (Vec<&str>, &str) = match section_kind(&section.name) {
             SectionKind::Default => {
                 sorted.default = Some(section);
-                let keys = [PROXMOX_KEYS, TOOL_KEYS, ONTAP_KEYS].concat();
+                let keys = [PROXMOX_KEYS, ONTAP_KEYS].concat();
                 (keys, "")
             }
             SectionKind::Proxmox => {
                 sorted.proxmox = Some(section);
                 (
-                    [PROXMOX_KEYS, TOOL_KEYS].concat(),
+                    PROXMOX_KEYS.to_vec(),
                     "; ONTAP settings belong in a section named after the Proxmox storage",
                 )
             }
@@ -168,11 +176,24 @@ fn check_keys(file: &Path, section: &IniSection, allowed: &[&str], hint: &str) -
         if allowed.contains(&entry.key.as_str()) {
             continue;
         }
+        if REMOVED_KEYS.contains(&entry.key.as_str()) {
+            return Err(config_error(
+                file,
+                Some(&section.name),
+                Some(&entry.key),
+                format!(
+                    "line {}: no longer a config key: the config is shared by every node and read \
+                     by root, so it names no program to run and no lock location (the tool uses \
+                     Proxmox's fixed paths); remove the line",
+                    entry.line
+                ),
+            ));
+        }
         let mut message = format!("line {}: unknown key", entry.line);
         if let Some(close) = closest(&entry.key, allowed) {
             message.push_str(&format!(" (did you mean '{close}'?)"));
         }
-        let misplaced = [PROXMOX_KEYS, TOOL_KEYS, ONTAP_KEYS]
+        let misplaced = [PROXMOX_KEYS, ONTAP_KEYS]
             .iter()
             .any(|keys| keys.contains(&entry.key.as_str()));
         if misplaced {
@@ -199,7 +220,7 @@ fn proxmox_section<'a>(
     let holds_proxmox = |s: &&IniSection| {
         s.entries
             .iter()
-            .any(|e| PROXMOX_KEYS.contains(&e.key.as_str()) || TOOL_KEYS.contains(&e.key.as_str()))
+            .any(|e| PROXMOX_KEYS.contains(&e.key.as_str()))
     };
     match (default.filter(holds_proxmox), proxmox.filter(holds_proxmox)) {
         (Some(d), Some(p)) => Err(config_error(
@@ -224,12 +245,19 @@ fn proxmox_section<'a>(
     }
 }
 
-/// Phase 3: each storage section's ONTAP cluster, `[DEFAULT]`'s ONTAP keys filling the gaps.
+/// Each storage section's ONTAP cluster and capacity thresholds.
+type Storages = (
+    BTreeMap<String, ontap::Connection>,
+    BTreeMap<String, Capacity>,
+);
+
+/// Phase 3: each storage section's ONTAP cluster and capacity guard, `[DEFAULT]`'s ONTAP keys
+/// filling the gaps.
 fn build_storages(
     file: &Path,
     storages: &[&IniSection],
     default: Option<&IniSection>,
-) -> Result<BTreeMap<String, ontap::Connection>> {
+) -> Result<Storages> {
     let defaults: Vec<IniEntry> = default
         .map(|d| {
             d.entries
@@ -244,6 +272,7 @@ fn build_storages(
         })
         .unwrap_or_default();
     let mut ontap = BTreeMap::new();
+    let mut capacity = BTreeMap::new();
     for section in storages {
         let values = Values {
             file,
@@ -266,25 +295,28 @@ fn build_storages(
                 password,
             },
         );
+        capacity.insert(section.name.clone(), build_capacity(&values)?);
     }
-    Ok(ontap)
+    Ok((ontap, capacity))
 }
 
-fn build_paths(values: &Values) -> Result<Paths> {
-    let mut paths = Paths::default();
-    let fields: [(&str, &mut PathBuf); 7] = [
-        ("lock_dir", &mut paths.lock_dir),
-        ("cluster_lock_dir", &mut paths.cluster_lock_dir),
-        ("qm_path", &mut paths.qm),
-        ("pct_path", &mut paths.pct),
-        ("pve_node_marker", &mut paths.pve_node_marker),
-        ("qemu_config_lock_dir", &mut paths.qemu_config_lock_dir),
-        ("lxc_config_lock_dir", &mut paths.lxc_config_lock_dir),
+/// The capacity guard's thresholds (`snapshot_count_warn`, ...), defaults where not set.
+fn build_capacity(values: &Values) -> Result<Capacity> {
+    let mut c = Capacity::default();
+    let fields: [(&str, &mut u64); 4] = [
+        (CAPACITY_KEYS[0], &mut c.count_warn),
+        (CAPACITY_KEYS[1], &mut c.count_max),
+        (CAPACITY_KEYS[2], &mut c.used_warn),
+        (CAPACITY_KEYS[3], &mut c.used_max),
     ];
     for (key, field) in fields {
-        if let Some(p) = values.path(key)? {
-            *field = p;
+        if let Some(v) = values.non_empty(key)? {
+            *field = v
+                .trim()
+                .parse()
+                .map_err(|_| values.error(key, format!("'{v}' is not a whole number")))?;
         }
     }
-    Ok(paths)
+    c.validate().map_err(|(key, why)| values.error(key, why))?;
+    Ok(c)
 }

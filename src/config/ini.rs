@@ -159,6 +159,25 @@ pub(super) fn read_private_file(file: &Path) -> Result<String> {
     if !meta.is_file() {
         return Err(config_error(file, None, None, "not a regular file"));
     }
+    // Root runs this from Proxmox's hooks: a file another user can rewrite would choose what root
+    // does (which storages it restores, which snapshots it deletes).
+    let owner = std::os::unix::fs::MetadataExt::uid(&meta);
+    let euid = crate::sys::process::effective_uid();
+    if owner != 0 && Some(owner) != euid {
+        return Err(config_error(
+            file,
+            None,
+            None,
+            format!(
+                "is owned by uid {owner}, not by root{}: root runs this tool from Proxmox's hooks \
+                 and must not read settings another user can change; run 'chown root:root {}'",
+                euid.filter(|u| *u != 0)
+                    .map(|u| format!(" or the user running it (uid {u})"))
+                    .unwrap_or_default(),
+                file.display()
+            ),
+        ));
+    }
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(config_error(

@@ -7,7 +7,7 @@
 //! - `<phase>.<setting> = value` applies to that phase only.
 //!
 //! Settings: `keep`, `keep-within`, `label`, `freeze`, `timeout`, `lock-timeout`, `on-error`,
-//! `storages`. A value is looked up in this order: `[hook:<vmid>]` `<phase>.<setting>`,
+//! `storages`, `lock`. A value is looked up in this order: `[hook:<vmid>]` `<phase>.<setting>`,
 //! `[hook:<vmid>]` `<setting>`, `[hook]` `<phase>.<setting>`, `[hook]` `<setting>`, built-in default
 //! (the same with `vzdump`). A phase's action comes from `[hook:<vmid>]` first, then `[hook]`.
 
@@ -19,8 +19,8 @@ use super::ini::RawSection;
 use crate::error::{Error, Result};
 use crate::model::names;
 use crate::model::policy::{
-    Action, HookKind, OnError, Phase, PhasePolicy, Schedule, DEFAULT_TIMEOUT, MAX_LABEL_LEN,
-    MAX_TIMEOUT,
+    Action, HookKind, OnError, Phase, PhasePolicy, Schedule, DEFAULT_PERIOD, DEFAULT_TIMEOUT,
+    MAX_LABEL_LEN, MAX_TIMEOUT,
 };
 use crate::model::retention;
 
@@ -68,6 +68,24 @@ impl Policy {
 
     pub fn schedules(&self) -> impl Iterator<Item = &Schedule> {
         self.schedules.values()
+    }
+
+    /// Every guest with a policy: `[hook:<vmid>]`, `[vzdump:<vmid>]` and the schedules' `guests`.
+    pub fn guests(&self) -> Vec<u32> {
+        let mut out: Vec<u32> = self
+            .hook_guests
+            .keys()
+            .chain(self.vzdump_guests.keys())
+            .copied()
+            .chain(
+                self.schedules
+                    .values()
+                    .flat_map(|s| s.guests.iter().copied()),
+            )
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     fn add(&mut self, section: &RawSection) -> Result<()> {
@@ -187,6 +205,7 @@ struct Settings {
     lock_timeout: Option<Val<Duration>>,
     on_error: Option<Val<OnError>>,
     storages: Option<Val<Vec<String>>>,
+    lock: Option<Val<Duration>>,
 }
 
 const SETTINGS: &[&str] = &[
@@ -198,6 +217,7 @@ const SETTINGS: &[&str] = &[
     "lock-timeout",
     "on-error",
     "storages",
+    "lock",
 ];
 
 impl Settings {
@@ -229,6 +249,7 @@ impl Settings {
                 }
             ),
             "storages" => put!(storages, parse_storages(value, &origin)?),
+            "lock" => put!(lock, parse_duration(value, &origin)?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -399,6 +420,7 @@ fn resolve(kind: HookKind, layers: &[&Layer], phase: Phase) -> Result<PhasePolic
         lock_timeout,
         on_error: on_error.map_or(OnError::Continue, |v| v.value),
         storages: storages.map(|v| v.value.clone()),
+        lock: pick!(lock).map(|v| v.value),
         source,
     })
 }
@@ -420,6 +442,9 @@ const SCHEDULE_KEYS: &[&str] = &[
     "freeze",
     "lock-timeout",
     "expiry",
+    "lock",
+    "max-age",
+    "period",
 ];
 
 fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
@@ -446,6 +471,9 @@ fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
         freeze: false,
         lock_timeout: DEFAULT_TIMEOUT,
         expiry: None,
+        lock: None,
+        max_age: None,
+        period: DEFAULT_PERIOD,
     };
     let mut label = None;
     let mut seen: Vec<&str> = Vec::new();
@@ -468,6 +496,9 @@ fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
             "freeze" => schedule.freeze = parse_bool(value, &origin)?,
             "lock-timeout" => schedule.lock_timeout = parse_timeout(value, &origin)?,
             "expiry" => schedule.expiry = Some(parse_duration(value, &origin)?),
+            "lock" => schedule.lock = Some(parse_duration(value, &origin)?),
+            "max-age" => schedule.max_age = Some(parse_duration(value, &origin)?),
+            "period" => schedule.period = parse_period(value, &origin)?,
             _ => {
                 return Err(origin.error(format!(
                     "unknown key; a schedule takes: {}",
@@ -544,6 +575,19 @@ fn parse_duration(value: &str, origin: &Origin) -> Result<Duration> {
             "'{v}' is not a duration: use seconds or e.g. 30d, 12h, 90m, 2w, 45s, 1d12h"
         ))),
     }
+}
+
+/// A schedule's period: at least a minute (the timer's `AccuracySec`), at most a week.
+fn parse_period(value: &str, origin: &Origin) -> Result<Duration> {
+    let d = parse_duration(value, origin)?;
+    if d < Duration::from_secs(60) || d > Duration::from_secs(7 * 86400) {
+        return Err(origin.error(format!(
+            "{}s is not a schedule period: use the interval of the timer's calendar, between 1m \
+             and 7d (e.g. 1h for OnCalendar=hourly, 1d for a daily calendar)",
+            d.as_secs()
+        )));
+    }
+    Ok(d)
 }
 
 fn parse_timeout(value: &str, origin: &Origin) -> Result<Duration> {

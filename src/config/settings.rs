@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::policy::Policy;
 use crate::error::{Error, Result};
+use crate::model::capacity::Capacity;
 use crate::model::storage::clone_parent;
 use crate::sys::paths::Paths;
 use crate::{ontap, pve};
@@ -19,12 +20,23 @@ pub struct Config {
     pub storages: BTreeMap<String, ontap::Connection>,
     pub policy: Policy,
     pub paths: Paths,
+    /// Storage section → the capacity guard's thresholds.
+    pub capacity: BTreeMap<String, Capacity>,
 }
 
 impl Config {
     /// The ONTAP cluster of a Proxmox storage, from the section `section_for` names.
     pub fn ontap_for(&self, storage: &str) -> Result<&ontap::Connection> {
         self.entry_for(storage).map(|(_, ontap)| ontap)
+    }
+
+    /// The capacity thresholds of a storage (its section's, else the defaults).
+    pub fn capacity_for(&self, storage: &str) -> Capacity {
+        self.section_for(storage)
+            .ok()
+            .and_then(|s| self.capacity.get(s))
+            .copied()
+            .unwrap_or_default()
     }
 
     /// The storage section of a Proxmox storage: its own, else for a clone storage

@@ -240,7 +240,8 @@ fn unknown_keys_name_file_section_and_key() {
         e.to_string(),
         "config '/etc/pve-ontap-snapshot/config.ini', section [ONTAP01], key 'hots': \
          line 6: unknown key (did you mean 'host'?); allowed here: host, user, pass, verify, \
-         fingerprint, ca, connect_timeout, timeout"
+         fingerprint, ca, connect_timeout, timeout, snapshot_count_warn, snapshot_count_max, \
+         space_used_warn, space_used_max"
     );
     assert_eq!(e.exit_code(), 2);
     let e = parse("[proxmox]\nproxmox_host = h\nhost = x\n").unwrap_err();
@@ -516,26 +517,31 @@ fn hosts_become_base_urls() {
 }
 
 #[test]
-fn tool_paths_are_configurable_and_relative_to_the_file() {
-    let c = Config::parse(
-        Path::new("/srv/test/config.ini"),
-        "[DEFAULT]\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\n\
-         lock_dir = locks\ncluster_lock_dir = /tmp/cl\nqm_path = /bin/qm\npct_path = /bin/pct\n\
-         pve_node_marker = /nonexistent\nqemu_config_lock_dir = /tmp/q\nlxc_config_lock_dir = /tmp/l\n",
-    )
-    .unwrap();
-    assert_eq!(
-        c.paths,
-        Paths {
-            lock_dir: "/srv/test/locks".into(),
-            cluster_lock_dir: "/tmp/cl".into(),
-            qm: "/bin/qm".into(),
-            pct: "/bin/pct".into(),
-            pve_node_marker: "/nonexistent".into(),
-            qemu_config_lock_dir: "/tmp/q".into(),
-            lxc_config_lock_dir: "/tmp/l".into(),
+fn no_config_key_names_a_program_or_a_lock_location() {
+    let base = "[DEFAULT]\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\n";
+    let c = Config::parse(Path::new("/srv/test/config.ini"), base).unwrap();
+    assert_eq!(c.paths, Paths::detect().unwrap());
+    for key in [
+        "lock_dir",
+        "cluster_lock_dir",
+        "qm_path",
+        "pct_path",
+        "pve_node_marker",
+        "qemu_config_lock_dir",
+        "lxc_config_lock_dir",
+    ] {
+        for section in ["[DEFAULT]", "[proxmox]"] {
+            let text = format!(
+                "{section}\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\n\
+                 {key} = /tmp/x\n"
+            );
+            let e = Config::parse(Path::new("/srv/test/config.ini"), &text).unwrap_err();
+            let msg = e.to_string();
+            assert_eq!(e.exit_code(), 2, "{msg}");
+            assert!(msg.contains(&format!("key '{key}'")), "{msg}");
+            assert!(msg.contains("line 5: no longer a config key"), "{msg}");
         }
-    );
+    }
 }
 
 #[test]
@@ -571,6 +577,30 @@ fn storage_sections_fall_back_from_clone_storages() {
         message.contains("add [NFS2-CLONE-3] or [NFS2]"),
         "{message}"
     );
+}
+
+#[test]
+fn files_owned_by_another_user_are_refused_with_a_chown_hint() {
+    let dir = temp_dir("owner");
+    let text = "[proxmox]\nproxmox_host = h\nproxmox_user = root@pam\nproxmox_pass = x\n";
+    let file = write(&dir, "c.ini", text, 0o600);
+    let euid = crate::sys::process::effective_uid().unwrap();
+    // Owned by the user running the tool: accepted (root, or a test user).
+    assert!(Config::read(&file).is_ok());
+    if euid == 0 {
+        std::os::unix::fs::chown(&file, Some(4242), None).unwrap();
+        let e = Config::read(&file).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let message = e.to_string();
+        assert!(
+            message.contains("is owned by uid 4242, not by root"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("chown root:root {}", file.display())),
+            "{message}"
+        );
+    }
 }
 
 #[test]

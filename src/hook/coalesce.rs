@@ -134,6 +134,7 @@ mod tests {
             size: None,
             label: label.map(str::to_string),
             expiry_time: None,
+            lock_expiry: None,
             comment: None,
             managed: name.starts_with("proxmox_snapshot_"),
             clones: vec![],

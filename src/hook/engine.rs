@@ -5,7 +5,7 @@
 //! real clients; unit tests substitute a fake to check locking, coalescing and timeouts.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -14,13 +14,18 @@ use crate::config::Config;
 use crate::error::{Error, Result, ResultExt};
 use crate::hook::coalesce::{self, Basis, Record};
 use crate::hook::freeze::{FreezeState, Tracked};
+use crate::hook::period::{self, Period};
+use crate::model::capacity::Capacity;
+use crate::model::outcome::{self, Trigger};
 use crate::model::policy::{Action, OnError, PhasePolicy};
 use crate::model::retention::Retention;
 use crate::ops::quiesce::Consistency;
 use crate::ops::rescan::RescanMode;
 use crate::ops::storage::{self, SnapshotRow};
 use crate::ops::{disks, vm, Backends};
-use crate::sys::lock::{ClusterLockOptions, StorageLock};
+use crate::sys::cluster_lock::{self, Timing};
+use crate::sys::journal::{self, Journal};
+use crate::sys::lock::StorageLock;
 use crate::sys::paths::Paths;
 
 /// When the hook started: the wall clock for coalescing, the monotonic clock for deadlines.
@@ -54,6 +59,10 @@ pub trait Ops: Send + Sync {
         rescan: RescanMode,
     ) -> Result<vm::SnapshotSet>;
     fn vm_prune(&self, vmid: u32, retention: Retention, label: &str) -> Result<vm::PruneReport>;
+    /// The node the guest runs on now.
+    fn guest_node(&self, vmid: u32) -> Result<String>;
+    /// The guest's disk snapshot sets.
+    fn vm_sets(&self, vmid: u32) -> Result<Vec<vm::SnapshotSet>>;
     /// The hook stopped waiting: thaw whatever the action froze, block further freezes; log lines.
     fn rescue(&self) -> Vec<String>;
 }
@@ -90,16 +99,7 @@ impl LiveOps {
 
 impl Ops for LiveOps {
     fn guest_storages(&self, vmid: u32) -> Result<Vec<String>> {
-        let pve = self.backends.pve()?;
-        let guest = pve.guest(vmid)?;
-        let config = pve.guest_config(&guest)?;
-        let mut out: Vec<String> = Vec::new();
-        for disk in disks::guest_disks(guest.guest_type, &config).disks {
-            if !out.contains(&disk.volume.storage) {
-                out.push(disk.volume.storage);
-            }
-        }
-        Ok(out)
+        disks::guest_storages(&*self.backends, vmid)
     }
 
     fn list(&self, storage: &str) -> Result<Vec<SnapshotRow>> {
@@ -125,6 +125,14 @@ impl Ops for LiveOps {
 
     fn vm_prune(&self, vmid: u32, retention: Retention, label: &str) -> Result<vm::PruneReport> {
         vm::prune(&*self.backends, vmid, retention, Some(label), false)
+    }
+
+    fn guest_node(&self, vmid: u32) -> Result<String> {
+        Ok(self.backends.pve()?.guest(vmid)?.node)
+    }
+
+    fn vm_sets(&self, vmid: u32) -> Result<Vec<vm::SnapshotSet>> {
+        vm::list(&*self.backends, vmid)
     }
 
     fn rescue(&self) -> Vec<String> {
@@ -153,25 +161,102 @@ pub struct Ctx {
     pub start: Start,
     /// Prefix of every log line: `hook vmid=100 phase=post-stop`.
     pub who: String,
-    pub cluster_lock: ClusterLockOptions,
+    pub cluster_lock: Timing,
+    /// How long a timed-out action may still run to finish the ONTAP request in flight while its
+    /// storage locks stay held: twice the longest request timeout (one operation's budget plus
+    /// the last request started within it).
+    pub linger: Duration,
+    /// The capacity guard's thresholds of a storage.
+    pub capacity: CapacityOf,
+    /// Where each outcome is recorded (None: nowhere).
+    pub journal: Option<Journal>,
+    /// The journal's view of this run: hook, vzdump or schedule, the phase or schedule name and
+    /// the hooked guest.
+    pub trigger: Trigger,
+    pub source: String,
+    pub vmid: Option<u32>,
+    /// Failures the actions have recorded (a phase that failed without one records its own).
+    pub recorded_failures: AtomicUsize,
 }
 
 /// See `Ctx::is_ontap`.
 pub type IsOntap = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+/// See `Ctx::capacity`.
+pub type CapacityOf = Arc<dyn Fn(&str) -> Capacity + Send + Sync>;
 
 impl Ctx {
     /// The context of a hook or schedule run under this config.
     pub fn new(config: &Config, ops: Arc<dyn Ops>, start: Start, who: String) -> Ctx {
         let config_for_filter = config.clone();
+        let config_for_capacity = config.clone();
         Ctx {
             ops,
             paths: config.paths.clone(),
             is_ontap: Arc::new(move |s| config_for_filter.ontap_for(s).is_ok()),
             start,
             who,
-            cluster_lock: ClusterLockOptions::default(),
+            cluster_lock: Timing::default(),
+            linger: linger(config),
+            capacity: Arc::new(move |s| config_for_capacity.capacity_for(s)),
+            journal: Some(Journal::new(&config.paths.state_dir)),
+            trigger: Trigger::Hook,
+            source: String::new(),
+            vmid: None,
+            recorded_failures: AtomicUsize::new(0),
         }
     }
+
+    /// Record outcomes as `trigger` `source` (phase or schedule name), for guest `vmid`.
+    pub fn recording(mut self, trigger: Trigger, source: &str, vmid: Option<u32>) -> Ctx {
+        self.trigger = trigger;
+        self.source = source.to_string();
+        self.vmid = vmid;
+        self
+    }
+
+    /// Append one outcome to the journal (never fails; a write error is a warning).
+    pub fn record(
+        &self,
+        action: &str,
+        fill: impl FnOnce(&mut outcome::Record),
+        result: Result<(), &Error>,
+    ) {
+        let Some(j) = &self.journal else { return };
+        let mut r = outcome::Record::now(&journal::node_name(), self.trigger, &self.source, action);
+        r.vmid = self.vmid;
+        fill(&mut r);
+        if let Err(e) = result {
+            r = r.failed(&e.to_string());
+            self.recorded_failures.fetch_add(1, Ordering::SeqCst);
+        }
+        j.append(&r);
+    }
+}
+
+/// Record a phase that failed before its action could start (e.g. the clients could not be built).
+pub fn record_early_failure(
+    config: &Config,
+    trigger: Trigger,
+    source: &str,
+    vmid: Option<u32>,
+    action: Action,
+    e: &Error,
+) {
+    let mut r = outcome::Record::now(&journal::node_name(), trigger, source, action.as_str());
+    r.vmid = vmid;
+    Journal::new(&config.paths.state_dir).append(&r.failed(&e.to_string()));
+}
+
+/// See `Ctx::linger`.
+pub fn linger(config: &Config) -> Duration {
+    let longest = config
+        .storages
+        .values()
+        .map(|c| c.endpoint.timeouts.request)
+        .chain([config.proxmox.endpoint.timeouts.request])
+        .max()
+        .unwrap_or_default();
+    longest * 2 + Duration::from_secs(5)
 }
 
 /// How to take one storage snapshot.
@@ -184,20 +269,61 @@ pub struct SnapshotSpec {
     /// Reuse a snapshot taken since the hook started (hooks: yes; schedules: no).
     pub coalesce: bool,
     pub lock_deadline: Instant,
+    /// ONTAP snapshot locking for this long (tamperproof); None: not locked.
+    pub lock: Option<Duration>,
+    /// Schedules: skip the storage when a snapshot with the label was made in this period (by
+    /// any node of the cluster).
+    pub period: Option<Period>,
 }
 
-/// One storage: take its locks, reuse or create the snapshot, prune. Logs one line per decision.
+/// One storage: take its locks, reuse or create the snapshot, prune. Logs one line per decision
+/// and records the outcome in the journal.
 pub fn storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Result<()> {
+    let result = take_storage_snapshot(ctx, storage, spec);
+    let (snapshot, reused) = match &result {
+        Ok((name, reused)) => (Some(name.clone()), *reused),
+        Err(_) => (None, false),
+    };
+    ctx.record(
+        "storage-snapshot",
+        |r| {
+            r.storage = Some(storage.to_string());
+            r.label = Some(spec.label.clone());
+            r.snapshot = snapshot;
+            r.reused = reused;
+        },
+        result.as_ref().map(|_| ()),
+    );
+    result.map(|_| ())
+}
+
+/// The work of `storage_snapshot`: the snapshot's name and whether it was reused.
+fn take_storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Result<(String, bool)> {
     let who = &ctx.who;
     let purpose = format!("{who} action=storage-snapshot");
-    let lock = StorageLock::acquire_with(
-        &ctx.paths,
+    let lock = StorageLock::acquire(
+        &ctx.paths.places(),
         storage,
         &purpose,
         spec.lock_deadline,
         &ctx.cluster_lock,
     )
     .step_with(|| format!("lock storage '{storage}'"))?;
+    if let Some(period) = &spec.period {
+        let rows = ctx
+            .ops
+            .list(storage)
+            .step_with(|| format!("list the snapshots of storage '{storage}'"))?;
+        if let Some(row) = period::storage_snapshot_of(&rows, &spec.label, period) {
+            log::info!(
+                "{who} action=storage-snapshot storage={storage} result=skipped: {} was taken in \
+                 this period ({}) already, on this or another node",
+                row.name,
+                period.show()
+            );
+            return Ok((row.name.clone(), true));
+        }
+    }
     let record_path = coalesce::record_path(&ctx.paths.lock_dir, storage);
     if spec.coalesce {
         let rows = ctx
@@ -216,7 +342,7 @@ pub fn storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Result
                 "{who} action=storage-snapshot storage={storage} result=reused {} ({why})",
                 row.name
             );
-            return Ok(());
+            return Ok((row.name.clone(), true));
         }
     }
     lock.check_held()?;
@@ -229,6 +355,8 @@ pub fn storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Result
                 label: Some(spec.label.clone()),
                 expiry: spec.expiry,
                 freeze: spec.freeze,
+                lock: spec.lock,
+                capacity: (ctx.capacity)(storage),
             },
         )
         .step_with(|| format!("snapshot storage '{storage}'"))?;
@@ -249,6 +377,8 @@ pub fn storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Result
         row.name
     );
     if let Some(retention) = spec.retention {
+        // Pruning deletes: not after the time limit, nor without the lock.
+        lock.check_held()?;
         let pruned = ctx.ops.prune(
             storage,
             &storage::PruneOptions {
@@ -265,7 +395,7 @@ pub fn storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Result
         );
     }
     drop(lock);
-    Ok(())
+    Ok((row.name, false))
 }
 
 /// A failed prune is logged and does not fail the action: the snapshot it was for exists.
@@ -291,6 +421,29 @@ pub fn vm_snapshot(
     retention: Option<Retention>,
     rescan: RescanMode,
 ) -> Result<()> {
+    let result = take_vm_snapshot(ctx, vmid, consistency, label, retention, rescan);
+    let set = result.as_ref().ok().cloned();
+    ctx.record(
+        "vm-snapshot",
+        |r| {
+            r.vmid = Some(vmid);
+            r.label = Some(label.to_string());
+            r.snapshot = set;
+        },
+        result.as_ref().map(|_| ()),
+    );
+    result.map(|_| ())
+}
+
+/// The work of `vm_snapshot`: the new disk set's time stamp.
+fn take_vm_snapshot(
+    ctx: &Ctx,
+    vmid: u32,
+    consistency: Consistency,
+    label: &str,
+    retention: Option<Retention>,
+    rescan: RescanMode,
+) -> Result<String> {
     let who = &ctx.who;
     let opts = vm::CreateOptions {
         consistency,
@@ -321,15 +474,22 @@ pub fn vm_snapshot(
             pruned.map(|r| r.deleted),
         );
     }
-    Ok(())
+    Ok(set.timestamp)
 }
 
 /// Run `work` on a worker thread and stop waiting at `deadline`; on timeout the action is rescued
 /// (frozen guests thawed, no new freeze) and the error says what timed out.
+///
+/// A worker that holds cluster locks at the time limit keeps them: they are marked abandoned (the
+/// worker changes nothing more, `check_held` fails) but stay refreshed, and this waits up to
+/// `linger` for the worker to return and release them, so that no ONTAP request it has in flight
+/// runs without the lock. A worker still busy after `linger` is left behind with its locks held:
+/// the process exits without removing them and pmxcfs expires them 120 s after the last refresh.
 pub fn bounded(
     ops: &dyn Ops,
     start: Instant,
     deadline: Instant,
+    linger: Duration,
     what: &str,
     work: impl FnOnce() -> Result<()> + Send + 'static,
 ) -> Result<()> {
@@ -339,11 +499,11 @@ pub fn bounded(
     thread::Builder::new()
         .name("hook-action".into())
         .spawn(move || {
-            crate::sys::lock::set_lock_scope(scope);
+            cluster_lock::set_scope(scope);
             let r = panic::catch_unwind(AssertUnwindSafe(work));
             let _ = tx.send(r);
         })
-        .map_err(|e| Error::Refused(format!("could not start {what}: {e}")))?;
+        .map_err(|e| Error::Internal(format!("could not start {what}: {e}")))?;
     match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
         Ok(Ok(r)) => r,
         Ok(Err(panic)) => {
@@ -352,14 +512,36 @@ pub fn bounded(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Err(Error::Refused(format!("{what} failed unexpectedly: {msg}")))
+            Err(Error::Internal(format!(
+                "{what} failed unexpectedly: {msg}"
+            )))
         }
         Err(mpsc::RecvTimeoutError::Timeout) => {
             for line in ops.rescue() {
                 log::warn!("{what}: {line}");
             }
-            for path in crate::sys::lock::release_held_cluster_locks(scope) {
-                log::warn!("{what}: released cluster lock '{}'", path.display());
+            let held = cluster_lock::abandon_scope(scope);
+            if !held.is_empty() {
+                let shown: Vec<String> =
+                    held.iter().map(|p| format!("'{}'", p.display())).collect();
+                log::warn!(
+                    "{what}: time limit reached; keeping cluster lock {} until the ONTAP request \
+                     in flight has ended (at most {}s), nothing more is changed",
+                    shown.join(", "),
+                    linger.as_secs()
+                );
+                match rx.recv_timeout(linger) {
+                    Ok(_) => log::warn!(
+                        "{what}: released cluster lock {} after the request in flight ended",
+                        shown.join(", ")
+                    ),
+                    Err(_) => log::error!(
+                        "{what}: the request in flight did not end within {}s; leaving cluster \
+                         lock {} for pmxcfs to expire",
+                        linger.as_secs(),
+                        shown.join(", ")
+                    ),
+                }
             }
             Err(Error::Timeout {
                 what: what.to_string(),
@@ -367,7 +549,7 @@ pub fn bounded(
             })
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => {
-            Err(Error::Refused(format!("{what} ended without a result")))
+            Err(Error::Internal(format!("{what} ended without a result")))
         }
     }
 }
@@ -392,10 +574,21 @@ pub fn run_phase(ctx: Ctx, run: PhaseRun) -> u8 {
     let result = {
         let (worker, pp) = (Arc::clone(&ctx), pp.clone());
         let (vmid, rescan) = (run.vmid, run.rescan);
-        bounded(&*ctx.ops, ctx.start.mono, deadline, &what, move || {
-            phase_action(&worker, &pp, vmid, rescan)
-        })
+        bounded(
+            &*ctx.ops,
+            ctx.start.mono,
+            deadline,
+            ctx.linger,
+            &what,
+            move || phase_action(&worker, &pp, vmid, rescan),
+        )
     };
+    if let Err(e) = &result {
+        // A failure no action recorded (no storage found, a timeout, ...).
+        if ctx.recorded_failures.load(Ordering::SeqCst) == 0 {
+            ctx.record(pp.action.as_str(), |_| {}, Err(e));
+        }
+    }
     finish(&ctx.who, &pp, result, &run.consequence)
 }
 
@@ -455,6 +648,8 @@ fn phase_action(ctx: &Ctx, pp: &PhasePolicy, vmid: Option<u32>, rescan: RescanMo
                 expiry: None,
                 coalesce: true,
                 lock_deadline: ctx.start.mono + pp.lock_timeout,
+                lock: pp.lock,
+                period: None,
             };
             let mut errors: Vec<Error> = storages
                 .iter()
@@ -523,6 +718,10 @@ pub(crate) mod tests {
         pub guest_disks: Mutex<Vec<(u32, Vec<String>)>>,
         pub create_delay: Option<Duration>,
         pub fail_create: Option<String>,
+        /// Node of every guest (None: "pve1").
+        pub guest_node: Option<String>,
+        /// Disk sets `vm_sets` answers.
+        pub sets: Mutex<Vec<vm::SnapshotSet>>,
     }
 
     impl Ops for FakeOps {
@@ -563,6 +762,7 @@ pub(crate) mod tests {
                 size: None,
                 label: opts.label.clone(),
                 expiry_time: None,
+                lock_expiry: None,
                 comment: None,
                 managed: true,
                 clones: vec![],
@@ -635,6 +835,13 @@ pub(crate) mod tests {
                 dry_run: false,
             })
         }
+        fn guest_node(&self, _vmid: u32) -> Result<String> {
+            Ok(self.guest_node.clone().unwrap_or_else(|| "pve1".into()))
+        }
+        fn vm_sets(&self, vmid: u32) -> Result<Vec<vm::SnapshotSet>> {
+            let sets = self.sets.lock().unwrap();
+            Ok(sets.iter().filter(|s| s.vmid == vmid).cloned().collect())
+        }
         fn rescue(&self) -> Vec<String> {
             self.rescued.fetch_add(1, Ordering::SeqCst);
             vec![]
@@ -655,12 +862,9 @@ pub(crate) mod tests {
             Tmp(p)
         }
 
+        /// Proxmox's paths below the temp dir (`etc/pve/priv` only where a test creates it).
         pub fn paths(&self) -> Paths {
-            Paths {
-                lock_dir: self.0.join("run"),
-                cluster_lock_dir: self.0.join("pve/priv/lock"),
-                ..Paths::default()
-            }
+            Paths::under(&self.0)
         }
     }
 
@@ -677,10 +881,14 @@ pub(crate) mod tests {
             is_ontap: Arc::new(|s| s.starts_with("ONTAP")),
             start: Start::now(),
             who: who.into(),
-            cluster_lock: ClusterLockOptions {
-                pmxcfs: Some(false),
-                ..ClusterLockOptions::default()
-            },
+            cluster_lock: Timing::default(),
+            linger: Duration::from_secs(10),
+            capacity: Arc::new(|_| Capacity::default()),
+            journal: None,
+            trigger: Trigger::Hook,
+            source: String::new(),
+            vmid: None,
+            recorded_failures: AtomicUsize::new(0),
         }
     }
 
@@ -696,6 +904,7 @@ pub(crate) mod tests {
             lock_timeout: Duration::from_secs(20),
             on_error: OnError::Continue,
             storages: None,
+            lock: None,
             source: String::new(),
         }
     }
@@ -703,7 +912,7 @@ pub(crate) mod tests {
     #[test]
     fn twenty_concurrent_hooks_share_one_or_two_snapshots() {
         let tmp = Tmp::new("twenty");
-        std::fs::create_dir_all(tmp.0.join("pve/priv")).unwrap();
+        std::fs::create_dir_all(tmp.0.join("etc/pve/priv")).unwrap();
         let ops = Arc::new(FakeOps {
             create_delay: Some(Duration::from_millis(20)),
             ..FakeOps::default()
@@ -721,6 +930,7 @@ pub(crate) mod tests {
                     );
                     let pp = PhasePolicy {
                         storages: Some(vec!["ONTAP01".into()]),
+                        lock: None,
                         ..policy(Action::StorageSnapshot, Phase::PostStop)
                     };
                     run_phase(
@@ -747,15 +957,15 @@ pub(crate) mod tests {
         assert!(prunes
             .iter()
             .all(|(_, o)| o.label.as_deref() == Some("hook") && o.retention.keep_last == Some(3)));
-        // The lock directory is gone, the node lock file is empty.
+        // The lock directory is gone, and so is the node lock file.
         assert!(!tmp
             .0
-            .join("pve/priv/lock/pve-ontap-snapshot-ONTAP01")
+            .join("etc/pve/priv/lock/pve-ontap-snapshot-ONTAP01")
             .exists());
-        assert_eq!(
-            std::fs::read_to_string(tmp.0.join("run/ONTAP01.lock")).unwrap(),
-            ""
-        );
+        assert!(!tmp
+            .0
+            .join("run/lock/pve-ontap-snapshot/ONTAP01.lock")
+            .exists());
     }
 
     #[test]
@@ -769,6 +979,8 @@ pub(crate) mod tests {
             expiry: None,
             coalesce: true,
             lock_deadline: Instant::now() + Duration::from_secs(5),
+            lock: None,
+            period: None,
         };
         storage_snapshot(&ctx(ops.clone(), tmp.paths(), "first"), "ONTAP01", &spec).unwrap();
         // A hook starting now must not reuse the earlier one.
@@ -824,12 +1036,10 @@ pub(crate) mod tests {
         assert_eq!(ops.creates.load(Ordering::SeqCst), 0);
     }
 
-    #[test]
-    fn the_timeout_stops_waiting_and_rescues() {
-        let tmp = Tmp::new("timeout");
-        std::fs::create_dir_all(tmp.0.join("pve/priv")).unwrap();
+    fn timed_out_snapshot(tmp: &Tmp, delay: Duration, linger: Duration) -> (Arc<FakeOps>, Error) {
+        std::fs::create_dir_all(tmp.0.join("etc/pve/priv")).unwrap();
         let ops = Arc::new(FakeOps {
-            create_delay: Some(Duration::from_secs(30)),
+            create_delay: Some(delay),
             ..FakeOps::default()
         });
         let start = Instant::now();
@@ -837,20 +1047,33 @@ pub(crate) mod tests {
         let spec = SnapshotSpec {
             label: "hook".into(),
             freeze: false,
-            retention: None,
+            retention: Some(Retention {
+                keep_last: Some(1),
+                keep_within: None,
+            }),
             expiry: None,
             coalesce: false,
             lock_deadline: start + Duration::from_secs(1),
+            lock: None,
+            period: None,
         };
         // The worker takes both locks at once, then hangs in the snapshot call.
         let r = bounded(
             &*ops,
             start,
             start + Duration::from_secs(1),
+            linger,
             "hook x",
             move || storage_snapshot(&c, "ONTAP01", &spec),
         );
-        let e = r.unwrap_err();
+        (ops, r.unwrap_err())
+    }
+
+    #[test]
+    fn the_timeout_rescues_and_keeps_the_lock_until_the_request_ended() {
+        let tmp = Tmp::new("timeout");
+        let start = Instant::now();
+        let (ops, e) = timed_out_snapshot(&tmp, Duration::from_secs(3), Duration::from_secs(20));
         assert!(matches!(e, Error::Timeout { .. }), "{e}");
         assert!(
             e.to_string()
@@ -863,11 +1086,33 @@ pub(crate) mod tests {
             1,
             "the worker held the locks"
         );
-        // The cluster lock does not outlive the hook (the node lock goes with the process).
+        // The request in flight ended under the lock; nothing was changed after the time limit.
+        assert!(start.elapsed() >= Duration::from_secs(3));
+        assert_eq!(ops.creates.load(Ordering::SeqCst), 1);
+        assert!(
+            ops.prunes.lock().unwrap().is_empty(),
+            "pruned after the time limit"
+        );
+        // Then the worker released the cluster lock.
         assert!(!tmp
             .0
-            .join("pve/priv/lock/pve-ontap-snapshot-ONTAP01")
+            .join("etc/pve/priv/lock/pve-ontap-snapshot-ONTAP01")
             .exists());
+    }
+
+    #[test]
+    fn a_worker_outliving_the_linger_leaves_its_lock_to_expire() {
+        let tmp = Tmp::new("linger");
+        let start = Instant::now();
+        let (_ops, e) = timed_out_snapshot(&tmp, Duration::from_secs(30), Duration::from_secs(1));
+        assert!(matches!(e, Error::Timeout { .. }), "{e}");
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert!(
+            tmp.0
+                .join("etc/pve/priv/lock/pve-ontap-snapshot-ONTAP01")
+                .is_dir(),
+            "never removed while its request may still run"
+        );
     }
 
     #[test]
@@ -878,6 +1123,7 @@ pub(crate) mod tests {
             &ops,
             start,
             start + Duration::from_secs(10),
+            Duration::from_secs(1),
             "hook y",
             || panic!("kaputt"),
         )
@@ -954,6 +1200,7 @@ pub(crate) mod tests {
         });
         let mut pp = PhasePolicy {
             storages: Some(vec!["ONTAP01".into()]),
+            lock: None,
             ..policy(Action::StorageSnapshot, Phase::PreStart)
         };
         let run = |pp: PhasePolicy| PhaseRun {

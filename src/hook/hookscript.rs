@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::error::Result;
 use crate::hook::engine::{self, Connect, Ctx, Ops, PhaseRun, Start};
+use crate::model::outcome::Trigger;
 use crate::model::policy::Phase;
 use crate::ops::rescan::RescanMode;
 
@@ -81,9 +82,23 @@ pub(crate) fn run(
     let consequence = format!("aborting the start of guest {vmid}");
     let ops = match make_ops(&config) {
         Ok(ops) => ops,
-        Err(e) => return Ok(engine::finish(&who, &policy, Err(e), &consequence)),
+        Err(e) => {
+            engine::record_early_failure(
+                &config,
+                Trigger::Hook,
+                policy.phase.name(),
+                Some(vmid),
+                policy.action,
+                &e,
+            );
+            return Ok(engine::finish(&who, &policy, Err(e), &consequence));
+        }
     };
-    let ctx = Ctx::new(&config, ops, start, who);
+    let ctx = Ctx::new(&config, ops, start, who).recording(
+        Trigger::Hook,
+        policy.phase.name(),
+        Some(vmid),
+    );
     Ok(engine::run_phase(
         ctx,
         PhaseRun {

@@ -8,6 +8,7 @@ pub mod coalesce;
 pub mod engine;
 pub mod freeze;
 pub mod hookscript;
+pub mod period;
 pub mod schedule;
 pub mod vzdump;
 
@@ -73,6 +74,7 @@ mod tests {
             storages,
             policy: Policy::from_sections(sections).unwrap(),
             paths: tmp.paths(),
+            capacity: BTreeMap::new(),
         }
     }
 
@@ -417,5 +419,17 @@ mod tests {
         let nightly = p.schedule("nightly").unwrap();
         assert_eq!(nightly.guests, vec![100, 101, 200]);
         assert!(nightly.expiry.is_some() && nightly.keep_within.is_some());
+        assert_eq!(
+            hourly.max_age,
+            Some(std::time::Duration::from_secs(2 * 3600))
+        );
+        let daily = p.schedule("daily").unwrap();
+        assert_eq!(
+            (daily.lock, daily.max_age),
+            (
+                Some(std::time::Duration::from_secs(30 * 86_400)),
+                Some(std::time::Duration::from_secs(26 * 3600))
+            )
+        );
     }
 }

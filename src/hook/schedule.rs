@@ -1,13 +1,21 @@
 //! Scheduled snapshots: `pve-ontap-snapshot run NAME` runs a `[schedule:NAME]` section (volume
 //! snapshots of storages and/or disk snapshots of guests, each pruned per label), e.g. from a timer.
+//!
+//! The timer runs on every node of a cluster; the work is done once per period for the cluster:
+//! a storage by the first node that holds its cluster lock (the others find its snapshot of the
+//! period and skip), a guest by the node it runs on (and not again when it migrated within the
+//! period). A node without quorum does nothing.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::hook::engine::{self, Connect, Ctx, Ops, SnapshotSpec, Start};
+use crate::hook::period::{self, Period};
+use crate::model::outcome::Trigger;
+use crate::model::policy::Schedule;
 use crate::ops::quiesce::Consistency;
 use crate::ops::rescan::RescanMode;
 
@@ -42,7 +50,26 @@ pub(crate) fn run(
         });
     };
     let who = format!("schedule name={name}");
-    let ctx = Ctx::new(config, make_ops(config)?, start, who.clone());
+    if config.paths.site.quorate() == Some(false) {
+        log::warn!(
+            "{who} result=skipped: this node is not in the cluster's quorum ('{}' is read-only), \
+             so it takes no snapshot; the nodes with quorum do",
+            config.paths.site.pve_dir.display()
+        );
+        return Ok(0);
+    }
+    let ctx = Ctx::new(config, make_ops(config)?, start, who.clone()).recording(
+        Trigger::Schedule,
+        name,
+        None,
+    );
+    let period = Period::of(SystemTime::now(), schedule.period);
+    // On a Proxmox node each guest is snapshotted by the node it runs on.
+    let local_node = config
+        .paths
+        .pve_node_marker
+        .exists()
+        .then(|| config.paths.site.node_name());
     let mut failed = 0usize;
     for storage in &schedule.storages {
         let spec = SnapshotSpec {
@@ -52,6 +79,8 @@ pub(crate) fn run(
             expiry: schedule.expiry,
             coalesce: false,
             lock_deadline: Instant::now() + schedule.lock_timeout,
+            lock: schedule.lock,
+            period: Some(period),
         };
         if let Err(e) = engine::storage_snapshot(&ctx, storage, &spec) {
             log::error!("{who} action=storage-snapshot storage={storage} result=failed: {e}");
@@ -64,6 +93,15 @@ pub(crate) fn run(
         Consistency::None
     };
     for &vmid in &schedule.guests {
+        match guest_is_due(&ctx, schedule, vmid, local_node.as_deref(), &period) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                log::error!("{who} action=vm-snapshot vmid={vmid} result=failed: {e}");
+                failed += 1;
+                continue;
+            }
+        }
         let r = engine::vm_snapshot(
             &ctx,
             vmid,
@@ -85,4 +123,37 @@ pub(crate) fn run(
         log::info!("{who} result=ok: {total} snapshots");
         Ok(0)
     }
+}
+
+/// Whether this node snapshots guest `vmid` now: it runs here (or this is no Proxmox node) and no
+/// set of the schedule's label was taken in this period. Logs why not.
+fn guest_is_due(
+    ctx: &Ctx,
+    schedule: &Schedule,
+    vmid: u32,
+    local_node: Option<&str>,
+    period: &Period,
+) -> Result<bool> {
+    let who = &ctx.who;
+    if let Some(local) = local_node {
+        let node = ctx.ops.guest_node(vmid)?;
+        if node != local {
+            log::info!(
+                "{who} action=vm-snapshot vmid={vmid} result=skipped: the guest runs on node \
+                 {node}, whose timer snapshots it"
+            );
+            return Ok(false);
+        }
+    }
+    let sets = ctx.ops.vm_sets(vmid)?;
+    if let Some(set) = period::disk_set_of(&sets, &schedule.label, period) {
+        log::info!(
+            "{who} action=vm-snapshot vmid={vmid} result=skipped: set {} was taken in this period \
+             ({}) already",
+            set.timestamp,
+            period.show()
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::hook::engine::{self, Connect, Ctx, Ops, PhaseRun, Start};
+use crate::model::outcome::Trigger;
 use crate::model::policy::Phase;
 use crate::ops::rescan::RescanMode;
 
@@ -139,9 +140,20 @@ pub(crate) fn run(
     };
     let ops = match make_ops(&config) {
         Ok(ops) => ops,
-        Err(e) => return Ok(engine::finish(&who, &policy, Err(e), &consequence)),
+        Err(e) => {
+            engine::record_early_failure(
+                &config,
+                Trigger::Vzdump,
+                policy.phase.name(),
+                vmid,
+                policy.action,
+                &e,
+            );
+            return Ok(engine::finish(&who, &policy, Err(e), &consequence));
+        }
     };
-    let ctx = Ctx::new(&config, ops, start, who);
+    let ctx =
+        Ctx::new(&config, ops, start, who).recording(Trigger::Vzdump, policy.phase.name(), vmid);
     Ok(engine::run_phase(
         ctx,
         PhaseRun {

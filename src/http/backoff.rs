@@ -1,13 +1,17 @@
-//! Polling delays for jobs, tasks and retries: doubling from a start value up to a cap, and never
-//! sleeping past a deadline.
+//! Polling delays for jobs, tasks and retries: doubling from a start value up to a cap, never
+//! sleeping past a deadline, and short fixed polls while a pause or freeze window is open.
 
 use std::time::{Duration, Instant};
+
+use super::urgent;
 
 /// Doubling delays: `start`, `2*start`, ... capped at `cap`.
 #[derive(Debug, Clone)]
 pub struct Backoff {
     next: Duration,
     cap: Duration,
+    /// When the wait began (an urgent window shortens only the first seconds of a wait).
+    started: Instant,
 }
 
 impl Backoff {
@@ -15,6 +19,7 @@ impl Backoff {
         Backoff {
             next: start.min(cap),
             cap,
+            started: Instant::now(),
         }
     }
 
@@ -35,14 +40,15 @@ impl Backoff {
         d
     }
 
-    /// Sleeps for the next delay, cut short at `deadline`. Returns false (without sleeping) when
-    /// the deadline has already passed, so the caller stops.
+    /// Sleeps for the next delay (`urgent::URGENT_POLL` while a pause or freeze window is open),
+    /// cut short at `deadline`. Returns false (without sleeping) when the deadline has already
+    /// passed, so the caller stops.
     pub fn wait(&mut self, deadline: Instant) -> bool {
         let now = Instant::now();
         if now >= deadline {
             return false;
         }
-        let delay = self.next_delay().min(deadline - now);
+        let delay = urgent::delay(self.next_delay(), self.started).min(deadline - now);
         std::thread::sleep(delay);
         true
     }
@@ -60,6 +66,15 @@ mod tests {
         let mut r = Backoff::retrying();
         let ms: Vec<u128> = (0..6).map(|_| r.next_delay().as_millis()).collect();
         assert_eq!(ms, [200, 400, 800, 1600, 2000, 2000]);
+    }
+
+    #[test]
+    fn inside_a_window_a_poll_waits_only_a_few_milliseconds() {
+        let _window = urgent::Urgent::begin();
+        let mut b = Backoff::new(Duration::from_secs(3600), Duration::from_secs(3600));
+        let start = Instant::now();
+        assert!(b.wait(Instant::now() + Duration::from_secs(60)));
+        assert!(start.elapsed() < Duration::from_secs(1));
     }
 
     #[test]

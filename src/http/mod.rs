@@ -6,10 +6,12 @@ mod chain;
 mod encode;
 mod endpoint;
 mod exchange;
+pub mod multipart;
 #[cfg(test)]
 mod test_server;
 mod tls;
 mod transport;
+pub mod urgent;
 
 pub use backoff::Backoff;
 pub use encode::{base64, basic_auth, percent_encode};

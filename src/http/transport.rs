@@ -222,12 +222,16 @@ impl Transport {
     }
 }
 
+/// Idle connections kept per endpoint: as many as the workflows have requests in flight (guest
+/// config reads go 16 at a time), so a second round reuses the first round's connections.
+const IDLE_CONNECTIONS: usize = 16;
+
 fn build_agent(endpoint: &Endpoint, tls: Arc<tls::Connector>) -> ureq::Agent {
     ureq::AgentBuilder::new()
         .timeout_connect(endpoint.timeouts.connect)
         .timeout(endpoint.timeouts.request)
-        .max_idle_connections(8)
-        .max_idle_connections_per_host(8)
+        .max_idle_connections(IDLE_CONNECTIONS)
+        .max_idle_connections_per_host(IDLE_CONNECTIONS)
         .redirects(0)
         .https_only(true)
         .user_agent(concat!("pve-ontap-snapshot/", env!("CARGO_PKG_VERSION")))

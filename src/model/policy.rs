@@ -268,6 +268,8 @@ pub struct PhasePolicy {
     pub on_error: OnError,
     /// Storages to snapshot; None = the storages of the hooked guest's disks.
     pub storages: Option<Vec<String>>,
+    /// `lock`: ONTAP snapshot locking of storage snapshots for this long (tamperproof).
+    pub lock: Option<Duration>,
     /// Where the action was configured (`section [hook:100], key 'post-stop'`), for log lines.
     pub source: String,
 }
@@ -297,7 +299,18 @@ pub struct Schedule {
     pub lock_timeout: Duration,
     /// ONTAP `expiry_time` of storage snapshots (from now); None = no expiry.
     pub expiry: Option<Duration>,
+    /// `lock`: ONTAP snapshot locking of storage snapshots for this long (tamperproof).
+    pub lock: Option<Duration>,
+    /// `max-age`: `status` reports a problem when the newest snapshot of `label` on a storage or
+    /// guest of this schedule is older.
+    pub max_age: Option<Duration>,
+    /// The interval of the schedule's timer: each storage and guest is snapshotted once per period
+    /// for the whole cluster (periods aligned to the Unix epoch).
+    pub period: Duration,
 }
+
+/// Default `period` of a schedule: the timer template's `OnCalendar=hourly`.
+pub const DEFAULT_PERIOD: Duration = Duration::from_secs(3600);
 
 impl Schedule {
     pub fn retention(&self) -> Option<Retention> {

@@ -9,21 +9,17 @@ use crate::error::{Error, Result};
 use crate::http::{percent_encode, Endpoint};
 use crate::secret::Secret;
 
+use super::bulk;
 use super::errors::is_not_found;
 use super::fields;
 use super::request::{protocol_error, target, Mutation, Requester};
 use super::Connection;
-use super::{FileInfo, NewFlexClone, NewSnapshot, Ontap, OntapVersion, Snapshot, Svm, Volume};
+use super::{
+    FileInfo, NewFlexClone, NewSnapshot, Ontap, OntapVersion, Snapshot, SnapshotBatch,
+    SnapshotDeletes, Svm, Volume,
+};
 
-/// A literal filter value: quoted when it contains ONTAP query operators (`* | , ! < > ..`).
-pub(crate) fn literal(value: &str) -> String {
-    let operators = ['*', '|', ',', '!', '<', '>', '{', '}', '"'];
-    if value.contains(operators) || value.contains("..") || value == "null" {
-        format!("{{{value}}}")
-    } else {
-        value.to_string()
-    }
-}
+pub(crate) use super::request::literal;
 
 /// A volume-relative path as ONE URL segment (`/` → `%2F`, `.` → `%2E`); `None` for the root.
 pub(crate) fn file_segment(path: &str) -> Result<Option<String>> {
@@ -61,7 +57,7 @@ fn create_time_key(s: &Snapshot) -> (i128, String) {
 
 /// Talks to one ONTAP cluster (or SVM) management endpoint.
 pub struct OntapClient {
-    req: Requester,
+    pub(super) req: Requester,
 }
 
 impl std::fmt::Debug for OntapClient {
@@ -222,24 +218,55 @@ impl Ontap for OntapClient {
             ("comment", &snapshot.comment),
             ("snapmirror_label", &snapshot.snapmirror_label),
             ("expiry_time", &snapshot.expiry_time),
+            ("snaplock_expiry_time", &snapshot.snaplock_expiry_time),
         ] {
             if let Some(v) = value {
                 body[key] = json!(v);
             }
         }
         let check = || Ok(self.find_snapshot(volume_uuid, &snapshot.name)?.is_some());
-        self.req.mutate(Mutation {
-            check: Some(&check),
-            resend: true,
-            ..Mutation::new(
-                "POST",
-                format!(
-                    "/api/storage/volumes/{}/snapshots",
-                    percent_encode(volume_uuid)
-                ),
-                Some(body),
-            )
-        })?;
+        let requested_at = time::OffsetDateTime::now_utc();
+        let mut m = Mutation::new(
+            "POST",
+            format!(
+                "/api/storage/volumes/{}/snapshots",
+                percent_encode(volume_uuid)
+            ),
+            Some(body),
+        );
+        // The new record comes back in the answer: no second lookup by name where it has the uuid.
+        m.query.push(("return_records", "true".into()));
+        m.check = Some(&check);
+        m.resend = true;
+        let answer = self.req.mutate(m)?;
+        if let Some(record) = answer
+            .get("records")
+            .and_then(|r| r.get(0))
+            .filter(|r| fields::text(r, "name").as_deref() == Some(snapshot.name.as_str()))
+        {
+            if let Some(uuid) = fields::text(record, "uuid") {
+                return Ok(Snapshot {
+                    name: snapshot.name.clone(),
+                    uuid,
+                    // ONTAP's own time when the answer has it, else the time of the request.
+                    create_time: fields::text(record, "create_time").unwrap_or_else(|| {
+                        requested_at
+                            .replace_nanosecond(0)
+                            .unwrap_or(requested_at)
+                            .format(&time::format_description::well_known::Rfc3339)
+                            .unwrap_or_default()
+                    }),
+                    comment: snapshot.comment.clone(),
+                    snapmirror_label: snapshot.snapmirror_label.clone(),
+                    expiry_time: snapshot.expiry_time.clone(),
+                    snaplock_expiry_time: fields::text(record, "snaplock_expiry_time")
+                        .or_else(|| snapshot.snaplock_expiry_time.clone()),
+                    owners: Vec::new(),
+                    size: None,
+                });
+            }
+        }
+        // Releases whose answer names no uuid (ONTAP 9.7's example echoes the body only).
         self.find_snapshot(volume_uuid, &snapshot.name)?
             .ok_or_else(|| Error::NotFound {
                 what: format!(
@@ -247,6 +274,22 @@ impl Ontap for OntapClient {
                     snapshot.name
                 ),
             })
+    }
+
+    fn delete_snapshots(
+        &self,
+        volume_uuid: &str,
+        batch: &SnapshotBatch,
+    ) -> Result<Option<SnapshotDeletes>> {
+        // Before 9.11.1 a query-based DELETE makes one job per record: one by one is as cheap.
+        let version = match self.req.known_version() {
+            Some(v) => Some(v),
+            None => self.version()?,
+        };
+        if version.is_some_and(|v| v < bulk::BULK_SINCE) {
+            return Ok(None);
+        }
+        bulk::delete_by_query(&self.req, volume_uuid, batch)
     }
 
     fn delete_snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<()> {
@@ -437,6 +480,18 @@ impl Ontap for OntapClient {
         }
     }
 
+    fn write_file(&self, volume_uuid: &str, path: &str, data: &[u8]) -> Result<()> {
+        self.put_file_data(volume_uuid, path, data)
+    }
+
+    fn read_file(&self, volume_uuid: &str, path: &str, max: usize) -> Result<Vec<u8>> {
+        self.get_file_data(volume_uuid, path, max)
+    }
+
+    fn create_directory(&self, volume_uuid: &str, path: &str) -> Result<()> {
+        self.make_dirs(volume_uuid, path)
+    }
+
     fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()> {
         let segment = file_segment(path)?.ok_or_else(|| {
             Error::Refused(format!(
@@ -600,6 +655,7 @@ mod tests {
             comment: None,
             snapmirror_label: None,
             expiry_time: None,
+            snaplock_expiry_time: None,
             owners: vec![],
             size: None,
         };

@@ -14,8 +14,6 @@ pub(crate) const ENTRY_DOESNT_EXIST: &str = "4";
 pub(crate) const NO_SUCH_FILE: &str = "6684674";
 /// Snapshot API: "The snapshot does not exist."
 pub(crate) const SNAPSHOT_DOESNT_EXIST: &str = "1638600";
-/// Snapshot DELETE: "The specified snapshot has not expired or is locked."
-pub(crate) const SNAPSHOT_BUSY: &str = "1638555";
 /// Snapshot POST: "Snapshot operation is not allowed."
 pub(crate) const SNAPSHOT_NOT_ALLOWED: &str = "1520351";
 /// Any call: "not authorized for that command" (HTTP 403; the role lacks the API path).
@@ -132,12 +130,12 @@ const TRANSIENT_CODES: &[&str] = &[
     // (storage_drivers/ontap/api/abstraction_error.go `VOLUME_BUSY_ERROR_REST`,
     // abstraction_rest.go `VolumeDestroy`).
     VOLUME_BUSY,
-    // "The specified snapshot has not expired or is locked." (swagger 9.19.1 snapshot_delete
-    // table). Trident reads it as "snapshot busy" (ontap_zapi.go `ESNAPSHOTBUSY_REST`); a snapshot
-    // that is the source of FlexClone files stays locked until block sharing ends and ONTAP asks
-    // to retry (docs: volumes/snapshot-copies-flexclone-files-luns-concept.adoc). Unexpired
-    // snapshots are refused by the tool before it sends the DELETE, so only the busy case is left.
-    SNAPSHOT_BUSY,
+    // Not 1638555 "The specified snapshot has not expired or is locked." (swagger 9.19.1
+    // snapshot_delete table): Trident reads it as "snapshot busy" (ontap_zapi.go
+    // `ESNAPSHOTBUSY_REST`), but the same code refuses an unexpired or locked snapshot for good,
+    // and a query-based DELETE of many snapshots reports it per record: retrying would repeat a
+    // final refusal until the budget ends. A snapshot busy with block sharing is deleted by the
+    // next prune instead.
     // "Snapshot operation is not allowed." (snapshot_create table): a volume snapshot cannot be
     // created while FlexClone file/LUN block sharing runs (docs:
     // san-admin/flexclone-luns-protect-your-data-concept.adoc). Which code carries that refusal
@@ -319,7 +317,7 @@ mod tests {
         assert!(is_transient(&busy("524486", "Volume busy")));
         assert!(is_transient(&busy("13565952", "Clone start failed: EBUSY")));
         assert!(is_transient(&busy("1", "object is temporarily locked")));
-        assert!(is_transient(&busy(
+        assert!(!is_transient(&busy(
             "1638555",
             "The specified snapshot has not expired or is locked."
         )));

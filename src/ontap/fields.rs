@@ -48,9 +48,13 @@ pub(crate) const VOLUME: FieldSet = FieldSet {
         "space.size",
         "space.used",
         "space.available",
+        "space.snapshot.used",
         "comment",
     ],
-    newer: &[("snapshot_count", OntapVersion::new(9, 10, 0))],
+    newer: &[
+        ("snapshot_count", OntapVersion::new(9, 10, 0)),
+        ("snapshot_locking_enabled", OntapVersion::new(9, 12, 1)),
+    ],
 };
 
 pub(crate) const SNAPSHOT: FieldSet = FieldSet {
@@ -60,6 +64,7 @@ pub(crate) const SNAPSHOT: FieldSet = FieldSet {
         "create_time",
         "comment",
         "expiry_time",
+        "snaplock_expiry_time",
         "snapmirror_label",
         "owners",
     ],
@@ -130,6 +135,8 @@ pub(crate) fn volume(v: &Value) -> Volume {
         available: number(v, "space.available"),
         snapshot_count: number(v, "snapshot_count"),
         comment: text(v, "comment").filter(|c| !c.is_empty()),
+        snapshot_used: number(v, "space.snapshot.used"),
+        snapshot_locking_enabled: v.get("snapshot_locking_enabled").and_then(Value::as_bool),
     }
 }
 
@@ -141,6 +148,7 @@ pub(crate) fn snapshot(v: &Value) -> Snapshot {
         comment: text(v, "comment").filter(|c| !c.is_empty()),
         snapmirror_label: text(v, "snapmirror_label").filter(|c| !c.is_empty()),
         expiry_time: text(v, "expiry_time").filter(|c| !c.is_empty()),
+        snaplock_expiry_time: text(v, "snaplock_expiry_time").filter(|c| !c.is_empty()),
         owners: v
             .get("owners")
             .and_then(Value::as_array)
@@ -195,7 +203,7 @@ mod tests {
     fn newer_fields_follow_the_release() {
         assert!(VOLUME
             .list(None, false)
-            .ends_with(",comment,snapshot_count"));
+            .ends_with(",comment,snapshot_count,snapshot_locking_enabled"));
         assert!(VOLUME
             .list(Some(OntapVersion::new(9, 14, 1)), false)
             .contains("snapshot_count"));

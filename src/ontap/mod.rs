@@ -3,16 +3,19 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
+mod bulk;
 pub mod client;
 mod connection;
 mod errors;
 mod fields;
+mod filedata;
 mod jobs;
 mod paging;
 mod request;
 
+pub use bulk::SnapshotDeletes;
 pub use client::OntapClient;
 pub use connection::Connection;
 
@@ -66,6 +69,10 @@ pub struct Volume {
     pub available: Option<u64>,
     pub snapshot_count: Option<u64>,
     pub comment: Option<String>,
+    /// `space.snapshot.used`: bytes held by the volume's snapshots.
+    pub snapshot_used: Option<u64>,
+    /// `snapshot_locking_enabled` (ONTAP 9.12.1+; None when ONTAP does not report it).
+    pub snapshot_locking_enabled: Option<bool>,
 }
 
 /// A snapshot of a volume.
@@ -78,6 +85,8 @@ pub struct Snapshot {
     pub comment: Option<String>,
     pub snapmirror_label: Option<String>,
     pub expiry_time: Option<String>,
+    /// `snaplock_expiry_time`: locked (tamperproof) until then; None when not locked.
+    pub snaplock_expiry_time: Option<String>,
     /// e.g. `volume_clone` when a FlexClone depends on it.
     pub owners: Vec<String>,
     pub size: Option<u64>,
@@ -91,6 +100,23 @@ pub struct NewSnapshot {
     pub snapmirror_label: Option<String>,
     /// ISO-8601.
     pub expiry_time: Option<String>,
+    /// ISO-8601: lock the snapshot until then (volumes with snapshot locking, ONTAP 9.12.1+).
+    pub snaplock_expiry_time: Option<String>,
+}
+
+/// Many snapshots of one volume to delete at once (`Ontap::delete_snapshots`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SnapshotBatch {
+    /// The names to delete.
+    pub names: Vec<String>,
+    /// Every snapshot name the volume has (the ones to delete among them): a name pattern is only
+    /// used where it reaches nothing else.
+    pub all_names: Vec<String>,
+    /// The `create_time` of the newest snapshot to delete, as ONTAP reported it: nothing newer is
+    /// ever selected (a snapshot made after the listing cannot match).
+    pub newest_create_time: String,
+    /// Patterns cover at least this many leading characters (e.g. the tool's name prefix).
+    pub min_prefix: usize,
 }
 
 /// What `POST /storage/volumes` creates for a FlexClone.
@@ -117,89 +143,50 @@ pub struct FileInfo {
 /// finished result; transient answers (volume busy, EBUSY, a dropped GET) are retried inside.
 pub trait Ontap: Send + Sync {
     /// `GET /api/cluster?fields=version`; `Ok(None)` when the account may not read it (403).
-    fn version(&self) -> Result<Option<OntapVersion>> {
-        not_implemented("version")
-    }
+    fn version(&self) -> Result<Option<OntapVersion>>;
     /// The SVM owning the data LIF with this IP (`/api/network/ip/interfaces?ip.address=`).
     /// `Ok(None)`: no such LIF. `Err` with HTTP 403 inside: the account may not look (caller falls back).
-    fn svm_by_lif(&self, ip: &str) -> Result<Option<Svm>> {
-        let _ = ip;
-        not_implemented("svm_by_lif")
-    }
+    fn svm_by_lif(&self, ip: &str) -> Result<Option<Svm>>;
     /// Volumes matching the filters (field=value pairs as ONTAP query filters), full `Volume` fields.
-    fn volumes(&self, filters: &[(&str, &str)]) -> Result<Vec<Volume>> {
-        let _ = filters;
-        not_implemented("volumes")
-    }
+    fn volumes(&self, filters: &[(&str, &str)]) -> Result<Vec<Volume>>;
     /// One volume by uuid.
-    fn volume(&self, uuid: &str) -> Result<Volume> {
-        let _ = uuid;
-        not_implemented("volume")
-    }
+    fn volume(&self, uuid: &str) -> Result<Volume>;
     /// Every snapshot of a volume (all pages).
-    fn snapshots(&self, volume_uuid: &str) -> Result<Vec<Snapshot>> {
-        let _ = volume_uuid;
-        not_implemented("snapshots")
-    }
+    fn snapshots(&self, volume_uuid: &str) -> Result<Vec<Snapshot>>;
     /// One snapshot by name; `Error::NotFound` when the volume has none of that name.
-    fn snapshot(&self, volume_uuid: &str, name: &str) -> Result<Snapshot> {
-        self.snapshots(volume_uuid)?
-            .into_iter()
-            .find(|s| s.name == name)
-            .ok_or_else(|| Error::NotFound {
-                what: format!("snapshot '{name}' of ONTAP volume {volume_uuid}"),
-            })
-    }
+    fn snapshot(&self, volume_uuid: &str, name: &str) -> Result<Snapshot>;
     /// Create a snapshot, wait for the job, and return it as ONTAP now reports it.
-    fn create_snapshot(&self, volume_uuid: &str, snapshot: &NewSnapshot) -> Result<Snapshot> {
-        let _ = (volume_uuid, snapshot);
-        not_implemented("create_snapshot")
-    }
+    fn create_snapshot(&self, volume_uuid: &str, snapshot: &NewSnapshot) -> Result<Snapshot>;
     /// Delete a snapshot by uuid and wait for the job.
-    fn delete_snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<()> {
-        let _ = (volume_uuid, snapshot_uuid);
-        not_implemented("delete_snapshot")
-    }
+    fn delete_snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<()>;
+    /// Delete many snapshots of one volume in as few requests as ONTAP allows (query-based
+    /// DELETE, one job per request, every record tried), waiting for the jobs; each name is
+    /// reported deleted or failed with ONTAP's reason. `Ok(None)`: this ONTAP offers no such
+    /// request (before 9.11.1, or it refused the query) and nothing was deleted — delete one by one.
+    fn delete_snapshots(
+        &self,
+        volume_uuid: &str,
+        batch: &SnapshotBatch,
+    ) -> Result<Option<SnapshotDeletes>>;
     /// Volume SnapRestore (`PATCH ?restore_to.snapshot.name=`) and wait for the job.
-    fn restore_volume(&self, volume_uuid: &str, snapshot_name: &str) -> Result<()> {
-        let _ = (volume_uuid, snapshot_name);
-        not_implemented("restore_volume")
-    }
+    fn restore_volume(&self, volume_uuid: &str, snapshot_name: &str) -> Result<()>;
     /// The CLI's `volume snapshot restore -force true` (private CLI passthrough) and wait for the
     /// job: restores even when newer snapshots are SnapMirror references, which the REST PATCH
     /// refuses (`1638480`). Those relationships then fail until they are resynchronised.
-    fn restore_volume_forced(&self, svm: &str, volume_name: &str, snapshot: &str) -> Result<()> {
-        let _ = (svm, volume_name, snapshot);
-        not_implemented("restore_volume_forced")
-    }
+    fn restore_volume_forced(&self, svm: &str, volume_name: &str, snapshot: &str) -> Result<()>;
     /// Create a FlexClone volume, wait for the job, return the new volume.
-    fn create_flexclone(&self, clone: &NewFlexClone) -> Result<Volume> {
-        let _ = clone;
-        not_implemented("create_flexclone")
-    }
+    fn create_flexclone(&self, clone: &NewFlexClone) -> Result<Volume>;
     /// `PATCH nas.export_policy.name`.
-    fn set_export_policy(&self, volume_uuid: &str, policy: &str) -> Result<()> {
-        let _ = (volume_uuid, policy);
-        not_implemented("set_export_policy")
-    }
+    fn set_export_policy(&self, volume_uuid: &str, policy: &str) -> Result<()>;
     /// Unjunction (`PATCH nas.path = ""`).
-    fn unmount_volume(&self, volume_uuid: &str) -> Result<()> {
-        let _ = volume_uuid;
-        not_implemented("unmount_volume")
-    }
+    fn unmount_volume(&self, volume_uuid: &str) -> Result<()>;
     /// `DELETE /storage/volumes/{uuid}` (with `force=true` to skip the recovery queue on 9.12+ when asked).
-    fn delete_volume(&self, volume_uuid: &str, force: bool) -> Result<()> {
-        let _ = (volume_uuid, force);
-        not_implemented("delete_volume")
-    }
+    fn delete_volume(&self, volume_uuid: &str, force: bool) -> Result<()>;
     /// Purge a deleted volume from its SVM's volume recovery queue (needed below ONTAP 9.12, where
     /// `delete_volume` cannot pass `force`): only the entry `<volume_name>_<dsid>` of the deletion
-    /// just made, never another volume whose name starts the same. `Ok(true)` when purged, `Ok(false)` when this client
-    /// does not offer it (the default): the caller then tells the user how to do it.
-    fn purge_recovery_queue(&self, svm: &str, volume_name: &str) -> Result<bool> {
-        let _ = (svm, volume_name);
-        Ok(false)
-    }
+    /// just made, never another volume whose name starts the same. `Ok(true)` when purged,
+    /// `Ok(false)` when this client does not offer it: the caller then tells the user how to do it.
+    fn purge_recovery_queue(&self, svm: &str, volume_name: &str) -> Result<bool>;
     /// File clone inside one volume (paths relative to the volume root; a source may be under
     /// `.snapshot/<name>/`), waiting for the job.
     fn clone_file(
@@ -208,26 +195,18 @@ pub trait Ontap: Send + Sync {
         source: &str,
         destination: &str,
         overwrite: bool,
-    ) -> Result<()> {
-        let _ = (volume, source, destination, overwrite);
-        not_implemented("clone_file")
-    }
+    ) -> Result<()>;
     /// Directory listing (relative path, "" for the volume root); `Error::NotFound` when missing.
-    fn list_dir(&self, volume_uuid: &str, path: &str) -> Result<Vec<FileInfo>> {
-        let _ = (volume_uuid, path);
-        not_implemented("list_dir")
-    }
+    fn list_dir(&self, volume_uuid: &str, path: &str) -> Result<Vec<FileInfo>>;
     /// Delete one file (relative path).
-    fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()> {
-        let _ = (volume_uuid, path);
-        not_implemented("delete_file")
-    }
-}
-
-fn not_implemented<T>(call: &str) -> Result<T> {
-    Err(Error::Refused(format!(
-        "ONTAP call {call} is not implemented by this client"
-    )))
+    fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()>;
+    /// Write `data` (at most 1 MB) from the start of a file, creating it and missing directories;
+    /// a longer old file keeps its tail (readers must know where their data ends).
+    fn write_file(&self, volume_uuid: &str, path: &str, data: &[u8]) -> Result<()>;
+    /// Read a whole file of at most `max` bytes; `Error::NotFound` when it does not exist.
+    fn read_file(&self, volume_uuid: &str, path: &str, max: usize) -> Result<Vec<u8>>;
+    /// Create a directory (and missing parents); an existing one is fine.
+    fn create_directory(&self, volume_uuid: &str, path: &str) -> Result<()>;
 }
 
 #[cfg(test)]

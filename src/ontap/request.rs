@@ -88,6 +88,16 @@ impl<'a> Mutation<'a> {
     }
 }
 
+/// A literal filter value: quoted when it contains ONTAP query operators (`* | , ! < > ..`).
+pub(crate) fn literal(value: &str) -> String {
+    let operators = ['*', '|', ',', '!', '<', '>', '{', '}', '"'];
+    if value.contains(operators) || value.contains("..") || value == "null" {
+        format!("{{{value}}}")
+    } else {
+        value.to_string()
+    }
+}
+
 /// `path?k=v&...` with every key and value percent-encoded.
 pub(super) fn target(path: &str, query: &[(&str, String)]) -> String {
     if query.is_empty() {
@@ -210,6 +220,34 @@ impl Requester {
             return Err(errors::api_error(method, target, response, &self.user).into());
         }
         Ok(body)
+    }
+
+    /// One request with its own `Accept` and body type (file data is multipart, not JSON); an
+    /// error status comes back as the same `ApiError` a JSON call gets. Not retried.
+    pub(super) fn send_raw(
+        &self,
+        method: &str,
+        target: &str,
+        accept: &str,
+        body: Option<Body<'_>>,
+    ) -> Result<Response> {
+        let response = self.http.send(
+            method,
+            target,
+            &[
+                ("Authorization", self.authorization.expose()),
+                ("Accept", accept),
+                (
+                    "X-Dot-Client-App",
+                    concat!("pve-ontap-snapshot/", env!("CARGO_PKG_VERSION")),
+                ),
+            ],
+            body,
+        )?;
+        if !response.is_success() {
+            return Err(errors::api_error(method, target, &response, &self.user).into());
+        }
+        Ok(response)
     }
 
     /// GET with bounded retries of a dropped connection, a 5xx or a busy answer.

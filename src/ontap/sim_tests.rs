@@ -6,7 +6,7 @@ use std::time::Duration;
 use pve_ontap_sim::{Api, FaultRule, RequestLogEntry, Scenario, Sim, SimOptions};
 use serde_json::{json, Value};
 
-use super::{NewFlexClone, NewSnapshot, Ontap, OntapClient, OntapVersion, Volume};
+use super::{NewFlexClone, NewSnapshot, Ontap, OntapClient, OntapVersion, SnapshotBatch, Volume};
 use crate::config::parse_fingerprint;
 use crate::error::{Error, TransportKind};
 use crate::http::{Endpoint, Timeouts, TlsMode};
@@ -86,6 +86,7 @@ fn new_snapshot(name: &str) -> NewSnapshot {
         comment: Some("storage ONTAP01".into()),
         snapmirror_label: Some("daily".into()),
         expiry_time: None,
+        snaplock_expiry_time: None,
     }
 }
 
@@ -183,7 +184,8 @@ fn snapshot_clone_file_and_flexclone_lifecycle() {
     let v = ontap01(&c);
     sim.clear_requests();
 
-    // create_snapshot: POST (answered once the job ended, thanks to return_timeout) + GET by name.
+    // create_snapshot: one POST, answered once the job ended (return_timeout) with the new record
+    // (return_records), so no lookup by name follows.
     let name = "proxmox_snapshot_2026-11-02_10:00:00+0000";
     let s = c.create_snapshot(&v.uuid, &new_snapshot(name)).unwrap();
     assert_eq!(s.name, name);
@@ -191,10 +193,16 @@ fn snapshot_clone_file_and_flexclone_lifecycle() {
     assert_eq!(s.comment.as_deref(), Some("storage ONTAP01"));
     assert_eq!(s.snapmirror_label.as_deref(), Some("daily"));
     let log = ontap_log(&sim);
-    assert_eq!(log.len(), 2, "{:?}", calls(&sim));
+    assert_eq!(log.len(), 1, "{:?}", calls(&sim));
     assert_eq!(log[0].method, "POST");
     assert!(log[0].query.contains("return_timeout="), "{}", log[0].query);
-    assert_eq!(log[1].method, "GET");
+    assert!(
+        log[0].query.contains("return_records=true"),
+        "{}",
+        log[0].query
+    );
+    // The uuid from the answer is the snapshot's.
+    assert_eq!(c.snapshot(&v.uuid, name).unwrap().uuid, s.uuid);
 
     // File clones: new file, then back over the original from the snapshot (overwrite).
     let copy = "images/100/vm-100-disk-1-snapshot-2026-11-02_10:00:00+0000.raw";
@@ -449,11 +457,11 @@ fn a_dropped_post_checks_the_resource_before_sending_again() {
         .iter()
         .map(|r| (r.method.clone(), r.status))
         .collect();
-    // POST dropped, GET by name (absent), POST again, GET by name.
+    // POST dropped, GET by name (absent), POST again (its answer names the new snapshot).
     assert_eq!(log[0], ("POST".to_string(), 0));
     assert_eq!(log[1].0, "GET");
     assert_eq!(log[2].0, "POST");
-    assert_eq!(log.len(), 4, "{log:?}");
+    assert_eq!(log.len(), 3, "{log:?}");
     let count = c
         .snapshots(&v.uuid)
         .unwrap()
@@ -815,7 +823,7 @@ fn each_call_makes_the_fewest_requests() {
         count(&|| {
             c.create_snapshot(&v.uuid, &new_snapshot(name)).unwrap();
         }),
-        2,
+        1,
     );
     row(
         "list_dir",
@@ -901,4 +909,112 @@ fn each_call_makes_the_fewest_requests() {
         1,
     );
     eprintln!("ONTAP requests per call:\n  {}", table.join("\n  "));
+}
+
+/// Six tool snapshots on ONTAP01 (the fourth locked by an expiry a year ahead when `locked`);
+/// their names, oldest first.
+fn six_snapshots(c: &OntapClient, v: &Volume, locked: bool) -> Vec<String> {
+    (0..6)
+        .map(|i| {
+            let name = format!("proxmox_snapshot_2026-11-05_0{i}:00:00+0000");
+            let mut spec = new_snapshot(&name);
+            if locked && i == 3 {
+                spec.expiry_time = Some("2099-01-01T00:00:00Z".into());
+            }
+            c.create_snapshot(&v.uuid, &spec).unwrap();
+            name
+        })
+        .collect()
+}
+
+fn batch(c: &OntapClient, v: &Volume, names: &[String]) -> SnapshotBatch {
+    let all = c.snapshots(&v.uuid).unwrap();
+    SnapshotBatch {
+        names: names.to_vec(),
+        all_names: all.iter().map(|s| s.name.clone()).collect(),
+        newest_create_time: all
+            .iter()
+            .filter(|s| names.contains(&s.name))
+            .map(|s| s.create_time.clone())
+            .max()
+            .unwrap(),
+        min_prefix: "proxmox_snapshot_".len(),
+    }
+}
+
+#[test]
+fn many_snapshots_go_in_one_query_based_delete() {
+    let sim = sim(json!({}));
+    let c = client(&sim);
+    let v = ontap01(&c);
+    let names = six_snapshots(&c, &v, false);
+    let b = batch(&c, &v, &names[..4]);
+    sim.clear_requests();
+    let done = c.delete_snapshots(&v.uuid, &b).unwrap().unwrap();
+    assert_eq!(done.deleted, names[..4]);
+    assert!(done.failed.is_empty());
+    // The release, then one DELETE on the collection (answered when its job ended).
+    let log = ontap_log(&sim);
+    assert_eq!(log.len(), 2, "{:?}", calls(&sim));
+    assert_eq!((log[1].method.as_str(), log[1].status), ("DELETE", 200));
+    assert!(log[1].path.ends_with("/snapshots"), "{}", log[1].path);
+    assert!(
+        log[1].query.contains("continue_on_failure=true"),
+        "{}",
+        log[1].query
+    );
+    let left: Vec<String> = c
+        .snapshots(&v.uuid)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert!(left.contains(&names[4]) && left.contains(&names[5]));
+    assert!(names[..4].iter().all(|n| !left.contains(n)));
+}
+
+#[test]
+fn a_refused_snapshot_is_reported_by_name_and_the_others_go() {
+    let sim = sim(json!({}));
+    let c = client(&sim);
+    let v = ontap01(&c);
+    let names = six_snapshots(&c, &v, true);
+    let done = c
+        .delete_snapshots(&v.uuid, &batch(&c, &v, &names[..5]))
+        .unwrap()
+        .unwrap();
+    let deleted: Vec<&String> = names[..5].iter().filter(|n| **n != names[3]).collect();
+    assert_eq!(done.deleted.iter().collect::<Vec<_>>(), deleted);
+    assert_eq!(done.failed.len(), 1);
+    assert_eq!(done.failed[0].0, names[3]);
+    assert!(
+        done.failed[0].1.contains("has not expired"),
+        "{:?}",
+        done.failed
+    );
+}
+
+#[test]
+fn before_9_11_the_caller_deletes_one_by_one() {
+    let sim = sim(json!({ "version": "9.10.1" }));
+    let c = client(&sim);
+    let v = ontap01(&c);
+    let names = six_snapshots(&c, &v, false);
+    let b = batch(&c, &v, &names[..3]);
+    sim.clear_requests();
+    assert!(c.delete_snapshots(&v.uuid, &b).unwrap().is_none());
+    assert!(ontap_log(&sim).iter().all(|r| r.method == "GET"));
+    assert_eq!(c.snapshots(&v.uuid).unwrap().len(), 8);
+}
+
+#[test]
+fn a_refused_query_delete_leaves_it_to_single_deletes() {
+    let sim = sim(json!({}));
+    let c = client(&sim);
+    let v = ontap01(&c);
+    let names = six_snapshots(&c, &v, false);
+    let b = batch(&c, &v, &names[..3]);
+    sim.add_fault(FaultRule::new("DELETE", "/api/storage/volumes/*/snapshots").status(400));
+    assert!(c.delete_snapshots(&v.uuid, &b).unwrap().is_none());
+    assert_eq!(c.snapshots(&v.uuid).unwrap().len(), 8);
 }

@@ -2,6 +2,8 @@
 //! image file behind a volume on a dir/nfs storage (the rules of pve-storage `PVE/Storage.pm`
 //! `parse_volume_id` and `PVE/Storage/Plugin.pm`, and of qemu-server/pve-container disk keys).
 
+use crate::error::Result;
+use crate::ops::Backends;
 use crate::pve::{GuestConfig, GuestType};
 
 /// A Proxmox property string (`ONTAP01:100/vm-100-disk-0.qcow2,iothread=1,size=32G`) taken apart.
@@ -169,6 +171,24 @@ pub fn is_cloudinit(file: &str) -> bool {
         None => name,
     };
     name == "cloudinit"
+}
+
+/// Storage ids of the guest's attached disks (not unused disks, not CD-ROMs), without duplicates.
+pub fn guest_storages(b: &dyn Backends, vmid: u32) -> Result<Vec<String>> {
+    let pve = b.pve()?;
+    // A guest Proxmox does not list may exist but be hidden for lack of VM.Audit: say so.
+    let guest = pve.guest(vmid).map_err(|e| match e {
+        crate::error::Error::NotFound { .. } => crate::pve::unlisted_guest(vmid),
+        e => e,
+    })?;
+    let config = pve.guest_config(&guest)?;
+    let mut out: Vec<String> = Vec::new();
+    for disk in guest_disks(guest.guest_type, &config).disks {
+        if !out.contains(&disk.volume.storage) {
+            out.push(disk.volume.storage);
+        }
+    }
+    Ok(out)
 }
 
 /// Collect the disks of a guest config. Never included: cdrom drives, `none`/`cdrom` (empty or

@@ -7,10 +7,14 @@ use crate::error::Result;
 use crate::ontap::Ontap;
 use crate::pve::Pve;
 
+pub mod clock;
 pub mod disks;
+pub mod manifest;
+pub mod parallel;
 pub mod quiesce;
 pub mod rescan;
 pub mod resolve;
+pub mod status;
 pub mod storage;
 pub mod vm;
 

@@ -6,6 +6,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::error::{Error, Result, ResultExt};
+use crate::http::urgent::Urgent;
 use crate::pve::{Guest, GuestStatus, GuestType, Pve};
 use crate::sys::signals;
 
@@ -15,7 +16,8 @@ pub enum Consistency {
     /// Crash-consistent: nothing is done to the guest.
     #[default]
     None,
-    /// Pause (QEMU in RAM; LXC freeze), snapshot, resume.
+    /// Pause a VM in RAM, snapshot, resume (VMs only: a container's "suspend" in Proxmox is the
+    /// experimental CRIU checkpoint, refused by `plan`).
     Suspend,
     /// Clean shutdown, snapshot, start again.
     Shutdown,
@@ -78,7 +80,16 @@ pub fn plan(
     if consistency == Consistency::Freeze && guest.guest_type == GuestType::Lxc {
         return Err(Error::Refused(format!(
             "cannot freeze container {vmid}: --freeze uses the QEMU guest agent, which containers \
-             do not have; use --suspend or --shutdown"
+             do not have; use --shutdown, or no option for a crash-consistent snapshot"
+        )));
+    }
+    // pve-container `src/PVE/API2/LXC/Status.pm` `vm_suspend` ("This is experimental") runs
+    // `lxc-checkpoint -s`: a CRIU dump that stops the container and fails for most of them.
+    if consistency == Consistency::Suspend && guest.guest_type == GuestType::Lxc {
+        return Err(Error::Refused(format!(
+            "cannot suspend container {vmid}: Proxmox suspends containers with an experimental \
+             CRIU checkpoint (lxc-checkpoint), which stops the container and often fails; use \
+             --shutdown for a consistent snapshot, or no option for a crash-consistent one"
         )));
     }
     if !status.is_running() {
@@ -136,6 +147,9 @@ pub struct Window<'a> {
     action: Action,
     open: bool,
     _shield: signals::Shield,
+    /// While a guest is paused or frozen, every poll of the process (the pause task, clone jobs)
+    /// is urgent: the window closes within milliseconds of the last clone job's end.
+    _urgent: Option<Urgent>,
 }
 
 /// Apply `plan` to the guest. SIGINT/SIGTERM are shielded while the window is open. When applying
@@ -148,12 +162,14 @@ pub fn enter<'a>(
     interrupt: &dyn Fn() -> Option<String>,
 ) -> Result<Window<'a>> {
     let shield = signals::shield()?;
+    let urgent = matches!(action, Action::Pause | Action::Freeze).then(Urgent::begin);
     let mut window = Window {
         pve,
         guest,
         action,
         open: false,
         _shield: shield,
+        _urgent: urgent,
     };
     let vmid = guest.vmid;
     let applied = match action {
@@ -234,7 +250,7 @@ impl Window<'_> {
         };
         Err(Error::Step {
             step: format!("{what} {vmid} ({hint})"),
-            source: Box::new(last.unwrap_or_else(|| Error::Refused("no attempt made".into()))),
+            cause: Box::new(last.unwrap_or_else(|| Error::Internal("no attempt made".into()))),
         })
     }
 
@@ -329,7 +345,7 @@ pub fn leave_all(windows: Vec<Window<'_>>) -> Vec<Error> {
             .into_iter()
             .filter_map(|(vmid, h)| match h.join() {
                 Ok(r) => r.err(),
-                Err(_) => Some(Error::Refused(format!(
+                Err(_) => Some(Error::Internal(format!(
                     "undo for guest {vmid} panicked; check its state by hand"
                 ))),
             })
@@ -381,7 +397,7 @@ pub fn with_frozen_checked<T>(
             .into_iter()
             .map(|(vmid, h)| {
                 let r = h.join().unwrap_or_else(|_| {
-                    Err(Error::Refused(format!("freezing guest {vmid} panicked")))
+                    Err(Error::Internal(format!("freezing guest {vmid} panicked")))
                 });
                 (vmid, r)
             })
@@ -432,7 +448,8 @@ pub fn with_frozen_checked<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::vm::fake::{guest, status, FakePve};
+    use crate::testing::double::Double;
+    use crate::testing::scenario::{guest, status};
 
     fn running(_vmid: u32) -> GuestStatus {
         status("running", true)
@@ -440,7 +457,7 @@ mod tests {
 
     #[test]
     fn plan_per_state() {
-        let pve = FakePve::default();
+        let pve = Double::vm();
         let g = guest(100, GuestType::Qemu);
         let p = plan(&pve, &g, &running(100), Consistency::Suspend).unwrap();
         assert_eq!(p.action, Action::Pause);
@@ -461,12 +478,12 @@ mod tests {
         assert!(pve.calls().is_empty());
         let p = plan(&pve, &g, &running(100), Consistency::Freeze).unwrap();
         assert_eq!(p.action, Action::Freeze);
-        assert_eq!(pve.calls(), ["agent_ping 100"]);
+        assert_eq!(pve.calls(), ["pve.agent_ping 100"]);
     }
 
     #[test]
     fn freeze_without_agent_is_refused_with_the_reason() {
-        let pve = FakePve::default();
+        let pve = Double::vm();
         let g = guest(101, GuestType::Qemu);
         let e = plan(&pve, &g, &status("running", false), Consistency::Freeze).unwrap_err();
         assert!(
@@ -475,10 +492,8 @@ mod tests {
         );
         assert!(pve.calls().is_empty());
 
-        let pve = FakePve {
-            agent_dead: true,
-            ..FakePve::default()
-        };
+        let pve = Double::vm();
+        pve.world().agent_dead = true;
         let g = guest(104, GuestType::Qemu);
         let e = plan(&pve, &g, &status("running", true), Consistency::Freeze).unwrap_err();
         assert!(e.to_string().contains("does not answer"), "{e}");
@@ -490,27 +505,48 @@ mod tests {
         let g = guest(200, GuestType::Lxc);
         let e = plan(&pve, &g, &status("running", false), Consistency::Freeze).unwrap_err();
         assert!(e.to_string().contains("containers do not have"), "{e}");
+        assert!(e.to_string().contains("use --shutdown"), "{e}");
+    }
+
+    #[test]
+    fn container_suspend_is_refused_in_every_state_with_the_alternatives() {
+        let pve = Double::vm();
+        let g = guest(200, GuestType::Lxc);
+        for state in ["running", "stopped"] {
+            let e = plan(&pve, &g, &status(state, false), Consistency::Suspend).unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.starts_with("cannot suspend container 200"), "{msg}");
+            assert!(msg.contains("CRIU checkpoint"), "{msg}");
+            assert!(msg.contains("--shutdown"), "{msg}");
+            assert!(msg.contains("crash-consistent"), "{msg}");
+        }
+        assert!(pve.calls().is_empty());
+        let p = plan(&pve, &g, &status("running", false), Consistency::Shutdown).unwrap();
+        assert_eq!(p.action, Action::Shutdown);
     }
 
     #[test]
     fn window_resumes_on_leave_and_on_drop() {
-        let pve = FakePve::default();
+        let pve = Double::vm();
         let g = guest(100, GuestType::Qemu);
         let w = enter(&pve, &g, Action::Pause, &|| None).unwrap();
         assert!(w.is_open());
+        // A pause window polls urgently; a shutdown (minutes, not milliseconds) does not.
+        assert!(w._urgent.is_some());
         w.leave().unwrap();
-        assert_eq!(pve.calls(), ["suspend 100", "resume 100"]);
+        assert_eq!(pve.calls(), ["pve.suspend 100", "pve.resume 100"]);
 
-        let pve = FakePve::default();
+        let pve = Double::vm();
         {
-            let _w = enter(&pve, &g, Action::Shutdown, &|| None).unwrap();
+            let w = enter(&pve, &g, Action::Shutdown, &|| None).unwrap();
+            assert!(w._urgent.is_none());
         }
-        assert_eq!(pve.calls(), ["shutdown 100", "start 100"]);
+        assert_eq!(pve.calls(), ["pve.shutdown 100", "pve.start 100"]);
     }
 
     #[test]
     fn window_resumes_when_a_signal_arrives_during_the_pause() {
-        let pve = FakePve::default();
+        let pve = Double::vm();
         let g = guest(100, GuestType::Qemu);
         let e = enter(&pve, &g, Action::Pause, &|| Some("SIGTERM".into()))
             .err()
@@ -519,15 +555,13 @@ mod tests {
             matches!(e, Error::Interrupted(ref s) if s == "SIGTERM"),
             "{e}"
         );
-        assert_eq!(pve.calls(), ["suspend 100", "resume 100"]);
+        assert_eq!(pve.calls(), ["pve.suspend 100", "pve.resume 100"]);
     }
 
     #[test]
     fn resume_is_retried_and_its_failure_says_what_to_do() {
-        let pve = FakePve {
-            resume_failures: 2.into(),
-            ..FakePve::default()
-        };
+        let pve = Double::vm();
+        pve.world().resume_failures = 2;
         let g = guest(100, GuestType::Qemu);
         enter(&pve, &g, Action::Pause, &|| None)
             .unwrap()
@@ -537,19 +571,17 @@ mod tests {
         assert_eq!(
             pve.calls(),
             [
-                "suspend 100",
-                "resume 100",
-                "status 100",
-                "resume 100",
-                "status 100",
-                "resume 100"
+                "pve.suspend 100",
+                "pve.resume 100",
+                "pve.guest_status 100",
+                "pve.resume 100",
+                "pve.guest_status 100",
+                "pve.resume 100"
             ]
         );
 
-        let pve = FakePve {
-            resume_failures: 10.into(),
-            ..FakePve::default()
-        };
+        let pve = Double::vm();
+        pve.world().resume_failures = 10;
         let e = enter(&pve, &g, Action::Pause, &|| None)
             .unwrap()
             .leave()
@@ -559,27 +591,31 @@ mod tests {
 
     #[test]
     fn a_failed_pause_request_is_undone_when_the_guest_ended_up_paused() {
-        let pve = FakePve {
-            suspend_fails_but_pauses: true,
-            ..FakePve::default()
-        };
+        let pve = Double::vm();
+        pve.world().suspend_fails_but_pauses = true;
         let g = guest(100, GuestType::Qemu);
         let e = enter(&pve, &g, Action::Pause, &|| None).err().unwrap();
         assert!(e.to_string().contains("pause guest 100"), "{e}");
-        assert_eq!(pve.calls(), ["suspend 100", "status 100", "resume 100"]);
+        assert_eq!(
+            pve.calls(),
+            ["pve.suspend 100", "pve.guest_status 100", "pve.resume 100"]
+        );
     }
 
     #[test]
     fn with_frozen_thaws_on_success_error_panic_and_signal() {
         let guests = [guest(100, GuestType::Qemu), guest(103, GuestType::Qemu)];
-        let thawed = |pve: &FakePve| {
+        let thawed = |pve: &Double| {
             let calls = pve.calls();
-            let mut t: Vec<_> = calls.iter().filter(|c| c.starts_with("thaw")).collect();
+            let mut t: Vec<_> = calls
+                .iter()
+                .filter(|c| c.starts_with("pve.fsfreeze_thaw"))
+                .collect();
             t.sort();
             t.into_iter().cloned().collect::<Vec<_>>()
         };
 
-        let pve = FakePve::default();
+        let pve = Double::vm();
         let v = with_frozen_checked(&pve, &guests, &|| None, || {
             pve.record("snapshot");
             Ok(7)
@@ -590,24 +626,33 @@ mod tests {
         let calls = pve.calls();
         // Both frozen before the snapshot, both thawed after it.
         assert_eq!(calls[2], "snapshot");
-        assert_eq!(thawed(&pve), ["thaw 100", "thaw 103"]);
+        assert_eq!(
+            thawed(&pve),
+            ["pve.fsfreeze_thaw 100", "pve.fsfreeze_thaw 103"]
+        );
 
-        let pve = FakePve::default();
+        let pve = Double::vm();
         let e = with_frozen_checked(&pve, &guests, &|| None, || -> Result<()> {
             Err(Error::Refused("snapshot failed".into()))
         })
         .unwrap_err();
         assert_eq!(e.to_string(), "snapshot failed");
-        assert_eq!(thawed(&pve), ["thaw 100", "thaw 103"]);
+        assert_eq!(
+            thawed(&pve),
+            ["pve.fsfreeze_thaw 100", "pve.fsfreeze_thaw 103"]
+        );
 
-        let pve = FakePve::default();
+        let pve = Double::vm();
         let r = catch_unwind(AssertUnwindSafe(|| {
             with_frozen_checked(&pve, &guests, &|| None, || -> Result<()> { panic!("boom") })
         }));
         assert!(r.is_err());
-        assert_eq!(thawed(&pve), ["thaw 100", "thaw 103"]);
+        assert_eq!(
+            thawed(&pve),
+            ["pve.fsfreeze_thaw 100", "pve.fsfreeze_thaw 103"]
+        );
 
-        let pve = FakePve::default();
+        let pve = Double::vm();
         let e = with_frozen_checked(&pve, &guests, &|| Some("SIGINT".into()), || {
             pve.record("snapshot");
             Ok(())
@@ -615,30 +660,33 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, Error::Interrupted(_)));
         assert!(!pve.calls().contains(&"snapshot".to_string()));
-        assert_eq!(thawed(&pve), ["thaw 100", "thaw 103"]);
+        assert_eq!(
+            thawed(&pve),
+            ["pve.fsfreeze_thaw 100", "pve.fsfreeze_thaw 103"]
+        );
     }
 
     #[test]
     fn a_dead_agent_costs_one_thaw_attempt() {
-        let pve = FakePve {
-            agent_dead: true,
-            ..FakePve::default()
-        };
+        let pve = Double::vm();
+        pve.world().agent_dead = true;
         let g = guest(104, GuestType::Qemu);
         let e = enter(&pve, &g, Action::Freeze, &|| None).err().unwrap();
         assert!(e.to_string().contains("not running"), "{e}");
         assert_eq!(
             pve.calls(),
-            ["freeze 104", "fsfreeze_status 104", "thaw 104"]
+            [
+                "pve.fsfreeze_freeze 104",
+                "pve.fsfreeze_status 104",
+                "pve.fsfreeze_thaw 104"
+            ]
         );
     }
 
     #[test]
     fn a_guest_that_cannot_be_frozen_is_left_out_and_the_rest_is_thawed() {
-        let pve = FakePve {
-            freeze_fails_for: Some(103),
-            ..FakePve::default()
-        };
+        let pve = Double::vm();
+        pve.world().freeze_fails_for = Some(103);
         let guests = [guest(100, GuestType::Qemu), guest(103, GuestType::Qemu)];
         let frozen = with_frozen_checked(&pve, &guests, &|| None, || {
             pve.record("snapshot");
@@ -652,7 +700,10 @@ mod tests {
             .contains("freeze the filesystems of guest 103"));
         let calls = pve.calls();
         assert!(calls.contains(&"snapshot".to_string()));
-        assert!(calls.contains(&"thaw 100".to_string()), "{calls:?}");
+        assert!(
+            calls.contains(&"pve.fsfreeze_thaw 100".to_string()),
+            "{calls:?}"
+        );
         assert!(!pve.is_frozen(100) && !pve.is_frozen(103));
     }
 }

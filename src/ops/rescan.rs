@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 use crate::pve::{Guest, GuestType};
 use crate::sys::lock::lock_is_free;
 use crate::sys::paths::{Paths, BIN};
-use crate::sys::process::{process_alive, process_start_time, run_bounded, spawn_detached};
+use crate::sys::process::{process_alive, process_start_time, run_bounded, SAFE_PATH};
+use crate::sys::rescan_slot::{start_detached, Slot, Started};
 
 /// The hidden subcommand that runs `run_deferred_from_args` in the detached child.
 pub const HIDDEN_SUBCOMMAND: &str = "internal-rescan";
@@ -28,8 +29,8 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(600);
 pub const VZDUMP_WAIT: Duration = Duration::from_secs(12 * 3600);
 /// Bound on one `qm rescan` run (it activates every images storage of the node).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
-/// Pause between lock probes, and between rescan retries in the child.
-const POLL: Duration = Duration::from_millis(250);
+/// Pause between lock probes of the waiter (at most once a second).
+const POLL: Duration = Duration::from_secs(1);
 const RETRY: Duration = Duration::from_secs(5);
 
 /// When the rescan may run.
@@ -61,10 +62,16 @@ pub enum Outcome {
         command: String,
         message: String,
     },
+    /// A waiter was started: a process (`pid`) or, where systemd runs, a transient unit.
     Deferred {
-        pid: u32,
+        by: String,
         command: String,
         waiting_for: String,
+    },
+    /// A waiter for this guest was already waiting; it rescans once more for this request.
+    Joined {
+        pid: u32,
+        command: String,
     },
 }
 
@@ -83,10 +90,13 @@ impl Outcome {
                 format!("'{command}' failed ({message}); run it by hand to list the new files")
             }
             Outcome::Deferred {
-                pid,
+                by,
                 command,
                 waiting_for,
-            } => format!("'{command}' deferred to process {pid}, waiting for {waiting_for}"),
+            } => format!("'{command}' deferred to {by}, waiting for {waiting_for}"),
+            Outcome::Joined { pid, command } => {
+                format!("'{command}' joined the waiting process {pid}, which runs it once more")
+            }
         }
     }
 }
@@ -146,11 +156,19 @@ fn rescan_with(paths: &Paths, guest: &Guest, mode: RescanMode, exe: &Path) -> Re
         RescanMode::Auto => None,
         RescanMode::Deferred { vzdump_pid } => vzdump_pid,
     };
+    let slot = Slot::new(&paths.lock_dir, guest.vmid);
+    if let Some(pid) = slot.request()? {
+        return Ok(Outcome::Joined {
+            pid,
+            command: shown,
+        });
+    }
     let wait_pid = vzdump.and_then(|pid| process_start_time(pid).map(|start| (pid, start)));
     let args = DeferredArgs {
         vmid: guest.vmid,
         command,
         lock_file,
+        slot_dir: paths.lock_dir.clone(),
         deadline: if wait_pid.is_some() {
             VZDUMP_WAIT + LOCK_WAIT
         } else {
@@ -158,7 +176,10 @@ fn rescan_with(paths: &Paths, guest: &Guest, mode: RescanMode, exe: &Path) -> Re
         },
         wait_pid,
     };
-    let pid = spawn_deferred(exe, &args)?;
+    let by = match spawn_deferred(&paths.root, exe, &args)? {
+        Started::Process(pid) => format!("process {pid}"),
+        Started::Unit(unit) => format!("systemd unit {unit}"),
+    };
     let waiting_for = match wait_pid {
         Some((p, _)) => format!(
             "vzdump process {p} to end and the config lock {}",
@@ -167,7 +188,7 @@ fn rescan_with(paths: &Paths, guest: &Guest, mode: RescanMode, exe: &Path) -> Re
         None => format!("the config lock {} to be free", args.lock_file.display()),
     };
     Ok(Outcome::Deferred {
-        pid,
+        by,
         command: shown,
         waiting_for,
     })
@@ -179,12 +200,13 @@ fn local_node(marker: &Path) -> Option<String> {
     target.file_name()?.to_str().map(str::to_string)
 }
 
-/// Start `exe internal-rescan ...` detached; the caller does not wait for it.
-fn spawn_deferred(exe: &Path, args: &DeferredArgs) -> Result<u32> {
-    // A hookscript may be a copy named `...hook...`; this name is never taken for a hook call.
+/// Start `exe internal-rescan ...` detached (own session; own systemd unit where systemd runs);
+/// the caller does not wait for it.
+fn spawn_deferred(root: &Path, exe: &Path, args: &DeferredArgs) -> Result<Started> {
     let mut argv = vec![HIDDEN_SUBCOMMAND.to_string()];
     argv.extend(args.to_args());
-    spawn_detached(exe, BIN, &argv, "start the deferred rescan")
+    let unit = format!("{BIN}-rescan-{}-{}", args.vmid, std::process::id());
+    start_detached(root, exe, &argv, &unit, args.deadline, SAFE_PATH)
 }
 
 /// The arguments of the hidden `internal-rescan` subcommand.
@@ -194,6 +216,8 @@ pub struct DeferredArgs {
     /// Absolute path of `qm` or `pct`.
     pub command: PathBuf,
     pub lock_file: PathBuf,
+    /// The node lock directory holding the guest's waiter slot.
+    pub slot_dir: PathBuf,
     /// Give up after this long.
     pub deadline: Duration,
     /// Wait first until this process (pid, start time from `/proc/<pid>/stat`) has ended.
@@ -209,6 +233,8 @@ impl DeferredArgs {
             self.command.display().to_string(),
             "--lock-file".into(),
             self.lock_file.display().to_string(),
+            "--slot-dir".into(),
+            self.slot_dir.display().to_string(),
             "--deadline".into(),
             self.deadline.as_secs().to_string(),
         ];
@@ -224,6 +250,7 @@ impl DeferredArgs {
         let usage = |m: String| Error::Usage(format!("{HIDDEN_SUBCOMMAND}: {m}"));
         let (mut vmid, mut command, mut lock_file, mut deadline, mut wait_pid) =
             (None, None, None, None, None);
+        let mut slot_dir = None;
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             let value = it
@@ -234,6 +261,7 @@ impl DeferredArgs {
                 "--vmid" => vmid = Some(value.parse::<u32>().map_err(|_| bad())?),
                 "--command" => command = Some(PathBuf::from(value)),
                 "--lock-file" => lock_file = Some(PathBuf::from(value)),
+                "--slot-dir" => slot_dir = Some(PathBuf::from(value)),
                 "--deadline" => {
                     deadline = Some(Duration::from_secs(value.parse().map_err(|_| bad())?))
                 }
@@ -259,6 +287,7 @@ impl DeferredArgs {
             vmid: vmid.ok_or_else(|| missing("vmid"))?,
             command,
             lock_file: lock_file.ok_or_else(|| missing("lock-file"))?,
+            slot_dir: slot_dir.ok_or_else(|| missing("slot-dir"))?,
             deadline: deadline.unwrap_or(LOCK_WAIT),
             wait_pid,
         })
@@ -270,12 +299,19 @@ pub fn run_deferred_from_args(args: &[String]) -> Result<()> {
     run_deferred(&DeferredArgs::parse(args)?)
 }
 
-/// The detached child: wait (bounded) for the vzdump process to end and for the config lock to be
-/// free, then rescan; retry a failed rescan (e.g. a `lock:` still in the config) until the deadline.
+/// The detached child: take the guest's waiter slot (or end at once when another waiter has it),
+/// wait (bounded) for the vzdump process to end and for the config lock to be free, then rescan;
+/// retry a failed rescan (e.g. a `lock:` still in the config) until the deadline, and rescan once
+/// more for every request that came in meanwhile. Polls at most once a second; removes its slot.
 pub fn run_deferred(args: &DeferredArgs) -> Result<()> {
     let start = Instant::now();
     let deadline = start + args.deadline;
     let vmid = args.vmid;
+    let slot = Slot::new(&args.slot_dir, vmid);
+    let Some(mut held) = slot.take()? else {
+        log::info!("another process waits to rescan guest {vmid}; it serves this request too");
+        return Ok(());
+    };
     let timeout = |what: String| Error::Timeout {
         what,
         waited: start.elapsed(),
@@ -301,6 +337,7 @@ pub fn run_deferred(args: &DeferredArgs) -> Result<()> {
             }
             thread::sleep(POLL);
         }
+        let seen = slot.requests();
         match run_rescan(&args.command, vmid, COMMAND_TIMEOUT) {
             Ok(output) => {
                 log::info!(
@@ -308,7 +345,10 @@ pub fn run_deferred(args: &DeferredArgs) -> Result<()> {
                     args.command.display(),
                     output.trim()
                 );
-                return Ok(());
+                match slot.finish(held, seen)? {
+                    None => return Ok(()),
+                    Some(again) => held = again,
+                }
             }
             Err(e) if Instant::now() + RETRY < deadline => {
                 log::warn!("{e}; retrying");
@@ -372,6 +412,7 @@ mod tests {
             pct: dir.join("pct"),
             pve_node_marker: marker,
             qemu_config_lock_dir: dir.join("qemu-server"),
+            lock_dir: dir.join("locks"),
             lxc_config_lock_dir: dir.join("lxc"),
             ..Paths::default()
         }
@@ -519,15 +560,33 @@ mod tests {
         assert_eq!(calls(&dir), "");
         let spawned = dir.join("spawned");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !spawned.exists() && Instant::now() < deadline {
+        // The shell creates the file before it writes the line: wait for the whole line.
+        let mut line = String::new();
+        while !line.ends_with('\n') && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(20));
+            line = std::fs::read_to_string(&spawned).unwrap_or_default();
         }
-        let line = std::fs::read_to_string(&spawned).unwrap();
         let args: Vec<String> = line.split_whitespace().map(str::to_string).collect();
         assert_eq!(args[0], HIDDEN_SUBCOMMAND);
         let parsed = DeferredArgs::parse(&args[1..]).unwrap();
         assert_eq!(parsed.vmid, 100);
         assert_eq!(parsed.lock_file, lock);
+        assert_eq!(parsed.slot_dir, p.lock_dir);
+        // A second request while no waiter holds the slot yet (the stand-in never takes it)
+        // starts another; once a waiter holds it, requests join.
+        let held_slot = crate::sys::rescan_slot::Slot::new(&p.lock_dir, 100)
+            .take()
+            .unwrap()
+            .unwrap();
+        let o = rescan_with(&p, &guest(100, "pve1"), RescanMode::Auto, &exe).unwrap();
+        assert_eq!(
+            o,
+            Outcome::Joined {
+                pid: std::process::id(),
+                command: format!("{} rescan --vmid 100", p.qm.display()),
+            }
+        );
+        drop(held_slot);
         assert_eq!(parsed.deadline, LOCK_WAIT);
         drop(held);
     }
@@ -544,6 +603,7 @@ mod tests {
             vmid: 100,
             command: p.qm.clone(),
             lock_file: lock.clone(),
+            slot_dir: dir.join("locks"),
             deadline: Duration::from_secs(30),
             wait_pid: None,
         };
@@ -554,6 +614,8 @@ mod tests {
         drop(held);
         child.join().unwrap().unwrap();
         assert!(calls(&dir).starts_with("rescan --vmid 100 "));
+        // The waiter left nothing behind.
+        assert_eq!(std::fs::read_dir(dir.join("locks")).unwrap().count(), 0);
     }
 
     #[test]
@@ -568,6 +630,7 @@ mod tests {
             vmid: 100,
             command: p.qm.clone(),
             lock_file: lock,
+            slot_dir: dir.join("locks"),
             deadline: Duration::from_millis(300),
             wait_pid: None,
         };
@@ -587,6 +650,7 @@ mod tests {
             vmid: 100,
             command: p.qm.clone(),
             lock_file: dir.join("none.lock"),
+            slot_dir: dir.join("locks"),
             deadline: Duration::from_secs(30),
             wait_pid: Some((pid, start)),
         };
@@ -603,6 +667,7 @@ mod tests {
             vmid: 200,
             command: "/usr/sbin/pct".into(),
             lock_file: "/run/lock/lxc/pve-config-200.lock".into(),
+            slot_dir: "/run/lock/pve-ontap-snapshot".into(),
             deadline: Duration::from_secs(43800),
             wait_pid: Some((4242, 99)),
         };

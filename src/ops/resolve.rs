@@ -320,11 +320,11 @@ pub(crate) fn path_below(junction: &str, path: &str) -> Option<(usize, String)> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::storage::fake::Fake;
+    use crate::testing::double::Double;
 
     #[test]
     fn export_equal_to_a_junction_resolves_with_one_volume_query() {
-        let f = Fake::new();
+        let f = Double::new();
         let r = resolve(&f, "ONTAP01").unwrap();
         assert_eq!(r.volume.name, "ONTAP01");
         assert_eq!(r.volume.svm_name, "svm1");
@@ -343,7 +343,7 @@ mod tests {
     fn same_junction_on_another_svm_is_not_taken() {
         // ONTAP02 exports /vmstore2 from svm1's LIF; svm2 also has a volume at /vmstore2, and
         // its name is what the original tool would have derived from the export.
-        let f = Fake::new();
+        let f = Double::new();
         let r = resolve(&f, "ONTAP02").unwrap();
         assert_eq!(r.volume.name, "pve_vmstore2");
         assert_eq!(r.volume.svm_name, "svm1");
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn export_below_a_junction_takes_the_longest_prefix() {
-        let f = Fake::new();
+        let f = Double::new();
         let r = resolve(&f, "ONTAP03").unwrap();
         assert_eq!(r.volume.name, "pve_nested");
         assert_eq!(r.prefix, "pve");
@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn export_only_on_the_svm_root_is_refused() {
-        let f = Fake::new();
+        let f = Double::new();
         f.world().storages[2].export = Some("/not/a/junction".into());
         let e = resolve(&f, "ONTAP01").err().unwrap();
         assert!(e.to_string().contains("root volume 'svm1_root'"), "{e}");
@@ -392,7 +392,7 @@ mod tests {
 
     #[test]
     fn no_junction_at_all_names_the_svm_and_export() {
-        let f = Fake::new();
+        let f = Double::new();
         f.world()
             .volumes
             .retain(|v| v.nas_path.as_deref() != Some("/"));
@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn invalid_storage_ids_are_usage_errors_without_any_request() {
-        let f = Fake::new();
+        let f = Double::new();
         for bad in [
             "", "a", "1abc", "ab-", "a b", "x/y", "ONTAP01;", "-ab", "ab_", "a:b",
         ] {
@@ -424,7 +424,7 @@ mod tests {
 
     #[test]
     fn unknown_storage_is_not_found_naming_it() {
-        let f = Fake::new();
+        let f = Double::new();
         let e = resolve(&f, "NOPE").err().unwrap();
         assert!(matches!(e.root(), Error::NotFound { .. }));
         assert!(e.to_string().contains("storage 'NOPE'"), "{e}");
@@ -433,7 +433,7 @@ mod tests {
 
     #[test]
     fn non_nfs_storages_are_refused_naming_the_type() {
-        let f = Fake::new();
+        let f = Double::new();
         for (id, t) in [("local", "dir"), ("local-lvm", "lvmthin")] {
             let e = resolve(&f, id).err().unwrap();
             let msg = e.to_string();
@@ -445,7 +445,7 @@ mod tests {
 
     #[test]
     fn missing_config_section_is_the_config_error() {
-        let f = Fake::new();
+        let f = Double::new();
         f.world().sections = Some(vec!["ONTAP01".into()]);
         let e = resolve(&f, "ONTAP02").err().unwrap();
         assert_eq!(e.exit_code(), 2);
@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn forbidden_lif_lookup_falls_back_to_the_export_name() {
-        let f = Fake::new();
+        let f = Double::new();
         f.world().lif_forbidden = true;
         let r = resolve(&f, "ONTAP01").unwrap();
         assert_eq!(r.volume.name, "ONTAP01");
@@ -470,7 +470,7 @@ mod tests {
 
     #[test]
     fn unknown_lif_falls_back_and_ambiguous_names_are_refused() {
-        let f = Fake::new();
+        let f = Double::new();
         f.world().storages[2].server = Some("127.0.99.9".into());
         let r = resolve(&f, "ONTAP01").unwrap();
         assert_eq!(r.volume.name, "ONTAP01");
@@ -484,7 +484,7 @@ mod tests {
 
     #[test]
     fn other_lif_lookup_errors_are_not_hidden() {
-        let f = Fake::new();
+        let f = Double::new();
         f.fail_next("ontap.svm_by_lif", 500, Some("65541"), "RPC error");
         let e = resolve(&f, "ONTAP01").err().unwrap();
         let msg = e.to_string();
@@ -496,7 +496,7 @@ mod tests {
 
     #[test]
     fn dns_names_are_resolved_before_the_lif_lookup() {
-        let f = Fake::new();
+        let f = Double::new();
         {
             let mut w = f.world();
             let svm1 = w.lifs["127.0.10.1"].clone();

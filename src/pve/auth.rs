@@ -92,7 +92,7 @@ impl Auth {
             ticket,
         } = self
         else {
-            return Err(Error::Refused("API token auth has no ticket".into()));
+            return Err(Error::Internal("API token auth has no ticket".into()));
         };
         let mut slot = ticket.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = slot.as_ref() {

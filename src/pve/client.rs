@@ -5,14 +5,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::Connection;
+use super::{Connection, Login};
 use crate::error::{Api, Error, Result, TransportKind};
 use crate::http::{percent_encode, Backoff, Body, Transport};
 
 use super::auth::{Auth, API_PREFIX};
+use super::denied;
 use super::envelope::{self, bool_field, lenient_u64, str_field};
 use super::tasks::{self, TaskState};
-use super::{Guest, GuestConfig, GuestStatus, GuestType, NewNfsStorage, Pve, StorageConfig};
+use super::{
+    Guest, GuestConfig, GuestStatus, GuestType, NewNfsStorage, Pve, StorageConfig, CLONE_OPTIONS,
+};
 
 /// A form value: text, or a boolean sent as `1`/`0` (the Proxmox schema rejects `true`/`false`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,8 @@ pub fn encode_form(pairs: &[(&str, FormValue)]) -> String {
 pub struct PveClient {
     http: Transport,
     auth: Auth,
+    /// Who the client logs in as (named in permission errors; the secret is never shown).
+    login: Login,
 }
 
 impl std::fmt::Debug for PveClient {
@@ -56,6 +61,7 @@ impl PveClient {
         Ok(PveClient {
             http: Transport::new(Api::Proxmox, &connection.endpoint)?,
             auth: Auth::new(&connection.auth),
+            login: connection.auth.clone(),
         })
     }
 
@@ -111,7 +117,13 @@ impl PveClient {
                 relogged = true;
                 continue;
             }
-            return envelope::decode(method, &target, &response);
+            return envelope::decode(method, &target, &response).map_err(|e| match e {
+                Error::Api(mut api) => {
+                    denied::explain(&mut api, &self.login);
+                    Error::Api(api)
+                }
+                e => e,
+            });
         }
     }
 
@@ -199,6 +211,10 @@ fn storage_from(v: &Value) -> StorageConfig {
         content_dirs: str_field(v, "content-dirs"),
         disable: bool_field(v, "disable"),
         snapshot_as_volume_chain: bool_field(v, "snapshot-as-volume-chain"),
+        clone_options: CLONE_OPTIONS
+            .iter()
+            .filter_map(|k| str_field(v, k).map(|value| (k.to_string(), value)))
+            .collect(),
     }
 }
 
@@ -274,6 +290,9 @@ impl Pve for PveClient {
                 form.push((key, FormValue::Text(v.clone())));
             }
         }
+        for (key, value) in &spec.more {
+            form.push((key.as_str(), FormValue::Text(value.clone())));
+        }
         self.call("POST", "/storage", &[], Some(&form))?;
         Ok(())
     }
@@ -297,6 +316,15 @@ impl Pve for PveClient {
             .unwrap_or_default();
         guests.sort_by_key(|g| g.vmid);
         Ok(guests)
+    }
+
+    fn guest(&self, vmid: u32) -> Result<Guest> {
+        self.guests()?
+            .into_iter()
+            .find(|g| g.vmid == vmid)
+            .ok_or_else(|| Error::NotFound {
+                what: format!("guest {vmid}"),
+            })
     }
 
     fn guest_config(&self, guest: &Guest) -> Result<GuestConfig> {
@@ -362,6 +390,18 @@ impl Pve for PveClient {
                 "fsfreeze-status answer is not a string",
             )
         })
+    }
+
+    fn create_vm(&self, node: &str, vmid: u32, config: &GuestConfig, wait: Duration) -> Result<()> {
+        self.post_create_vm(node, vmid, config, wait)
+    }
+
+    fn destroy_vm(&self, guest: &Guest, wait: Duration) -> Result<()> {
+        self.delete_vm(guest, wait)
+    }
+
+    fn set_config(&self, guest: &Guest, set: &[(String, String)], delete: &[String]) -> Result<()> {
+        self.put_config(guest, set, delete)
     }
 
     fn version(&self) -> Result<String> {

@@ -133,10 +133,24 @@ fn ticket_auth_logs_in_once_and_sends_csrf_on_writes() {
         content: Some("images,rootdir".into()),
         options: Some("vers=4.2,nconnect=16".into()),
         nodes: None,
+        more: [
+            ("prune-backups", "keep-last=3"),
+            ("preallocation", "metadata"),
+            ("content-dirs", "images=img"),
+            ("create-subdirs", "0"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
     })
     .unwrap();
     let created = c.storage("ONTAP01-CLONE").unwrap();
     assert_eq!(created.export.as_deref(), Some("/ONTAP01"));
+    // The further options come back as sent.
+    assert_eq!(created.clone_options["prune-backups"], "keep-last=3");
+    assert_eq!(created.clone_options["preallocation"], "metadata");
+    assert_eq!(created.clone_options["content-dirs"], "images=img");
+    assert_eq!(created.clone_options["create-subdirs"], "0");
     assert_eq!(created.options.as_deref(), Some("vers=4.2,nconnect=16"));
     assert_eq!(created.content.as_deref(), Some("images,rootdir"));
     c.delete_storage("ONTAP01-CLONE").unwrap();
@@ -216,6 +230,7 @@ fn errors_carry_the_status_line_and_the_body_message() {
             content: None,
             options: None,
             nodes: None,
+            more: Default::default(),
         })
         .unwrap_err();
     let api = e.api().unwrap();
@@ -235,6 +250,7 @@ fn errors_carry_the_status_line_and_the_body_message() {
             content: None,
             options: None,
             nodes: None,
+            more: Default::default(),
         })
         .unwrap_err();
     assert!(
@@ -262,8 +278,70 @@ fn the_guest_agent_freezes_and_thaws() {
 }
 
 #[test]
-fn power_actions_wait_for_their_tasks() {
+fn a_container_suspend_without_criu_fails_with_the_task_error() {
     let sim = sim();
+    let c = password_client(&sim, PASSWORD);
+    let ct = c.guest(200).unwrap();
+    let e = c.suspend(&ct, WAIT).unwrap_err();
+    assert!(
+        e.to_string().ends_with(
+            "failed: command 'lxc-checkpoint -n 200 -s -D /var/lib/vz/dump' failed: exit code 1"
+        ),
+        "{e}"
+    );
+    assert!(c.guest_status(&ct).unwrap().is_running());
+}
+
+#[test]
+fn a_missing_privilege_names_itself_the_path_and_the_token() {
+    let sim = sim_with(serde_json::json!({
+        "users": [
+            {"userid": "root@pam", "password": PASSWORD},
+            {"userid": "snap@pve", "tokens": [{"name": "t", "secret": TOKEN_SECRET, "privsep": false}]}
+        ],
+        "access": {
+            "roles": [{"roleid": "R", "privs": "VM.Audit"}],
+            "acl": [{"path": "/", "roles": "R", "users": "snap@pve"}]
+        }
+    }));
+    let c = PveClient::new(&config(
+        &sim,
+        pve::Login::Token {
+            token_id: "snap@pve!t".into(),
+            secret: Secret::new(TOKEN_SECRET),
+        },
+    ))
+    .unwrap();
+    let db = c.guest(101).unwrap();
+    let e = c.suspend(&db, WAIT).unwrap_err();
+    let api = e.api().expect("an API error");
+    assert_eq!(api.status, 403);
+    let msg = e.to_string();
+    assert!(
+        msg.contains(
+            "Permission check failed (/vms/101, VM.PowerMgmt): the API token 'snap@pve!t' \
+             (proxmox_token) lacks VM.PowerMgmt on /vms/101"
+        ),
+        "{msg}"
+    );
+    assert!(!msg.contains(TOKEN_SECRET), "{msg}");
+    assert!(!c.guest_status(&db).unwrap().is_paused());
+    // Storage definitions need Datastore.Allocate.
+    let e = c.storage("ONTAP01").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("lacks Datastore.Allocate on /storage/ONTAP01"),
+        "{e}"
+    );
+}
+
+#[test]
+fn power_actions_wait_for_their_tasks() {
+    // Nodes with criu: a container suspend is a checkpoint the resume restores.
+    let sim = sim_with(serde_json::json!({"nodes": [
+        {"name": "pve1", "ip": "10.10.10.11", "criu": true},
+        {"name": "pve2", "ip": "10.10.10.12", "criu": true}
+    ]}));
     let c = password_client(&sim, PASSWORD);
     let db = c.guest(101).unwrap();
     c.suspend(&db, WAIT).unwrap();
@@ -418,6 +496,7 @@ fn each_call_makes_the_fewest_requests() {
         content: None,
         options: None,
         nodes: None,
+        more: Default::default(),
     };
     row(
         "create_nfs_storage",

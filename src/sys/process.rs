@@ -10,6 +10,18 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
+/// The effective user id of this process (`/proc/self/status`, second field of `Uid:`).
+pub fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// The only PATH the Proxmox commands get (vzdump hooks run with no environment at all).
 pub const SAFE_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 /// Start `exe args...` (as `arg0`) in its own process group with no terminal, cwd `/` and a clean

@@ -47,7 +47,7 @@ fn state() -> Result<&'static State> {
             Ok(state)
         })
         .as_ref()
-        .map_err(|e| Error::Refused(e.clone()))
+        .map_err(|e| Error::Internal(e.clone()))
 }
 
 /// While a `Shield` lives, SIGINT, SIGTERM and SIGHUP do not terminate the process; they are

@@ -32,6 +32,7 @@ fn snapshot(name: &str, time: &str) -> SnapshotSpec {
         comment: Some("made by pve-ontap-snapshot".into()),
         snapmirror_label: None,
         expiry_time: None,
+        snaplock_expiry_time: None,
         owners: Vec::new(),
         files: None,
     }
@@ -271,6 +272,58 @@ pub fn workflows() -> Vec<Workflow> {
                 Invocation::args(&["vzdump", "backup-start", "snapshot", "103"])
                     .with_env(VZDUMP_ENV)
                     .wiped()
+            },
+        },
+        Workflow {
+            name: "vm restore --snapshot <volume snapshot>",
+            mode: Mode::Cli,
+            may_add: &[],
+            prepare: |_| {
+                Invocation::args(&[
+                    "vm",
+                    "restore",
+                    "--vm",
+                    "102",
+                    "--snapshot",
+                    ORIGINAL_SNAPSHOT,
+                    "--yes",
+                ])
+            },
+        },
+        Workflow {
+            name: "vm clone",
+            mode: Mode::Cli,
+            may_add: &[],
+            prepare: |_| {
+                Invocation::args(&[
+                    "vm",
+                    "clone",
+                    "--vm",
+                    "102",
+                    "--snapshot",
+                    ORIGINAL_SNAPSHOT,
+                    "--new-vmid",
+                    "300",
+                ])
+            },
+        },
+        Workflow {
+            name: "vm attach",
+            mode: Mode::Cli,
+            may_add: &[],
+            prepare: |_| {
+                Invocation::args(&[
+                    "vm",
+                    "attach",
+                    "--vm",
+                    "100",
+                    "--snapshot",
+                    ORIGINAL_SNAPSHOT,
+                    "--disk",
+                    "virtio0",
+                    "--to",
+                    "102",
+                ])
             },
         },
         Workflow {

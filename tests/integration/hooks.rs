@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::util::{run_command, Api, FaultRule, Output, TestEnv, BIN, RUN_TIMEOUT};
+use crate::util::{run_command, Api, FaultRule, Output, TestEnv, BIN, RUN_TIMEOUT, TEST_ROOT_ENV};
 
 /// A bound on waiting for something that must happen (a failure, not a measurement).
 const WAIT: Duration = Duration::from_secs(60);
@@ -37,9 +37,14 @@ fn wrapper(env: &TestEnv, name: &str) -> PathBuf {
     let text = fs::read_to_string(&src).unwrap();
     let call = "/usr/bin/pve-ontap-snapshot ";
     assert!(text.contains(call), "{name} calls {call}");
+    // Proxmox gives hooks a fixed environment (vzdump: none), so the test root goes in here.
     let text = text.replace(
         call,
-        &format!("'{BIN}' --config '{}' ", env.config_path().display()),
+        &format!(
+            "/usr/bin/env {TEST_ROOT_ENV}='{}' '{BIN}' --config '{}' ",
+            env.dir().display(),
+            env.config_path().display()
+        ),
     );
     let dst = env.path(&format!("bin/{name}"));
     fs::write(&dst, text).unwrap();
@@ -461,7 +466,7 @@ fn the_hook_timeout_bounds_the_action_and_thaws() {
     env.add_fault(
         FaultRule::new("POST", "/api/storage/volumes/*/snapshots")
             .api(Api::Ontap)
-            .delay_ms(30_000),
+            .delay_ms(4_000),
     );
     let out = hookscript(&env, 100, "post-start");
     out.assert_ok();
@@ -683,8 +688,8 @@ fn retention_keeps_the_newest_of_the_label_only() {
     // Disk snapshots: keep = 1 per label.
     let env = env_with_policy("[hook:102]\npost-stop = vm-snapshot\nkeep = 1\nlabel = stopped\n");
     for _ in 0..2 {
+        // Within one second, the second set takes the next free second: no waiting.
         hookscript(&env, 102, "post-stop").assert_ok();
-        std::thread::sleep(Duration::from_millis(1100)); // a new timestamp per set
     }
     let files = disk_snapshots(&env, "ONTAP01", 102);
     assert_eq!(files.len(), 1, "{files:?}");
@@ -694,6 +699,8 @@ fn retention_keeps_the_newest_of_the_label_only() {
 fn a_schedule_run_snapshots_and_prunes() {
     let env =
         env_with_policy("[schedule:hourly]\nstorages = ONTAP01, ONTAP02\nguests = 102\nkeep = 1\n");
+    // A second run within the same second names its storage snapshots after the next second
+    // (waiting for it) and its disk set after the next free second.
     for _ in 0..2 {
         let out = env.run(&["run", "hourly"]);
         out.assert_ok();
@@ -702,7 +709,6 @@ fn a_schedule_run_snapshots_and_prunes() {
             "{}",
             out.stderr
         );
-        std::thread::sleep(Duration::from_millis(1100)); // a new timestamp per run
     }
     assert_eq!(snapshots(&env, "ONTAP01", Some("hourly")).len(), 1);
     assert_eq!(snapshots(&env, "pve_vmstore2", Some("hourly")).len(), 1);
@@ -716,7 +722,7 @@ fn a_schedule_run_snapshots_and_prunes() {
 /// A fake `qm` that records its arguments, and the node marker naming node pve1.
 fn fake_node(env: &TestEnv) -> PathBuf {
     let log = env.path("qm.log");
-    let qm = env.path("bin/qm");
+    let qm = env.path("usr/sbin/qm");
     fs::write(
         &qm,
         format!("#!/bin/sh\necho \"$@\" >> '{}'\n", log.display()),

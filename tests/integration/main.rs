@@ -1,6 +1,8 @@
 //! Integration tests: the real `pve-ontap-snapshot` binary against the in-process simulator.
 //! `util` holds the environment (simulator, temp dir, config, runner); one module per feature.
 
+mod bulk;
+mod cluster;
 mod config;
 mod faults;
 mod hooks;
@@ -8,8 +10,12 @@ mod ontap_role;
 mod props;
 mod readme;
 mod real_ontap;
+mod recipe;
+mod recover;
+mod scale;
 mod secrets;
 mod soak;
+mod status;
 mod storage;
 mod util;
 mod vm;

@@ -80,6 +80,17 @@ fn readme_role() -> Vec<Entry> {
 }
 
 /// The simulator's default world plus the account with a role of these entries.
+/// Whether the release `version` ("9.11.1") is older than `than`.
+fn version_before(version: &str, than: (u32, u32, u32)) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let v = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    v < than
+}
+
 fn env_with(version: &str, entries: &[Entry]) -> TestEnv {
     let privileges: Vec<Value> = entries
         .iter()
@@ -100,6 +111,13 @@ fn env_with(version: &str, entries: &[Entry]) -> TestEnv {
         "rest_roles": [{"name": "pve-ontap-snapshot", "privileges": privileges, "commands": commands}],
     }}))
     .expect("scenario");
+    // Snapshot locking needs 9.12.1: releases before it have no volume with it enabled.
+    let mut scenario = scenario;
+    if version_before(version, (9, 12, 1)) {
+        for v in &mut scenario.ontap.volumes {
+            v.snapshot_locking_enabled = false;
+        }
+    }
     let problems = scenario.ontap.validate();
     assert!(
         problems.is_empty(),

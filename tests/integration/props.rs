@@ -735,7 +735,9 @@ mod hook_env {
         ) {
             let test = TestEnv::new();
             let mut cmd = test.command(&call);
-            cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+            cmd.env_clear()
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .env(crate::util::TEST_ROOT_ENV, test.dir());
             if let Some(from) = &migrated_from {
                 cmd.env("PVE_MIGRATED_FROM", from);
             }

@@ -109,6 +109,23 @@ pub(crate) fn example_args(
     for arg in args.iter_mut().filter(|a| *a == "config.ini") {
         *arg = config.clone();
     }
+    // A volume snapshot of this tool that the example cannot know by name: the newest one
+    // of ONTAP01 (names that exist, like the original tool's, stay as written).
+    for arg in args.iter_mut() {
+        let Some(ts) = arg.strip_prefix("proxmox_snapshot_") else {
+            continue;
+        };
+        let names = env.snapshot_names("ONTAP01");
+        if !is_timestamp(ts) || names.contains(arg) {
+            continue;
+        }
+        *arg = names
+            .iter()
+            .filter(|n| n.starts_with("proxmox_snapshot_"))
+            .max()
+            .unwrap_or_else(|| panic!("no snapshot of this tool on ONTAP01 for `{example}`"))
+            .clone();
+    }
     if let Some(pos) = args.iter().position(|a| is_timestamp(a)) {
         let vm_pos = args
             .iter()

@@ -1,5 +1,12 @@
 //! The integration-test environment: an in-process simulator, a private temp dir with a config.ini
 //! pointing into it, the real binary run with a timeout, and readers for simulator state and log.
+//!
+//! How runs stay inside the temp dir: the config has no keys for the tool's system paths (locks,
+//! `/etc/pve`, `qm`/`pct`), so every run gets `PVE_ONTAP_SNAPSHOT_TEST_ROOT=<temp dir>`, and the
+//! temp dir holds the marker file `.pve-ontap-snapshot-test-root`. Only a debug build (what
+//! `cargo test` runs) honours the variable, and only with the marker (`src/sys/seams.rs`); a
+//! release build, and so every installed package, always uses Proxmox's fixed paths. Below the
+//! root the layout is a node's: `etc/pve/priv/lock`, `run/lock/...`, `usr/sbin/qm`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -22,6 +29,10 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_pve-ontap-snapshot");
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// The environment variable naming the config file (always removed for runs).
 pub const CONFIG_ENV: &str = "PVE_ONTAP_SNAPSHOT_CONFIG";
+/// The debug build's test root (see the module comment).
+pub const TEST_ROOT_ENV: &str = "PVE_ONTAP_SNAPSHOT_TEST_ROOT";
+/// The file that must exist in the test root.
+pub const TEST_ROOT_MARKER: &str = ".pve-ontap-snapshot-test-root";
 
 /// What a run of the binary produced.
 #[derive(Debug, Clone)]
@@ -150,6 +161,7 @@ pub struct SnapshotView<'a> {
     pub snapmirror_label: Option<&'a str>,
     pub create_time: time::OffsetDateTime,
     pub expiry_time: Option<time::OffsetDateTime>,
+    pub snaplock_expiry_time: Option<time::OffsetDateTime>,
     /// The file tree it captured: (path, size, content generation).
     pub files: Vec<(&'a str, u64, u64)>,
 }
@@ -192,10 +204,15 @@ impl TestEnv {
             "run/lock/qemu-server",
             "run/lock/lxc",
             "etc/pve/priv/lock",
+            "usr/sbin",
             "bin",
         ] {
             std::fs::create_dir_all(dir.join(sub)).expect("creating the test dir tree");
         }
+        std::fs::write(dir.join(TEST_ROOT_MARKER), "").expect("marking the test root");
+        // As on Debian, /var/lock is /run/lock (QEMU's config locks live in /var/lock/qemu-server).
+        std::fs::create_dir_all(dir.join("var")).expect("creating the test dir tree");
+        std::os::unix::fs::symlink("../run/lock", dir.join("var/lock")).expect("linking var/lock");
         let env = TestEnv {
             config: dir.join("config.ini"),
             sim,
@@ -223,26 +240,9 @@ impl TestEnv {
         &self.config
     }
 
-    /// The tool settings of `[proxmox]` pointing into the temp dir. `pve_node_marker` does not
-    /// exist (not a Proxmox node, so no `qm rescan`); `qm_path`/`pct_path` are not installed.
-    pub fn path_settings(&self) -> Vec<(&'static str, String)> {
-        let p = |rel: &str| self.path(rel).display().to_string();
-        vec![
-            ("lock_dir", p("run/lock/pve-ontap-snapshot")),
-            ("cluster_lock_dir", p("etc/pve/priv/lock")),
-            ("qm_path", p("bin/qm")),
-            ("pct_path", p("bin/pct")),
-            ("pve_node_marker", p("etc/pve/local")),
-            ("qemu_config_lock_dir", p("run/lock/qemu-server")),
-            ("lxc_config_lock_dir", p("run/lock/lxc")),
-        ]
-    }
-
-    /// The simulator's config with `login` and the path settings.
+    /// The simulator's config with `login`.
     pub fn config_with(&self, login: PveLogin) -> String {
-        let settings = self.path_settings();
-        let extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.sim.config_ini_with(login, &extra)
+        self.sim.config_ini_with(login, &[])
     }
 
     /// Password login, fingerprints pinned, paths in the temp dir (what `new()` writes).
@@ -274,6 +274,7 @@ impl TestEnv {
         // Keep test runs out of the machine's syslog (a test that captures syslog sets its own).
         cmd.env_remove(CONFIG_ENV)
             .env("PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET", "none")
+            .env(TEST_ROOT_ENV, &self.dir)
             .current_dir(&self.dir)
             .args(args);
         cmd
@@ -355,6 +356,7 @@ impl TestEnv {
                             snapmirror_label: s.snapmirror_label.as_deref(),
                             create_time: s.create_time,
                             expiry_time: s.expiry_time,
+                            snaplock_expiry_time: s.snaplock_expiry_time,
                             files: s
                                 .tree
                                 .files()
@@ -573,8 +575,8 @@ fn environment_is_private_and_removed_on_drop() {
         "proxmox_fingerprint = {}",
         env.sim().pve_fingerprint()
     )));
-    let lock_dir = dir.join("run/lock/pve-ontap-snapshot");
-    assert!(config.contains(&format!("lock_dir = {}", lock_dir.display())));
+    assert!(!config.contains("lock_dir"));
+    assert!(dir.join(TEST_ROOT_MARKER).is_file());
     assert!(!env.path("etc/pve/local").exists());
     assert!(env.path("etc/pve/priv/lock").is_dir());
     let other = TestEnv::new();

@@ -86,6 +86,16 @@ fn pve(env: &TestEnv, method: &str, path: &str, form: &[(&str, &str)]) -> (u16, 
     (status, body.get("data").cloned().unwrap_or(Value::Null))
 }
 
+/// The disk sets of a `vm list` answer (its volume snapshots left out).
+fn disk_sets(list: &Value) -> Vec<Value> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "disk set")
+        .cloned()
+        .collect()
+}
+
 fn volume_uuid(env: &TestEnv, volume: &str) -> String {
     let (status, body) = ontap(
         env,
@@ -277,8 +287,10 @@ fn create_clones_every_disk_of_a_vm_and_lists_it() {
 
     let list = json_run(&env, &["vm", "list", "--vm", "100"]);
     list.assert_ok();
-    let sets = list.json();
-    assert_eq!(sets.as_array().unwrap().len(), 1, "{sets}");
+    // Disk sets come first, then the volume snapshots of the guest's storages.
+    let all = list.json();
+    let sets = Value::Array(disk_sets(&all));
+    assert_eq!(sets.as_array().unwrap().len(), 1, "{all}");
     assert_eq!(sets[0]["timestamp"], ts.as_str());
     assert_eq!(sets[0]["disks"][0]["key"], "scsi0");
     assert_eq!(
@@ -394,9 +406,27 @@ fn suspend_of_a_stopped_vm_just_clones_and_says_so() {
 }
 
 #[test]
+fn container_suspend_is_refused_before_any_change() {
+    let env = TestEnv::new();
+    let out = env.run(&["vm", "create", "--vm", "200", "--suspend"]);
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("cannot suspend container 200")
+            && out.stderr.contains("--shutdown")
+            && out.stderr.contains("crash-consistent"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.count_requests("POST", "*/status/*"), 0);
+    assert!(snapshot_files(&env, "ONTAP01", "images/200").is_empty());
+    assert!(snapshot_files(&env, "pve_vmstore2", "images/200").is_empty());
+    assert_eq!(guest_state(&env, "pve2", "lxc", 200), "running");
+}
+
+#[test]
 fn container_disks_on_two_storages() {
     let env = TestEnv::new();
-    let out = json_run(&env, &["vm", "create", "--vm", "200", "--suspend"]);
+    let out = json_run(&env, &["vm", "create", "--vm", "200", "--shutdown"]);
     out.assert_ok();
     let set = out.json();
     let ts = set["timestamp"].as_str().unwrap();
@@ -712,11 +742,11 @@ fn list_finds_sets_of_the_original_tool_newest_first() {
     let new = json_run(&env, &["vm", "create", "--vm", "100"])
         .assert_ok()
         .json();
-    let sets = json_run(&env, &["vm", "list", "--vm", "100"])
+    let all = json_run(&env, &["vm", "list", "--vm", "100"])
         .assert_ok()
         .json();
-    let sets = sets.as_array().unwrap();
-    assert_eq!(sets.len(), 2);
+    let sets = disk_sets(&all);
+    assert_eq!(sets.len(), 2, "{all}");
     assert_eq!(sets[0]["timestamp"], new["timestamp"]);
     assert_eq!(sets[1]["timestamp"], OLD_TS);
     assert_eq!(sets[1]["label"], Value::Null);
@@ -946,7 +976,7 @@ fn become_node(env: &TestEnv) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(env.path("etc/pve/local")).unwrap();
     let calls = env.path("qm.calls");
-    let qm = env.path("bin/qm");
+    let qm = env.path("usr/sbin/qm");
     std::fs::write(
         &qm,
         format!(
@@ -990,7 +1020,7 @@ fn rescan_runs_on_a_node_with_absolute_paths_and_a_clean_path() {
     );
     // --no-rescan and non-nodes do not run it.
     std::fs::remove_file(&calls).unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
+    // Within the same second, the second set takes the next free second's timestamp.
     json_run(&env, &["vm", "create", "--vm", "100", "--no-rescan"]).assert_ok();
     assert!(!calls.exists());
 }

@@ -333,6 +333,9 @@ fn entries(v: &Volume, path: &str, metadata: bool) -> Result<Vec<Entry>, ApiErro
 
 /// `GET .../files[/{path}]`.
 pub fn get(state: &OntapState, ctx: &mut Ctx, vol: &str, path: &str) -> Result<Reply, ApiError> {
+    if super::filedata::is_read(&ctx.query) {
+        return super::filedata::read(state, ctx.req, &mut ctx.query, vol, path).map(Into::into);
+    }
     let metadata = if state.version.at_least(9, 8) {
         ctx.query.take_bool("return_metadata")?.unwrap_or(false)
     } else {

@@ -6,6 +6,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
+use super::bulk::{BulkResult, Selected};
 use super::errors::ApiError;
 use crate::job_fault::JobFault;
 
@@ -18,6 +19,8 @@ pub struct NewSnapshot {
     pub comment: Option<String>,
     pub snapmirror_label: Option<String>,
     pub expiry_time: Option<OffsetDateTime>,
+    /// Lock until then (only on a volume with snapshot locking).
+    pub snaplock_expiry_time: Option<OffsetDateTime>,
 }
 
 /// A snapshot modification (effect of PATCH).
@@ -55,6 +58,8 @@ pub struct VolumeChange {
     pub policy: Option<String>,
     pub comment: Option<Option<String>>,
     pub split: Option<bool>,
+    /// `snapshot_locking_enabled` (9.12.1+).
+    pub locking: Option<bool>,
 }
 
 /// A file clone to make (effect of the POST).
@@ -65,6 +70,16 @@ pub struct FileClone {
     pub source: String,
     pub destination: String,
     pub overwrite: bool,
+}
+
+/// A query-based PATCH or DELETE of snapshots: the records the query selected, in order.
+#[derive(Debug, Clone)]
+pub struct BulkSnapshots {
+    pub volume: String,
+    pub records: Vec<Selected>,
+    /// The change for every record (its `snapshot` is filled in per record); None: delete.
+    pub change: Option<SnapshotChange>,
+    pub continue_on_failure: bool,
 }
 
 /// What a job does when it ends successfully.
@@ -95,6 +110,7 @@ pub enum Action {
         svm: String,
         name: String,
     },
+    BulkSnapshots(BulkSnapshots),
 }
 
 /// How a job ended.
@@ -116,6 +132,8 @@ pub struct Job {
     pub starts_at: Instant,
     pub ends_at: Instant,
     pub outcome: Option<Outcome>,
+    /// What a multi-record job did to each record (served by `?job_results_uuid=`).
+    pub results: Option<BulkResult>,
 }
 
 impl Job {

@@ -5,17 +5,21 @@
 //! - leaves: `rbac` (REST roles: path prefixes, access levels, command directories), `scenario`
 //!   (the scenario file and the built-in default), `tree`, `clock`, `errors`
 //!   (ONTAP error bodies), `params`, `fields` + `filter` + `collection` (ONTAP's query language
-//!   and paging), `reply` (what a handler gets and answers), `job` (jobs as data);
+//!   and paging), `reply` (what a handler gets and answers), `job` (jobs as data), `blobs` (file
+//!   contents by generation);
 //! - `state`: the live cluster, holding jobs without knowing how they run; `snapshot_store`
 //!   (capturing and sizing snapshots, shared by the snapshot and volume handlers); `conditions`
 //!   (licence, busy node, block sharing, space: checked when a job takes effect);
-//! - one handler module per resource (`cluster`, `volumes`, `snapshots`, `files`, `clone`, `cli`,
-//!   `jobs`) plus `auth`; each takes the ONTAP state and the request context (`Ctx`, its query);
+//! - one handler module per resource (`cluster`, `volumes`, `snapshots`, `files`, `filedata`,
+//!   `clone`, `cli`, `jobs`) plus `auth`; each takes the ONTAP state and the request context
+//!   (`Ctx`, its query);
 //! - `runner` (executes a due job's action through the resource modules), `exports` (the NFS
 //!   view Proxmox reads), `router` (the only module that knows the handlers);
 //! - `serve`: one request under the world lock, and the `return_timeout` wait outside it.
 
 mod auth;
+mod blobs;
+mod bulk;
 mod cli;
 mod clock;
 mod clone;
@@ -25,6 +29,7 @@ mod conditions;
 mod errors;
 mod exports;
 mod fields;
+mod filedata;
 mod files;
 mod filter;
 mod job;
@@ -36,6 +41,7 @@ mod router;
 mod runner;
 mod scenario;
 mod serve;
+mod snaplock;
 mod snapshot_store;
 mod snapshots;
 mod state;

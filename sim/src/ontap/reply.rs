@@ -65,16 +65,26 @@ pub struct Started {
     pub location: Option<String>,
     /// Extra top-level members (`num_records`/`records`, `cli_output`).
     pub extra: Map<String, Value>,
+    /// A multi-record job's per-record results (`_links.results.href` of the job link).
+    pub results: Option<String>,
 }
 
-fn job_link(uuid: &str) -> Value {
-    json!({"uuid": uuid, "_links": {"self": {"href": format!("/api/cluster/jobs/{uuid}")}}})
+fn job_link(uuid: &str, results: Option<&str>) -> Value {
+    let mut link =
+        json!({"uuid": uuid, "_links": {"self": {"href": format!("/api/cluster/jobs/{uuid}")}}});
+    if let Some(href) = results {
+        link["_links"]["results"] = json!({ "href": href });
+    }
+    link
 }
 
 /// Answer a started job: 202 at once, or wait up to `return_timeout` seconds.
 pub fn started(started: Started, return_timeout: u64) -> Reply {
     let mut body = started.extra.clone();
-    body.insert("job".into(), job_link(&started.job));
+    body.insert(
+        "job".into(),
+        job_link(&started.job, started.results.as_deref()),
+    );
     let body = Value::Object(body);
     let with_location = |mut r: Response| {
         if let Some(l) = &started.location {

@@ -5,7 +5,7 @@ use super::errors::ApiError;
 use super::params::Query;
 use super::reply::{Ctx, Reply};
 use super::state::OntapState;
-use super::{auth, cli, clone, cluster, files, jobs, snapshots, volumes};
+use super::{auth, cli, clone, cluster, filedata, files, jobs, snapshots, volumes};
 use crate::http::{Request, Response};
 use crate::job_fault::JobFault;
 
@@ -22,10 +22,11 @@ fn allowed(state: &OntapState, segs: &[&str]) -> Option<&'static [&'static str]>
         }
         ["storage", "volumes"] => &["GET", "POST"],
         ["storage", "volumes", _] => &["GET", "PATCH", "DELETE"],
-        ["storage", "volumes", _, "snapshots"] => &["GET", "POST"],
+        // PATCH and DELETE with a query act on every match (query-based operations).
+        ["storage", "volumes", _, "snapshots"] => &["GET", "POST", "PATCH", "DELETE"],
         ["storage", "volumes", _, "snapshots", _] => &["GET", "PATCH", "DELETE"],
         ["storage", "volumes", _, "files"] if v98 => &["GET"],
-        ["storage", "volumes", _, "files", _] if v98 => &["GET", "DELETE"],
+        ["storage", "volumes", _, "files", _] if v98 => &["GET", "POST", "DELETE"],
         ["storage", "volumes", _, "files", _] => &["GET"],
         ["storage", "file", "clone"] => &["POST"],
         // netapp-ontap's `CLI().execute()` sends an action verb with filter arguments as PATCH
@@ -173,6 +174,12 @@ fn dispatch(
         ("DELETE", ["storage", "volumes", uuid]) => volumes::delete(state, ctx, uuid),
         ("GET", ["storage", "volumes", v, "snapshots"]) => snapshots::get_collection(state, ctx, v),
         ("POST", ["storage", "volumes", v, "snapshots"]) => snapshots::post(state, ctx, v),
+        ("PATCH", ["storage", "volumes", v, "snapshots"]) => {
+            snapshots::patch_collection(state, ctx, v)
+        }
+        ("DELETE", ["storage", "volumes", v, "snapshots"]) => {
+            snapshots::delete_collection(state, ctx, v)
+        }
         ("GET", ["storage", "volumes", v, "snapshots", s]) => {
             snapshots::get_instance(state, ctx, v, s)
         }
@@ -183,6 +190,9 @@ fn dispatch(
         ("GET", ["storage", "volumes", v, "files"]) => files::get(state, ctx, v, ""),
         ("GET", ["storage", "volumes", v, "files", p]) => files::get(state, ctx, v, p),
         ("DELETE", ["storage", "volumes", v, "files", p]) => files::delete(state, ctx, v, p),
+        ("POST", ["storage", "volumes", v, "files", p]) => {
+            filedata::post(state, ctx.req, &mut ctx.query, v, p).map(Into::into)
+        }
         ("POST", ["storage", "file", "clone"]) => clone::post(state, ctx),
         ("POST" | "PATCH", ["private", "cli", "volume", "snapshot", "restore"]) => {
             cli::restore(state, ctx)

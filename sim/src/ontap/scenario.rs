@@ -41,6 +41,9 @@ pub struct Scenario {
     /// Simulated time at start (RFC 3339); the clock then advances in real time.
     /// Default: the real time.
     pub start_time: Option<String>,
+    /// Whether the SnapLock compliance clock runs (initialised): snapshot locking can only be
+    /// enabled on a volume with it, and locks expire by it (the simulation clock). Default true.
+    pub compliance_clock: bool,
     /// Real-system conditions (licence, busy node, block sharing). Default: none of them.
     pub conditions: Conditions,
 }
@@ -159,6 +162,9 @@ pub struct VolumeSpec {
     /// Snapshots, oldest first.
     #[serde(default)]
     pub snapshots: Vec<SnapshotSpec>,
+    /// `snapshot_locking_enabled` (tamperproof snapshots; ONTAP 9.12.1+). Default false.
+    #[serde(default)]
+    pub snapshot_locking_enabled: bool,
 }
 
 /// A file in a volume.
@@ -191,6 +197,9 @@ pub struct SnapshotSpec {
     pub snapmirror_label: Option<String>,
     #[serde(default)]
     pub expiry_time: Option<String>,
+    /// Locked until then (RFC 3339; the volume needs snapshot locking).
+    #[serde(default)]
+    pub snaplock_expiry_time: Option<String>,
     /// Extra owners (e.g. `snapmirror`); `volume_clone` is added by FlexClones automatically.
     #[serde(default)]
     pub owners: Vec<String>,
@@ -279,6 +288,7 @@ fn volume(name: &str, svm: &str, junction: &str, policy: &str, size: u64) -> Vol
         files: Vec::new(),
         directories: Vec::new(),
         snapshots: Vec::new(),
+        snapshot_locking_enabled: false,
     }
 }
 
@@ -290,6 +300,7 @@ fn snapshot(name: &str, create_time: &str, comment: Option<&str>) -> SnapshotSpe
         comment: comment.map(str::to_string),
         snapmirror_label: None,
         expiry_time: None,
+        snaplock_expiry_time: None,
         owners: Vec::new(),
         files: None,
     }
@@ -298,8 +309,8 @@ fn snapshot(name: &str, create_time: &str, comment: Option<&str>) -> SnapshotSpe
 impl Default for Scenario {
     /// The built-in default cluster `sim-cluster` (ONTAP 9.14.1): SVM `svm1` (LIF 127.0.10.1,
     /// policies `default`, `pve_hosts`) with volumes `ONTAP01` (`/ONTAP01`), `pve_vmstore2`
-    /// (`/vmstore2`) and `pve_nested` (`/nested`); SVM `svm2` (LIF 127.0.20.1) with volume
-    /// `vmstore2` (`/vmstore2`); account `admin`.
+    /// (`/vmstore2`, snapshot locking enabled) and `pve_nested` (`/nested`); SVM `svm2` (LIF
+    /// 127.0.20.1) with volume `vmstore2` (`/vmstore2`); account `admin`; compliance clock running.
     fn default() -> Scenario {
         let mut ontap01 = volume("ONTAP01", "svm1", "/ONTAP01", "pve_hosts", TIB);
         ontap01.files = vec![
@@ -329,6 +340,7 @@ impl Default for Scenario {
             file("images/103/vm-103-disk-0.raw", 10 * GIB),
             file("images/200/vm-200-disk-0.raw", 8 * GIB),
         ];
+        vmstore2.snapshot_locking_enabled = true;
 
         let mut trap = volume("vmstore2", "svm2", "/vmstore2", "default", 100 * GIB);
         trap.files = vec![file("images/999/vm-999-disk-0.raw", GIB)];
@@ -374,6 +386,7 @@ impl Default for Scenario {
             utc_offset: "+00:00".into(),
             start_time: None,
             conditions: Conditions::default(),
+            compliance_clock: true,
         }
     }
 }

@@ -28,20 +28,36 @@ pub fn handle(shared: &Shared, req: &Request, job_fault: Option<&JobFault>) -> R
     response
 }
 
+/// What a waiting request saw of its job.
+enum Seen {
+    Gone,
+    Done,
+    Failed(Response),
+    Running(Instant),
+}
+
 /// Wait for a job without holding the world lock.
 pub fn wait(shared: &Shared, w: Wait) -> Response {
     loop {
         let ends_at = {
             let mut world = shared.world.lock().unwrap_or_else(|e| e.into_inner());
             let state = &mut world.ontap;
-            state.tick();
-            match state.job(&w.job) {
-                None => return w.accepted,
+            let now = Instant::now();
+            state.run_due(now);
+            let seen = match state.job(&w.job) {
+                None => Seen::Gone,
                 Some(j) => match &j.outcome {
-                    Some(Outcome { error: None, .. }) => return w.done,
-                    Some(Outcome { error: Some(e), .. }) => return e.response(),
-                    None => j.ends_at,
+                    Some(Outcome { error: None, .. }) => Seen::Done,
+                    Some(Outcome { error: Some(e), .. }) => Seen::Failed(e.response()),
+                    None => Seen::Running(j.ends_at),
                 },
+            };
+            state.forget_ended(now);
+            match seen {
+                Seen::Running(ends_at) => ends_at,
+                Seen::Gone => return w.accepted,
+                Seen::Done => return w.done,
+                Seen::Failed(response) => return response,
             }
         };
         let now = Instant::now();

@@ -73,6 +73,7 @@ pub fn insert_snapshot(
         comment,
         snapmirror_label: label,
         expiry_time: expiry,
+        snaplock_expiry_time: None,
         static_owners: Vec::new(),
         tree: v.tree.clone(),
     });

@@ -78,6 +78,8 @@ pub struct Snapshot {
     pub comment: Option<String>,
     pub snapmirror_label: Option<String>,
     pub expiry_time: Option<OffsetDateTime>,
+    /// Locked until then (snapshot locking; measured by the compliance clock).
+    pub snaplock_expiry_time: Option<OffsetDateTime>,
     /// Owners given by the scenario (e.g. `snapmirror`); `volume_clone` is derived.
     pub static_owners: Vec<String>,
     /// The file tree captured at creation.
@@ -111,6 +113,8 @@ pub struct Volume {
     pub tree: Tree,
     /// Oldest first.
     pub snapshots: Vec<Snapshot>,
+    /// `snapshot_locking_enabled` (ONTAP 9.12.1+).
+    pub snapshot_locking_enabled: bool,
 }
 
 impl Volume {
@@ -152,7 +156,11 @@ pub struct OntapState {
     pub job_retention: Duration,
     pub clock: Clock,
     pub offset: UtcOffset,
+    /// The SnapLock compliance clock runs (it reads the simulation clock).
+    pub compliance_clock: bool,
     next_dsid: u64,
+    /// Contents of files written through the files API, by content generation.
+    pub file_data: super::blobs::FileData,
 }
 
 /// A random (v4) uuid.
@@ -229,6 +237,12 @@ impl Scenario {
                         .chain(s.expiry_time.iter().map(move |t| {
                             (format!("snapshot {}/{} expiry_time", v.name, s.name), t)
                         }))
+                        .chain(s.snaplock_expiry_time.iter().map(move |t| {
+                            (
+                                format!("snapshot {}/{} snaplock_expiry_time", v.name, s.name),
+                                t,
+                            )
+                        }))
                 }))
         });
         for (what, t) in times.chain(vol_times) {
@@ -236,7 +250,31 @@ impl Scenario {
                 out.push(format!("{what} \"{t}\" is not an RFC 3339 time"));
             }
         }
+        let version = Version::parse(&self.version);
         for v in &self.volumes {
+            // Snapshot locking: ONTAP 9.12.1+, and only with a running compliance clock
+            // (NetApp docs snaplock/snapshot-lock-concept.adoc).
+            if v.snapshot_locking_enabled
+                && !super::snaplock::supported(version.generation, version.major, version.minor)
+            {
+                out.push(format!(
+                    "volume {} has snapshot_locking_enabled, which needs ONTAP 9.12.1 or later (version {})",
+                    v.name, self.version
+                ));
+            }
+            if v.snapshot_locking_enabled && !self.compliance_clock {
+                out.push(format!(
+                    "volume {} has snapshot_locking_enabled, which needs compliance_clock = true",
+                    v.name
+                ));
+            }
+            let locked = v.snapshots.iter().any(|s| s.snaplock_expiry_time.is_some());
+            if locked && !v.snapshot_locking_enabled {
+                out.push(format!(
+                    "volume {} has locked snapshots but no snapshot_locking_enabled",
+                    v.name
+                ));
+            }
             match self.svms.iter().find(|s| s.name == v.svm) {
                 None => out.push(format!("volume {} names unknown SVM {}", v.name, v.svm)),
                 Some(svm) => {
@@ -286,6 +324,15 @@ impl Scenario {
 }
 
 impl OntapState {
+    /// The release has snapshot locking (`snapshot_locking_enabled`, 9.12.1+).
+    pub fn locking_supported(&self) -> bool {
+        super::snaplock::supported(
+            self.version.generation,
+            self.version.major,
+            self.version.minor,
+        )
+    }
+
     pub fn new(scenario: &Scenario) -> OntapState {
         let offset = clock::parse_offset(&scenario.utc_offset).unwrap_or(UtcOffset::UTC);
         let start = scenario.start_time.as_deref().and_then(clock::parse_time);
@@ -362,6 +409,10 @@ impl OntapState {
                             comment: s.comment.clone(),
                             snapmirror_label: s.snapmirror_label.clone(),
                             expiry_time: s.expiry_time.as_deref().and_then(clock::parse_time),
+                            snaplock_expiry_time: s
+                                .snaplock_expiry_time
+                                .as_deref()
+                                .and_then(clock::parse_time),
                             static_owners: s.owners.clone(),
                             tree: build_tree(
                                 s.files.as_ref().unwrap_or(&v.files),
@@ -384,6 +435,7 @@ impl OntapState {
                     clone: None,
                     tree: build_tree(&v.files, &v.directories, created),
                     snapshots,
+                    snapshot_locking_enabled: v.snapshot_locking_enabled,
                 }
             })
             .collect();
@@ -406,7 +458,9 @@ impl OntapState {
             job_retention: clock::ms(scenario.job_retention_ms),
             clock,
             offset,
+            compliance_clock: scenario.compliance_clock,
             next_dsid: 1100,
+            file_data: Default::default(),
         }
     }
 
@@ -552,6 +606,7 @@ impl OntapState {
                     "comment": s.comment,
                     "snapmirror_label": s.snapmirror_label,
                     "expiry_time": s.expiry_time.map(|t| self.fmt_time(t)),
+                    "snaplock_expiry_time": s.snaplock_expiry_time.map(|t| self.fmt_time(t)),
                     "owners": self.snapshot_owners(s),
                     "files": files(&s.tree),
                 })).collect::<Vec<_>>(),
@@ -601,6 +656,7 @@ impl OntapState {
             starts_at: now + self.job_duration / 4,
             ends_at: now + self.job_duration,
             outcome: None,
+            results: None,
         });
         uuid
     }

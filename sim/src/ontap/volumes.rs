@@ -3,6 +3,7 @@
 //! recovery queue; the checks made at request time and the effects applied when the job ends.
 
 use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
 
 use super::collection;
 use super::conditions;
@@ -11,6 +12,7 @@ use super::fields::{self, Schema};
 use super::job::{Action, NewClone, VolumeChange};
 use super::reply::Ctx;
 use super::reply::{self, Reply, Started};
+use super::snaplock;
 use super::snapshot_store::{insert_snapshot, sizes};
 use super::state::{new_uuid, CloneOf, OntapState, QueuedVolume, Volume};
 use crate::http::Response;
@@ -57,6 +59,9 @@ pub fn schema(state: &OntapState) -> Schema {
     ];
     if state.version.at_least(9, 10) {
         leaves.push("snapshot_count");
+    }
+    if state.locking_supported() {
+        leaves.push("snapshot_locking_enabled");
     }
     Schema {
         leaves,
@@ -137,6 +142,9 @@ pub fn volume_json(state: &OntapState, v: &Volume) -> Value {
     }
     if state.version.at_least(9, 10) {
         j["snapshot_count"] = json!(v.snapshots.len());
+    }
+    if state.locking_supported() {
+        j["snapshot_locking_enabled"] = json!(v.snapshot_locking_enabled);
     }
     j
 }
@@ -455,6 +463,7 @@ pub fn post(state: &mut OntapState, ctx: &mut Ctx) -> Result<Reply, ApiError> {
             created: true,
             location: Some(format!("{VOLUMES}/?name={}", collection::encode(&name))),
             extra,
+            results: None,
         },
         return_timeout,
     ))
@@ -524,6 +533,7 @@ pub fn apply_create_clone(state: &mut OntapState, c: NewClone) -> Result<(), Api
         }),
         tree: snapshot.tree.clone(),
         snapshots: Vec::new(),
+        snapshot_locking_enabled: false,
     };
     state.volumes.push(volume);
     Ok(())
@@ -616,7 +626,31 @@ pub fn patch(state: &mut OntapState, ctx: &mut Ctx, uuid: &str) -> Result<Reply,
     }
     change.comment = body.take_nullable_str("comment")?;
     change.split = body.take_bool("clone.split_initiated")?;
+    if state.locking_supported() {
+        change.locking = body.take_bool("snapshot_locking_enabled")?;
+    }
     body.finish()?;
+    // Snapshot locking needs a running compliance clock to be enabled, and stays while locked
+    // snapshots remain (NetApp docs snaplock/snapshot-lock-concept.adoc; see `snaplock`).
+    match change.locking {
+        Some(true) => {
+            if let Some(e) = snaplock::enable_refusal(&vol.name, &vol.svm, state.compliance_clock) {
+                return Err(e);
+            }
+        }
+        Some(false) => {
+            let now = state.now();
+            let locked = vol
+                .snapshots
+                .iter()
+                .filter(|s| snaplock::locked(s.snaplock_expiry_time, now))
+                .count();
+            if let Some(e) = snaplock::disable_refusal(&vol.name, locked) {
+                return Err(e);
+            }
+        }
+        None => {}
+    }
     if change.split == Some(true) && vol.clone.is_none() {
         return Err(ApiError::new(
             400,
@@ -672,11 +706,14 @@ pub fn apply_modify(state: &mut OntapState, c: VolumeChange) -> Result<(), ApiEr
     if c.split == Some(true) {
         vol.clone = None;
     }
+    if let Some(l) = c.locking {
+        vol.snapshot_locking_enabled = l;
+    }
     Ok(())
 }
 
 /// The effect of a SnapRestore: the active file tree becomes the snapshot's, newer snapshots are
-/// deleted; refused when a newer snapshot has an owner or has not expired.
+/// deleted; refused when a newer snapshot has an owner, is locked or has not expired.
 pub fn apply_restore(
     state: &mut OntapState,
     volume: &str,
@@ -693,6 +730,15 @@ pub fn apply_restore(
     };
     let target = &vol.snapshots[idx];
     let now = state.now();
+    // A newer snapshot that is still locked cannot be discarded, `force` or not (snapshot
+    // locking; NetApp docs snaplock/snapshot-lock-concept.adoc, REST error 9437886).
+    let newer: Vec<(&str, Option<OffsetDateTime>)> = vol.snapshots[idx + 1..]
+        .iter()
+        .map(|s| (s.name.as_str(), s.snaplock_expiry_time))
+        .collect();
+    if let Some(e) = snaplock::restore_refusal(&newer, now) {
+        return Err(e);
+    }
     for newer in &vol.snapshots[idx + 1..] {
         let mut owners = state.snapshot_owners(newer);
         let (mirror, other): (Vec<String>, Vec<String>) =

@@ -4,6 +4,7 @@
 use ring::hmac;
 use serde_json::{json, Value};
 
+use super::access::normalize_path;
 use super::call::Call;
 use super::envelope::{PveError, Reply};
 use super::params::{opt, req, Kind};
@@ -173,23 +174,20 @@ fn base64(data: &[u8], pad: bool) -> String {
     out
 }
 
-/// The permissions of root (`cap` of a ticket response).
-fn root_cap() -> Value {
-    let all = |privs: &[&str]| -> Value {
-        Value::Object(privs.iter().map(|p| (p.to_string(), json!(1))).collect())
-    };
-    json!({
-        "vms": all(&["VM.Allocate", "VM.Audit", "VM.Config.Disk", "VM.Config.Options",
-                     "VM.PowerMgmt", "VM.GuestAgent.Audit", "VM.GuestAgent.FileSystemMgmt",
-                     "VM.GuestAgent.Unrestricted", "VM.Snapshot", "VM.Backup"]),
-        "storage": all(&["Datastore.Allocate", "Datastore.AllocateSpace",
-                         "Datastore.AllocateTemplate", "Datastore.Audit"]),
-        "nodes": all(&["Sys.Audit", "Sys.Modify", "Sys.PowerMgmt", "Sys.Console"]),
-        "access": all(&["User.Modify", "Permissions.Modify", "Group.Allocate"]),
-        "dc": all(&["Sys.Audit", "Sys.Modify"]),
-        "sdn": all(&["SDN.Audit", "SDN.Allocate"]),
-        "mapping": all(&["Mapping.Audit", "Mapping.Use", "Mapping.Modify"]),
-    })
+/// The `cap` of a ticket response: the user's privileges sorted by area, each `1`
+/// (pve-access-control `src/PVE/RPCEnvironment.pm` `compute_api_permission`).
+fn capabilities(state: &PveState, user: &str) -> Value {
+    Value::Object(
+        state
+            .access
+            .capabilities(user)
+            .into_iter()
+            .map(|(area, privs)| {
+                let privs = privs.into_iter().map(|p| (p, json!(1))).collect();
+                (area, Value::Object(privs))
+            })
+            .collect(),
+    )
 }
 
 /// `GET /access/ticket`: a dummy returning null.
@@ -228,17 +226,33 @@ pub(crate) fn create(state: &mut PveState, call: &Call) -> Result<Reply, PveErro
     if !ok {
         return Err(PveError::status(401, "authentication failure"));
     }
-    if p.str("path").is_some() && p.str("privs").is_some() {
-        return Ok(json!({"username": username}).into());
+    // pve-access-control `src/PVE/API2/AccessControl.pm` `create_ticket`: with `path` and
+    // `privs` it only verifies that the user has every one of them there (`verify_auth`, any
+    // failure is the same 401); the `cap` and the cluster name (only with Sys.Audit on `/`) come
+    // with both answers.
+    let mut reply = match (p.str("path"), p.str("privs")) {
+        (Some(path), Some(privs)) => {
+            let privs = super::params::split_list(&privs);
+            let privs: Vec<&str> = privs.iter().map(String::as_str).collect();
+            let granted = normalize_path(&path).is_some_and(|path| {
+                !privs.is_empty() && state.access.check(&username, &path, &privs).is_ok()
+            });
+            if !granted {
+                return Err(PveError::status(401, "authentication failure"));
+            }
+            json!({"username": username})
+        }
+        _ => json!({
+            "username": username,
+            "ticket": create_ticket(state, &username),
+            "CSRFPreventionToken": create_csrf(state, &username),
+        }),
+    };
+    reply["cap"] = capabilities(state, &username);
+    if state.may(&username, "/", "Sys.Audit") {
+        reply["clustername"] = json!(state.cluster_name);
     }
-    Ok(json!({
-        "username": username,
-        "ticket": create_ticket(state, &username),
-        "CSRFPreventionToken": create_csrf(state, &username),
-        "cap": root_cap(),
-        "clustername": state.cluster_name,
-    })
-    .into())
+    Ok(reply.into())
 }
 
 fn max_64(value: &str) -> Result<(), String> {

@@ -17,6 +17,21 @@ pub(crate) fn version(state: &mut PveState, call: &Call) -> Result<Reply, PveErr
     Ok(json!({"version": state.version, "release": state.release, "repoid": state.repoid}).into())
 }
 
+/// Node stats (`cpu`, `mem`, `disk`, `uptime` and their maxima) need Sys.Audit on the node;
+/// without it the entry keeps only its id, status and level (pve-manager `PVE/API2Tools.pm`
+/// `extract_node_stats` with `$exclude_stats`).
+const NODE_STATS: [&str; 7] = [
+    "cpu", "mem", "disk", "uptime", "maxcpu", "maxmem", "maxdisk",
+];
+
+fn strip_stats(v: &mut Value) {
+    if let Some(obj) = v.as_object_mut() {
+        for key in NODE_STATS {
+            obj.remove(key);
+        }
+    }
+}
+
 fn node_entry(state: &PveState, name: &str) -> Value {
     let Some(node) = state.node(name) else {
         return json!({});
@@ -45,13 +60,20 @@ fn node_entry(state: &PveState, name: &str) -> Value {
     v
 }
 
-/// `GET /nodes`.
+/// `GET /nodes`: every node; stats only with Sys.Audit on `/nodes/<node>` (pve-manager
+/// `PVE/API2/Nodes.pm` `index`).
 pub(crate) fn nodes(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[])?;
     let list: Vec<Value> = state
         .nodes
         .iter()
-        .map(|n| node_entry(state, &n.name))
+        .map(|n| {
+            let mut v = node_entry(state, &n.name);
+            if !state.may(&call.user, &format!("/nodes/{}", n.name), "Sys.Audit") {
+                strip_stats(&mut v);
+            }
+            v
+        })
         .collect();
     Ok(Value::Array(list).into())
 }
@@ -91,7 +113,10 @@ pub(crate) fn status(state: &mut PveState, call: &Call) -> Result<Reply, PveErro
     Ok(Value::Array(list).into())
 }
 
-/// `GET /cluster/resources` (`type` = vm | storage | node | sdn | pool).
+/// `GET /cluster/resources` (`type` = vm | storage | node | sdn | pool). What the user may not
+/// see is left out (pve-manager `PVE/API2/Cluster.pm` `resources`): guests without VM.Audit on
+/// `/vms/<vmid>`, storages without Datastore.Audit on `/storage/<id>` (AllocateSpace is not
+/// enough here), node stats without Sys.Audit on `/nodes/<node>`.
 pub(crate) fn resources(
     state: &mut PveState,
     exports: &dyn Exports,
@@ -106,6 +131,9 @@ pub(crate) fn resources(
     let mut list = Vec::new();
     if want("vm") {
         for guest in state.guests.values() {
+            if !state.may(&call.user, &format!("/vms/{}", guest.vmid), "VM.Audit") {
+                continue;
+            }
             let mut v = json!({
                 "id": format!("{}/{}", guest.guest_type.as_str(), guest.vmid),
                 "vmid": guest.vmid,
@@ -151,11 +179,21 @@ pub(crate) fn resources(
                 obj.insert("disk".into(), json!(12u64 << 30));
                 obj.insert("cgroup-mode".into(), json!(2));
             }
+            if !state.may(&call.user, &format!("/nodes/{}", node.name), "Sys.Audit") {
+                strip_stats(&mut v);
+            }
             list.push(v);
         }
     }
     if want("storage") {
         for storage in &state.storages {
+            if !state.may(
+                &call.user,
+                &format!("/storage/{}", storage.id),
+                "Datastore.Audit",
+            ) {
+                continue;
+            }
             for node in &state.nodes {
                 if storage.check_enabled(&node.name).is_err() {
                     continue;

@@ -10,6 +10,7 @@ use super::envelope::{PveError, Reply};
 use super::find::{find_guest, guest_type_of};
 use super::params::{opt, split_list, Kind, Prop, NODE, VMID};
 use super::pending::apply;
+use super::scenario::GuestType;
 use super::state::PveState;
 use super::task::ConfigUpdate;
 use super::task::{Action, NewTask};
@@ -152,6 +153,7 @@ pub(crate) fn update(state: &mut PveState, call: &Call) -> Result<Reply, PveErro
     if !errors.is_empty() {
         return Err(PveError::Param(errors));
     }
+    check_update_permissions(state, call, guest_type, vmid, &update)?;
     if is_post {
         let upid = state.start_task(
             call,
@@ -168,6 +170,51 @@ pub(crate) fn update(state: &mut PveState, call: &Call) -> Result<Reply, PveErro
     }
     apply(state, vmid, &update).map_err(PveError::die)?;
     Ok(Value::Null.into())
+}
+
+/// The checks a config update makes beyond the endpoint's "any VM.Config.*" (root@pam skips
+/// them):
+/// - QEMU: a deleted `unusedN` needs VM.Config.Disk (qemu-server `src/PVE/API2/Qemu.pm`
+///   `$update_vm_api`, delete loop); a set `unusedN` goes through `check_volume_access` for the
+///   guest (`$check_storage_access`, qemu-server 9.2.2 and later, taken as every 9.x here).
+/// - LXC: `unusedN` falls to VM.Config.Options (pve-container `src/PVE/LXC.pm`
+///   `check_ct_modify_config_perm`).
+fn check_update_permissions(
+    state: &PveState,
+    call: &Call,
+    guest_type: GuestType,
+    vmid: u32,
+    update: &ConfigUpdate,
+) -> Result<(), PveError> {
+    let user = call.user.as_str();
+    if user == super::access::ROOT {
+        return Ok(());
+    }
+    let path = format!("/vms/{vmid}");
+    match guest_type {
+        GuestType::Qemu => {
+            if state.major >= 9 {
+                for (_, volid) in &update.set {
+                    let owner = parse_volid(volid)
+                        .and_then(|(_, volname)| parse_file_volname(volname).ok())
+                        .and_then(|v| match v {
+                            VolName::Image { owner, .. } => Some(owner),
+                            VolName::Other { .. } => None,
+                        });
+                    state.check_volume_access(user, volid, "images", owner, Some(vmid))?;
+                }
+            }
+            if !update.delete.is_empty() {
+                state.check(user, &path, &["VM.Config.Disk"])?;
+            }
+        }
+        GuestType::Lxc => {
+            if !update.delete.is_empty() || !update.set.is_empty() {
+                state.check(user, &path, &["VM.Config.Options"])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn guest_node(state: &PveState, vmid: u32) -> String {

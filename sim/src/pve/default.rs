@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::access::AccessSpec;
 use super::scenario::{
     AgentSpec, FileSpec, GuestSpec, GuestType, NodeSpec, RunStatus, Scenario, StorageSpec, Timing,
     TokenSpec, UserSpec,
@@ -30,6 +31,8 @@ impl Default for Scenario {
             nodes: vec![node("pve1", "10.10.10.11"), node("pve2", "10.10.10.12")],
             storages: default_storages(),
             guests: default_guests(),
+            access: AccessSpec::default(),
+            http_server_version: String::new(),
             users: vec![UserSpec {
                 userid: "root@pam".into(),
                 password: Some(ROOT_PASSWORD.into()),
@@ -38,6 +41,8 @@ impl Default for Scenario {
                     name: TOKEN_NAME.into(),
                     secret: TOKEN_SECRET.into(),
                     expire: 0,
+                    // Full rights, as the scenario has always given this token.
+                    privsep: false,
                 }],
             }],
             timing: Timing::default(),

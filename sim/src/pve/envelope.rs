@@ -112,8 +112,16 @@ fn response(status: u16, reason: &str, body: &Value) -> Response {
     .with_reason(reason)
 }
 
-/// Turn a handler result into the HTTP response of `format`.
-pub(crate) fn render(format: Format, result: Result<Reply, PveError>) -> Response {
+/// Turn a handler result into the HTTP response of `format`. Before libpve-http-server-perl 5.2.0
+/// (`message_in_body` false) a JSON error body is `{"data":null}` (plus `errors`) and a refusal
+/// before any handler has an empty body: the message is only in the status line
+/// (pve-http-server `src/PVE/APIServer/Formatter/Standard.pm` `prepare_response_data` and
+/// `AnyEvent.pm` `error`, commits 9a2112e and 9b59e1f).
+pub(crate) fn render(
+    format: Format,
+    result: Result<Reply, PveError>,
+    message_in_body: bool,
+) -> Response {
     match (format, result) {
         (Format::Json, Ok(reply)) => {
             let mut body = Map::new();
@@ -143,7 +151,11 @@ pub(crate) fn render(format: Format, result: Result<Reply, PveError>) -> Respons
             status,
             reason: String::new(),
             headers: Vec::new(),
-            body: body.into_bytes(),
+            body: if message_in_body {
+                body.into_bytes()
+            } else {
+                Vec::new()
+            },
         }
         .with_reason(&reason),
         (format, Err(err)) => {
@@ -156,7 +168,9 @@ pub(crate) fn render(format: Format, result: Result<Reply, PveError>) -> Respons
             };
             let mut body = Map::new();
             body.insert("data".into(), Value::Null);
-            body.insert("message".into(), json!(message));
+            if message_in_body || format == Format::Extjs {
+                body.insert("message".into(), json!(message));
+            }
             if !errors.is_empty() {
                 body.insert("errors".into(), json!(errors));
             }
@@ -178,7 +192,7 @@ mod tests {
 
     #[test]
     fn errors_carry_the_message_in_reason_and_body() {
-        let resp = render(Format::Json, Err(PveError::die("VM 100 not running")));
+        let resp = render(Format::Json, Err(PveError::die("VM 100 not running")), true);
         assert_eq!(resp.status, 500);
         assert_eq!(resp.reason, "VM 100 not running");
         let body: Value = serde_json::from_slice(&resp.body).unwrap();
@@ -193,6 +207,7 @@ mod tests {
                 "todisk",
                 "type check ('boolean') failed - got 'true'",
             )),
+            true,
         );
         assert_eq!(resp.status, 400);
         assert_eq!(resp.reason, "Parameter verification failed.");
@@ -204,8 +219,49 @@ mod tests {
     }
 
     #[test]
+    fn before_http_server_5_2_the_message_is_only_in_the_status_line() {
+        let denied = PveError::status(403, "Permission check failed (/vms/100, VM.PowerMgmt)");
+        let resp = render(Format::Json, Err(denied.clone()), false);
+        assert_eq!(resp.status, 403);
+        assert_eq!(
+            resp.reason,
+            "Permission check failed (/vms/100, VM.PowerMgmt)"
+        );
+        let body: Value = serde_json::from_slice(&resp.body).unwrap();
+        assert_eq!(body, json!({"data": null}));
+        let body: Value =
+            serde_json::from_slice(&render(Format::Json, Err(denied), true).body).unwrap();
+        assert_eq!(
+            body,
+            json!({"data": null, "message": "Permission check failed (/vms/100, VM.PowerMgmt)\n"})
+        );
+        let resp = render(
+            Format::Json,
+            Err(PveError::param(
+                "vmid",
+                "value does not look like a valid VM ID",
+            )),
+            false,
+        );
+        let body: Value = serde_json::from_slice(&resp.body).unwrap();
+        assert_eq!(
+            body,
+            json!({"data": null, "errors": {"vmid": "value does not look like a valid VM ID"}})
+        );
+        let bare = PveError::Bare {
+            status: 501,
+            reason: "Unexpected content for method 'DELETE'".into(),
+            body: "Unexpected content for method 'DELETE'".into(),
+        };
+        assert!(render(Format::Json, Err(bare.clone()), false)
+            .body
+            .is_empty());
+        assert!(!render(Format::Json, Err(bare), true).body.is_empty());
+    }
+
+    #[test]
     fn extjs_always_answers_200() {
-        let resp = render(Format::Extjs, Err(PveError::die("boom")));
+        let resp = render(Format::Extjs, Err(PveError::die("boom")), false);
         assert_eq!(resp.status, 200);
         let body: Value = serde_json::from_slice(&resp.body).unwrap();
         assert_eq!(body["success"], 0);

@@ -74,6 +74,9 @@ pub(crate) fn list(state: &mut PveState, call: &Call) -> Result<Reply, PveError>
         .guests
         .values()
         .filter(|g| g.node == node && g.guest_type == guest_type)
+        // qemu-server `src/PVE/API2/Qemu.pm`, pve-container `src/PVE/API2/LXC.pm` `vmlist`:
+        // only guests with VM.Audit on `/vms/<vmid>`.
+        .filter(|g| state.may(&call.user, &format!("/vms/{}", g.vmid), "VM.Audit"))
         .map(|g| list_entry(g, full))
         .collect();
     Ok(Value::Array(list).into())

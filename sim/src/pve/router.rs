@@ -1,15 +1,17 @@
 //! Request dispatch in Proxmox's order: authenticate, refuse bodies on GET/DELETE, find the
-//! handler (501 otherwise), merge parameters, resolve the `{node}` proxy target, call the handler.
+//! handler (501 otherwise), merge parameters, check the endpoint's permissions (403), resolve the
+//! `{node}` proxy target, call the handler.
 
 use std::time::Instant;
 
+use super::access::rules;
 use super::call::Call;
 use super::envelope::{PveError, Reply};
 use super::exports::Exports;
 use super::params::Params;
 use super::scenario::GuestType;
 use super::state::PveState;
-use super::{agent, auth, cluster, config, guests, storage, tasks};
+use super::{agent, auth, cluster, config, create, guests, storage, tasks};
 use crate::http::Request;
 use crate::job_fault::JobFault;
 
@@ -113,6 +115,14 @@ fn route(method: &str, segments: &[&str]) -> Option<Route> {
             });
             r
         }
+        ("DELETE", ["nodes", node, kind @ "qemu", vmid]) => {
+            guest_route(create::destroy, node, kind, vmid)
+        }
+        ("POST", ["nodes", node, "qemu"]) => {
+            let mut r = Route::nfs(create::post).with("node", node);
+            r.guest_type = Some(GuestType::Qemu);
+            r
+        }
         ("GET", ["nodes", node, kind @ ("qemu" | "lxc"), vmid]) => {
             guest_route(guests::index, node, kind, vmid)
         }
@@ -212,6 +222,13 @@ pub(crate) fn dispatch(
     for (name, value) in &route.path {
         params.insert_path(name, value)?;
     }
+    // `check_api2_permissions` (pve-manager `PVE/HTTPServer.pm` `rest_handler`) runs before the
+    // call is proxied to its node and before the handler validates its parameters.
+    let user = auth.map(|a| a.user);
+    if let Some(rule) = rules::rule(&req.method, &segs, state.major) {
+        rules::enforce(&state.access, user.as_deref(), &rule)
+            .map_err(|denied| PveError::status(403, denied.to_string()))?;
+    }
     // Calls for a node are proxied to it: it must exist and answer.
     if let Some((_, node)) = route.path.iter().find(|(name, _)| *name == "node") {
         match state.node(node) {
@@ -234,7 +251,7 @@ pub(crate) fn dispatch(
     let call = Call {
         method: req.method.clone(),
         params,
-        user: auth.map(|a| a.user).unwrap_or_default(),
+        user: user.unwrap_or_default(),
         fault,
         now,
         guest_type: route.guest_type,

@@ -31,9 +31,13 @@ impl PveState {
                     task.exitstatus = Some("OK".into());
                 }
                 Err(message) => {
-                    let message = message.trim_end().to_string();
-                    task.log.push(format!("TASK ERROR: {message}"));
-                    task.exitstatus = Some(message);
+                    // Earlier lines are the output of the failed command; the last one is the
+                    // error the worker dies with.
+                    let message = message.trim_end();
+                    let (output, error) = message.rsplit_once('\n').unwrap_or(("", message));
+                    task.log.extend(output.lines().map(str::to_string));
+                    task.log.push(format!("TASK ERROR: {error}"));
+                    task.exitstatus = Some(error.to_string());
                 }
             }
             task.endtime = Some(unix_now());

@@ -13,6 +13,15 @@ pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<Stri
     let now = Instant::now();
     match action {
         Action::Config { vmid, update } => pending::apply(state, *vmid, update),
+        Action::Create {
+            vmid,
+            config,
+            missing_volume,
+        } => create_finish(state, *vmid, config, missing_volume.as_deref()),
+        Action::Destroy { vmid } => {
+            state.guests.remove(vmid);
+            Ok(vec![format!("destroyed VM {vmid}")])
+        }
         Action::Hibernate {
             vmid,
             skiplock,
@@ -37,9 +46,17 @@ pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<Stri
                 | Action::Resume { vmid, .. }
                 | Action::CtSuspend { vmid }
                 | Action::CtResume { vmid } => *vmid,
-                Action::Config { vmid, .. } | Action::Hibernate { vmid, .. } => *vmid,
+                Action::Config { vmid, .. }
+                | Action::Hibernate { vmid, .. }
+                | Action::Create { vmid, .. }
+                | Action::Destroy { vmid } => *vmid,
             };
             let pid = state.alloc_pid();
+            let criu = state
+                .guests
+                .get(&vmid)
+                .and_then(|g| state.node(&g.node))
+                .is_some_and(|n| n.criu);
             let guest = guest_mut(state, vmid)?;
             match (guest.guest_type, other) {
                 (GuestType::Qemu, Action::Start { skiplock, .. }) => {
@@ -59,12 +76,32 @@ pub(crate) fn complete(state: &mut PveState, action: &Action) -> Result<Vec<Stri
                 ) => stop(guest, *skiplock, true, *force_stop),
                 (_, Action::Pause { skiplock, .. }) => pause(guest, *skiplock),
                 (_, Action::Resume { skiplock, .. }) => resume(guest, *skiplock, pid, now),
-                (_, Action::CtSuspend { .. }) => ct_checkpoint(guest),
+                (_, Action::CtSuspend { .. }) => ct_checkpoint(guest, criu),
                 (_, Action::CtResume { .. }) => ct_restore(guest, pid, now),
                 _ => Ok(Vec::new()),
             }
         }
     }
+}
+
+/// The end of a `qmcreate` task (qemu-server `create_vm` worker): the config is written, or
+/// removed when a volume is missing (`unable to create VM <vmid> - volume <volid> does not
+/// exist`; the volumes themselves are not freed).
+fn create_finish(
+    state: &mut PveState,
+    vmid: u32,
+    config: &std::collections::BTreeMap<String, String>,
+    missing_volume: Option<&str>,
+) -> Result<Vec<String>, String> {
+    if let Some(volid) = missing_volume {
+        state.guests.remove(&vmid);
+        return Err(format!(
+            "unable to create VM {vmid} - volume {volid} does not exist\n"
+        ));
+    }
+    let guest = guest_mut(state, vmid)?;
+    guest.config = config.clone();
+    Ok(Vec::new())
 }
 
 fn guest_mut(state: &mut PveState, vmid: u32) -> Result<&mut Guest, String> {
@@ -259,18 +296,30 @@ fn resume(
     }
 }
 
-/// `pct suspend`: `lxc-checkpoint -s` stops the container and saves its state.
-fn ct_checkpoint(guest: &mut Guest) -> Result<Vec<String>, String> {
+/// `pct suspend` (pve-container `src/PVE/API2/LXC/Status.pm` `vm_suspend`, "experimental"):
+/// `lxc-checkpoint -s` stops the container and saves its state with CRIU. Without a working
+/// `criu` on the node, lxc's `criu_version_ok` fails before anything happens (lxc
+/// `src/lxc/criu.c`, `src/lxc/tools/lxc_checkpoint.c`): the container keeps running, the
+/// tool's stderr lands in the task log and `run_command` ends the task with the exit code.
+fn ct_checkpoint(guest: &mut Guest, criu: bool) -> Result<Vec<String>, String> {
     guest.check_lock()?;
     if !guest.is_running() {
         return Err(format!("CT {} not running\n", guest.vmid));
     }
+    let vmid = guest.vmid;
+    let command = format!("lxc-checkpoint -n {vmid} -s -D /var/lib/vz/dump");
+    if !criu {
+        return Err(format!(
+            "lxc-checkpoint: {vmid}: criu.c: criu_version_ok: 762 No such file or directory - \
+             execing criu failed, is it installed?\n\
+             lxc-checkpoint: {vmid}: tools/lxc_checkpoint.c: checkpoint: 182 Checkpointing \
+             {vmid} failed\n\
+             command '{command}' failed: exit code 1\n"
+        ));
+    }
     set_stopped(guest);
     guest.checkpointed = true;
-    Ok(vec![format!(
-        "lxc-checkpoint -n {} -s -D /var/lib/vz/dump",
-        guest.vmid
-    )])
+    Ok(vec![command])
 }
 
 /// `pct resume`: restore from the checkpoint.

@@ -18,7 +18,11 @@
 //!               "pending": {}, "agent": {"responding": true, "filesystems": 2, "frozen": false},
 //!               "ignores_shutdown": false}],
 //!   "users": [{"userid": "root@pam", "password": "secret",
-//!              "tokens": [{"name": "snap", "secret": "5ec2e7a0-..."}]}],
+//!              "tokens": [{"name": "snap", "secret": "5ec2e7a0-...", "privsep": false}]},
+//!             {"userid": "snapshot@pve", "tokens": [{"name": "ontap", "secret": "..."}]}],
+//!   "access": {"roles": [{"roleid": "OntapSnapshot", "privs": "VM.Audit Datastore.Audit"}],
+//!              "groups": [], "acl": [{"path": "/", "roles": "OntapSnapshot", "users": "snapshot@pve"}]},
+//!   "http_server_version": "5.1.2",
 //!   "timing": {"task_ms": 100, "shutdown_ms": 200, "shutdown_timeout_ms": 1000,
 //!              "ticket_lifetime_secs": 7200, "auth_failure_delay_ms": 20}
 //! }
@@ -30,12 +34,15 @@
 //! the volumes of the other types (`dir`: paths below `path`; `lvmthin`/`lvm`: volume names).
 //! Guest `config` values are strings (numbers and booleans are accepted and converted); a `lock`
 //! key locks the guest (`backup`, `suspended`, ...). `status` is `running`, `stopped` or `paused`
-//! (QEMU only).
+//! (QEMU only). `access` holds roles, groups and ACLs (see `access::spec`); only root@pam and
+//! tokens without privilege separation of root@pam have rights without ACLs.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+
+use super::access::{Access, AccessSpec, Account};
 
 /// The Proxmox part of a scenario.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,7 +63,48 @@ pub struct Scenario {
     pub storages: Vec<StorageSpec>,
     pub guests: Vec<GuestSpec>,
     pub users: Vec<UserSpec>,
+    /// Roles, groups and ACLs (user.cfg without the users).
+    pub access: AccessSpec,
+    /// The libpve-http-server-perl version: before 5.2.0 an error body carries no `message`
+    /// (status line only). Empty: the newest behaviour (message in the body).
+    pub http_server_version: String,
     pub timing: Timing,
+}
+
+impl Scenario {
+    /// What Proxmox's own tools would refuse in this scenario (roles, ACLs, groups); empty when
+    /// it is consistent.
+    pub fn validate(&self) -> Vec<String> {
+        let accounts = accounts(&self.users);
+        match Access::new(major_version(&self.version), &self.access, &accounts) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![format!("pve.access: {e}")],
+        }
+    }
+}
+
+/// The users and their tokens as the access engine sees them.
+pub(crate) fn accounts(users: &[UserSpec]) -> Vec<Account<'_>> {
+    users
+        .iter()
+        .map(|u| Account {
+            userid: &u.userid,
+            tokens: u
+                .tokens
+                .iter()
+                .map(|t| (t.name.as_str(), t.privsep))
+                .collect(),
+        })
+        .collect()
+}
+
+/// The major release of a `version` string (`9.1.2` → 9); 0 when it does not parse.
+pub(crate) fn major_version(version: &str) -> u32 {
+    version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0)
 }
 
 /// One cluster node.
@@ -72,6 +120,9 @@ pub struct NodeSpec {
     pub maxmem: u64,
     /// Shown by `GET /nodes`; a made-up value derived from the name when empty.
     pub ssl_fingerprint: String,
+    /// The `criu` binary works on this node: an LXC `suspend` (CRIU checkpoint) stops the
+    /// container and `resume` restores it. Without it the suspend task fails.
+    pub criu: bool,
 }
 
 impl Default for NodeSpec {
@@ -83,6 +134,7 @@ impl Default for NodeSpec {
             maxcpu: 16,
             maxmem: 64 << 30,
             ssl_fingerprint: String::new(),
+            criu: false,
         }
     }
 }
@@ -212,14 +264,28 @@ impl Default for UserSpec {
     }
 }
 
-/// An API token `userid!name` with its secret.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// An API token `userid!name` with its secret (`pveum user token add`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokenSpec {
     pub name: String,
     pub secret: String,
     /// Unix time after which the token is refused (0: never).
     pub expire: i64,
+    /// Privilege separation (pveum's default: on): the token has what its own ACLs grant and its
+    /// user has too; off: exactly its user's privileges.
+    pub privsep: bool,
+}
+
+impl Default for TokenSpec {
+    fn default() -> TokenSpec {
+        TokenSpec {
+            name: String::new(),
+            secret: String::new(),
+            expire: 0,
+            privsep: true,
+        }
+    }
 }
 
 /// Durations of simulated work.

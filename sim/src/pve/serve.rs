@@ -12,9 +12,15 @@ use crate::world::Shared;
 /// Serve one Proxmox VE API request (`/api2/json/...`).
 pub fn handle(shared: &Shared, req: &Request, job_fault: Option<&JobFault>) -> Response {
     let now = Instant::now();
+    let message_in_body = shared
+        .world
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pve
+        .message_in_body;
     let segments = &req.segments;
     if segments.first().map(String::as_str) != Some("api2") || segments.len() < 2 {
-        return envelope::render(Format::Json, Err(bare(501, "no such uri")));
+        return envelope::render(Format::Json, Err(bare(501, "no such uri")), message_in_body);
     }
     let format = match segments[1].as_str() {
         "json" => Format::Json,
@@ -24,6 +30,7 @@ pub fn handle(shared: &Shared, req: &Request, job_fault: Option<&JobFault>) -> R
             return envelope::render(
                 Format::Json,
                 Err(bare(501, &format!("no formatter for uri {rel}, {other}"))),
+                message_in_body,
             );
         }
     };
@@ -53,7 +60,7 @@ pub fn handle(shared: &Shared, req: &Request, job_fault: Option<&JobFault>) -> R
     if let Some(delay) = delay.filter(|d| !d.is_zero()) {
         std::thread::sleep(delay);
     }
-    envelope::render(format, result)
+    envelope::render(format, result, message_in_body)
 }
 
 fn bare(status: u16, message: &str) -> PveError {

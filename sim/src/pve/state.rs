@@ -7,9 +7,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use ring::digest;
 use serde_json::{json, Value};
 
+use super::access::{Access, AccessSpec, VolumeRefusal};
 use super::call::Call;
+use super::envelope::PveError;
 use super::scenario::{
-    FileSpec, GuestType, NodeSpec, RunStatus, Scenario, StorageSpec, Timing, UserSpec,
+    accounts, major_version, FileSpec, GuestType, NodeSpec, RunStatus, Scenario, StorageSpec,
+    Timing, UserSpec,
 };
 use super::task::{NewTask, Task};
 use super::volumes::{drive_file, parse_size};
@@ -31,6 +34,12 @@ pub struct PveState {
     pub storages: Vec<Storage>,
     pub guests: BTreeMap<u32, Guest>,
     pub users: Vec<UserSpec>,
+    /// Roles, groups and ACLs with the users' tokens (who may do what).
+    pub(crate) access: Access,
+    /// The major release (`version` 9.1.2 → 9): privilege names and permission rules follow it.
+    pub major: u32,
+    /// Error bodies carry `message` (libpve-http-server-perl 5.2.0 and later).
+    pub message_in_body: bool,
     /// Every task started since the state was created, oldest first.
     pub tasks: Vec<Task>,
     pub timing: Timing,
@@ -51,6 +60,8 @@ pub struct Node {
     pub maxcpu: u64,
     pub maxmem: u64,
     pub ssl_fingerprint: String,
+    /// `criu` works here (LXC suspend/resume checkpoint and restore).
+    pub criu: bool,
 }
 
 /// One storage.cfg section.
@@ -117,6 +128,7 @@ impl PveState {
         } else {
             scenario.release.clone()
         };
+        let major = major_version(&scenario.version);
         let boot = Instant::now();
         let mut next_pid = 0x1000;
         let guests = scenario
@@ -159,12 +171,55 @@ impl PveState {
             storages: scenario.storages.iter().map(storage).collect(),
             guests,
             users: scenario.users.clone(),
+            access: access_of(scenario, major),
+            major,
+            message_in_body: message_in_body(&scenario.http_server_version),
             tasks: Vec::new(),
             timing: scenario.timing.clone(),
             secret: random_secret(),
             next_pid,
             boot,
         }
+    }
+
+    /// Whether `user` (a user or token id) has `privilege` on `path` (a `check(..., 1)`).
+    pub(crate) fn may(&self, user: &str, path: &str, privilege: &str) -> bool {
+        self.access.has(user, path, privilege)
+    }
+
+    /// Whether `user` has one of `privileges` on `path` (a `check_any(..., 1)`).
+    pub(crate) fn may_any(&self, user: &str, path: &str, privileges: &[&str]) -> bool {
+        self.access.check_any(user, path, privileges).is_ok()
+    }
+
+    /// `$rpcenv->check`: every privilege of `privileges` on `path`, else 403.
+    pub(crate) fn check(
+        &self,
+        user: &str,
+        path: &str,
+        privileges: &[&str],
+    ) -> Result<(), PveError> {
+        self.access
+            .check(user, path, privileges)
+            .map_err(|denied| PveError::status(403, denied.to_string()))
+    }
+
+    /// pve-storage `check_volume_access` (see `access::volume`): 403 for a failed privilege
+    /// check, 500 when no rule allows the volume.
+    pub(crate) fn check_volume_access(
+        &self,
+        user: &str,
+        volid: &str,
+        vtype: &str,
+        owner: Option<u32>,
+        vmid: Option<u32>,
+    ) -> Result<(), PveError> {
+        self.access
+            .volume_access(user, volid, vtype, owner, vmid)
+            .map_err(|refusal| match refusal {
+                VolumeRefusal::Denied(denied) => PveError::status(403, denied.to_string()),
+                VolumeRefusal::Unreachable(message) => PveError::die(message),
+            })
     }
 
     pub fn node(&self, name: &str) -> Option<&Node> {
@@ -195,6 +250,29 @@ impl PveState {
     }
 }
 
+/// The access state of the scenario; an inconsistent one (refused by `Scenario::validate`, which
+/// `Sim::start` and the binary run first) leaves only root@pam with rights.
+fn access_of(scenario: &Scenario, major: u32) -> Access {
+    let accounts = accounts(&scenario.users);
+    Access::new(major, &scenario.access, &accounts)
+        .or_else(|_| Access::new(major, &AccessSpec::default(), &accounts))
+        .unwrap_or_else(|_| Access::empty(major))
+}
+
+/// libpve-http-server-perl 5.2.0 ("fix #6503: return api handler errors in the json body") and
+/// later put the error message into the JSON body; empty means the newest.
+fn message_in_body(version: &str) -> bool {
+    let parts: Vec<u32> = version
+        .split(['.', '-'])
+        .map_while(|p| p.parse().ok())
+        .collect();
+    match parts.as_slice() {
+        [] => true,
+        [major] => *major > 5,
+        [major, minor, ..] => (*major, *minor) >= (5, 2),
+    }
+}
+
 fn node(spec: &NodeSpec, index: usize) -> Node {
     let ssl_fingerprint = if spec.ssl_fingerprint.is_empty() {
         let hash = digest::digest(&digest::SHA256, spec.name.as_bytes());
@@ -214,6 +292,7 @@ fn node(spec: &NodeSpec, index: usize) -> Node {
         maxcpu: spec.maxcpu,
         maxmem: spec.maxmem,
         ssl_fingerprint,
+        criu: spec.criu,
     }
 }
 

@@ -113,6 +113,9 @@ fn with_digest(storage: &Storage, digest: &str) -> Value {
     v
 }
 
+/// Who may see a storage in the lists (any of them on `/storage/<id>`).
+const STORAGE_READ: &[&str] = &["Datastore.Audit", "Datastore.AllocateSpace"];
+
 /// `GET /storage`.
 pub(crate) fn index(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params
@@ -123,6 +126,9 @@ pub(crate) fn index(state: &mut PveState, call: &Call) -> Result<Reply, PveError
         .storages
         .iter()
         .filter(|s| filter.as_ref().is_none_or(|t| &s.storage_type == t))
+        // pve-storage `src/PVE/API2/Storage/Config.pm` `index`: Datastore.Audit or
+        // Datastore.AllocateSpace on `/storage/<id>`.
+        .filter(|s| state.may_any(&call.user, &format!("/storage/{}", s.id), STORAGE_READ))
         .map(|s| with_digest(s, &digest))
         .collect();
     Ok(Value::Array(list).into())
@@ -322,6 +328,19 @@ pub(crate) fn content(
     let vmid = call.params.str("vmid").and_then(|v| v.parse().ok());
     let content = call.params.str("content");
     let list = volumes(state, exports, storage, vmid, content.as_deref()).map_err(PveError::die)?;
+    // `src/PVE/API2/Storage/Content.pm` `index`: only volumes `check_volume_access` lets the
+    // user see (without a guest, so ownership does not count).
+    let list: Vec<Value> = list
+        .into_iter()
+        .filter(|item| {
+            let volid = item["volid"].as_str().unwrap_or_default();
+            let vtype = item["content"].as_str().unwrap_or_default();
+            let owner = item["vmid"].as_u64().and_then(|o| u32::try_from(o).ok());
+            state
+                .check_volume_access(&call.user, volid, vtype, owner, None)
+                .is_ok()
+        })
+        .collect();
     Ok(Value::Array(list).into())
 }
 
@@ -404,6 +423,8 @@ pub(crate) fn node_list(
                 .is_none_or(|n| super::params::split_list(&n).contains(&node))
         })
         .filter(|s| only.as_ref().is_none_or(|o| &s.id == o))
+        // `src/PVE/API2/Storage/Status.pm` `index`: the same filter as `GET /storage`.
+        .filter(|s| state.may_any(&call.user, &format!("/storage/{}", s.id), STORAGE_READ))
         .filter(|s| !only_enabled || !s.disabled())
         .filter(|s| {
             wanted_content.is_empty() || wanted_content.iter().any(|c| s.content().contains(c))

@@ -66,6 +66,14 @@ pub(crate) struct NewTask<'a> {
 /// The effect of a task, applied when it ends.
 #[derive(Debug, Clone)]
 pub(crate) enum Action {
+    /// `qmcreate`: write the new VM's config, or fail on a missing volume.
+    Create {
+        vmid: u32,
+        config: std::collections::BTreeMap<String, String>,
+        missing_volume: Option<String>,
+    },
+    /// `qmdestroy`: remove the VM's config.
+    Destroy { vmid: u32 },
     /// `qmstart` / `vzstart` (also a resume of a hibernated VM).
     Start { vmid: u32, skiplock: bool },
     /// `qmstop` / `vzstop`: hard stop.

@@ -26,6 +26,24 @@ fn find_task<'a>(state: &'a PveState, node: &str, upid: &str) -> Result<&'a Task
 
 const UPID: super::params::Prop = req("upid", Kind::Str);
 
+/// pve-manager `PVE/API2/Tasks.pm` `$check_task_user`: a token sees its own tasks, a user its
+/// own and its tokens' tasks.
+fn owns(task: &Task, user: &str) -> bool {
+    task.user == user
+        || task
+            .user
+            .split_once('!')
+            .is_some_and(|(owner, _)| owner == user)
+}
+
+/// `read_task_status` / `read_task_log`: someone else's task needs Sys.Audit on the node.
+fn check_reader(state: &PveState, task: &Task, user: &str, node: &str) -> Result<(), PveError> {
+    if owns(task, user) || user == super::access::ROOT {
+        return Ok(());
+    }
+    state.check(user, &format!("/nodes/{node}"), &["Sys.Audit"])
+}
+
 /// `GET /nodes/{node}/tasks/{upid}`.
 pub(crate) fn index(state: &mut PveState, call: &Call) -> Result<Reply, PveError> {
     call.params.check(&[NODE, UPID])?;
@@ -40,7 +58,9 @@ pub(crate) fn status(state: &mut PveState, call: &Call) -> Result<Reply, PveErro
     call.params.check(&[NODE, UPID])?;
     let upid = call.params.str("upid").unwrap_or_default();
     let node = call.params.str("node").unwrap_or_default();
-    Ok(find_task(state, &node, &upid)?.status_json().into())
+    let task = find_task(state, &node, &upid)?;
+    check_reader(state, task, &call.user, &node)?;
+    Ok(task.status_json().into())
 }
 
 /// `GET /nodes/{node}/tasks/{upid}/log`: `[{n, t}]` lines, `total`.
@@ -55,6 +75,7 @@ pub(crate) fn log(state: &mut PveState, call: &Call) -> Result<Reply, PveError> 
     let upid = call.params.str("upid").unwrap_or_default();
     let node = call.params.str("node").unwrap_or_default();
     let task = find_task(state, &node, &upid)?;
+    check_reader(state, task, &call.user, &node)?;
     let start = call.params.int("start").unwrap_or(0).max(0) as usize;
     let limit = call.params.int("limit").unwrap_or(50).max(0) as usize;
     let lines: Vec<Value> = task
@@ -97,11 +118,14 @@ pub(crate) fn list(state: &mut PveState, call: &Call) -> Result<Reply, PveError>
     let errors = p.flag("errors");
     let start = p.int("start").unwrap_or(0).max(0) as usize;
     let limit = p.int("limit").unwrap_or(50).max(0) as usize;
+    // `node_tasks`: every task of the node with Sys.Audit on it, else only the caller's own.
+    let auditor = state.may(&call.user, &format!("/nodes/{node}"), "Sys.Audit");
     let matching: Vec<Value> = state
         .tasks
         .iter()
         .rev()
         .filter(|t| t.node == node)
+        .filter(|t| auditor || owns(t, &call.user))
         .filter(|t| match source.as_str() {
             "active" => t.exitstatus.is_none(),
             "all" => true,

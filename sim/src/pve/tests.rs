@@ -7,6 +7,7 @@ mod auth;
 mod cluster;
 mod config;
 mod content;
+mod permissions;
 mod power;
 mod storage;
 mod util;

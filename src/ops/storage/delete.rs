@@ -1,22 +1,20 @@
 //! `storage delete` (one snapshot, refused while a FlexClone depends on it or it has not expired)
 //! and `storage prune` (retention over the tool's own snapshots, per label).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
-
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result, ResultExt};
 use crate::model::names::STORAGE_SNAPSHOT_PREFIX;
 use crate::model::retention::{self, Item};
-use crate::ontap::{Snapshot, Volume};
+use crate::ontap::{Snapshot, SnapshotBatch, Volume};
+use crate::ops::parallel;
 use crate::ops::resolve::{path_below, resolve, Resolved};
 use crate::ops::Backends;
 
 use super::{
-    clones_from, clones_of, created, find_snapshot, on_volume, parse_time, row, snapshots,
-    validate_label, validate_snapshot_name, ProtectedSnapshot, PruneOptions, PruneReport,
-    SnapshotRow,
+    clones_from, clones_of, created, find_snapshot, locked_until, on_volume, parse_time, row,
+    snapshots, validate_label, validate_snapshot_name, ProtectedSnapshot, PruneOptions,
+    PruneReport, SnapshotRow,
 };
 
 /// Requests: the resolution, the snapshots listing, the clones query, the delete (and its job).
@@ -33,6 +31,13 @@ pub(super) fn delete(b: &dyn Backends, storage: &str, name: &str) -> Result<Snap
         .collect();
     if !dependent.is_empty() {
         return Err(Error::Refused(clone_refusal(b, &r, name, &dependent)));
+    }
+    if let Some(until) = locked_until(&snap, OffsetDateTime::now_utc()) {
+        return Err(Error::Refused(format!(
+            "snapshot '{name}' is locked until {until} (ONTAP snapshot locking): nobody, this tool \
+             included, can delete it before then; it goes once the lock has expired (storage \
+             '{storage}')"
+        )));
     }
     if let Some(expiry) = unexpired(&snap, OffsetDateTime::now_utc()) {
         return Err(Error::Refused(format!(
@@ -99,17 +104,20 @@ fn clone_storages(b: &dyn Backends, clones: &[&Volume]) -> Vec<(String, String)>
 }
 
 /// Requests: the resolution, the snapshots listing, the clones query (only when something is to be
-/// deleted), then one delete per snapshot (none with `--dry-run`).
+/// deleted), then the ONTAP version and one query-based DELETE for every snapshot to delete (one
+/// job; ONTAP before 9.11.1: one delete per snapshot); none with `--dry-run`.
 pub(super) fn prune(b: &dyn Backends, storage: &str, opts: &PruneOptions) -> Result<PruneReport> {
     if let Some(label) = &opts.label {
         validate_label(label)?;
     }
     let r = resolve(b, storage)?;
     let now = OffsetDateTime::now_utc();
-    let snaps: Vec<Snapshot> = snapshots(&r)?
-        .into_iter()
+    let every = snapshots(&r)?;
+    let snaps: Vec<Snapshot> = every
+        .iter()
         .filter(|s| s.name.starts_with(STORAGE_SNAPSHOT_PREFIX))
         .filter(|s| opts.label.is_none() || label_of(s) == opts.label.as_deref())
+        .cloned()
         .collect();
     let mut items = Vec::new();
     let mut undated = Vec::new();
@@ -144,6 +152,8 @@ pub(super) fn prune(b: &dyn Backends, storage: &str, opts: &PruneOptions) -> Res
                 "FlexClone volume(s) {} depend on it",
                 dependent.join(", ")
             ))
+        } else if let Some(t) = locked_until(snap, now) {
+            Some(format!("locked until {t} (snapshot locking)"))
         } else {
             unexpired(snap, now).map(|t| format!("expires at {t}"))
         };
@@ -163,7 +173,7 @@ pub(super) fn prune(b: &dyn Backends, storage: &str, opts: &PruneOptions) -> Res
     let deleted = if opts.dry_run {
         to_delete.iter().map(|s| s.name.clone()).collect()
     } else {
-        delete_all(&r, storage, &to_delete)?
+        delete_many(&r, storage, &to_delete, &every)?
     };
     kept.sort_by_key(|n| snaps.iter().position(|s| &s.name == n));
     Ok(PruneReport {
@@ -175,49 +185,82 @@ pub(super) fn prune(b: &dyn Backends, storage: &str, opts: &PruneOptions) -> Res
     })
 }
 
-/// Snapshot deletes in flight at once: ONTAP runs each as a job; a few in parallel keep a large
-/// prune short without crowding the cluster (NetApp suggests 1–4 concurrent requests).
+/// Snapshot deletes in flight at once when they go one by one: ONTAP runs each as a job; a few in
+/// parallel keep a large prune short without crowding the cluster (NetApp suggests 1–4
+/// concurrent requests).
 const PRUNE_PARALLEL: usize = 4;
 
-/// Delete `snaps` with up to `PRUNE_PARALLEL` requests in flight. After the first failure no new
-/// delete starts; the error says which snapshots were deleted before it.
+/// Delete `snaps` (of the volume whose snapshots are `every`): all in one query-based request
+/// where ONTAP takes it (one job; every snapshot tried; each refusal reported), else one by one.
+fn delete_many(
+    r: &Resolved,
+    storage: &str,
+    snaps: &[&Snapshot],
+    every: &[Snapshot],
+) -> Result<Vec<String>> {
+    if snaps.len() < 2 {
+        return delete_all(r, storage, snaps);
+    }
+    let newest = snaps
+        .iter()
+        .max_by_key(|s| created(s))
+        .map(|s| s.create_time.clone())
+        .unwrap_or_default();
+    let batch = SnapshotBatch {
+        names: snaps.iter().map(|s| s.name.clone()).collect(),
+        all_names: every.iter().map(|s| s.name.clone()).collect(),
+        newest_create_time: newest,
+        min_prefix: STORAGE_SNAPSHOT_PREFIX.len(),
+    };
+    let outcome = r
+        .ontap
+        .delete_snapshots(&r.volume.uuid, &batch)
+        .step_with(|| on_volume(r, &format!("delete {} snapshots", snaps.len())))?;
+    let Some(outcome) = outcome else {
+        return delete_all(r, storage, snaps);
+    };
+    for name in &outcome.deleted {
+        log::info!("deleted snapshot '{name}' of storage '{storage}'");
+    }
+    if outcome.failed.is_empty() {
+        return Ok(outcome.deleted);
+    }
+    let failed: Vec<String> = outcome
+        .failed
+        .iter()
+        .map(|(name, why)| format!("'{name}': {why}"))
+        .collect();
+    Err(Error::Refused(format!(
+        "prune storage '{storage}': ONTAP did not delete {} of {} snapshots: {} ({} deleted)",
+        outcome.failed.len(),
+        snaps.len(),
+        failed.join("; "),
+        outcome.deleted.len()
+    )))
+}
+
+/// Delete `snaps` one by one with up to `PRUNE_PARALLEL` requests in flight. After the first
+/// failure no new delete starts; the error says which snapshots were deleted before it.
 fn delete_all(r: &Resolved, storage: &str, snaps: &[&Snapshot]) -> Result<Vec<String>> {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<(usize, Result<()>)>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..PRUNE_PARALLEL.min(snaps.len()) {
-            scope.spawn(|| loop {
-                if failed.load(Ordering::SeqCst) {
-                    break;
-                }
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(snap) = snaps.get(i) else { break };
-                let result = r
-                    .ontap
-                    .delete_snapshot(&r.volume.uuid, &snap.uuid)
-                    .step_with(|| on_volume(r, &format!("delete snapshot '{}'", snap.name)));
-                match &result {
-                    Ok(()) => log::info!("deleted snapshot '{}' of storage '{storage}'", snap.name),
-                    Err(_) => failed.store(true, Ordering::SeqCst),
-                }
-                results
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((i, result));
-            });
+    let slots = parallel::map_until_error(snaps, PRUNE_PARALLEL, |snap| {
+        let result = r
+            .ontap
+            .delete_snapshot(&r.volume.uuid, &snap.uuid)
+            .step_with(|| on_volume(r, &format!("delete snapshot '{}'", snap.name)));
+        if result.is_ok() {
+            log::info!("deleted snapshot '{}' of storage '{storage}'", snap.name);
         }
+        result
     });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by_key(|(i, _)| *i);
     let mut deleted = Vec::new();
     let mut first_error = None;
-    for (i, result) in results {
-        match result {
-            Ok(()) => deleted.push(snaps[i].name.clone()),
-            Err(e) => {
+    for (snap, slot) in snaps.iter().zip(slots) {
+        match slot {
+            Some(Ok(())) => deleted.push(snap.name.clone()),
+            Some(Err(e)) => {
                 first_error.get_or_insert(e);
             }
+            None => {}
         }
     }
     match first_error {

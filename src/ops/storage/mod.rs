@@ -8,11 +8,14 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result, ResultExt};
+use crate::model::capacity::{self, Capacity, Verdict};
 use crate::model::names;
 use crate::model::retention::Retention;
 use crate::ontap::client::literal;
-use crate::ontap::{NewSnapshot, Snapshot, Volume};
+use crate::ontap::{NewSnapshot, OntapVersion, Snapshot, Volume};
+use crate::ops::clock::{Clock, SystemClock};
 use crate::ops::disks;
+use crate::ops::parallel;
 use crate::ops::resolve::Resolved;
 use crate::ops::Backends;
 use crate::pve::{Guest, GuestConfig, GuestType, Pve};
@@ -24,8 +27,6 @@ mod mount;
 mod restore;
 
 #[cfg(test)]
-pub(crate) mod fake;
-#[cfg(test)]
 mod tests;
 
 #[derive(Debug, Clone, Default)]
@@ -36,6 +37,10 @@ pub struct CreateOptions {
     pub expiry: Option<Duration>,
     /// fs-freeze the running guests with a disk on this storage around the snapshot.
     pub freeze: bool,
+    /// Lock the snapshot for this long (ONTAP snapshot locking, `snaplock_expiry_time`).
+    pub lock: Option<Duration>,
+    /// The capacity guard's thresholds, checked before the snapshot.
+    pub capacity: Capacity,
 }
 
 /// One snapshot as the commands report it.
@@ -49,6 +54,9 @@ pub struct SnapshotRow {
     pub size: Option<u64>,
     pub label: Option<String>,
     pub expiry_time: Option<String>,
+    /// Locked (tamperproof) until then (ONTAP `snaplock_expiry_time`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_expiry: Option<String>,
     pub comment: Option<String>,
     /// Made by this tool (or the original): name starts with `proxmox_snapshot_`.
     pub managed: bool,
@@ -174,7 +182,24 @@ pub struct PruneReport {
 }
 
 pub fn create(b: &dyn Backends, storage: &str, opts: &CreateOptions) -> Result<SnapshotRow> {
-    create::create(b, storage, opts)
+    create::create(
+        b,
+        storage,
+        opts,
+        &SystemClock,
+        crate::ops::manifest::Record::Nothing,
+    )
+}
+
+/// `create`, first recording the configurations `record` names in the volume (so they travel
+/// with the snapshot; see `ops::manifest`).
+pub fn create_recording(
+    b: &dyn Backends,
+    storage: &str,
+    opts: &CreateOptions,
+    record: crate::ops::manifest::Record,
+) -> Result<SnapshotRow> {
+    create::create(b, storage, opts, &SystemClock, record)
 }
 
 pub fn list(b: &dyn Backends, storage: &str, all: bool) -> Result<Vec<SnapshotRow>> {
@@ -280,6 +305,88 @@ pub fn validate_label(label: &str) -> Result<()> {
     }
 }
 
+/// `now + d` as ONTAP takes a time; `what` names the option in the error.
+fn later(now: OffsetDateTime, d: Duration, what: &str) -> Result<String> {
+    time::Duration::try_from(d)
+        .ok()
+        .and_then(|d| now.checked_add(d))
+        .map(iso8601)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "{what} of {}s is too far in the future",
+                d.as_secs()
+            ))
+        })
+}
+
+/// First ONTAP release with snapshot locking on ordinary volumes.
+pub const LOCKING_SINCE: OntapVersion = OntapVersion::new(9, 12, 1);
+
+/// Whether snapshots of this storage can be locked, and if not, exactly why and what to enable.
+/// `version`: ONTAP's release when readable.
+pub fn lock_support(
+    r: &Resolved,
+    version: Option<OntapVersion>,
+) -> std::result::Result<(), String> {
+    if let Some(v) = version.filter(|v| *v < LOCKING_SINCE) {
+        return Err(format!(
+            "ONTAP {}.{}.{} cannot lock snapshots: snapshot locking needs ONTAP 9.12.1 or later              (storage '{}')",
+            v.generation, v.major, v.minor, r.storage.storage
+        ));
+    }
+    if r.volume.snapshot_locking_enabled == Some(true) {
+        return Ok(());
+    }
+    Err(format!(
+        "volume {} of storage '{}' does not have snapshot locking enabled{}: enable it on ONTAP          with `volume modify -vserver {} -volume {} -snapshot-locking-enabled true` (ONTAP 9.12.1          or later, with the SnapLock licence and an initialised compliance clock: `snaplock          compliance-clock initialize`); nothing was locked",
+        r.volume.name,
+        r.storage.storage,
+        if r.volume.snapshot_locking_enabled.is_none() {
+            " (ONTAP does not report it)"
+        } else {
+            ""
+        },
+        r.volume.svm_name,
+        r.volume.name
+    ))
+}
+
+/// The capacity guard before a new snapshot: a warning is logged (and returned as a note), a
+/// refusal is the error. The snapshot count comes from the resolution's volume record (9.10+) or,
+/// before that, one snapshots listing.
+pub(crate) fn guard(r: &Resolved, cap: &Capacity) -> Result<Option<String>> {
+    let count = match r.volume.snapshot_count {
+        Some(n) => n,
+        None => r
+            .ontap
+            .snapshots(&r.volume.uuid)
+            .step_with(|| on_volume(r, "count the snapshots"))?
+            .len() as u64,
+    };
+    match capacity::check(
+        cap,
+        &r.storage.storage,
+        &r.volume.name,
+        Some(count),
+        r.volume.used,
+        r.volume.size,
+    ) {
+        Verdict::Ok => Ok(None),
+        Verdict::Warn(m) => {
+            log::warn!("{m}");
+            Ok(Some(m))
+        }
+        Verdict::Refuse(m) => Err(Error::Refused(m)),
+    }
+}
+
+/// The lock expiry when it lies in the future (ONTAP's compliance clock decides; this is the
+/// tool's reading with its own clock, to explain a refusal before asking).
+pub(crate) fn locked_until(s: &Snapshot, now: OffsetDateTime) -> Option<&str> {
+    let t = s.snaplock_expiry_time.as_deref()?;
+    parse_time(t).filter(|t| *t > now).map(|_| t)
+}
+
 /// ISO-8601 (RFC 3339) in UTC without fractions, as ONTAP takes `expiry_time`.
 pub(crate) fn iso8601(at: OffsetDateTime) -> String {
     let at = at
@@ -368,6 +475,7 @@ pub(crate) fn row(r: &Resolved, s: &Snapshot, clones: Vec<String>) -> SnapshotRo
         size: s.size,
         label: s.snapmirror_label.clone().filter(|l| !l.is_empty()),
         expiry_time: s.expiry_time.clone(),
+        lock_expiry: s.snaplock_expiry_time.clone(),
         comment: s.comment.clone(),
         managed: s.name.starts_with(names::STORAGE_SNAPSHOT_PREFIX),
         clones,
@@ -384,15 +492,6 @@ fn limit_message(r: &Resolved) -> String {
     )
 }
 
-/// Refuse before doing anything when the volume already holds the maximum number of snapshots
-/// (`snapshot_count` is reported from ONTAP 9.10; older releases answer 525062 on create).
-pub(crate) fn check_snapshot_limit(r: &Resolved) -> Result<()> {
-    match r.volume.snapshot_count {
-        Some(n) if n >= MAX_SNAPSHOTS => Err(Error::Refused(limit_message(r))),
-        _ => Ok(()),
-    }
-}
-
 /// Create `proxmox_snapshot_<now>` with the given comment, label and expiry, and return it.
 ///
 /// Name collisions: when a snapshot of that name already exists (two creates within one second),
@@ -403,10 +502,12 @@ pub(crate) fn take_snapshot(
     comment: &str,
     label: Option<&str>,
     expiry: Option<Duration>,
+    lock: Option<Duration>,
+    clock: &dyn Clock,
 ) -> Result<Snapshot> {
     let mut attempt = 0;
     loop {
-        let now = OffsetDateTime::now_utc();
+        let now = clock.now();
         let name = names::storage_snapshot_name(now);
         let expiry_time = match expiry {
             Some(d) => Some(iso8601(
@@ -419,24 +520,34 @@ pub(crate) fn take_snapshot(
             )),
             None => None,
         };
+        let snaplock_expiry_time = lock.map(|d| later(now, d, "lock")).transpose()?;
         let spec = NewSnapshot {
             name: name.clone(),
             comment: Some(comment.to_string()),
             snapmirror_label: label.map(str::to_string),
             expiry_time,
+            snaplock_expiry_time,
         };
         match r.ontap.create_snapshot(&r.volume.uuid, &spec) {
+            Ok(s) if lock.is_some() && s.snaplock_expiry_time.is_none() => {
+                return Err(Error::Refused(format!(
+                    "ONTAP created snapshot '{}' of storage '{}' but did not lock it (no \
+                     snaplock_expiry_time): the volume's snapshot locking is not in effect; the \
+                     snapshot stays unlocked, check `volume show -fields snapshot-locking-enabled`",
+                    s.name, r.storage.storage
+                )))
+            }
             Ok(s) => return Ok(s),
             Err(e) if e.ontap_code() == Some(ERR_TOO_MANY_SNAPSHOTS) => {
                 return Err(Error::Step {
                     step: limit_message(r),
-                    source: Box::new(e),
+                    cause: Box::new(e),
                 })
             }
             Err(e) if attempt == 0 && is_duplicate(&e) => {
                 log::info!("a snapshot named '{name}' already exists; waiting for the next second");
                 attempt += 1;
-                sleep_to_next_second();
+                clock.wait_for_next_second();
             }
             Err(e) => {
                 return Err(e).step_with(|| on_volume(r, &format!("create snapshot '{name}'")))
@@ -449,12 +560,6 @@ fn is_duplicate(e: &Error) -> bool {
     e.ontap_code() == Some(ERR_SNAPSHOT_EXISTS)
         || e.api()
             .is_some_and(|a| a.status == 409 && a.code.as_deref() == Some("1"))
-}
-
-fn sleep_to_next_second() {
-    let now = OffsetDateTime::now_utc();
-    let rest = 1_000_000_000u64.saturating_sub(u64::from(now.nanosecond()));
-    std::thread::sleep(Duration::from_nanos(rest) + Duration::from_millis(5));
 }
 
 /// A guest and the keys of its disks on one storage.
@@ -475,23 +580,32 @@ impl GuestOnStorage {
 }
 
 /// The guests matching `wanted` that have a disk on any of `storages`: one cluster-wide guest
-/// list, then one config read per wanted guest.
+/// list, then every wanted guest's config, each read once, `CONFIG_READS` at a time. Only the
+/// configs can tell: a guest may use a volume that another guest owns, so the owners a storage's
+/// content listing names are not the users.
 pub(crate) fn guests_on_storages(
     pve: &dyn Pve,
     storages: &[String],
     wanted: impl Fn(&Guest) -> bool,
 ) -> Result<Vec<GuestOnStorage>> {
-    let guests = pve.guests().step("list the guests of the cluster")?;
-    let mut found = Vec::new();
-    for guest in guests.into_iter().filter(|g| wanted(g)) {
-        let config = pve.guest_config(&guest).step_with(|| {
+    let guests: Vec<Guest> = pve
+        .guests()
+        .step("list the guests of the cluster")?
+        .into_iter()
+        .filter(|g| wanted(g))
+        .collect();
+    let configs = parallel::try_map(&guests, parallel::CONFIG_READS, |guest| {
+        pve.guest_config(guest).step_with(|| {
             format!(
                 "read the config of {} {} on node '{}'",
                 guest.guest_type.as_str(),
                 guest.vmid,
                 guest.node
             )
-        })?;
+        })
+    })?;
+    let mut found = Vec::new();
+    for (guest, config) in guests.into_iter().zip(configs) {
         let disks: Vec<String> = storages
             .iter()
             .flat_map(|s| disks_on_storage(guest.guest_type, &config, s))

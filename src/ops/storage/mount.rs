@@ -8,9 +8,9 @@ use crate::error::{Error, Result, ResultExt};
 use crate::model::storage::clone_storage_id;
 use crate::ontap::client::literal;
 use crate::ontap::{NewFlexClone, Ontap, Volume};
-use crate::ops::resolve::{resolve, validate_storage_id};
+use crate::ops::resolve::{resolve, validate_storage_id, Resolved};
 use crate::ops::Backends;
-use crate::pve::{NewNfsStorage, StorageConfig};
+use crate::pve::{NewNfsStorage, Pve, StorageConfig};
 
 use super::{
     find_snapshot, guests_on_storages, on_volume, snapshots, validate_snapshot_name, MountOptions,
@@ -39,6 +39,61 @@ pub(super) fn mount(
 
     // Pick both names before creating anything.
     let pve = b.pve()?;
+    let names = pick_names(pve.as_ref(), &r, storage, opts)?;
+    let clone = create_clone(&r, &names, snapshot)?;
+    log::info!(
+        "FlexClone volume '{}' created at {}",
+        names.clone_name,
+        names.junction
+    );
+
+    // Everything after this point undoes the clone on failure.
+    let export_policy = match register(pve.as_ref(), &r, &clone, &names) {
+        Ok(policy) => policy,
+        Err(e) => {
+            let cleanup = undo(pve.as_ref(), &r, &clone, &names);
+            return Err(e).step(format!(
+                "mount snapshot '{snapshot}' of storage '{storage}' ({cleanup})"
+            ));
+        }
+    };
+
+    let notes = config_notes(b, storage, &names.storage_id);
+    Ok(MountReport {
+        storage: names.storage_id,
+        parent_storage: storage.to_string(),
+        snapshot: snapshot.to_string(),
+        volume: names.clone_name,
+        junction_path: names.junction,
+        server: names.server,
+        export: names.export,
+        export_policy,
+        notes,
+    })
+}
+
+/// What a mount creates, named before anything is created.
+struct MountNames {
+    /// The new Proxmox storage.
+    storage_id: String,
+    /// The FlexClone volume.
+    clone_name: String,
+    /// `/<clone_name>`.
+    junction: String,
+    /// The junction, plus the parent storage's path below its volume.
+    export: String,
+    /// The NFS server of the parent storage.
+    server: String,
+}
+
+/// The first free `<ID>-CLONE[-n]` storage id (or `--name`, refused when taken) from one Proxmox
+/// storage list, and a clone volume name free as a name and a junction on the SVM (one query).
+fn pick_names(
+    pve: &dyn Pve,
+    r: &Resolved,
+    storage: &str,
+    opts: &MountOptions,
+) -> Result<MountNames> {
     let existing = pve
         .storages()
         .step("list the Proxmox storages to pick the clone storage id")?;
@@ -76,99 +131,116 @@ pub(super) fn mount(
     } else {
         format!("{junction}/{}", r.prefix)
     };
-    let server = r.storage.server.clone().unwrap_or_default();
+    Ok(MountNames {
+        storage_id,
+        clone_name,
+        junction,
+        export,
+        server: r.storage.server.clone().unwrap_or_default(),
+    })
+}
 
+/// Create the FlexClone volume; when that fails, remove a clone the call may have left.
+fn create_clone(r: &Resolved, names: &MountNames, snapshot: &str) -> Result<Volume> {
+    let clone_name = &names.clone_name;
     let created = r.ontap.create_flexclone(&NewFlexClone {
         name: clone_name.clone(),
         svm_name: r.volume.svm_name.clone(),
         parent_volume: r.volume.name.clone(),
         parent_snapshot: snapshot.to_string(),
-        nas_path: junction.clone(),
+        nas_path: names.junction.clone(),
         export_policy: r.volume.export_policy.clone(),
     });
-    let clone = match created {
-        Ok(clone) => clone,
-        Err(e) => {
-            // The clone may exist although the call failed (its job's answer was lost, or a
-            // step after the POST failed); the name was free before, so any such volume is ours.
-            let cleanup =
-                remove_unfinished_clone(r.ontap.as_ref(), &r.volume.svm_name, &clone_name);
-            return Err(e).step_with(|| {
-                on_volume(
-                    &r,
-                    &format!(
-                        "create FlexClone volume '{clone_name}' from snapshot '{snapshot}'{cleanup}"
-                    ),
-                )
-            });
-        }
-    };
-    log::info!("FlexClone volume '{clone_name}' created at {junction}");
-
-    // Everything after this point undoes the clone on failure.
-    let finish = || -> Result<Option<String>> {
-        let mut policy = clone.export_policy.clone();
-        if let Some(parent_policy) = &r.volume.export_policy {
-            if policy.as_deref() != Some(parent_policy.as_str()) {
-                r.ontap
-                    .set_export_policy(&clone.uuid, parent_policy)
-                    .step_with(|| {
-                        format!(
-                            "set export policy '{parent_policy}' on clone volume '{clone_name}'"
-                        )
-                    })?;
-                policy = Some(parent_policy.clone());
-            }
-        }
-        pve.create_nfs_storage(&NewNfsStorage {
-            storage: storage_id.clone(),
-            server: server.clone(),
-            export: export.clone(),
-            content: r.storage.content.clone(),
-            options: r.storage.options.clone(),
-            nodes: r.storage.nodes.clone(),
-        })
-        .step_with(|| {
-            format!("add nfs storage '{storage_id}' ({server}:{export}) to Proxmox VE")
-        })?;
-        Ok(policy)
-    };
-    let export_policy = match finish() {
-        Ok(policy) => policy,
-        Err(e) => {
-            // The storage id was free before: a storage by that name now is the one this run
-            // added (its answer may have been lost); it goes before the volume behind it.
-            let storage_note = match pve.storage(&storage_id) {
-                Ok(_) => match pve.delete_storage(&storage_id) {
-                    Ok(()) => format!(", Proxmox storage '{storage_id}' was removed again"),
-                    Err(de) => format!(
-                        ", removing Proxmox storage '{storage_id}' again failed ({de}): remove it \
-                         with `pvesm remove {storage_id}`"
-                    ),
-                },
-                Err(_) => String::new(),
-            };
-            let cleanup = match remove_clone_volume(r.ontap.as_ref(), &clone) {
-                Ok(_) if storage_note.is_empty() => {
-                    format!("clone volume '{clone_name}' was deleted again, nothing is left")
-                }
-                Ok(_) => format!("clone volume '{clone_name}' was deleted again{storage_note}"),
-                Err(ce) => format!(
-                    "deleting clone volume '{clone_name}' again failed too ({ce}); delete it on \
-                     ONTAP: `volume unmount -vserver {svm} -volume {clone_name}; volume offline \
-                     -vserver {svm} -volume {clone_name}; volume delete -vserver {svm} -volume \
-                     {clone_name}`{storage_note}",
-                    svm = r.volume.svm_name
+    created.or_else(|e| {
+        // The clone may exist although the call failed (its job's answer was lost, or a
+        // step after the POST failed); the name was free before, so any such volume is ours.
+        let cleanup = remove_unfinished_clone(r.ontap.as_ref(), &r.volume.svm_name, clone_name);
+        Err(e).step_with(|| {
+            on_volume(
+                r,
+                &format!(
+                    "create FlexClone volume '{clone_name}' from snapshot '{snapshot}'{cleanup}"
                 ),
-            };
-            return Err(e).step(format!(
-                "mount snapshot '{snapshot}' of storage '{storage}' ({cleanup})"
-            ));
-        }
-    };
+            )
+        })
+    })
+}
 
+/// Give the clone the parent's export policy (when it did not inherit it) and add the Proxmox
+/// storage; returns the clone's export policy.
+fn register(
+    pve: &dyn Pve,
+    r: &Resolved,
+    clone: &Volume,
+    names: &MountNames,
+) -> Result<Option<String>> {
+    let MountNames {
+        storage_id,
+        clone_name,
+        export,
+        server,
+        ..
+    } = names;
+    let mut policy = clone.export_policy.clone();
+    if let Some(parent_policy) = &r.volume.export_policy {
+        if policy.as_deref() != Some(parent_policy.as_str()) {
+            r.ontap
+                .set_export_policy(&clone.uuid, parent_policy)
+                .step_with(|| {
+                    format!("set export policy '{parent_policy}' on clone volume '{clone_name}'")
+                })?;
+            policy = Some(parent_policy.clone());
+        }
+    }
+    pve.create_nfs_storage(&NewNfsStorage {
+        storage: storage_id.clone(),
+        server: server.clone(),
+        export: export.clone(),
+        content: r.storage.content.clone(),
+        options: r.storage.options.clone(),
+        nodes: r.storage.nodes.clone(),
+        more: r.storage.clone_options.clone(),
+    })
+    .step_with(|| format!("add nfs storage '{storage_id}' ({server}:{export}) to Proxmox VE"))?;
+    Ok(policy)
+}
+
+/// Undo a mount that failed after the clone was created: the Proxmox storage (if this run added
+/// it), then the clone volume. Returns what happened, with the commands to finish by hand.
+fn undo(pve: &dyn Pve, r: &Resolved, clone: &Volume, names: &MountNames) -> String {
+    let storage_id = &names.storage_id;
+    let clone_name = &names.clone_name;
+    // The storage id was free before: a storage by that name now is the one this run
+    // added (its answer may have been lost); it goes before the volume behind it.
+    let storage_note = match pve.storage(storage_id) {
+        Ok(_) => match pve.delete_storage(storage_id) {
+            Ok(()) => format!(", Proxmox storage '{storage_id}' was removed again"),
+            Err(de) => format!(
+                ", removing Proxmox storage '{storage_id}' again failed ({de}): remove it \
+                 with `pvesm remove {storage_id}`"
+            ),
+        },
+        Err(_) => String::new(),
+    };
+    match remove_clone_volume(r.ontap.as_ref(), clone) {
+        Ok(_) if storage_note.is_empty() => {
+            format!("clone volume '{clone_name}' was deleted again, nothing is left")
+        }
+        Ok(_) => format!("clone volume '{clone_name}' was deleted again{storage_note}"),
+        Err(ce) => format!(
+            "deleting clone volume '{clone_name}' again failed too ({ce}); delete it on \
+             ONTAP: `volume unmount -vserver {svm} -volume {clone_name}; volume offline \
+             -vserver {svm} -volume {clone_name}; volume delete -vserver {svm} -volume \
+             {clone_name}`{storage_note}",
+            svm = r.volume.svm_name
+        ),
+    }
+}
+
+/// A note (also logged) when the configuration cannot reach the new storage's ONTAP yet.
+fn config_notes(b: &dyn Backends, storage: &str, storage_id: &str) -> Vec<String> {
     let mut notes = Vec::new();
-    if b.ontap(&storage_id).is_err() {
+    if b.ontap(storage_id).is_err() {
         notes.push(format!(
             "the configuration has no ONTAP section for '{storage_id}'; add one (a copy of \
              [{storage}]) before `storage unmount --storage {storage_id}`"
@@ -177,17 +249,7 @@ pub(super) fn mount(
     for note in &notes {
         log::warn!("{note}");
     }
-    Ok(MountReport {
-        storage: storage_id,
-        parent_storage: storage.to_string(),
-        snapshot: snapshot.to_string(),
-        volume: clone_name,
-        junction_path: junction,
-        server,
-        export,
-        export_policy,
-        notes,
-    })
+    notes
 }
 
 /// `<volume>_clone_<YYYYmmdd_HHMMSS>` (UTC), else with `_2`, `_3`, ... (the first one not taken);
@@ -332,7 +394,7 @@ pub(super) fn unmount(b: &dyn Backends, storage: &str) -> Result<UnmountReport> 
                 svm = r.volume.svm_name,
                 v = r.volume.name
             ),
-            source: Box::new(e),
+            cause: Box::new(e),
         }
     })?;
     let mount_path = r
@@ -374,6 +436,7 @@ fn readd_spec(s: &StorageConfig) -> NewNfsStorage {
         content: s.content.clone(),
         options: s.options.clone(),
         nodes: s.nodes.clone(),
+        more: s.clone_options.clone(),
     }
 }
 

@@ -8,9 +8,9 @@ use crate::ops::resolve::{resolve, Resolved};
 use crate::ops::Backends;
 
 use super::{
-    clones_of, created, discards_phrase, find_snapshot, guests_on_storages, on_volume, parse_time,
-    snapshots, storages_on_volume, validate_snapshot_name, RestoreOptions, RestorePlan,
-    RestoreReport,
+    clones_of, created, discards_phrase, find_snapshot, guests_on_storages, locked_until,
+    on_volume, parse_time, snapshots, storages_on_volume, validate_snapshot_name, RestoreOptions,
+    RestorePlan, RestoreReport,
 };
 
 /// Requests: the resolution, the snapshots listing, the Proxmox storages, the guest list and the
@@ -102,6 +102,31 @@ fn plan_resolved(
     let before = snapshots(&r)?;
     let target = find_snapshot(&r, &before, name)?;
 
+    // A volume SnapRestore discards every snapshot newer than the target (oldest first here).
+    let target_time = created(&target);
+    let newer: Vec<&str> = before
+        .iter()
+        .filter(|s| s.name != target.name && created(s) > target_time)
+        .map(|s| s.name.as_str())
+        .collect();
+
+    // ONTAP cannot discard a newer snapshot that is still locked (snapshot locking).
+    let now = OffsetDateTime::now_utc();
+    if let Some((s, until)) = before
+        .iter()
+        .filter(|s| newer.contains(&s.name.as_str()))
+        .find_map(|s| locked_until(s, now).map(|t| (s, t)))
+    {
+        return Err(Error::Refused(format!(
+            "storage '{storage}' cannot be restored to '{name}': a restore discards every newer \
+             snapshot, and ONTAP cannot discard the newer snapshot '{}': it is locked until {until} \
+             (snapshot locking). To get guests back from '{name}' without discarding anything, \
+             mount it as a storage: `pve-ontap-snapshot storage mount --storage {storage} \
+             --snapshot {name}`; nothing was changed",
+            s.name
+        )));
+    }
+
     let pve = b.pve()?;
     let storages = storages_on_volume(pve.as_ref(), &r)?;
     let running = guests_on_storages(pve.as_ref(), &storages, |g| g.status == "running")?;
@@ -122,14 +147,6 @@ fn plan_resolved(
             running_labels.join(", ")
         ));
     }
-
-    // A volume SnapRestore discards every snapshot newer than the target (oldest first here).
-    let target_time = created(&target);
-    let newer: Vec<&str> = before
-        .iter()
-        .filter(|s| s.name != target.name && created(s) > target_time)
-        .map(|s| s.name.as_str())
-        .collect();
 
     // ONTAP refuses to revert past a snapshot that backs a FlexClone.
     let clones = clones_of(&r)?;
@@ -158,7 +175,6 @@ fn plan_resolved(
     }
 
     // ... and past a snapshot that has not expired yet.
-    let now = OffsetDateTime::now_utc();
     let locked: Vec<String> = before
         .iter()
         .filter(|s| newer.contains(&s.name.as_str()))

@@ -1,20 +1,22 @@
-//! Decision logic of the storage commands against the in-memory fake (`fake.rs`): names, refusals,
-//! guards, cleanup on failure, and which calls each command makes.
+//! Decision logic of the storage commands against the test double (`crate::testing::double`): names,
+//! refusals, guards, cleanup on failure, and which calls each command makes.
 
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::fake::Fake;
 use super::*;
 use crate::model::names::STORAGE_SNAPSHOT_PREFIX;
 use crate::ontap::OntapVersion;
+use crate::ops::clock::Clock;
+use crate::testing::clock::ManualClock;
+use crate::testing::double::Double;
 
 fn days_ago(d: i64) -> OffsetDateTime {
     OffsetDateTime::now_utc() - time::Duration::days(d)
 }
 
-fn tool_snapshot(f: &Fake, volume: &str, days: i64, label: Option<&str>) -> String {
+fn tool_snapshot(f: &Double, volume: &str, days: i64, label: Option<&str>) -> String {
     let at = days_ago(days);
     let name = names::storage_snapshot_name(at);
     f.add_snapshot(volume, &name, at, label);
@@ -22,13 +24,13 @@ fn tool_snapshot(f: &Fake, volume: &str, days: i64, label: Option<&str>) -> Stri
 }
 
 /// Stop every guest with a disk on ONTAP01.
-fn stop_ontap01_guests(f: &Fake) {
+fn stop_ontap01_guests(f: &Double) {
     for vmid in [100, 101, 104, 200] {
         f.set_guest_status(vmid, "stopped");
     }
 }
 
-fn mount_default(f: &Fake, snapshot: &str) -> MountReport {
+fn mount_default(f: &Double, snapshot: &str) -> MountReport {
     mount(f, "ONTAP01", snapshot, &MountOptions::default()).unwrap()
 }
 
@@ -36,11 +38,12 @@ fn mount_default(f: &Fake, snapshot: &str) -> MountReport {
 
 #[test]
 fn create_makes_one_snapshot_with_comment_label_and_expiry_and_no_extra_call() {
-    let f = Fake::new();
+    let f = Double::new();
     let opts = CreateOptions {
         label: Some("daily".into()),
         expiry: Some(Duration::from_secs(7 * 86_400)),
         freeze: false,
+        ..Default::default()
     };
     let before = OffsetDateTime::now_utc();
     let row = create(&f, "ONTAP01", &opts).unwrap();
@@ -74,7 +77,7 @@ fn create_makes_one_snapshot_with_comment_label_and_expiry_and_no_extra_call() {
 
 #[test]
 fn create_refuses_a_bad_label_before_any_call() {
-    let f = Fake::new();
+    let f = Double::new();
     for bad in ["has space", "x".repeat(32).as_str(), "a:b"] {
         let opts = CreateOptions {
             label: Some(bad.into()),
@@ -87,29 +90,52 @@ fn create_refuses_a_bad_label_before_any_call() {
     assert!(f.calls().is_empty());
 }
 
+/// A clock at 2026-05-01 10:20:30.250 UTC.
+fn clock() -> ManualClock {
+    ManualClock::at(time::macros::datetime!(2026-05-01 10:20:30.25 UTC))
+}
+
 #[test]
 fn create_waits_for_the_next_second_on_a_name_collision() {
-    let f = Fake::new();
+    let f = Double::new();
     f.fail_next(
         "ontap.create_snapshot",
         409,
         Some("525059"),
         "A snapshot with the specified name already exists.",
     );
-    let row = create(&f, "ONTAP01", &CreateOptions::default()).unwrap();
+    let clock = clock();
+    let row = create::create(
+        &f,
+        "ONTAP01",
+        &CreateOptions::default(),
+        &clock,
+        crate::ops::manifest::Record::Nothing,
+    )
+    .unwrap();
     let creates = f.calls_to("ontap.create_snapshot");
     assert_eq!(creates.len(), 2);
     assert_ne!(
         creates[0], creates[1],
         "the retry uses the next second's name"
     );
+    assert_eq!(
+        creates[0],
+        "ontap.create_snapshot proxmox_snapshot_2026-05-01_10:20:30+0000"
+    );
+    assert_eq!(row.name, "proxmox_snapshot_2026-05-01_10:20:31+0000");
     assert_eq!(creates[1], format!("ontap.create_snapshot {}", row.name));
     assert_eq!(f.snapshot_names("ONTAP01"), [row.name]);
+    // The clock was moved to the next second, not slept on.
+    assert_eq!(
+        clock.now(),
+        time::macros::datetime!(2026-05-01 10:20:31 UTC)
+    );
 }
 
 #[test]
 fn create_fails_clearly_on_a_second_collision() {
-    let f = Fake::new();
+    let f = Double::new();
     for _ in 0..2 {
         f.fail_next(
             "ontap.create_snapshot",
@@ -118,7 +144,14 @@ fn create_fails_clearly_on_a_second_collision() {
             "already exists",
         );
     }
-    let e = create(&f, "ONTAP01", &CreateOptions::default()).unwrap_err();
+    let e = create::create(
+        &f,
+        "ONTAP01",
+        &CreateOptions::default(),
+        &clock(),
+        crate::ops::manifest::Record::Nothing,
+    )
+    .unwrap_err();
     let msg = e.to_string();
     assert!(
         msg.starts_with("create snapshot 'proxmox_snapshot_"),
@@ -133,7 +166,7 @@ fn create_fails_clearly_on_a_second_collision() {
 
 #[test]
 fn create_at_the_snapshot_limit_is_refused_before_the_post() {
-    let f = Fake::new();
+    let f = Double::new();
     f.world().volumes[1].snapshot_count = Some(1023);
     let e = create(&f, "ONTAP01", &CreateOptions::default()).unwrap_err();
     let msg = e.to_string();
@@ -144,7 +177,7 @@ fn create_at_the_snapshot_limit_is_refused_before_the_post() {
 
 #[test]
 fn create_maps_the_limit_error_when_ontap_reports_no_count() {
-    let f = Fake::new();
+    let f = Double::new();
     f.world().volumes[1].snapshot_count = None;
     f.fail_next(
         "ontap.create_snapshot",
@@ -164,7 +197,7 @@ fn create_maps_the_limit_error_when_ontap_reports_no_count() {
 
 #[test]
 fn create_freeze_reports_guests_without_agent_and_never_blocks() {
-    let f = Fake::new();
+    let f = Double::new();
     // Only guests without an agent (101) and a container (200) run on ONTAP01.
     f.set_guest_status(100, "stopped");
     f.set_guest_status(104, "stopped");
@@ -195,7 +228,7 @@ fn create_freeze_reports_guests_without_agent_and_never_blocks() {
 
 #[test]
 fn list_shows_the_tools_snapshots_or_all_with_their_clones() {
-    let f = Fake::new();
+    let f = Double::new();
     let old = tool_snapshot(&f, "ONTAP01", 3, Some("daily"));
     f.add_snapshot("ONTAP01", "hourly.2026-11-01_0105", days_ago(2), None);
     let new = tool_snapshot(&f, "ONTAP01", 1, None);
@@ -216,14 +249,14 @@ fn list_shows_the_tools_snapshots_or_all_with_their_clones() {
 
 #[test]
 fn list_of_a_storage_without_snapshots_skips_the_clone_query() {
-    let f = Fake::new();
+    let f = Double::new();
     assert!(list(&f, "ONTAP02", false).unwrap().is_empty());
     assert_eq!(f.calls_to("ontap.volumes").len(), 1, "{:?}", f.calls());
 }
 
 #[test]
 fn show_reports_the_volume_prefix_and_clones() {
-    let f = Fake::new();
+    let f = Double::new();
     let s = tool_snapshot(&f, "pve_nested", 1, None);
     let m = mount(&f, "ONTAP03", &s, &MountOptions::default()).unwrap();
     let show = show(&f, "ONTAP03").unwrap();
@@ -242,7 +275,7 @@ fn show_reports_the_volume_prefix_and_clones() {
 
 #[test]
 fn delete_removes_one_snapshot() {
-    let f = Fake::new();
+    let f = Double::new();
     let a = tool_snapshot(&f, "ONTAP01", 2, None);
     let b = tool_snapshot(&f, "ONTAP01", 1, None);
     let row = delete(&f, "ONTAP01", &a).unwrap();
@@ -252,7 +285,7 @@ fn delete_removes_one_snapshot() {
 
 #[test]
 fn delete_of_an_unknown_snapshot_names_storage_and_snapshot() {
-    let f = Fake::new();
+    let f = Double::new();
     let e = delete(&f, "ONTAP01", "proxmox_snapshot_2000-01-01_00:00:00+0000").unwrap_err();
     assert!(matches!(e.root(), Error::NotFound { .. }));
     let msg = e.to_string();
@@ -265,7 +298,7 @@ fn delete_of_an_unknown_snapshot_names_storage_and_snapshot() {
 
 #[test]
 fn delete_with_a_bad_name_is_a_usage_error_without_calls() {
-    let f = Fake::new();
+    let f = Double::new();
     let e = delete(&f, "ONTAP01", "x y;z").unwrap_err();
     assert_eq!(e.exit_code(), 2);
     assert!(f.calls().is_empty());
@@ -273,7 +306,7 @@ fn delete_with_a_bad_name_is_a_usage_error_without_calls() {
 
 #[test]
 fn delete_is_refused_while_a_clone_depends_on_the_snapshot() {
-    let f = Fake::new();
+    let f = Double::new();
     let s = tool_snapshot(&f, "ONTAP01", 1, None);
     let m = mount_default(&f, &s);
     let e = delete(&f, "ONTAP01", &s).unwrap_err();
@@ -291,7 +324,7 @@ fn delete_is_refused_while_a_clone_depends_on_the_snapshot() {
 
 #[test]
 fn delete_is_refused_before_the_expiry() {
-    let f = Fake::new();
+    let f = Double::new();
     let row = create(
         &f,
         "ONTAP01",
@@ -310,7 +343,7 @@ fn delete_is_refused_before_the_expiry() {
 
 #[test]
 fn restore_is_refused_while_guests_on_the_storage_run() {
-    let f = Fake::new();
+    let f = Double::new();
     let s = tool_snapshot(&f, "ONTAP01", 1, None);
     let opts = RestoreOptions::default();
     for e in [
@@ -332,7 +365,7 @@ fn restore_is_refused_while_guests_on_the_storage_run() {
 
 #[test]
 fn restore_names_the_newer_snapshots_it_discards_and_takes_no_snapshot() {
-    let f = Fake::new();
+    let f = Double::new();
     stop_ontap01_guests(&f);
     let older = tool_snapshot(&f, "ONTAP01", 5, None);
     let target = tool_snapshot(&f, "ONTAP01", 3, None);
@@ -379,7 +412,7 @@ fn restore_names_the_newer_snapshots_it_discards_and_takes_no_snapshot() {
 
 #[test]
 fn restore_refuses_to_discard_a_snapshot_made_after_the_confirmation() {
-    let f = Fake::new();
+    let f = Double::new();
     stop_ontap01_guests(&f);
     let target = tool_snapshot(&f, "ONTAP01", 3, None);
     let newer = tool_snapshot(&f, "ONTAP01", 2, None);
@@ -414,7 +447,7 @@ fn restore_refuses_to_discard_a_snapshot_made_after_the_confirmation() {
 
 #[test]
 fn restore_with_force_reports_the_running_guests() {
-    let f = Fake::new();
+    let f = Double::new();
     let target = tool_snapshot(&f, "ONTAP01", 1, None);
     let opts = RestoreOptions {
         force: true,
@@ -436,7 +469,7 @@ fn restore_with_force_reports_the_running_guests() {
 
 #[test]
 fn restore_refuses_past_snapmirror_references_unless_told_and_then_uses_the_cli_force() {
-    let f = Fake::new();
+    let f = Double::new();
     stop_ontap01_guests(&f);
     // An older SnapMirror reference is kept by the restore and does not matter.
     let before = tool_snapshot(&f, "ONTAP01", 6, None);
@@ -489,7 +522,7 @@ fn restore_refuses_past_snapmirror_references_unless_told_and_then_uses_the_cli_
 
 #[test]
 fn a_failed_restore_names_the_step_and_changes_nothing() {
-    let f = Fake::new();
+    let f = Double::new();
     stop_ontap01_guests(&f);
     let target = tool_snapshot(&f, "ONTAP01", 2, None);
     let newer = tool_snapshot(&f, "ONTAP01", 1, None);
@@ -513,7 +546,7 @@ fn a_failed_restore_names_the_step_and_changes_nothing() {
 
 #[test]
 fn restore_is_refused_when_a_clone_depends_on_a_newer_snapshot() {
-    let f = Fake::new();
+    let f = Double::new();
     stop_ontap01_guests(&f);
     let target = tool_snapshot(&f, "ONTAP01", 3, None);
     let newer = tool_snapshot(&f, "ONTAP01", 1, None);
@@ -524,7 +557,7 @@ fn restore_is_refused_when_a_clone_depends_on_a_newer_snapshot() {
     assert!(msg.contains(&m.volume) && msg.contains(&newer), "{msg}");
     assert!(f.calls_to("ontap.create_snapshot").is_empty());
     // A clone of the target itself does not block.
-    let f = Fake::new();
+    let f = Double::new();
     stop_ontap01_guests(&f);
     let target = tool_snapshot(&f, "ONTAP01", 1, None);
     mount_default(&f, &target);
@@ -535,7 +568,7 @@ fn restore_is_refused_when_a_clone_depends_on_a_newer_snapshot() {
 
 #[test]
 fn mount_creates_a_clone_and_a_storage_like_the_parent() {
-    let f = Fake::new();
+    let f = Double::new();
     let s = tool_snapshot(&f, "ONTAP01", 1, None);
     let m = mount_default(&f, &s);
     assert_eq!(m.storage, "ONTAP01-CLONE");
@@ -563,7 +596,7 @@ fn mount_creates_a_clone_and_a_storage_like_the_parent() {
 
 #[test]
 fn mount_picks_unique_storage_ids_and_clone_names() {
-    let f = Fake::new();
+    let f = Double::new();
     let s = tool_snapshot(&f, "ONTAP01", 1, None);
     let a = mount_default(&f, &s);
     let b = mount_default(&f, &s);
@@ -580,7 +613,7 @@ fn mount_picks_unique_storage_ids_and_clone_names() {
 
 #[test]
 fn mount_with_a_taken_name_fails_before_creating_anything() {
-    let f = Fake::new();
+    let f = Double::new();
     let s = tool_snapshot(&f, "ONTAP01", 1, None);
     let opts = MountOptions {
         name: Some("ONTAP02".into()),
@@ -612,7 +645,7 @@ fn mount_with_a_taken_name_fails_before_creating_anything() {
 
 #[test]
 fn mount_notes_a_name_without_config_section() {
-    let f = Fake::new();
+    let f = Double::new();
     f.world().sections = Some(vec!["ONTAP01".into(), "ONTAP01-CLONE".into()]);
     let s = tool_snapshot(&f, "ONTAP01", 1, None);
     let m = mount(
@@ -633,7 +666,7 @@ fn mount_notes_a_name_without_config_section() {
 
 #[test]
 fn mount_sets_the_parents_export_policy_when_the_clone_did_not_inherit_it() {
-    let f = Fake::new();
+    let f = Double::new();
     f.world().clone_inherits_policy = false;
     let s = tool_snapshot(&f, "ONTAP01", 1, None);
     let m = mount_default(&f, &s);
@@ -649,7 +682,7 @@ fn mount_sets_the_parents_export_policy_when_the_clone_did_not_inherit_it() {
 
 #[test]
 fn mount_of_an_export_below_a_junction_keeps_the_directory() {
-    let f = Fake::new();
+    let f = Double::new();
     let s = tool_snapshot(&f, "pve_nested", 1, None);
     let m = mount(&f, "ONTAP03", &s, &MountOptions::default()).unwrap();
     assert_eq!(m.storage, "ONTAP03-CLONE");
@@ -662,7 +695,7 @@ fn mount_of_an_export_below_a_junction_keeps_the_directory() {
 
 #[test]
 fn mount_deletes_the_clone_again_when_proxmox_fails() {
-    let f = Fake::new();
+    let f = Double::new();
     let s = tool_snapshot(&f, "ONTAP01", 1, None);
     let volumes_before = f.volume_names();
     f.fail_next(
@@ -684,7 +717,7 @@ fn mount_deletes_the_clone_again_when_proxmox_fails() {
 
 #[test]
 fn mount_of_an_unknown_snapshot_creates_nothing() {
-    let f = Fake::new();
+    let f = Double::new();
     let e = mount(&f, "ONTAP01", "nope", &MountOptions::default()).unwrap_err();
     assert!(matches!(e.root(), Error::NotFound { .. }));
     assert!(f.calls_to("ontap.create_flexclone").is_empty());
@@ -694,7 +727,7 @@ fn mount_of_an_unknown_snapshot_creates_nothing() {
 
 #[test]
 fn unmount_removes_storage_then_unjunctions_then_force_deletes() {
-    let f = Fake::new();
+    let f = Double::new();
     let s = tool_snapshot(&f, "ONTAP01", 1, None);
     let m = mount_default(&f, &s);
     let rep = unmount(&f, "ONTAP01-CLONE").unwrap();
@@ -725,7 +758,7 @@ fn unmount_removes_storage_then_unjunctions_then_force_deletes() {
 
 #[test]
 fn unmount_before_9_12_deletes_without_force_and_says_so() {
-    let f = Fake::new();
+    let f = Double::new();
     f.world().version = Some(OntapVersion::new(9, 11, 1));
     let s = tool_snapshot(&f, "ONTAP01", 1, None);
     mount_default(&f, &s);
@@ -740,7 +773,7 @@ fn unmount_before_9_12_deletes_without_force_and_says_so() {
 
 #[test]
 fn unmount_of_a_non_clone_storage_is_refused_and_changes_nothing() {
-    let f = Fake::new();
+    let f = Double::new();
     let e = unmount(&f, "ONTAP01").unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("not a clone storage made by mount"), "{msg}");
@@ -751,7 +784,7 @@ fn unmount_of_a_non_clone_storage_is_refused_and_changes_nothing() {
 
 #[test]
 fn unmount_is_refused_while_a_guest_uses_the_clone_storage() {
-    let f = Fake::new();
+    let f = Double::new();
     let s = tool_snapshot(&f, "ONTAP01", 1, None);
     mount_default(&f, &s);
     f.world().configs.get_mut(&102).unwrap().insert(
@@ -765,7 +798,7 @@ fn unmount_is_refused_while_a_guest_uses_the_clone_storage() {
 
 #[test]
 fn unmount_puts_the_storage_back_when_the_unjunction_fails() {
-    let f = Fake::new();
+    let f = Double::new();
     let s = tool_snapshot(&f, "ONTAP01", 1, None);
     let m = mount_default(&f, &s);
     f.fail_next("ontap.unmount_volume", 500, Some("524486"), "Volume busy");
@@ -779,7 +812,7 @@ fn unmount_puts_the_storage_back_when_the_unjunction_fails() {
 
 #[test]
 fn prune_applies_retention_per_label_to_the_tools_snapshots_only() {
-    let f = Fake::new();
+    let f = Double::new();
     let d5 = tool_snapshot(&f, "ONTAP01", 5, Some("daily"));
     let d4 = tool_snapshot(&f, "ONTAP01", 4, Some("daily"));
     let h3 = tool_snapshot(&f, "ONTAP01", 3, Some("hourly"));
@@ -806,7 +839,7 @@ fn prune_applies_retention_per_label_to_the_tools_snapshots_only() {
 
 #[test]
 fn prune_with_a_label_only_looks_at_that_label() {
-    let f = Fake::new();
+    let f = Double::new();
     let d3 = tool_snapshot(&f, "ONTAP01", 3, Some("daily"));
     let h2 = tool_snapshot(&f, "ONTAP01", 2, Some("hourly"));
     let d1 = tool_snapshot(&f, "ONTAP01", 1, Some("daily"));
@@ -826,7 +859,7 @@ fn prune_with_a_label_only_looks_at_that_label() {
 
 #[test]
 fn prune_dry_run_deletes_nothing() {
-    let f = Fake::new();
+    let f = Double::new();
     let a = tool_snapshot(&f, "ONTAP01", 2, None);
     let b = tool_snapshot(&f, "ONTAP01", 1, None);
     let opts = PruneOptions {
@@ -846,7 +879,7 @@ fn prune_dry_run_deletes_nothing() {
 
 #[test]
 fn prune_keeps_and_reports_snapshots_with_clones_or_future_expiry() {
-    let f = Fake::new();
+    let f = Double::new();
     let cloned = tool_snapshot(&f, "ONTAP01", 4, None);
     let m = mount_default(&f, &cloned);
     let locked = create(
@@ -888,12 +921,26 @@ fn prune_keeps_and_reports_snapshots_with_clones_or_future_expiry() {
 
 #[test]
 fn prune_stops_at_the_first_failed_delete_and_says_what_was_done() {
-    let f = Fake::new();
+    let f = Double::new();
     let a = tool_snapshot(&f, "ONTAP01", 3, None);
     let b = tool_snapshot(&f, "ONTAP01", 2, None);
     tool_snapshot(&f, "ONTAP01", 1, None);
-    // The second delete fails.
-    f.fail_after("ontap.delete_snapshot", 1, 409, Some("1638555"), "locked");
+    // The second delete fails (named by its snapshot: the deletes run concurrently, so the order
+    // of the calls is not the order of the snapshots).
+    let b_uuid = f
+        .world()
+        .snapshots
+        .values()
+        .flatten()
+        .find(|s| s.name == b)
+        .map(|s| s.uuid.clone())
+        .unwrap();
+    f.fail_next(
+        &format!("ontap.delete_snapshot {b_uuid}"),
+        409,
+        Some("1638555"),
+        "locked",
+    );
     let opts = PruneOptions {
         retention: Retention {
             keep_last: Some(1),
@@ -913,7 +960,7 @@ fn prune_stops_at_the_first_failed_delete_and_says_what_was_done() {
 
 #[test]
 fn restore_is_refused_past_a_newer_unexpired_snapshot() {
-    let f = Fake::new();
+    let f = Double::new();
     stop_ontap01_guests(&f);
     let target = tool_snapshot(&f, "ONTAP01", 3, None);
     let locked = create(
@@ -942,7 +989,7 @@ fn restore_is_refused_past_a_newer_unexpired_snapshot() {
 
 #[test]
 fn restore_of_an_unknown_snapshot_changes_nothing() {
-    let f = Fake::new();
+    let f = Double::new();
     stop_ontap01_guests(&f);
     let opts = RestoreOptions::default();
     let e = restore(
@@ -960,7 +1007,7 @@ fn restore_of_an_unknown_snapshot_changes_nothing() {
 
 #[test]
 fn restore_guards_guests_of_every_storage_on_the_same_volume() {
-    let f = Fake::new();
+    let f = Double::new();
     stop_ontap01_guests(&f);
     {
         let mut w = f.world();

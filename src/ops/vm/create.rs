@@ -1,20 +1,23 @@
 //! `vm create`: every lookup first, then a pause/freeze window holding nothing but the clone
 //! requests (all disks at once), then resume/thaw, then cleanup on failure, then the rescan.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 
+use time::OffsetDateTime;
+
 use crate::error::{Error, Result, ResultExt};
 use crate::model::names;
+use crate::ops::disks::Disk;
 use crate::ops::quiesce::{self, Window};
 use crate::ops::rescan::RescanMode;
 use crate::ops::resolve::Resolved;
-use crate::ops::vm::lookup::{self, Kind, Placed};
+use crate::ops::vm::lookup::{self, Kind, Placed, Target};
 use crate::ops::vm::{CreateOptions, Ctx, SkippedDisk, SnapshotDisk, SnapshotSet};
 use crate::ops::{rescan, Backends};
-use crate::pve::Pve;
+use crate::pve::{Guest, Pve};
 use crate::sys::paths::Paths;
 use crate::sys::signals;
 
@@ -54,7 +57,50 @@ pub(super) fn run(
     let status = pve
         .guest_status(guest)
         .step_with(|| format!("read the status of guest {vmid}"))?;
+    let sorted = sort_disks(b, pve, &target)?;
+    let plan = quiesce::plan(pve, guest, &status, opts.consistency)?;
+    let stores = lookup::resolve_all(b, ctx, &sorted.ontap_ids)?;
+    let (ts, jobs, skipped) = prepare_jobs(vmid, sorted, &stores, opts, ctx)?;
 
+    // ---- The window: pause/freeze, clones (concurrently), resume/thaw. ----
+    clone_in_window(pve, guest, plan.action, &jobs, &ts, ctx)?;
+
+    // ---- After the window: register the new files. ----
+    let mut notes = plan.notes;
+    if opts.rescan {
+        notes.push(rescan_note(paths, guest, mode));
+    }
+    Ok(SnapshotSet {
+        vmid,
+        timestamp: ts,
+        label: opts.label.clone(),
+        disks: jobs
+            .iter()
+            .map(|j| SnapshotDisk {
+                key: Some(j.placed.disk.key.clone()),
+                storage: j.placed.disk.volume.storage.clone(),
+                disk: j.placed.disk.volume.to_string(),
+                snapshot: j.placed.sibling_volid(&j.snapshot_file),
+                size: j.size,
+            })
+            .collect(),
+        skipped,
+        notes,
+    })
+}
+
+/// The guest's disks sorted by where they live: the ones on ONTAP-backed storages (to clone) and
+/// the ones that are skipped, with the reason.
+struct SortedDisks<'a> {
+    candidates: Vec<&'a Disk>,
+    ontap_ids: BTreeSet<String>,
+    skipped: Vec<SkippedDisk>,
+}
+
+/// Classify the storages of the guest's disks (one `GET /storage`); refuses a disk on a
+/// snapshot-as-volume-chain storage and a guest with no disk on an ONTAP-backed storage.
+fn sort_disks<'a>(b: &dyn Backends, pve: &dyn Pve, target: &'a Target) -> Result<SortedDisks<'a>> {
+    let vmid = target.guest.vmid;
     let mut skipped: Vec<SkippedDisk> = target
         .disks
         .unsupported
@@ -106,9 +152,25 @@ pub(super) fn run(
             "guest {vmid} has no disk on an ONTAP-backed storage{why}"
         )));
     }
-    let plan = quiesce::plan(pve, guest, &status, opts.consistency)?;
-    let stores = lookup::resolve_all(b, ctx, &ontap_ids)?;
-    let (placed, not_images) = lookup::place(candidates, &stores);
+    Ok(SortedDisks {
+        candidates,
+        ontap_ids,
+        skipped,
+    })
+}
+
+/// Place the disks on their resolved stores, list their directories once, pick the set's
+/// timestamp and prepare one clone request per disk; refuses (before the window) under
+/// `--strict` with skipped disks, a missing source and an existing destination.
+fn prepare_jobs<'a>(
+    vmid: u32,
+    sorted: SortedDisks<'a>,
+    stores: &'a BTreeMap<String, Resolved>,
+    opts: &CreateOptions,
+    ctx: &Ctx<'_>,
+) -> Result<(String, Vec<Job<'a>>, Vec<SkippedDisk>)> {
+    let mut skipped = sorted.skipped;
+    let (placed, not_images) = lookup::place(sorted.candidates, stores);
     skipped.extend(not_images);
     if opts.strict && !skipped.is_empty() {
         return Err(Error::Refused(format!(
@@ -123,7 +185,7 @@ pub(super) fn run(
         )));
     }
     let listings = lookup::list_dirs(placed.iter().map(|p| (p.store, p.dir.clone())))?;
-    let ts = names::timestamp(ctx.now);
+    let ts = set_timestamp(&listings, &placed, ctx.now, opts.label.as_deref());
     let mut jobs = Vec::new();
     for p in placed {
         let source = listings
@@ -156,91 +218,136 @@ pub(super) fn run(
             placed: p,
         });
     }
+    Ok((ts, jobs, skipped))
+}
 
-    // ---- The window: pause/freeze, clones (concurrently), resume/thaw. ----
+/// Open the window, issue every clone, close it; on a failure or a signal, delete what this run
+/// made and return an error naming the disk (or the signal) and what was left behind.
+fn clone_in_window(
+    pve: &dyn Pve,
+    guest: &Guest,
+    action: quiesce::Action,
+    jobs: &[Job<'_>],
+    ts: &str,
+    ctx: &Ctx<'_>,
+) -> Result<()> {
+    let vmid = guest.vmid;
     // The shield outlives the window: a signal during the cleanup must not leave clones behind.
     let shield = signals::shield()?;
-    let window = quiesce::enter(pve, guest, plan.action, ctx.interrupt)?;
-    let outcome = clone_all(&jobs, window, ctx);
+    let window = quiesce::enter(pve, guest, action, ctx.interrupt)?;
+    let outcome = clone_all(jobs, window, ctx);
 
     let failed = outcome.results.iter().position(Result::is_err);
     let interrupted = outcome.interrupted.or_else(|| (ctx.interrupt)());
     if failed.is_some() || interrupted.is_some() {
-        let leftovers = cleanup(&jobs, &outcome.results);
+        let leftovers = cleanup(jobs, &outcome.results);
         drop(shield);
-        let mut results = outcome.results;
-        let error = match (interrupted, failed) {
-            (Some(signal), _) => Error::Interrupted(signal),
-            (None, Some(i)) => {
-                let job = &jobs[i];
-                let e = std::mem::replace(&mut results[i], Ok(()))
-                    .err()
-                    .unwrap_or_else(|| Error::Refused("clone failed".into()));
-                Error::Step {
-                    step: format!("clone {} to '{}'", job.placed.describe(), job.destination),
-                    source: Box::new(e),
-                }
-            }
-            (None, None) => Error::Refused("clone failed".into()),
-        };
-        let what = if leftovers.is_empty() {
-            format!(
-                "disk snapshot of guest {vmid} failed; the clones made in this run were deleted"
-            )
-        } else {
-            format!(
-                "disk snapshot of guest {vmid} failed; clones left behind, delete them by hand: {}",
-                leftovers.join(", ")
-            )
-        };
-        let (error, step) = match outcome.leave {
-            Err(leave) => {
-                log::error!("{what}: {error}");
-                (leave, what)
-            }
-            Ok(()) => (error, what),
-        };
-        return Err(Error::Step {
-            step,
-            source: Box::new(error),
-        });
+        return Err(failure(
+            vmid,
+            jobs,
+            outcome.results,
+            (interrupted, failed),
+            outcome.leave,
+            &leftovers,
+        ));
     }
     drop(shield);
     outcome.leave.step_with(|| {
         format!(
             "disk snapshot set {ts} of guest {vmid} was created, but the guest was not restored"
         )
-    })?;
-
-    // ---- After the window: register the new files. ----
-    let mut notes = plan.notes;
-    if opts.rescan {
-        match rescan::rescan(paths, guest, mode) {
-            Ok(o) => notes.push(o.note()),
-            Err(e) => notes.push(format!(
-                "rescan failed ({e}); run '{} rescan --vmid {vmid}' on node {}",
-                rescan::command_for(paths, guest.guest_type).display(),
-                guest.node
-            )),
-        }
-    }
-    Ok(SnapshotSet {
-        vmid,
-        timestamp: ts,
-        label: opts.label.clone(),
-        disks: jobs
-            .iter()
-            .map(|j| SnapshotDisk {
-                key: Some(j.placed.disk.key.clone()),
-                storage: j.placed.disk.volume.storage.clone(),
-                disk: j.placed.disk.volume.to_string(),
-                snapshot: j.placed.sibling_volid(&j.snapshot_file),
-                size: j.size,
-            })
-            .collect(),
-        skipped,
-        notes,
     })
+}
+
+/// The error of a failed run: the signal or the failed clone, below what happened to the clones
+/// (all deleted, or which are left); a failure to leave the window comes first, the rest is logged.
+fn failure(
+    vmid: u32,
+    jobs: &[Job<'_>],
+    mut results: Vec<Result<()>>,
+    (interrupted, failed): (Option<String>, Option<usize>),
+    leave: Result<()>,
+    leftovers: &[String],
+) -> Error {
+    let error = match (interrupted, failed) {
+        (Some(signal), _) => Error::Interrupted(signal),
+        (None, Some(i)) => {
+            let job = &jobs[i];
+            let e = std::mem::replace(&mut results[i], Ok(()))
+                .err()
+                .unwrap_or_else(|| Error::Internal("clone failed".into()));
+            Error::Step {
+                step: format!("clone {} to '{}'", job.placed.describe(), job.destination),
+                cause: Box::new(e),
+            }
+        }
+        (None, None) => Error::Internal("clone failed".into()),
+    };
+    let what = if leftovers.is_empty() {
+        format!("disk snapshot of guest {vmid} failed; the clones made in this run were deleted")
+    } else {
+        format!(
+            "disk snapshot of guest {vmid} failed; clones left behind, delete them by hand: {}",
+            leftovers.join(", ")
+        )
+    };
+    let (error, step) = match leave {
+        Err(leave) => {
+            log::error!("{what}: {error}");
+            (leave, what)
+        }
+        Ok(()) => (error, what),
+    };
+    Error::Step {
+        step,
+        cause: Box::new(error),
+    }
+}
+
+/// `qm rescan` / `pct rescan` for the new files, as a note; a failure says what to run by hand.
+fn rescan_note(paths: &Paths, guest: &Guest, mode: RescanMode) -> String {
+    match rescan::rescan(paths, guest, mode) {
+        Ok(o) => o.note(),
+        Err(e) => format!(
+            "rescan failed ({e}); run '{} rescan --vmid {}' on node {}",
+            rescan::command_for(paths, guest.guest_type).display(),
+            guest.vmid,
+            guest.node
+        ),
+    }
+}
+
+/// How many seconds past `now` a new set's timestamp may move: enough for runs in quick
+/// succession, few enough that a set's name stays close to the time it was taken (beyond that,
+/// the existing destination is refused).
+const SET_SECONDS_AHEAD: i64 = 10;
+
+/// The timestamp of the new set: the current second, or — when the guest already has a complete
+/// set of that second under this label (a run a moment ago) — the first later second without
+/// one. Decided from the listings already read, so it costs no request and no waiting. A second
+/// that holds only some of the files is returned as it is, for the caller to refuse (a leftover
+/// is not a set to step around).
+fn set_timestamp(
+    listings: &lookup::Listings,
+    placed: &[Placed<'_>],
+    now: OffsetDateTime,
+    label: Option<&str>,
+) -> String {
+    let mut ts = names::timestamp(now);
+    for ahead in 1..=SET_SECONDS_AHEAD {
+        let taken = placed
+            .iter()
+            .filter(|p| {
+                let file = names::disk_snapshot_file_labeled(&p.file, &ts, label);
+                listings.find(p.store, &p.dir, &file).is_some()
+            })
+            .count();
+        if taken == 0 || taken < placed.len() {
+            return ts;
+        }
+        ts = names::timestamp(now + time::Duration::seconds(ahead));
+    }
+    ts
 }
 
 struct CloneOutcome {
@@ -275,7 +382,7 @@ fn clone_all(jobs: &[Job<'_>], window: Window<'_>, ctx: &Ctx<'_>) -> CloneOutcom
                         .ontap
                         .clone_file(&store.volume, &job.source, &job.destination, false)
                 }))
-                .unwrap_or_else(|_| Err(Error::Refused("the clone request panicked".into())));
+                .unwrap_or_else(|_| Err(Error::Internal("the clone request panicked".into())));
                 // The receiver only goes away after every sender is done.
                 let _ = tx.send((i, r));
             });
@@ -307,7 +414,7 @@ fn clone_all(jobs: &[Job<'_>], window: Window<'_>, ctx: &Ctx<'_>) -> CloneOutcom
         results: results
             .into_iter()
             .map(|r| {
-                r.unwrap_or_else(|| Err(Error::Refused("the clone request got no answer".into())))
+                r.unwrap_or_else(|| Err(Error::Internal("the clone request got no answer".into())))
             })
             .collect(),
         interrupted,
@@ -371,7 +478,8 @@ mod tests {
 
     use super::*;
     use crate::ops::quiesce::Consistency;
-    use crate::ops::vm::fake::{self, volume_uuid, FakeBackends};
+    use crate::testing::double::Double;
+    use crate::testing::scenario::{self, volume_uuid};
 
     const TS: &str = "2026-05-01_10:20:30+0000";
 
@@ -379,7 +487,7 @@ mod tests {
         Ctx {
             now: datetime!(2026-05-01 10:20:30 UTC),
             interrupt,
-            resolve: fake::resolve,
+            resolve: scenario::resolve,
             poll: Duration::from_millis(5),
         }
     }
@@ -399,7 +507,7 @@ mod tests {
         }
     }
 
-    fn create(b: &FakeBackends, vmid: u32, o: &CreateOptions) -> Result<SnapshotSet> {
+    fn create(b: &Double, vmid: u32, o: &CreateOptions) -> Result<SnapshotSet> {
         run(b, vmid, o, (&paths(), RescanMode::Auto), &ctx(&|| None))
     }
 
@@ -412,7 +520,7 @@ mod tests {
 
     #[test]
     fn snapshots_every_disk_but_cdrom_cloudinit_and_unused() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let set = create(&b, 100, &opts(Consistency::None)).unwrap();
         assert_eq!(set.timestamp, TS);
         let keys: Vec<_> = set.disks.iter().map(|d| d.key.clone().unwrap()).collect();
@@ -424,7 +532,7 @@ mod tests {
         assert_eq!(set.disks[0].disk, "ONTAP01:100/vm-100-disk-0.qcow2");
         assert_eq!(set.disks[0].size, Some(32 << 30));
         assert!(set.skipped.is_empty());
-        let mut files = b.ontap.snapshot_files(&volume_uuid("ONTAP01"));
+        let mut files = b.snapshot_files(&volume_uuid("ONTAP01"));
         files.sort();
         assert_eq!(
             files,
@@ -437,74 +545,92 @@ mod tests {
         );
         assert_eq!(set.notes, ["not on a Proxmox node: no rescan"]);
         // One listing for the one directory, no deletes.
-        let log = b.pve.calls();
-        assert_eq!(log.iter().filter(|e| e.starts_with("list_dir")).count(), 1);
-        assert!(!log.iter().any(|e| e.starts_with("delete")));
+        let log = b.calls();
+        assert_eq!(
+            log.iter()
+                .filter(|e| e.starts_with("ontap.list_dir"))
+                .count(),
+            1
+        );
+        assert!(!log.iter().any(|e| e.starts_with("ontap.delete_file")));
     }
 
     #[test]
     fn lookups_happen_before_the_pause_and_the_window_holds_only_clones() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let set = create(&b, 100, &opts(Consistency::Suspend)).unwrap();
         assert_eq!(set.disks.len(), 4);
-        let log = b.pve.calls();
-        let inside = between(&log, "suspend 100", "resume 100");
+        let log = b.calls();
+        let inside = between(&log, "pve.suspend 100", "pve.resume 100");
         assert_eq!(inside.len(), 4, "{log:?}");
-        assert!(inside.iter().all(|e| e.starts_with("clone ")), "{inside:?}");
-        let before = between(&log, "guests", "suspend 100");
-        for lookup in ["config 100", "status 100", "storages", "storage ONTAP01"] {
+        assert!(
+            inside.iter().all(|e| e.starts_with("ontap.clone_file ")),
+            "{inside:?}"
+        );
+        let before = between(&log, "pve.guests", "pve.suspend 100");
+        for lookup in [
+            "pve.guest_config 100",
+            "pve.guest_status 100",
+            "pve.storages",
+            "pve.storage ONTAP01",
+        ] {
             assert!(
                 before.contains(&lookup.to_string()),
                 "{lookup} not before: {log:?}"
             );
         }
-        assert!(before.iter().any(|e| e.starts_with("list_dir")));
+        assert!(before.iter().any(|e| e.starts_with("ontap.list_dir")));
         // Nothing but the rescan decision after the resume.
-        let after_resume = &log[log.iter().position(|e| e == "resume 100").unwrap() + 1..];
+        let after_resume = &log[log.iter().position(|e| e == "pve.resume 100").unwrap() + 1..];
         assert!(after_resume.is_empty(), "{after_resume:?}");
-        assert_eq!(b.pve.state_of(100), "running");
+        assert_eq!(b.state_of(100), "running");
     }
 
     #[test]
     fn freeze_window_holds_only_clones() {
-        let b = fake::scenario();
+        let b = Double::vm();
         create(&b, 100, &opts(Consistency::Freeze)).unwrap();
-        let log = b.pve.calls();
+        let log = b.calls();
         assert!(
-            log.iter().position(|e| e == "agent_ping 100")
-                < log.iter().position(|e| e == "freeze 100")
+            log.iter().position(|e| e == "pve.agent_ping 100")
+                < log.iter().position(|e| e == "pve.fsfreeze_freeze 100")
         );
-        let inside = between(&log, "freeze 100", "thaw 100");
+        let inside = between(&log, "pve.fsfreeze_freeze 100", "pve.fsfreeze_thaw 100");
         assert!(
-            inside.iter().all(|e| e.starts_with("clone ")) && inside.len() == 4,
+            inside.iter().all(|e| e.starts_with("ontap.clone_file ")) && inside.len() == 4,
             "{log:?}"
         );
-        assert!(!b.pve.is_frozen(100));
+        assert!(!b.is_frozen(100));
     }
 
     #[test]
     fn shutdown_then_start() {
-        let b = fake::scenario();
+        let b = Double::vm();
         create(&b, 100, &opts(Consistency::Shutdown)).unwrap();
-        let log = b.pve.calls();
-        let inside = between(&log, "shutdown 100", "start 100");
+        let log = b.calls();
+        let inside = between(&log, "pve.shutdown 100", "pve.start 100");
         assert_eq!(inside.len(), 4);
-        assert_eq!(b.pve.state_of(100), "running");
+        assert_eq!(b.state_of(100), "running");
     }
 
     #[test]
     fn clones_are_issued_concurrently() {
-        let mut b = fake::scenario();
-        Arc::get_mut(&mut b.ontap).unwrap().gate = Some(4);
+        let b = Double::vm();
+        b.world().gate = Some(4);
         create(&b, 106, &opts(Consistency::Suspend)).unwrap();
         // Every clone waited at the gate until all four had started.
-        assert_eq!(b.ontap.max_in_flight.load(Ordering::SeqCst), 4);
+        assert_eq!(b.max_in_flight(), 4);
         // Two storages, two directories: one listing each, one resolution each.
-        let log = b.pve.calls();
-        assert_eq!(log.iter().filter(|e| e.starts_with("list_dir")).count(), 2);
+        let log = b.calls();
         assert_eq!(
             log.iter()
-                .filter(|e| e.starts_with("storage ONTAP0"))
+                .filter(|e| e.starts_with("ontap.list_dir"))
+                .count(),
+            2
+        );
+        assert_eq!(
+            log.iter()
+                .filter(|e| e.starts_with("pve.storage ONTAP0"))
                 .count(),
             2
         );
@@ -512,8 +638,8 @@ mod tests {
 
     #[test]
     fn third_of_four_clones_failing_removes_the_others_and_names_the_disk() {
-        let mut b = fake::scenario();
-        Arc::get_mut(&mut b.ontap).unwrap().fail_clone = Some("vm-106-disk-2-snapshot".into());
+        let b = Double::vm();
+        b.world().fail_clone = Some("vm-106-disk-2-snapshot".into());
         let e = create(&b, 106, &opts(Consistency::Suspend)).unwrap_err();
         let msg = e.to_string();
         assert!(
@@ -525,26 +651,34 @@ mod tests {
             msg.contains("clones made in this run were deleted"),
             "{msg}"
         );
-        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
-        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
-        assert_eq!(b.pve.state_of(106), "running");
+        assert!(b.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
+        assert!(b.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
+        assert_eq!(b.state_of(106), "running");
         // The deletes come after the resume.
-        let log = b.pve.calls();
-        let resume = log.iter().position(|e| e == "resume 106").unwrap();
-        let first_delete = log.iter().position(|e| e.starts_with("delete")).unwrap();
+        let log = b.calls();
+        let resume = log.iter().position(|e| e == "pve.resume 106").unwrap();
+        let first_delete = log
+            .iter()
+            .position(|e| e.starts_with("ontap.delete_file"))
+            .unwrap();
         assert!(resume < first_delete, "{log:?}");
-        assert_eq!(log.iter().filter(|e| e.starts_with("delete")).count(), 3);
+        assert_eq!(
+            log.iter()
+                .filter(|e| e.starts_with("ontap.delete_file"))
+                .count(),
+            3
+        );
     }
 
     #[test]
     fn signal_inside_the_window_resumes_at_once_and_leaves_nothing() {
-        let mut b = fake::scenario();
+        let b = Double::vm();
         let flag = Arc::new(AtomicBool::new(false));
         {
-            let o = Arc::get_mut(&mut b.ontap).unwrap();
+            let mut o = b.world();
             o.signal_on_clone = Some(flag.clone());
             // The clones finish only after the guest was resumed: the resume does not wait for them.
-            o.clone_waits_for = Some("resume 106".into());
+            o.clone_waits_for = Some("pve.resume 106".into());
         }
         let check = || flag.load(Ordering::SeqCst).then(|| "SIGTERM".to_string());
         let e = run(
@@ -559,23 +693,23 @@ mod tests {
             matches!(e.root(), Error::Interrupted(s) if s == "SIGTERM"),
             "{e}"
         );
-        assert_eq!(b.pve.state_of(106), "running");
-        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
-        assert!(b.ontap.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
+        assert_eq!(b.state_of(106), "running");
+        assert!(b.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
+        assert!(b.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
     }
 
     #[test]
     fn resume_is_guaranteed_when_a_clone_panics() {
-        let mut b = fake::scenario();
-        Arc::get_mut(&mut b.ontap).unwrap().clone_panics = true;
+        let b = Double::vm();
+        b.world().clone_panics = true;
         let e = create(&b, 104, &opts(Consistency::Suspend)).unwrap_err();
         assert!(e.to_string().contains("panicked"), "{e}");
-        assert_eq!(b.pve.state_of(104), "running");
+        assert_eq!(b.state_of(104), "running");
     }
 
     #[test]
     fn stopped_guest_with_suspend_is_just_cloned_with_a_note() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let set = create(&b, 102, &opts(Consistency::Suspend)).unwrap();
         assert_eq!(set.disks.len(), 1);
         assert!(
@@ -583,20 +717,21 @@ mod tests {
             "{:?}",
             set.notes
         );
-        assert!(!b.pve.calls().iter().any(|e| e.starts_with("suspend")));
+        assert!(!b.calls().iter().any(|e| e.starts_with("pve.suspend")));
     }
 
     #[test]
     fn freeze_without_agent_touches_nothing() {
         for vmid in [101, 104] {
-            let mut b = fake::scenario();
-            Arc::get_mut(&mut b.pve).unwrap().agent_dead = true;
+            let b = Double::vm();
+            b.world().agent_dead = true;
             let e = create(&b, vmid, &opts(Consistency::Freeze)).unwrap_err();
             assert!(e.to_string().contains("cannot freeze guest"), "{e}");
-            let log = b.pve.calls();
+            let log = b.calls();
             assert!(
                 !log.iter()
-                    .any(|e| e.starts_with("freeze") || e.starts_with("clone")),
+                    .any(|e| e.starts_with("pve.fsfreeze_freeze")
+                        || e.starts_with("ontap.clone_file")),
                 "{log:?}"
             );
         }
@@ -604,7 +739,7 @@ mod tests {
 
     #[test]
     fn disks_on_other_storages_are_skipped_or_refused_with_strict() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let set = create(&b, 101, &opts(Consistency::None)).unwrap();
         assert_eq!(set.disks.len(), 1);
         assert_eq!(set.skipped.len(), 1);
@@ -615,7 +750,7 @@ mod tests {
             set.skipped
         );
 
-        let b = fake::scenario();
+        let b = Double::vm();
         let mut o = opts(Consistency::Suspend);
         o.strict = true;
         let e = create(&b, 101, &o).unwrap_err();
@@ -625,15 +760,14 @@ mod tests {
             "{e}"
         );
         assert!(!b
-            .pve
             .calls()
             .iter()
-            .any(|e| e.starts_with("suspend") || e.starts_with("clone")));
+            .any(|e| e.starts_with("pve.suspend") || e.starts_with("ontap.clone_file")));
     }
 
     #[test]
     fn guest_without_ontap_disks_is_refused() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let e = create(&b, 107, &opts(Consistency::Suspend)).unwrap_err();
         assert!(
             e.to_string()
@@ -644,27 +778,48 @@ mod tests {
     }
 
     #[test]
+    fn container_suspend_is_refused_before_any_change() {
+        let b = Double::vm();
+        let e = create(&b, 200, &opts(Consistency::Suspend)).unwrap_err();
+        assert!(
+            e.to_string().contains("cannot suspend container 200"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("--shutdown"), "{e}");
+        assert!(!b.calls().iter().any(|e| e.starts_with("pve.suspend")
+            || e.starts_with("pve.shutdown")
+            || e.contains("clone")));
+        assert!(b.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
+        assert!(b.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
+        assert_eq!(b.state_of(200), "running");
+    }
+
+    #[test]
     fn unknown_guest() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let e = create(&b, 999, &opts(Consistency::None)).unwrap_err();
-        assert_eq!(e.to_string(), "guest 999 not found");
+        assert_eq!(
+            e.to_string(),
+            "look up guest 999 (Proxmox VE lists a guest only to accounts with VM.Audit on \
+             /vms/999): guest 999 not found"
+        );
     }
 
     #[test]
     fn volume_chain_storage_is_refused_with_the_reason() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let e = create(&b, 108, &opts(Consistency::Suspend)).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("snapshot-as-volume-chain"), "{msg}");
         assert!(msg.contains("incomplete"), "{msg}");
         assert!(msg.contains("scsi1"), "{msg}");
-        assert!(!b.pve.calls().iter().any(|e| e.starts_with("suspend")));
+        assert!(!b.calls().iter().any(|e| e.starts_with("pve.suspend")));
     }
 
     #[test]
     fn existing_destination_and_missing_source_are_refused_before_the_pause() {
-        let b = fake::scenario();
-        b.ontap.add_file(
+        let b = Double::vm();
+        b.add_file(
             &volume_uuid("ONTAP01"),
             &format!("images/100/vm-100-disk-1-snapshot-{TS}.raw"),
             1,
@@ -673,14 +828,12 @@ mod tests {
         assert!(e.to_string().contains("already exists"), "{e}");
         assert!(e.to_string().contains("virtio0"), "{e}");
         assert!(!b
-            .pve
             .calls()
             .iter()
-            .any(|e| e.starts_with("suspend") || e.starts_with("clone")));
+            .any(|e| e.starts_with("pve.suspend") || e.starts_with("ontap.clone_file")));
 
-        let b = fake::scenario();
-        b.ontap
-            .remove_file(&volume_uuid("ONTAP01"), "images/100/vm-100-disk-3.raw");
+        let b = Double::vm();
+        b.remove_file(&volume_uuid("ONTAP01"), "images/100/vm-100-disk-3.raw");
         let e = create(&b, 100, &opts(Consistency::Suspend)).unwrap_err();
         assert!(
             e.to_string().contains("images/100/vm-100-disk-3.raw"),
@@ -688,15 +841,31 @@ mod tests {
         );
         assert!(e.to_string().contains("tpmstate0"), "{e}");
         assert!(!b
-            .pve
             .calls()
             .iter()
-            .any(|e| e.starts_with("suspend") || e.starts_with("clone")));
+            .any(|e| e.starts_with("pve.suspend") || e.starts_with("ontap.clone_file")));
+    }
+
+    #[test]
+    fn a_second_set_in_the_same_second_takes_the_next_free_second() {
+        let b = Double::vm();
+        let first = create(&b, 200, &opts(Consistency::None)).unwrap();
+        assert_eq!(first.timestamp, TS);
+        // The clock has not moved: the complete set of this second is stepped around, not refused.
+        let second = create(&b, 200, &opts(Consistency::None)).unwrap();
+        assert_eq!(second.timestamp, "2026-05-01_10:20:31+0000");
+        let third = create(&b, 200, &opts(Consistency::None)).unwrap();
+        assert_eq!(third.timestamp, "2026-05-01_10:20:32+0000");
+        assert_eq!(b.snapshot_files(&volume_uuid("ONTAP02")).len(), 3);
+        // Another label is another name: it keeps the current second.
+        let mut o = opts(Consistency::None);
+        o.label = Some("daily".into());
+        assert_eq!(create(&b, 200, &o).unwrap().timestamp, TS);
     }
 
     #[test]
     fn labels_go_into_the_file_names() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let mut o = opts(Consistency::None);
         o.label = Some("daily".into());
         let set = create(&b, 200, &o).unwrap();

@@ -77,20 +77,21 @@ fn delete_files(scan: &Scan, set: &FoundSet, wanted: impl Fn(&FoundFile) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::vm::fake::{self, ctx, volume_uuid};
+    use crate::testing::double::Double;
+    use crate::testing::scenario::{ctx, volume_uuid};
 
     #[test]
     fn deletes_one_set_only() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let o1 = volume_uuid("ONTAP01");
         let (t1, t2) = ("2024-03-13_14:42:47+0000", "2026-01-02_03:04:05+0000");
         for t in [t1, t2] {
-            b.ontap.add_file(
+            b.add_file(
                 &o1,
                 &format!("images/100/vm-100-disk-0-snapshot-{t}.qcow2"),
                 1,
             );
-            b.ontap.add_file(
+            b.add_file(
                 &o1,
                 &format!("images/100/vm-100-disk-1-snapshot-{t}.raw"),
                 1,
@@ -98,31 +99,31 @@ mod tests {
         }
         let set = run(&b, 100, t1, None, &ctx()).unwrap();
         assert_eq!(set.disks.len(), 2);
-        let left = b.ontap.snapshot_files(&o1);
+        let left = b.snapshot_files(&o1);
         assert_eq!(left.len(), 2);
         assert!(left.iter().all(|f| f.contains(t2)), "{left:?}");
         // The disks themselves are untouched.
-        assert!(b.ontap.has(&o1, "images/100/vm-100-disk-0.qcow2"));
+        assert!(b.has(&o1, "images/100/vm-100-disk-0.qcow2"));
     }
 
     #[test]
     fn unknown_set_is_not_found_and_changes_nothing() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let e = run(&b, 100, "2020-01-01_00:00:00+0000", None, &ctx()).unwrap_err();
         assert!(matches!(e, Error::NotFound { .. }), "{e}");
         assert!(e.to_string().contains("guest 100"), "{e}");
-        assert!(!b.pve.calls().iter().any(|c| c.starts_with("delete")));
+        assert!(!b.calls().iter().any(|c| c.starts_with("ontap.delete_file")));
         let e = run(&b, 100, "latest", None, &ctx()).unwrap_err();
         assert_eq!(e.exit_code(), 2);
     }
 
     #[test]
     fn a_set_shared_by_two_labels_needs_a_label_and_loses_only_its_files() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let o1 = volume_uuid("ONTAP01");
         let t = "2026-01-02_03:04:05+0000";
         for label in ["a", "b"] {
-            b.ontap.add_file(
+            b.add_file(
                 &o1,
                 &format!("images/100/vm-100-disk-0-snapshot-{label}-{t}.qcow2"),
                 1,
@@ -130,13 +131,13 @@ mod tests {
         }
         let e = run(&b, 100, t, None, &ctx()).unwrap_err();
         assert!(e.to_string().contains("--label"), "{e}");
-        assert_eq!(b.ontap.snapshot_files(&o1).len(), 2, "nothing deleted");
+        assert_eq!(b.snapshot_files(&o1).len(), 2, "nothing deleted");
         let e = run(&b, 100, t, Some("c"), &ctx()).unwrap_err();
         assert!(matches!(e, Error::NotFound { .. }), "{e}");
         let set = run(&b, 100, t, Some("a"), &ctx()).unwrap();
         assert_eq!(set.label.as_deref(), Some("a"));
         assert_eq!(set.disks.len(), 1);
-        let left = b.ontap.snapshot_files(&o1);
+        let left = b.snapshot_files(&o1);
         assert_eq!(left.len(), 1);
         assert!(left[0].contains("-snapshot-b-"), "{left:?}");
     }

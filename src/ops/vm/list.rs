@@ -249,19 +249,19 @@ pub(crate) fn scan(b: &dyn Backends, vmid: u32, ctx: &Ctx<'_>) -> Result<Scan> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::vm::fake::{self, ctx, volume_uuid};
+    use crate::testing::double::Double;
+    use crate::testing::scenario::{ctx, volume_uuid};
 
     #[test]
     fn groups_by_timestamp_newest_first_and_matches_disks() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let o1 = volume_uuid("ONTAP01");
         let t1 = "2024-03-13_14:42:47+0000";
         let t2 = "2026-01-02_03:04:05+0000";
         // A set made by the original tool (no label) ...
         for f in ["vm-100-disk-0", "vm-100-disk-1"] {
             let ext = if f.ends_with('0') { "qcow2" } else { "raw" };
-            b.ontap
-                .add_file(&o1, &format!("images/100/{f}-snapshot-{t1}.{ext}"), 5);
+            b.add_file(&o1, &format!("images/100/{f}-snapshot-{t1}.{ext}"), 5);
         }
         // ... and a labelled one, with a file of a disk that is gone, and of the unused volume.
         for f in [
@@ -270,11 +270,10 @@ mod tests {
             format!("images/100/vm-100-disk-7-snapshot-daily-{t2}.raw"),
             format!("images/100/vm-100-disk-9-snapshot-daily-{t2}.raw"),
         ] {
-            b.ontap.add_file(&o1, &f, 6);
+            b.add_file(&o1, &f, 6);
         }
         // Not snapshot files.
-        b.ontap
-            .add_file(&o1, "images/100/vm-100-disk-0-snapshot-x.qcow2", 1);
+        b.add_file(&o1, "images/100/vm-100-disk-0-snapshot-x.qcow2", 1);
         let sets = scan(&b, 100, &ctx()).unwrap().snapshot_sets();
         assert_eq!(sets.len(), 2);
         assert_eq!(sets[0].timestamp, t2);
@@ -298,9 +297,11 @@ mod tests {
             format!("ONTAP01:100/vm-100-disk-0-snapshot-{t1}.qcow2")
         );
         // One listing of images/100 on the one storage.
-        let log = b.pve.calls();
+        let log = b.calls();
         assert_eq!(
-            log.iter().filter(|e| e.starts_with("list_dir")).count(),
+            log.iter()
+                .filter(|e| e.starts_with("ontap.list_dir"))
+                .count(),
             1,
             "{log:?}"
         );
@@ -308,14 +309,14 @@ mod tests {
 
     #[test]
     fn lists_every_ontap_storage_of_the_guest() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let t = "2026-01-02_03:04:05+0000";
-        b.ontap.add_file(
+        b.add_file(
             &volume_uuid("ONTAP02"),
             &format!("images/200/vm-200-disk-0-snapshot-{t}.raw"),
             1,
         );
-        b.ontap.add_file(
+        b.add_file(
             &volume_uuid("ONTAP01"),
             &format!("images/200/vm-200-disk-1-snapshot-{t}.raw"),
             1,
@@ -332,7 +333,7 @@ mod tests {
 
     #[test]
     fn empty_and_refused() {
-        let b = fake::scenario();
+        let b = Double::vm();
         assert!(scan(&b, 102, &ctx()).unwrap().sets.is_empty());
         let e = scan(&b, 107, &ctx()).err().unwrap();
         assert!(
@@ -340,12 +341,13 @@ mod tests {
             "{e}"
         );
         let e = scan(&b, 999, &ctx()).err().unwrap();
-        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+        assert!(matches!(e.root(), Error::NotFound { .. }), "{e}");
+        assert!(e.to_string().contains("VM.Audit on /vms/999"), "{e}");
     }
 
     #[test]
     fn unknown_set_names_guest_and_timestamp() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let s = scan(&b, 100, &ctx()).unwrap();
         let e = s.find("2020-01-01_00:00:00+0000").err().unwrap();
         assert!(

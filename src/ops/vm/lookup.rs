@@ -22,11 +22,10 @@ pub(crate) struct Target {
 /// `guests()` (one call for the whole cluster) and the guest's config.
 pub(crate) fn load(pve: &dyn Pve, vmid: u32) -> Result<Target> {
     let guest = pve.guest(vmid).map_err(|e| match e {
-        // "guest N not found" says it all.
-        Error::NotFound { .. } => e,
+        Error::NotFound { .. } => crate::pve::unlisted_guest(vmid),
         e => Error::Step {
             step: format!("look up guest {vmid} in the cluster's guest list"),
-            source: Box::new(e),
+            cause: Box::new(e),
         },
     })?;
     let config = pve
@@ -43,7 +42,7 @@ pub(crate) fn load(pve: &dyn Pve, vmid: u32) -> Result<Target> {
 /// What a storage is to the VM commands.
 pub(crate) enum Kind {
     /// An nfs storage with an ONTAP section in the config.
-    Ontap(StorageConfig),
+    Ontap(Box<StorageConfig>),
     /// Anything else; the reason says why it is not used.
     Other(String),
 }
@@ -58,10 +57,19 @@ pub(crate) fn classify(
         return Ok(BTreeMap::new());
     }
     let all = pve.storages().step("list the Proxmox storages")?;
-    Ok(ids
-        .iter()
+    ids.iter()
         .map(|id| {
             let kind = match all.iter().find(|s| &s.storage == id) {
+                // pve-storage `src/PVE/API2/Storage/Config.pm` `index` lists a storage only with
+                // Datastore.Audit or Datastore.AllocateSpace on it: an ONTAP storage of the
+                // config missing here is a missing privilege, not a storage to skip.
+                None if b.ontap(id).is_ok() => {
+                    return Err(Error::Refused(format!(
+                        "storage '{id}' has an ONTAP section in the config, but Proxmox VE does \
+                         not list it to this account: it needs Datastore.Audit (or \
+                         Datastore.AllocateSpace) on /storage/{id}"
+                    )))
+                }
                 None => Kind::Other(format!(
                     "storage '{id}' is not defined in Proxmox (or not visible to this user)"
                 )),
@@ -70,13 +78,13 @@ pub(crate) fn classify(
                     s.storage_type
                 )),
                 Some(s) => match b.ontap(id) {
-                    Ok(_) => Kind::Ontap(s.clone()),
+                    Ok(_) => Kind::Ontap(Box::new(s.clone())),
                     Err(e) => Kind::Other(format!("storage '{id}' is not ONTAP-backed: {e}")),
                 },
             };
-            (id.clone(), kind)
+            Ok((id.clone(), kind))
         })
-        .collect())
+        .collect()
 }
 
 /// Resolve each storage once (concurrently when there are several).
@@ -96,7 +104,7 @@ pub(crate) fn resolve_all(
             .map(|(id, h)| {
                 let r = h
                     .join()
-                    .unwrap_or_else(|_| Err(Error::Refused("resolution panicked".into())));
+                    .unwrap_or_else(|_| Err(Error::Internal("resolution panicked".into())));
                 (id, r)
             })
             .collect()
@@ -226,7 +234,7 @@ pub(crate) fn list_dirs<'a>(
             .map(|(key, h)| {
                 let r = h
                     .join()
-                    .unwrap_or_else(|_| Err(Error::Refused("directory listing panicked".into())));
+                    .unwrap_or_else(|_| Err(Error::Internal("directory listing panicked".into())));
                 (key, r)
             })
             .collect()

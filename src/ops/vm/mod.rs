@@ -21,8 +21,6 @@ use crate::sys::paths::Paths;
 
 mod create;
 mod delete;
-#[cfg(test)]
-pub(crate) mod fake;
 mod list;
 mod lookup;
 mod prune;
@@ -168,3 +166,4 @@ pub fn prune(
 ) -> Result<PruneReport> {
     prune::run(b, vmid, retention, label, dry_run, &Ctx::live())
 }
+pub mod recover;

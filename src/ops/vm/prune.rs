@@ -87,9 +87,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::ops::vm::fake::{self, ctx, volume_uuid};
+    use crate::testing::double::Double;
+    use crate::testing::scenario::{ctx, volume_uuid};
 
-    fn add_sets(b: &fake::FakeBackends) -> Vec<String> {
+    fn add_sets(b: &Double) -> Vec<String> {
         let o1 = volume_uuid("ONTAP01");
         let mut names = Vec::new();
         for (day, label) in [
@@ -101,7 +102,7 @@ mod tests {
         ] {
             let ts = format!("2026-04-0{day}_00:00:00+0000");
             let file = names::disk_snapshot_file_labeled("vm-100-disk-0.qcow2", &ts, label);
-            b.ontap.add_file(&o1, &format!("images/100/{file}"), 1);
+            b.add_file(&o1, &format!("images/100/{file}"), 1);
             names.push(ts);
         }
         names
@@ -109,14 +110,14 @@ mod tests {
 
     #[test]
     fn needs_a_rule() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let e = run(&b, 100, Retention::default(), None, false, &ctx()).unwrap_err();
         assert_eq!(e.exit_code(), 2);
     }
 
     #[test]
     fn keeps_the_newest_per_label() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let names = add_sets(&b);
         let rule = Retention {
             keep_last: Some(1),
@@ -128,21 +129,21 @@ mod tests {
         kept.sort();
         assert_eq!(kept, [names[3].clone(), names[4].clone()]);
         // A dry run deletes nothing.
-        assert_eq!(b.ontap.snapshot_files(&volume_uuid("ONTAP01")).len(), 5);
+        assert_eq!(b.snapshot_files(&volume_uuid("ONTAP01")).len(), 5);
 
         let r = run(&b, 100, rule, None, false, &ctx()).unwrap();
         assert_eq!(r.deleted.len(), 3);
-        let left = b.ontap.snapshot_files(&volume_uuid("ONTAP01"));
+        let left = b.snapshot_files(&volume_uuid("ONTAP01"));
         assert_eq!(left.len(), 2);
     }
 
     #[test]
     fn files_of_another_label_from_the_same_second_are_left_alone() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let o1 = volume_uuid("ONTAP01");
         let add = |ts: &str, label: &str| {
             let file = names::disk_snapshot_file_labeled("vm-100-disk-0.qcow2", ts, Some(label));
-            b.ontap.add_file(&o1, &format!("images/100/{file}"), 1);
+            b.add_file(&o1, &format!("images/100/{file}"), 1);
         };
         let (t1, t2, t3) = (
             "2026-04-01_00:00:00+0000",
@@ -159,7 +160,7 @@ mod tests {
         };
         let r = run(&b, 100, rule, Some("b"), false, &ctx()).unwrap();
         assert_eq!(r.deleted, [t2.to_string()]);
-        let mut left = b.ontap.snapshot_files(&o1);
+        let mut left = b.snapshot_files(&o1);
         left.sort();
         assert_eq!(left.len(), 3, "{left:?}");
         assert!(
@@ -172,12 +173,12 @@ mod tests {
         );
         let r = run(&b, 100, rule, Some("a"), false, &ctx()).unwrap();
         assert_eq!(r.deleted, [t1.to_string()]);
-        assert_eq!(b.ontap.snapshot_files(&o1).len(), 2);
+        assert_eq!(b.snapshot_files(&o1).len(), 2);
     }
 
     #[test]
     fn only_the_given_label() {
-        let b = fake::scenario();
+        let b = Double::vm();
         let names = add_sets(&b);
         let rule = Retention {
             keep_last: None,
@@ -187,6 +188,6 @@ mod tests {
         let mut deleted = r.deleted.clone();
         deleted.sort();
         assert_eq!(deleted, [names[1].clone(), names[3].clone()]);
-        assert_eq!(b.ontap.snapshot_files(&volume_uuid("ONTAP01")).len(), 3);
+        assert_eq!(b.snapshot_files(&volume_uuid("ONTAP01")).len(), 3);
     }
 }

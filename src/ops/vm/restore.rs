@@ -5,9 +5,10 @@ use std::thread;
 
 use crate::error::{Error, Result, ResultExt};
 use crate::ops::disks::is_disk_key;
-use crate::ops::vm::list::{self, FoundFile, Location};
+use crate::ops::vm::list::{self, FoundFile, FoundSet, Location, Scan};
 use crate::ops::vm::{Ctx, RestoreOptions, SnapshotSet};
 use crate::ops::Backends;
+use crate::pve::GuestStatus;
 use crate::sys::signals;
 
 pub(super) fn run(
@@ -24,6 +25,22 @@ pub(super) fn run(
         .pve()?
         .guest_status(guest)
         .step_with(|| format!("read the status of guest {vmid}"))?;
+    check_stopped(vmid, &status)?;
+    let set = scan.find(timestamp)?;
+
+    // Which disks, and each one's snapshot file: all checked before anything is written.
+    let wanted = wanted_disks(&scan, opts, vmid)?;
+    let pairs = pair_files(set, &wanted, timestamp, opts, vmid)?;
+
+    // Restore concurrently; a signal does not interrupt the overwrite half-way.
+    let _shield = signals::shield()?;
+    let results = clone_back(&scan, &pairs);
+    let restored = check_results(&pairs, results, timestamp, vmid)?;
+    Ok(report(set, &restored, opts, vmid))
+}
+
+/// Restore overwrites the disks: the guest must be stopped and its config not locked.
+fn check_stopped(vmid: u32, status: &GuestStatus) -> Result<()> {
     if status.is_running() {
         let state = match status.qmpstatus.as_deref() {
             Some(q) if q != status.status => format!("{} ({q})", status.status),
@@ -39,10 +56,13 @@ pub(super) fn run(
             "guest {vmid} is locked ({lock}): restore needs a stopped guest without a config lock"
         )));
     }
-    let set = scan.find(timestamp)?;
+    Ok(())
+}
 
-    // Which disks, and each one's snapshot file: all checked before anything is written.
-    let wanted: Vec<&Location> = match opts.disk.as_deref() {
+/// The disks to restore: the one of `--disk`, else every disk (not the unused volumes).
+fn wanted_disks<'a>(scan: &'a Scan, opts: &RestoreOptions, vmid: u32) -> Result<Vec<&'a Location>> {
+    let guest = &scan.target.guest;
+    Ok(match opts.disk.as_deref() {
         Some(key) => {
             let location = scan.locations.iter().find(|l| l.key == key);
             match location {
@@ -63,14 +83,25 @@ pub(super) fn run(
             }
         }
         None => scan.locations.iter().filter(|l| !l.unused).collect(),
-    };
+    })
+}
+
+/// Each wanted disk with its snapshot file of the set; refuses a disk with files of several
+/// labels or none.
+fn pair_files<'a>(
+    set: &'a FoundSet,
+    wanted: &[&'a Location],
+    timestamp: &str,
+    opts: &RestoreOptions,
+    vmid: u32,
+) -> Result<Vec<(&'a Location, &'a FoundFile)>> {
     let snapshot_of = |l: &Location| -> Option<&FoundFile> {
         set.files
             .iter()
             .find(|f| f.storage == l.storage && f.dir == l.dir && f.source == l.file)
     };
     let mut pairs = Vec::new();
-    for l in &wanted {
+    for l in wanted {
         // Two labels may have a snapshot of this disk from the same second (one vzdump run's
         // phases): restoring either could be the wrong one, so neither is.
         let candidates: Vec<&str> = set
@@ -112,10 +143,12 @@ pub(super) fn run(
         };
         pairs.push((*l, file));
     }
+    Ok(pairs)
+}
 
-    // Restore concurrently; a signal does not interrupt the overwrite half-way.
-    let _shield = signals::shield()?;
-    let results: Vec<Result<()>> = thread::scope(|s| {
+/// Clone every snapshot file back over its disk, concurrently; one result per pair, in order.
+fn clone_back(scan: &Scan, pairs: &[(&Location, &FoundFile)]) -> Vec<Result<()>> {
+    thread::scope(|s| {
         let handles: Vec<_> = pairs
             .iter()
             .map(|(l, f)| {
@@ -131,15 +164,24 @@ pub(super) fn run(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(Error::Refused("the clone request panicked".into())))
+                    .unwrap_or_else(|_| Err(Error::Internal("the clone request panicked".into())))
             })
             .collect()
-    });
+    })
+}
+
+/// The pairs that were restored; an error naming every failed disk and the ones restored.
+fn check_results<'a>(
+    pairs: &[(&'a Location, &'a FoundFile)],
+    results: Vec<Result<()>>,
+    timestamp: &str,
+    vmid: u32,
+) -> Result<Vec<(&'a Location, &'a FoundFile)>> {
     let mut restored = Vec::new();
     let mut failed = Vec::new();
     for ((l, f), r) in pairs.iter().zip(results) {
         match r {
-            Ok(()) => restored.push((l, f)),
+            Ok(()) => restored.push((*l, *f)),
             Err(e) => failed.push(format!(
                 "disk {} ({}) from {}: {e}",
                 l.key,
@@ -160,7 +202,16 @@ pub(super) fn run(
             }
         )));
     }
+    Ok(restored)
+}
 
+/// The restored set, with notes on files not restored and disks whose size changed.
+fn report(
+    set: &FoundSet,
+    restored: &[(&Location, &FoundFile)],
+    opts: &RestoreOptions,
+    vmid: u32,
+) -> SnapshotSet {
     let mut out = set.to_snapshot_set(vmid);
     out.disks
         .retain(|d| restored.iter().any(|(_, f)| f.volid() == d.snapshot));
@@ -173,7 +224,7 @@ pub(super) fn run(
             ));
         }
     }
-    for (l, f) in &restored {
+    for (l, f) in restored {
         if l.size.is_some() && f.size.is_some() && l.size != f.size {
             out.notes.push(format!(
                 "disk {} changed size since the snapshot; run 'qm rescan --vmid {vmid}' to update \
@@ -182,33 +233,32 @@ pub(super) fn run(
             ));
         }
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::ops::vm::fake::{self, ctx, status, volume_uuid, FakeBackends};
+    use crate::testing::double::Double;
+    use crate::testing::scenario::{ctx, status, volume_uuid};
 
     const TS: &str = "2026-01-02_03:04:05+0000";
 
     /// Guest 102 (stopped) with one set; 100 (running) with a two-disk set.
-    fn scenario() -> FakeBackends {
-        let b = fake::scenario();
+    fn scenario() -> Double {
+        let b = Double::vm();
         let o1 = volume_uuid("ONTAP01");
-        b.ontap.add_file(
+        b.add_file(
             &o1,
             &format!("images/102/vm-102-disk-0-snapshot-{TS}.qcow2"),
             7,
         );
-        b.ontap.add_file(
+        b.add_file(
             &o1,
             &format!("images/100/vm-100-disk-0-snapshot-{TS}.qcow2"),
             7,
         );
-        b.ontap.add_file(
+        b.add_file(
             &o1,
             &format!("images/100/vm-100-disk-1-snapshot-{TS}.raw"),
             7,
@@ -227,15 +277,15 @@ mod tests {
         let b = scenario();
         let set = run(&b, 102, TS, &opts(None), &ctx()).unwrap();
         assert_eq!(set.disks.len(), 1);
-        let log = b.pve.calls();
+        let log = b.calls();
         assert!(
             log.contains(&format!(
-            "clone images/102/vm-102-disk-0-snapshot-{TS}.qcow2 -> images/102/vm-102-disk-0.qcow2"
+            "ontap.clone_file images/102/vm-102-disk-0-snapshot-{TS}.qcow2 -> images/102/vm-102-disk-0.qcow2"
         )),
             "{log:?}"
         );
         let o1 = volume_uuid("ONTAP01");
-        assert!(b.ontap.has(
+        assert!(b.has(
             &o1,
             &format!("images/102/vm-102-disk-0-snapshot-{TS}.qcow2")
         ));
@@ -249,7 +299,7 @@ mod tests {
     #[test]
     fn two_labels_of_one_second_are_not_guessed_between() {
         let b = scenario();
-        b.ontap.add_file(
+        b.add_file(
             &volume_uuid("ONTAP01"),
             &format!("images/102/vm-102-disk-0-snapshot-daily-{TS}.qcow2"),
             9,
@@ -262,7 +312,7 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("nothing was restored"), "{msg}");
-        assert!(!b.pve.calls().iter().any(|c| c.starts_with("clone")));
+        assert!(!b.calls().iter().any(|c| c.starts_with("ontap.clone_file")));
     }
 
     #[test]
@@ -270,26 +320,16 @@ mod tests {
         let b = scenario();
         let e = run(&b, 100, TS, &opts(None), &ctx()).unwrap_err();
         assert!(e.to_string().contains("guest 100 is running"), "{e}");
-        b.pve
-            .states
-            .lock()
-            .unwrap()
-            .get_mut(&100)
-            .unwrap()
-            .qmpstatus = Some("paused".into());
+        b.world().states.get_mut(&100).unwrap().qmpstatus = Some("paused".into());
         let e = run(&b, 100, TS, &opts(None), &ctx()).unwrap_err();
         assert!(e.to_string().contains("running (paused)"), "{e}");
-        assert!(!b.pve.calls().iter().any(|c| c.starts_with("clone")));
+        assert!(!b.calls().iter().any(|c| c.starts_with("ontap.clone_file")));
     }
 
     #[test]
     fn incomplete_set_is_refused_naming_the_missing_file() {
         let b = scenario();
-        b.pve
-            .states
-            .lock()
-            .unwrap()
-            .insert(100, status("stopped", true));
+        b.world().states.insert(100, status("stopped", true));
         let e = run(&b, 100, TS, &opts(None), &ctx()).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("efidisk0"), "{msg}");
@@ -298,17 +338,16 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("nothing was restored"), "{msg}");
-        assert!(!b.pve.calls().iter().any(|c| c.starts_with("clone")));
+        assert!(!b.calls().iter().any(|c| c.starts_with("ontap.clone_file")));
 
         // One disk that is in the set works.
         let set = run(&b, 100, TS, &opts(Some("virtio0")), &ctx()).unwrap();
         assert_eq!(set.disks.len(), 1);
         assert_eq!(set.disks[0].key.as_deref(), Some("virtio0"));
         let clones: Vec<_> = b
-            .pve
             .calls()
             .into_iter()
-            .filter(|c| c.starts_with("clone"))
+            .filter(|c| c.starts_with("ontap.clone_file"))
             .collect();
         assert_eq!(clones.len(), 1);
         assert!(
@@ -328,8 +367,8 @@ mod tests {
 
     #[test]
     fn failed_restore_names_the_disk() {
-        let mut b = scenario();
-        Arc::get_mut(&mut b.ontap).unwrap().fail_clone = Some("vm-102-disk-0.qcow2".into());
+        let b = scenario();
+        b.world().fail_clone = Some("vm-102-disk-0.qcow2".into());
         let e = run(&b, 102, TS, &opts(None), &ctx()).unwrap_err();
         assert!(
             e.to_string()

@@ -10,7 +10,9 @@ use pve_ontap_sim::http::percent_decode;
 use serde_json::{json, Value};
 
 use super::state::{self, Change};
-use crate::util::{run_command, Api, FaultRule, Output, RequestLogEntry, SimOptions, TestEnv};
+use crate::util::{
+    run_command, Api, FaultRule, Output, RequestLogEntry, SimOptions, TestEnv, TEST_ROOT_ENV,
+};
 
 /// Request timeout written into the config (`proxmox_timeout`, `timeout`), in seconds.
 pub const TIMEOUT_SECS: u64 = 2;
@@ -130,7 +132,8 @@ impl Bench {
         if inv.wipe_env {
             cmd.env_clear();
         }
-        cmd.env("PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET", "none");
+        cmd.env("PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET", "none")
+            .env(TEST_ROOT_ENV, self.env.dir());
         cmd.envs(inv.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         run_command(cmd, None, RUN_LIMIT)
     }
@@ -145,6 +148,13 @@ impl Bench {
 
     fn dump(&self) -> Value {
         self.env.state()
+    }
+
+    fn lock_entries(&self) -> BTreeSet<String> {
+        state::lock_entries(
+            &self.env.path("run/lock/pve-ontap-snapshot"),
+            &self.env.path("etc/pve/priv/lock"),
+        )
     }
 
     fn locks(&self) -> Vec<String> {
@@ -180,6 +190,8 @@ pub struct Observed {
     pub requests: Vec<RequestLogEntry>,
     pub fault_applied: bool,
     pub locks: Vec<String>,
+    /// Lock files and directories right before and after the run.
+    pub lock_entries: (BTreeSet<String>, BTreeSet<String>),
 }
 
 /// Reset, prepare, arm `fault`, run, observe.
@@ -188,10 +200,12 @@ pub fn observe(bench: &Bench, wf: &Workflow, fault: Option<FaultRule>) -> Observ
     let inv = (wf.prepare)(bench);
     bench.env.sim().clear_requests();
     let before = bench.dump();
+    let entries_before = bench.lock_entries();
     if let Some(rule) = fault {
         bench.env.add_fault(rule);
     }
     let out = bench.run(&inv);
+    let entries_after = bench.lock_entries();
     let fault_applied = bench.env.sim().faults().iter().any(|f| f.applied > 0);
     let requests = bench.env.requests();
     let after = bench.dump();
@@ -202,6 +216,7 @@ pub fn observe(bench: &Bench, wf: &Workflow, fault: Option<FaultRule>) -> Observ
         requests,
         fault_applied,
         locks: bench.locks(),
+        lock_entries: (entries_before, entries_after),
     }
 }
 
@@ -444,18 +459,29 @@ pub fn judge(label: String, wf: &Workflow, obs: &Observed, clean: Option<&Clean>
             }
         }
     }
+    // Every guest stays as it was; a guest a run makes (`vm clone`) is an artefact: a failed run
+    // must not leave it, a successful one must make what the clean run made.
     let guests_before = state::guest_states(&obs.before);
     let guests_after = state::guest_states(&obs.after);
-    for ((vmid, b), (_, a)) in guests_before.iter().zip(&guests_after) {
-        if a != b {
-            problems.push(format!("guest {vmid} was '{b}', is now '{a}'"));
+    for (vmid, b) in &guests_before {
+        match guests_after.iter().find(|(v, _)| v == vmid) {
+            Some((_, a)) if a != b => {
+                problems.push(format!("guest {vmid} was '{b}', is now '{a}'"));
+            }
+            Some(_) => {}
+            None => problems.push(format!("guest {vmid} is gone")),
         }
-    }
-    if guests_before.len() != guests_after.len() {
-        problems.push("the set of guests changed".into());
     }
     for lock in &obs.locks {
         problems.push(format!("lock held after the run: {lock}"));
+    }
+    let (entries_before, entries_after) = &obs.lock_entries;
+    if entries_before != entries_after {
+        problems.push(format!(
+            "lock files and directories changed: added {:?}, removed {:?}",
+            entries_after.difference(entries_before).collect::<Vec<_>>(),
+            entries_before.difference(entries_after).collect::<Vec<_>>()
+        ));
     }
     match clean {
         None => {

@@ -28,6 +28,9 @@ pub fn normalize(text: &str) -> String {
         } else if let Some(n) = uuid_len(&b[i..]) {
             out.push_str("<UUID>");
             i += n;
+        } else if let Some(n) = new_mac_len(&b[i..]) {
+            out.push_str("<MAC>");
+            i += n;
         } else {
             let c = text[i..].chars().next().unwrap_or('\u{fffd}');
             out.push(c);
@@ -35,6 +38,20 @@ pub fn normalize(text: &str) -> String {
         }
     }
     out
+}
+
+/// A MAC address `vm clone` makes (Proxmox's prefix `BC:24:11`, three random bytes) whose
+/// random part differs between runs; the scenario's own MACs end in `00:01:0x` and stay.
+fn new_mac_len(b: &[u8]) -> Option<usize> {
+    let mac = b.get(..17)?;
+    let shape = mac.iter().enumerate().all(|(i, c)| {
+        if i % 3 == 2 {
+            *c == b':'
+        } else {
+            c.is_ascii_hexdigit()
+        }
+    });
+    (shape && mac.starts_with(b"BC:24:11:") && !mac[9..].starts_with(b"00:0")).then_some(17)
 }
 
 /// Whether the date at the start of `b` (`YYYY-MM-DD` or `YYYYMMDD`) is within two days of today.
@@ -223,7 +240,7 @@ pub fn guest_states(dump: &Value) -> Vec<(u64, String)> {
 }
 
 /// Names of objects a run creates that must not outlive a failed run: ONTAP file paths, volume
-/// names and Proxmox storage ids (each `kind:name`).
+/// names, Proxmox storage ids and guest ids (each `kind:name`).
 pub fn artefacts(dump: &Value) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for v in dump["ontap"]["volumes"].as_array().into_iter().flatten() {
@@ -236,11 +253,33 @@ pub fn artefacts(dump: &Value) -> BTreeSet<String> {
             ));
         }
     }
+    for g in dump["pve"]["guests"].as_array().into_iter().flatten() {
+        out.insert(format!("guest:{}", g["vmid"]));
+    }
     for s in dump["pve"]["storages"].as_array().into_iter().flatten() {
         out.insert(format!(
             "storage:{}",
             s["storage"].as_str().unwrap_or_default()
         ));
+    }
+    out
+}
+
+/// Every lock file and directory: the entries of the node lock dir (without the coalescing records
+/// `<storage>.last`, which hooks keep on purpose) and of the cluster lock dir, named by place.
+pub fn lock_entries(lock_dir: &Path, cluster_lock_dir: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (place, dir) in [("node", lock_dir), ("cluster", cluster_lock_dir)] {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if place == "node" && name.ends_with(".last") {
+                    continue;
+                }
+                let kind = if entry.path().is_dir() { "dir" } else { "file" };
+                out.insert(format!("{place} {kind} {name}"));
+            }
+        }
     }
     out
 }

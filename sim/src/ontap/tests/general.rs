@@ -265,6 +265,7 @@ fn scenario_problems_are_reported() {
         comment: None,
         snapmirror_label: None,
         expiry_time: None,
+        snaplock_expiry_time: None,
         owners: vec![],
         files: None,
     });

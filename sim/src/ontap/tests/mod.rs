@@ -1,11 +1,13 @@
 //! Tests of the ONTAP handlers through `handle` with hand-built requests and a `Shared` world;
 //! no HTTPS server involved. One file per resource; the shared request and polling functions live here.
 
+mod bulk;
 mod clone;
 mod files;
 mod general;
 mod jobs;
 mod roles;
+mod snaplock;
 mod snapshots;
 mod volumes;
 

@@ -11,6 +11,16 @@ const USER: (&str, &str) = ("pve-snapshot", "S3cr3t");
 fn with_role(version: &str, role: RestRole) -> Shared {
     let mut sc = scenario();
     sc.version = version.into();
+    // Snapshot locking needs 9.12.1: releases before it have no volume with it enabled.
+    if sc
+        .validate()
+        .iter()
+        .any(|e| e.contains("snapshot_locking_enabled"))
+    {
+        for v in &mut sc.volumes {
+            v.snapshot_locking_enabled = false;
+        }
+    }
     sc.accounts.push(Account {
         name: USER.0.into(),
         password: USER.1.into(),

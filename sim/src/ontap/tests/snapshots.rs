@@ -168,6 +168,7 @@ fn the_1024th_snapshot_is_refused() {
                 comment: None,
                 snapmirror_label: None,
                 expiry_time: None,
+                snaplock_expiry_time: None,
                 static_owners: vec![],
                 tree: Tree::new(),
             });

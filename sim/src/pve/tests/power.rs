@@ -226,6 +226,35 @@ fn shutdown_and_guests_that_ignore_it() {
 }
 
 #[test]
+fn lxc_suspend_fails_without_criu_and_the_container_keeps_running() {
+    let shared = shared(fast());
+    let client = login(&shared);
+    let upid = client.task("/nodes/pve2/lxc/200/status/suspend", &[]);
+    assert_eq!(
+        client.task_status(&upid)["exitstatus"],
+        "command 'lxc-checkpoint -n 200 -s -D /var/lib/vz/dump' failed: exit code 1"
+    );
+    assert_eq!(client.current("pve2", "lxc", 200)["status"], "running");
+    let log = data(&client.get(&format!("/nodes/pve2/tasks/{}/log", encode(&upid))));
+    let lines: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["t"].as_str())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("execing criu failed, is it installed?")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.last(),
+        Some(&"TASK ERROR: command 'lxc-checkpoint -n 200 -s -D /var/lib/vz/dump' failed: exit code 1")
+    );
+}
+
+#[test]
 fn a_job_fault_fails_the_task_without_effect() {
     let shared = shared(fast());
     let mut client = login(&shared);
@@ -245,7 +274,11 @@ fn a_job_fault_fails_the_task_without_effect() {
 
 #[test]
 fn lxc_suspend_checkpoints_and_resume_restores() {
-    let shared = shared(fast());
+    let mut scenario = fast();
+    for node in &mut scenario.nodes {
+        node.criu = true;
+    }
+    let shared = shared(scenario);
     let client = login(&shared);
     let resp = client.post("/nodes/pve2/lxc/200/status/resume", &[]);
     assert_eq!(failure(&resp).1, "CT 200 already running");

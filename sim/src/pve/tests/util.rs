@@ -142,6 +142,15 @@ pub fn login(shared: &Shared) -> Client<'_> {
     }
 }
 
+/// Authenticate with an API token header value (`PVEAPIToken=user@realm!name=secret`).
+pub fn token_header<'a>(shared: &'a Shared, header: &str) -> Client<'a> {
+    Client {
+        shared,
+        creds: Creds::Token(header.to_string()),
+        fault: None,
+    }
+}
+
 /// Authenticate with the default API token.
 pub fn token(shared: &Shared) -> Client<'_> {
     Client {
