@@ -114,6 +114,12 @@ fn counts(s: &Sized) -> BTreeMap<&'static str, usize> {
     let json = ["--output", "json"];
     let with = |args: &[&'static str]| [&json[..], args].concat();
     step(
+        "storage create --no-configs",
+        &with(&["storage", "create", "--storage", "ONTAP01", "--no-configs"]),
+    );
+    next_second();
+    // Recording the configurations of the guests on the storage reads every guest's config.
+    step(
         "storage create",
         &with(&["storage", "create", "--storage", "ONTAP01"]),
     );
@@ -156,8 +162,15 @@ fn counts(s: &Sized) -> BTreeMap<&'static str, usize> {
         ],
     );
     step(
-        "storage create --freeze",
-        &["storage", "create", "--storage", "ONTAP01", "--freeze"],
+        "storage create --freeze --no-configs",
+        &[
+            "storage",
+            "create",
+            "--storage",
+            "ONTAP01",
+            "--freeze",
+            "--no-configs",
+        ],
     );
     step(
         "storage prune",
@@ -245,7 +258,7 @@ fn request_counts_grow_only_where_every_guest_must_be_read() {
 
     // Neither the guests, the nodes, the storages nor the snapshots of the volume change these.
     for what in [
-        "storage create",
+        "storage create --no-configs",
         "storage list",
         "storage show",
         "storage mount",
@@ -276,9 +289,17 @@ fn request_counts_grow_only_where_every_guest_must_be_read() {
     );
     // `--freeze`: every running QEMU guest's config, then a freeze and a thaw of those on it.
     assert_eq!(
-        b["storage create --freeze"] - a["storage create --freeze"],
+        b["storage create --freeze --no-configs"] - a["storage create --freeze --no-configs"],
         (large.running_qemu - small.running_qemu) + 2 * (large.freezable - small.freezable),
         "{table}"
+    );
+    // Recording the guests' configurations with the snapshot: every guest's config read once
+    // (which guests have a disk on the storage), one manifest written per guest on it.
+    let recorded = b["storage create"] - a["storage create"];
+    let guests = large.guests - small.guests;
+    assert!(
+        recorded >= guests && recorded <= 2 * guests,
+        "storage create grew by {recorded} for {guests} more guests\n{table}"
     );
     // `check` looks at every configured storage: the same requests for each.
     let per_storage = (b["check"] - a["check"]) / (large.storages - small.storages);
