@@ -36,20 +36,19 @@ def main():
     tool, work = sys.argv[1], sys.argv[2]
     ready = json.loads(sys.stdin.readline())
     config = ready["config"]
-    state = os.path.join(work, "state")
+    # The system paths (locks, journal) go below the work dir: the test root of a debug build,
+    # the same seam the integration tests use (a directory holding the marker file).
+    open(os.path.join(work, ".pve-ontap-snapshot-test-root"), "w").close()
     with open(config, encoding="utf-8") as f:
         text = f.read()
-    # The journal goes into the work dir (the same seam the integration tests use), plus a
-    # schedule and a failing hook phase.
-    text = text.replace("[proxmox]\n", f"[proxmox]\nstate_dir = {state}\nlock_dir = {work}/lock\n"
-                        f"cluster_lock_dir = {work}/cluster-lock\n"
-                        f"pve_node_marker = {work}/not-a-node\n", 1)
+    # A schedule and a failing hook phase.
     text += ("\n[schedule:hourly]\nstorages = ONTAP01\nlabel = hourly\nmax-age = 2h\n"
              "\n[hook:100]\npost-stop = storage-snapshot\npost-stop.label = poststop\n")
     with open(config, "w", encoding="utf-8") as f:
         f.write(text)
     os.chmod(config, 0o600)
-    env = dict(os.environ, PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET="none")
+    env = dict(os.environ, PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET="none",
+               PVE_ONTAP_SNAPSHOT_TEST_ROOT=work)
 
     def run(*args, ok=True):
         p = subprocess.run([tool, "--config", config, *args], env=env, capture_output=True,
