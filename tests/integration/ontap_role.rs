@@ -160,6 +160,12 @@ impl Run {
     /// or a hook action failed (with `on-error = continue` the hook still exits 0 and logs
     /// `result=failed`). A documented fallback only logs a warning and is not broken.
     fn broken(&self) -> bool {
+        // `status` reports the journal's history (earlier runs' failures, their messages
+        // included) and exits 1 on a problem: what the role decides is whether ONTAP refused
+        // one of its own reads.
+        if self.what.contains(" status") {
+            return self.refused;
+        }
         self.out.code != 0
             || self.out.stdout.contains("not authorized")
             || self.out.stderr.contains("result=failed")
@@ -168,14 +174,19 @@ impl Run {
 
 /// Every README example in order, then the README's hook actions, then a SnapMirror restore.
 /// What only prepares a run (finding a snapshot set, making a snapshot) runs as the cluster admin.
-fn run_everything(env: &TestEnv) -> Vec<Run> {
+fn run_everything(env: &TestEnv, version: &str) -> Vec<Run> {
     let admin_config = env.path("admin.ini");
     pve_ontap_sim::config_ini::write_private(&admin_config, &env.default_config()).unwrap();
     let admin = |args: &[&str]| env.run_with_config(&admin_config, args);
     // An example that names a VM snapshot set needs one, even when the role could not make it.
     let find_set = |args: &[&str]| {
         let out = admin(args);
-        let empty = out.code == 0 && out.json().as_array().is_some_and(|a| a.is_empty());
+        // `vm list` also lists volume snapshots: a set is an entry with a time stamp.
+        let empty = out.code == 0
+            && !out
+                .json()
+                .as_array()
+                .is_some_and(|a| a.iter().any(|s| s["timestamp"].is_string()));
         match (empty, args.last()) {
             (true, Some(vmid)) => {
                 // Sets are named by the second: a failed create of this second may have left files.
@@ -205,6 +216,12 @@ fn run_everything(env: &TestEnv) -> Vec<Run> {
         });
     };
     for example in readme::examples() {
+        // Snapshot locking (`--lock`, and the `daily` schedule's `lock` key) needs ONTAP
+        // 9.12.1: on older releases those examples fail by design, whatever the role.
+        let locks = example.contains("--lock ") || example.ends_with(" run daily");
+        if locks && version_before(version, (9, 12, 1)) {
+            continue;
+        }
         let args = readme::example_args(env, &example, &find_set);
         // An unmount needs the clone storage the mount example makes, even when the role could not.
         if let ["storage", "unmount", "--storage", clone] = args
@@ -341,7 +358,7 @@ fn allows(entries: &[Entry], method: &str, path: &str) -> bool {
 fn check_full_role(version: &str) -> Vec<Run> {
     let role = readme_role();
     let env = env_with(version, &role);
-    let runs = run_everything(&env);
+    let runs = run_everything(&env, version);
     for r in &runs {
         assert!(
             !r.broken(),
@@ -404,7 +421,7 @@ fn each_entry_is_needed(version: &str) {
         let mut smaller = role.clone();
         smaller.remove(i);
         let env = env_with(version, &smaller);
-        let runs = run_everything(&env);
+        let runs = run_everything(&env, version);
         let broken: BTreeSet<String> = runs
             .iter()
             .filter(|r| r.broken())
@@ -422,10 +439,14 @@ fn each_entry_is_needed(version: &str) {
         // Documented consequences (README): a clone volume that could not be purged from the
         // recovery queue keeps its parent snapshot until the entry expires, so deleting that
         // snapshot fails too.
-        let consequences: &[(&str, &str)] = &[(
-            "/api/private/cli/volume/recovery-queue",
-            "pve-ontap-snapshot storage delete ",
-        )];
+        // And a disk that `vm attach` could not clone is not there for `vm detach` to remove.
+        let consequences: &[(&str, &str)] = &[
+            (
+                "/api/private/cli/volume/recovery-queue",
+                "pve-ontap-snapshot storage delete ",
+            ),
+            ("/api/storage/file/clone", "pve-ontap-snapshot vm detach "),
+        ];
         let at_most: BTreeSet<String> = full
             .iter()
             .filter(|r| {
@@ -448,7 +469,12 @@ fn each_entry_is_needed(version: &str) {
         // A run that was refused says who lacks what (a later run may instead trip over what an
         // earlier broken run left behind, e.g. a clone volume it could not follow to the end).
         let mut named = 0;
-        for r in runs.iter().filter(|r| r.refused && r.broken()) {
+        // Prometheus metrics carry no messages (a storage that could not be read is
+        // `storage_up 0`), so only the other runs are read for the name.
+        for r in runs
+            .iter()
+            .filter(|r| r.refused && r.broken() && !r.what.contains("--format prometheus"))
+        {
             let text = format!("{}{}", r.out.stdout, r.out.stderr);
             assert!(
                 text.contains(&names) && text.contains(&format!("user '{USER}'")),
