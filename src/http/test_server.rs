@@ -62,6 +62,18 @@ fn serve(
             _ => return,
         }
     }
+    // Read the body too: closing with unread bytes makes the kernel reset the connection, and
+    // the client may then see the reset before the answer.
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body_in = vec![0u8; length];
+    if tls.read_exact(&mut body_in).is_err() {
+        return;
+    }
     let answer = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
