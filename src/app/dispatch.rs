@@ -156,6 +156,7 @@ fn storage_command(
             snapshot,
             yes,
             force,
+            discard_snapmirror_references,
             lock,
         } => {
             let (config, b) = connect(config_file)?;
@@ -165,6 +166,7 @@ fn storage_command(
             let mut opts = storage::RestoreOptions {
                 force,
                 confirmed_discards: None,
+                discard_snapmirror_references,
             };
             if !yes {
                 let stdin = io::stdin();

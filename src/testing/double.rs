@@ -297,6 +297,24 @@ impl Double {
     }
 
     /// The status the guest list (`/cluster/resources`) reports.
+    /// Set the owners of a snapshot (by volume and snapshot name).
+    pub fn set_snapshot_owners(&self, volume: &str, name: &str, owners: &[&str]) {
+        let mut w = self.world();
+        let vol = w
+            .volumes
+            .iter()
+            .find(|v| v.name == volume)
+            .map(|v| v.uuid.clone())
+            .unwrap_or_default();
+        if let Some(s) = w
+            .snapshots
+            .get_mut(&vol)
+            .and_then(|s| s.iter_mut().find(|s| s.name == name))
+        {
+            s.owners = owners.iter().map(|o| o.to_string()).collect();
+        }
+    }
+
     pub fn set_guest_status(&self, vmid: u32, status: &str) {
         let mut w = self.world();
         if let Some(g) = w.guests.iter_mut().find(|g| g.vmid == vmid) {
@@ -822,6 +840,24 @@ impl Ontap for Double {
             return Err(api(404, "1638600", "The snapshot does not exist."));
         };
         // Volume SnapRestore discards every newer snapshot.
+        snaps.truncate(i + 1);
+        Ok(())
+    }
+
+    fn restore_volume_forced(&self, svm: &str, volume_name: &str, snapshot: &str) -> Result<()> {
+        self.call("ontap.restore_volume_forced", snapshot)?;
+        let mut w = self.world();
+        let uuid = w
+            .volumes
+            .iter()
+            .find(|v| v.name == volume_name && v.svm_name == svm)
+            .map(|v| v.uuid.clone())
+            .ok_or_else(|| api(404, "4", "entry doesn't exist"))?;
+        let snaps = w.snapshots.entry(uuid).or_default();
+        let Some(i) = snaps.iter().position(|s| s.name == snapshot) else {
+            return Err(api(404, "1638600", "The snapshot does not exist."));
+        };
+        // The CLI's forced SnapRestore discards every newer snapshot too.
         snaps.truncate(i + 1);
         Ok(())
     }
