@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use crate::error::{Error, Result, ResultExt};
 use crate::model::names;
 use crate::ops::disks::Disk;
+use crate::ops::manifest;
 use crate::ops::quiesce::{self, Window};
 use crate::ops::rescan::RescanMode;
 use crate::ops::resolve::Resolved;
@@ -62,8 +63,13 @@ pub(super) fn run(
     let stores = lookup::resolve_all(b, ctx, &sorted.ontap_ids)?;
     let (ts, jobs, skipped) = prepare_jobs(vmid, sorted, &stores, opts, ctx)?;
 
-    // ---- The window: pause/freeze, clones (concurrently), resume/thaw. ----
-    clone_in_window(pve, guest, plan.action, &jobs, &ts, ctx)?;
+    // ---- The configuration of the set, then the window: pause/freeze, clones (concurrently),
+    // resume/thaw. ----
+    let first = jobs
+        .first()
+        .ok_or_else(|| Error::Internal("a set without disks".into()))?;
+    let record = manifest::SetRecord::write(first.store(), guest, &target.config, &ts)?;
+    clone_in_window(pve, guest, plan.action, &jobs, &ts, ctx, &record)?;
 
     // ---- After the window: register the new files. ----
     let mut notes = plan.notes;
@@ -230,17 +236,22 @@ fn clone_in_window(
     jobs: &[Job<'_>],
     ts: &str,
     ctx: &Ctx<'_>,
+    record: &manifest::SetRecord<'_>,
 ) -> Result<()> {
     let vmid = guest.vmid;
     // The shield outlives the window: a signal during the cleanup must not leave clones behind.
     let shield = signals::shield()?;
-    let window = quiesce::enter(pve, guest, action, ctx.interrupt)?;
+    let window =
+        quiesce::enter(pve, guest, action, ctx.interrupt).inspect_err(|_| record.remove())?;
     let outcome = clone_all(jobs, window, ctx);
 
     let failed = outcome.results.iter().position(Result::is_err);
     let interrupted = outcome.interrupted.or_else(|| (ctx.interrupt)());
     if failed.is_some() || interrupted.is_some() {
         let leftovers = cleanup(jobs, &outcome.results);
+        if leftovers.is_empty() {
+            record.remove();
+        }
         drop(shield);
         return Err(failure(
             vmid,
@@ -580,9 +591,15 @@ mod tests {
             );
         }
         assert!(before.iter().any(|e| e.starts_with("ontap.list_dir")));
-        // Nothing but the rescan decision after the resume.
+        // After the resume: the set's configuration is recorded with one write, and the rescan
+        // decision makes no call.
         let after_resume = &log[log.iter().position(|e| e == "pve.resume 100").unwrap() + 1..];
-        assert!(after_resume.is_empty(), "{after_resume:?}");
+        assert_eq!(after_resume.len(), 1, "{after_resume:?}");
+        assert!(
+            after_resume[0].starts_with("ontap.write_file "),
+            "{after_resume:?}"
+        );
+        assert!(after_resume[0].contains(&manifest::set_path(100, &set.timestamp)));
         assert_eq!(b.state_of(100), "running");
     }
 
