@@ -1053,6 +1053,8 @@ impl Ontap for Double {
     fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()> {
         self.call("ontap.delete_file", path)?;
         let mut w = self.world();
+        w.file_data
+            .remove(&(volume_uuid.to_string(), path.to_string()));
         match w.files.get_mut(volume_uuid).and_then(|v| v.remove(path)) {
             Some(_) => Ok(()),
             None => Err(Error::NotFound {

@@ -591,15 +591,15 @@ mod tests {
             );
         }
         assert!(before.iter().any(|e| e.starts_with("ontap.list_dir")));
-        // After the resume: the set's configuration is recorded with one write, and the rescan
-        // decision makes no call.
-        let after_resume = &log[log.iter().position(|e| e == "pve.resume 100").unwrap() + 1..];
-        assert_eq!(after_resume.len(), 1, "{after_resume:?}");
-        assert!(
-            after_resume[0].starts_with("ontap.write_file "),
-            "{after_resume:?}"
+        // The set's configuration is recorded before the pause; nothing but the rescan decision
+        // after the resume.
+        let record = format!(
+            "ontap.write_file {}",
+            manifest::set_path(100, &set.timestamp)
         );
-        assert!(after_resume[0].contains(&manifest::set_path(100, &set.timestamp)));
+        assert!(before.iter().any(|e| e.ends_with(&record)), "{before:?}");
+        let after_resume = &log[log.iter().position(|e| e == "pve.resume 100").unwrap() + 1..];
+        assert!(after_resume.is_empty(), "{after_resume:?}");
         assert_eq!(b.state_of(100), "running");
     }
 
@@ -679,12 +679,21 @@ mod tests {
             .position(|e| e.starts_with("ontap.delete_file"))
             .unwrap();
         assert!(resume < first_delete, "{log:?}");
-        assert_eq!(
-            log.iter()
-                .filter(|e| e.starts_with("ontap.delete_file"))
-                .count(),
-            3
+        let deletes: Vec<&String> = log
+            .iter()
+            .filter(|e| e.starts_with("ontap.delete_file"))
+            .collect();
+        // Three clones, then the set's configuration: no set, no record of it.
+        assert_eq!(deletes.len(), 4, "{deletes:?}");
+        assert!(
+            deletes[3].contains(".pve-ontap-snapshot/sets/106/"),
+            "{deletes:?}"
         );
+        assert!(!b
+            .world()
+            .file_data
+            .keys()
+            .any(|(_, p)| p.contains(".pve-ontap-snapshot/sets/106/")));
     }
 
     #[test]
