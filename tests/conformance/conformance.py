@@ -292,8 +292,20 @@ def main():
 
     @check("ontap: an older release refuses the snapshot fields it does not have")
     def _():
+        # The built-in scenario, on 9.9.1: without snapshot locking, which needs 9.12.1.
+        scenario = json.loads(
+            subprocess.run(
+                [os.environ["PVE_ONTAP_SIM"], "--print-scenario"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        scenario["ontap"]["version"] = "9.9.1"
+        for v in scenario["ontap"]["volumes"]:
+            v["snapshot_locking_enabled"] = False
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump({"ontap": {"version": "9.9.1"}}, f)
+            json.dump(scenario, f)
         old = subprocess.Popen(
             [os.environ["PVE_ONTAP_SIM"], "--scenario", f.name], stdout=subprocess.PIPE, text=True
         )
