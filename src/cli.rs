@@ -490,6 +490,9 @@ pub enum VmCommand {
         /// Disk-set time stamp or volume snapshot name
         #[arg(long, value_name = "NAME", value_parser = parse_snapshot_name)]
         snapshot: String,
+        /// For a guest that no longer exists: the storage whose volume snapshot recorded it
+        #[arg(long, value_name = "ID", value_parser = parse_storage_id)]
+        storage: Option<String>,
     },
     /// Make a new QEMU guest from a snapshot of this one (new VMID, new MAC addresses)
     Clone {
@@ -513,6 +516,10 @@ pub enum VmCommand {
         /// Use the guest's current configuration even if the snapshot recorded one
         #[arg(long)]
         current_config: bool,
+        /// For a guest that no longer exists: the storage whose volume snapshot recorded it (it
+        /// may then come back under its own VMID)
+        #[arg(long, value_name = "ID", value_parser = parse_storage_id)]
+        storage: Option<String>,
     },
     /// Add one disk of a snapshot to a helper guest as an unused disk
     Attach {

@@ -437,9 +437,13 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             let set = run.finish(restored, |s| Some(s.timestamp.clone()))?;
             emit(format, &set, |s| render_set("restored", s))
         }
-        VmCommand::ShowConfig { vm, snapshot } => {
+        VmCommand::ShowConfig {
+            vm,
+            snapshot,
+            storage,
+        } => {
             let (_, b) = connect(config_file)?;
-            let shown = recover::show_config(&*b, vm.vm, &snapshot)?;
+            let shown = recover::show_config(&*b, vm.vm, &snapshot, storage.as_deref())?;
             emit(format, &shown, render_shown_config)
         }
         VmCommand::Clone {
@@ -450,6 +454,7 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             start,
             skip_missing,
             current_config,
+            storage,
         } => {
             let (config, b) = connect(config_file)?;
             let opts = recover::CloneOptions {
@@ -458,6 +463,7 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
                 start,
                 skip_missing,
                 current_config,
+                storage,
             };
             let env = recover::Env {
                 paths: &config.paths,

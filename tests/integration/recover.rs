@@ -666,3 +666,90 @@ fn a_hook_snapshot_records_the_configuration_of_its_guest() {
     shown.assert_ok();
     assert_eq!(shown.json()["config"]["memory"], "3072");
 }
+
+#[test]
+fn a_destroyed_guest_comes_back_from_a_storage_snapshot_under_its_own_vmid() {
+    let env = TestEnv::new();
+    let snap = storage_snapshot(&env, "ONTAP01");
+    let set = json_run(&env, &["vm", "create", "--vm", "102"]);
+    set.assert_ok();
+    let set = set.json()["timestamp"].as_str().unwrap().to_string();
+    // `qm destroy 102`: its configuration goes, and every volume it owns with it.
+    env.world_mut(|w| {
+        let now = w.ontap.now();
+        w.pve.guests.remove(&102);
+        let v = w
+            .ontap
+            .volumes
+            .iter_mut()
+            .find(|v| v.name == "ONTAP01")
+            .unwrap();
+        v.tree.remove_all("images/102", now);
+    });
+
+    // Without the storage the message says what to add.
+    let out = env.run(&["vm", "show-config", "--vm", "102", "--snapshot", &snap]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("--storage"), "{}", out.stderr);
+    // A disk set went with the guest.
+    let out = env.run(&[
+        "vm",
+        "clone",
+        "--vm",
+        "102",
+        "--snapshot",
+        &set,
+        "--storage",
+        "ONTAP01",
+        "--new-vmid",
+        "102",
+    ]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("disk set"), "{}", out.stderr);
+    assert!(env.guest(102).is_none());
+
+    let shown = json_run(
+        &env,
+        &[
+            "vm",
+            "show-config",
+            "--vm",
+            "102",
+            "--snapshot",
+            &snap,
+            "--storage",
+            "ONTAP01",
+        ],
+    );
+    shown.assert_ok();
+    assert_eq!(shown.json()["config"]["name"], "stopped01");
+
+    let back = json_run(
+        &env,
+        &[
+            "vm",
+            "clone",
+            "--vm",
+            "102",
+            "--snapshot",
+            &snap,
+            "--storage",
+            "ONTAP01",
+            "--new-vmid",
+            "102",
+        ],
+    );
+    back.assert_ok();
+    let guest = env.guest(102).expect("guest 102 is back");
+    assert_eq!(guest.config["name"], "stopped01");
+    assert_eq!(guest.config["memory"], "2048");
+    assert!(
+        guest
+            .config
+            .values()
+            .any(|v| v.contains("ONTAP01:102/vm-102-disk-0.qcow2")),
+        "{:?}",
+        guest.config
+    );
+    assert!(env.files("ONTAP01").contains_key(DISK_102));
+}

@@ -131,9 +131,15 @@ pub(crate) fn check_timestamp(ts: &str) -> Result<()> {
 
 /// Look up the guest, its ONTAP storages (disks and `unusedN` volumes) and every snapshot file.
 pub(crate) fn scan(b: &dyn Backends, vmid: u32, ctx: &Ctx<'_>) -> Result<Scan> {
+    let target = lookup::load(b.pve()?.as_ref(), vmid)?;
+    scan_target(b, target, ctx)
+}
+
+/// `scan` of a guest already looked up (or known from a recorded configuration).
+pub(crate) fn scan_target(b: &dyn Backends, target: Target, ctx: &Ctx<'_>) -> Result<Scan> {
     let pve_arc = b.pve()?;
     let pve = pve_arc.as_ref();
-    let target = lookup::load(pve, vmid)?;
+    let vmid = target.guest.vmid;
     let volumes: Vec<_> = target
         .disks
         .disks

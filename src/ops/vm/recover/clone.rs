@@ -8,11 +8,11 @@ use std::time::Duration;
 use crate::error::{Error, Result, ResultExt};
 use crate::model::names as naming;
 use crate::ops::resolve::Resolved;
-use crate::ops::vm::list::{self, Scan};
+use crate::ops::vm::list::Scan;
 use crate::ops::vm::recover::find::{self, each, snapshot_path};
 use crate::ops::vm::recover::newconfig::{self, Entropy};
 use crate::ops::vm::recover::plan::{DiskNow, SnapFile};
-use crate::ops::vm::recover::{lock_all, show, CloneOptions, RecoveredDisk, Recovery};
+use crate::ops::vm::recover::{gone, lock_all, show, CloneOptions, RecoveredDisk, Recovery};
 use crate::ops::vm::Ctx;
 use crate::ops::Backends;
 use crate::pve::{Guest, GuestType};
@@ -234,14 +234,21 @@ pub(crate) fn run(
     entropy: &dyn Entropy,
 ) -> Result<Recovery> {
     let new_vmid = opts.new_vmid;
-    if new_vmid == vmid {
+    // ---- Lookups. ----
+    let pve = b.pve()?;
+    let (scan, gone) = gone::scan(b, vmid, name, opts.storage.as_deref(), ctx)?;
+    // A guest that no longer exists may come back under its own VMID.
+    if new_vmid == vmid && !gone {
         return Err(Error::Usage(format!(
             "--new-vmid {new_vmid} is the guest itself; give an unused VMID"
         )));
     }
-    // ---- Lookups. ----
-    let pve = b.pve()?;
-    let scan = list::scan(b, vmid, ctx)?;
+    if gone && opts.current_config {
+        return Err(Error::Usage(format!(
+            "guest {vmid} no longer exists, so it has no current configuration; leave out \
+             --current-config"
+        )));
+    }
     if scan.target.guest.guest_type == GuestType::Lxc {
         return Err(Error::Refused(format!(
             "guest {vmid} is a container: Proxmox's API creates a container only by unpacking a \
@@ -345,11 +352,17 @@ pub(crate) fn run(
         .iter()
         .map(|c| (c.key.clone(), c.volid.clone()))
         .collect();
+    // A guest that no longer exists and comes back under its own VMID keeps its name.
+    let new_name = match (&opts.name, gone && new_vmid == vmid) {
+        (Some(n), _) => Some(n.clone()),
+        (None, true) => source_config.get("name").cloned(),
+        (None, false) => None,
+    };
     let built = newconfig::build(
         GuestType::Qemu,
         &source_config,
         &volumes,
-        opts.name.as_deref(),
+        new_name.as_deref(),
         entropy,
     );
     notes.extend(built.notes);

@@ -20,6 +20,7 @@ use crate::sys::paths::Paths;
 mod attach;
 mod clone;
 mod find;
+mod gone;
 mod list;
 pub mod newconfig;
 pub mod plan;
@@ -90,6 +91,8 @@ pub struct CloneOptions {
     pub skip_missing: bool,
     /// Use the guest's configuration now even when the snapshot recorded one.
     pub current_config: bool,
+    /// The storage whose volume snapshot holds a guest that no longer exists.
+    pub storage: Option<String>,
 }
 
 /// Refuse unless the guest is stopped and not locked (restore and attach write its files).
@@ -189,8 +192,13 @@ fn rescan_note(b: &dyn Backends, vmid: u32, env: &Env<'_>, notes: &mut Vec<Strin
 }
 
 /// `vm show-config`: the configuration a snapshot recorded for the guest.
-pub fn show_config(b: &dyn Backends, vmid: u32, name: &str) -> Result<ShownConfig> {
-    show::run(b, vmid, name, &Ctx::live())
+pub fn show_config(
+    b: &dyn Backends,
+    vmid: u32,
+    name: &str,
+    storage: Option<&str>,
+) -> Result<ShownConfig> {
+    show::run(b, vmid, name, storage, &Ctx::live())
 }
 
 /// `vm clone`: a new guest from a snapshot of this one.

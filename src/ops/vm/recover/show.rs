@@ -6,8 +6,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::model::names as naming;
 use crate::ops::manifest::{self, GuestRecord};
-use crate::ops::vm::list::{self, Scan};
-use crate::ops::vm::recover::find;
+use crate::ops::vm::list::Scan;
+use crate::ops::vm::recover::{find, gone};
 use crate::ops::vm::Ctx;
 use crate::ops::Backends;
 
@@ -30,8 +30,15 @@ pub struct ShownConfig {
     pub config: std::collections::BTreeMap<String, String>,
 }
 
-pub(crate) fn run(b: &dyn Backends, vmid: u32, name: &str, ctx: &Ctx<'_>) -> Result<ShownConfig> {
-    let scan = list::scan(b, vmid, ctx)?;
+/// With `storage`, also for a guest that no longer exists (`gone`).
+pub(crate) fn run(
+    b: &dyn Backends,
+    vmid: u32,
+    name: &str,
+    storage: Option<&str>,
+    ctx: &Ctx<'_>,
+) -> Result<ShownConfig> {
+    let (scan, _) = gone::scan(b, vmid, name, storage, ctx)?;
     read(&scan, name)
 }
 
