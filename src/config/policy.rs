@@ -206,6 +206,7 @@ struct Settings {
     on_error: Option<Val<OnError>>,
     storages: Option<Val<Vec<String>>>,
     lock: Option<Val<Duration>>,
+    max_pause: Option<Val<Duration>>,
 }
 
 const SETTINGS: &[&str] = &[
@@ -218,6 +219,7 @@ const SETTINGS: &[&str] = &[
     "on-error",
     "storages",
     "lock",
+    "max-pause",
 ];
 
 impl Settings {
@@ -250,6 +252,7 @@ impl Settings {
             ),
             "storages" => put!(storages, parse_storages(value, &origin)?),
             "lock" => put!(lock, parse_duration(value, &origin)?),
+            "max-pause" => put!(max_pause, parse_duration(value, &origin)?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -421,6 +424,7 @@ fn resolve(kind: HookKind, layers: &[&Layer], phase: Phase) -> Result<PhasePolic
         on_error: on_error.map_or(OnError::Continue, |v| v.value),
         storages: storages.map(|v| v.value.clone()),
         lock: pick!(lock).map(|v| v.value),
+        max_pause: pick!(max_pause).map(|v| v.value),
         source,
     })
 }
@@ -444,6 +448,7 @@ const SCHEDULE_KEYS: &[&str] = &[
     "expiry",
     "lock",
     "max-age",
+    "max-pause",
     "period",
 ];
 
@@ -472,6 +477,7 @@ fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
         lock_timeout: DEFAULT_TIMEOUT,
         expiry: None,
         lock: None,
+        max_pause: None,
         max_age: None,
         period: DEFAULT_PERIOD,
     };
@@ -498,6 +504,7 @@ fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
             "expiry" => schedule.expiry = Some(parse_duration(value, &origin)?),
             "lock" => schedule.lock = Some(parse_duration(value, &origin)?),
             "max-age" => schedule.max_age = Some(parse_duration(value, &origin)?),
+            "max-pause" => schedule.max_pause = Some(parse_duration(value, &origin)?),
             "period" => schedule.period = parse_period(value, &origin)?,
             _ => {
                 return Err(origin.error(format!(

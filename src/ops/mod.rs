@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::ontap::Ontap;
+use crate::ops::guardian::Guard;
 use crate::pve::Pve;
 
 pub mod clock;
 pub mod disks;
+pub mod guardian;
 pub mod manifest;
 pub mod parallel;
 pub mod quiesce;
@@ -25,4 +27,6 @@ pub trait Backends: Send + Sync {
     fn pve(&self) -> Result<Arc<dyn Pve>>;
     /// The ONTAP client for the cluster that exports this Proxmox storage (its config section).
     fn ontap(&self, storage: &str) -> Result<Arc<dyn Ontap>>;
+    /// What arms a guardian for each pause, freeze or shutdown window.
+    fn guard(&self) -> Result<Arc<dyn Guard>>;
 }

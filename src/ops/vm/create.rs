@@ -5,12 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result, ResultExt};
 use crate::model::names;
 use crate::ops::disks::Disk;
+use crate::ops::guardian::Guard;
 use crate::ops::quiesce::{self, Window};
 use crate::ops::rescan::RescanMode;
 use crate::ops::resolve::Resolved;
@@ -62,8 +64,15 @@ pub(super) fn run(
     let stores = lookup::resolve_all(b, ctx, &sorted.ontap_ids)?;
     let (ts, jobs, skipped) = prepare_jobs(vmid, sorted, &stores, opts, ctx)?;
 
+    let guard = b.guard()?;
+
     // ---- The window: pause/freeze, clones (concurrently), resume/thaw. ----
-    clone_in_window(pve, guest, plan.action, &jobs, &ts, ctx)?;
+    let window = WindowSpec {
+        guard: guard.as_ref(),
+        action: plan.action,
+        max_pause: opts.max_pause,
+    };
+    clone_in_window(pve, guest, &window, &jobs, &ts, ctx)?;
 
     // ---- After the window: register the new files. ----
     let mut notes = plan.notes;
@@ -221,12 +230,20 @@ fn prepare_jobs<'a>(
     Ok((ts, jobs, skipped))
 }
 
-/// Open the window, issue every clone, close it; on a failure or a signal, delete what this run
-/// made and return an error naming the disk (or the signal) and what was left behind.
+/// What the window does to the guest, who guards it and its bound.
+struct WindowSpec<'a> {
+    guard: &'a dyn Guard,
+    action: quiesce::Action,
+    max_pause: Option<Duration>,
+}
+
+/// Open the window, issue every clone, close it; on a failure, a signal or a window that passed
+/// its bound, delete what this run made and return an error naming the disk (or the signal, or
+/// the bound) and what was left behind.
 fn clone_in_window(
     pve: &dyn Pve,
     guest: &Guest,
-    action: quiesce::Action,
+    spec: &WindowSpec<'_>,
     jobs: &[Job<'_>],
     ts: &str,
     ctx: &Ctx<'_>,
@@ -234,25 +251,37 @@ fn clone_in_window(
     let vmid = guest.vmid;
     // The shield outlives the window: a signal during the cleanup must not leave clones behind.
     let shield = signals::shield()?;
-    let window = quiesce::enter(pve, guest, action, ctx.interrupt)?;
+    let window = quiesce::enter(
+        pve,
+        spec.guard,
+        guest,
+        spec.action,
+        spec.max_pause,
+        ctx.interrupt,
+    )?;
     let outcome = clone_all(jobs, window, ctx);
 
+    // The guardian brought the guest back at the bound: the run is thrown away.
+    let (leave, broken) = match outcome.leave {
+        Err(e @ Error::Bound(_)) => (Ok(()), Some(e)),
+        leave => (leave, outcome.broken),
+    };
     let failed = outcome.results.iter().position(Result::is_err);
     let interrupted = outcome.interrupted.or_else(|| (ctx.interrupt)());
-    if failed.is_some() || interrupted.is_some() {
+    if failed.is_some() || interrupted.is_some() || broken.is_some() {
         let leftovers = cleanup(jobs, &outcome.results);
         drop(shield);
         return Err(failure(
             vmid,
             jobs,
             outcome.results,
-            (interrupted, failed),
-            outcome.leave,
+            (interrupted, broken, failed),
+            leave,
             &leftovers,
         ));
     }
     drop(shield);
-    outcome.leave.step_with(|| {
+    leave.step_with(|| {
         format!(
             "disk snapshot set {ts} of guest {vmid} was created, but the guest was not restored"
         )
@@ -265,13 +294,14 @@ fn failure(
     vmid: u32,
     jobs: &[Job<'_>],
     mut results: Vec<Result<()>>,
-    (interrupted, failed): (Option<String>, Option<usize>),
+    (interrupted, broken, failed): (Option<String>, Option<Error>, Option<usize>),
     leave: Result<()>,
     leftovers: &[String],
 ) -> Error {
-    let error = match (interrupted, failed) {
-        (Some(signal), _) => Error::Interrupted(signal),
-        (None, Some(i)) => {
+    let error = match (interrupted, broken, failed) {
+        (Some(signal), _, _) => Error::Interrupted(signal),
+        (None, Some(bound), _) => bound,
+        (None, None, Some(i)) => {
             let job = &jobs[i];
             let e = std::mem::replace(&mut results[i], Ok(()))
                 .err()
@@ -281,7 +311,7 @@ fn failure(
                 cause: Box::new(e),
             }
         }
-        (None, None) => Error::Internal("clone failed".into()),
+        (None, None, None) => Error::Internal("clone failed".into()),
     };
     let what = if leftovers.is_empty() {
         format!("disk snapshot of guest {vmid} failed; the clones made in this run were deleted")
@@ -355,6 +385,8 @@ struct CloneOutcome {
     results: Vec<Result<()>>,
     /// The signal that arrived while the clones ran.
     interrupted: Option<String>,
+    /// The window passed its bound while clones still ran (it was closed then).
+    broken: Option<Error>,
     /// How leaving the window went.
     leave: Result<()>,
 }
@@ -365,6 +397,7 @@ fn clone_all(jobs: &[Job<'_>], window: Window<'_>, ctx: &Ctx<'_>) -> CloneOutcom
     let mut window = Some(window);
     let mut leave = Ok(());
     let mut interrupted = None;
+    let mut broken = None;
     let mut results: Vec<Option<Result<()>>> = jobs.iter().map(|_| None).collect();
     let close = |window: &mut Option<Window<'_>>, leave: &mut Result<()>| {
         if let Some(w) = window.take() {
@@ -407,6 +440,15 @@ fn clone_all(jobs: &[Job<'_>], window: Window<'_>, ctx: &Ctx<'_>) -> CloneOutcom
                     close(&mut window, &mut leave);
                 }
             }
+            if pending > 0 && broken.is_none() {
+                let passed = window
+                    .as_mut()
+                    .and_then(|w| w.past_bound_error("its clone jobs ended"));
+                if passed.is_some() {
+                    broken = passed;
+                    close(&mut window, &mut leave);
+                }
+            }
         }
     });
     close(&mut window, &mut leave);
@@ -418,6 +460,7 @@ fn clone_all(jobs: &[Job<'_>], window: Window<'_>, ctx: &Ctx<'_>) -> CloneOutcom
             })
             .collect(),
         interrupted,
+        broken,
         leave,
     }
 }
@@ -696,6 +739,32 @@ mod tests {
         assert_eq!(b.state_of(106), "running");
         assert!(b.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
         assert!(b.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
+    }
+
+    #[test]
+    fn every_window_is_guarded_and_a_window_past_its_bound_throws_the_run_away() {
+        let b = Double::vm();
+        create(&b, 100, &opts(Consistency::None)).unwrap();
+        assert!(b.world().guards.is_empty());
+        create(&b, 100, &opts(Consistency::Suspend)).unwrap();
+        assert_eq!(b.world().guards, ["arm 100:Pause 60s", "release"]);
+
+        let b = Double::vm();
+        b.world().guard_expired = true;
+        let mut o = opts(Consistency::Shutdown);
+        o.max_pause = Some(Duration::from_secs(5));
+        let e = create(&b, 106, &o).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("reached its bound (--max-pause 5s)"), "{msg}");
+        assert!(
+            msg.contains("clones made in this run were deleted"),
+            "{msg}"
+        );
+        assert!(matches!(e.root(), Error::Bound(_)), "{e:?}");
+        assert!(b.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
+        assert!(b.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
+        assert_eq!(b.state_of(106), "running");
+        assert_eq!(b.world().guards[0], "arm 106:Shutdown 5s");
     }
 
     #[test]

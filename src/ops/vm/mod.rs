@@ -34,6 +34,8 @@ pub struct CreateOptions {
     pub strict: bool,
     /// Run `qm rescan` / `pct rescan` afterwards (deferred while the config is locked).
     pub rescan: bool,
+    /// Bound on the pause, freeze or shutdown window (None: the default of the action).
+    pub max_pause: Option<Duration>,
 }
 
 /// One disk of a snapshot set.
