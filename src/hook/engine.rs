@@ -835,6 +835,7 @@ pub(crate) mod tests {
                 }],
                 skipped: vec![],
                 notes: vec![],
+                partial: None,
             })
         }
         fn vm_prune(

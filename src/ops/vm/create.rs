@@ -17,7 +17,7 @@ use crate::ops::quiesce::{self, Window};
 use crate::ops::rescan::RescanMode;
 use crate::ops::resolve::Resolved;
 use crate::ops::vm::lookup::{self, Kind, Placed, Target};
-use crate::ops::vm::{CreateOptions, Ctx, SkippedDisk, SnapshotDisk, SnapshotSet};
+use crate::ops::vm::{partial, CreateOptions, Ctx, SkippedDisk, SnapshotDisk, SnapshotSet};
 use crate::ops::{rescan, Backends};
 use crate::pve::{Guest, Pve};
 use crate::sys::paths::Paths;
@@ -63,6 +63,11 @@ pub(super) fn run(
     let plan = quiesce::plan(pve, guest, &status, opts.consistency)?;
     let stores = lookup::resolve_all(b, ctx, &sorted.ontap_ids)?;
     let (ts, jobs, skipped) = prepare_jobs(vmid, sorted, &stores, opts, ctx)?;
+    let orphans = ctx
+        .partial_dir
+        .as_ref()
+        .map(|d| partial::orphaned(d, vmid))
+        .unwrap_or_default();
 
     let guard = b.guard()?;
 
@@ -76,6 +81,13 @@ pub(super) fn run(
 
     // ---- After the window: register the new files. ----
     let mut notes = plan.notes;
+    notes.extend(orphans.iter().map(|r| {
+        format!(
+            "an earlier run (pid {}) ended before it finished disk snapshot set {}: 'vm list' \
+             shows what it left as incomplete, 'vm delete --vm {vmid} --snapshot {}' removes it",
+            r.pid, r.timestamp, r.timestamp
+        )
+    }));
     if opts.rescan {
         notes.push(rescan_note(paths, guest, mode));
     }
@@ -95,6 +107,7 @@ pub(super) fn run(
             .collect(),
         skipped,
         notes,
+        partial: None,
     })
 }
 
@@ -251,6 +264,19 @@ fn clone_in_window(
     let vmid = guest.vmid;
     // The shield outlives the window: a signal during the cleanup must not leave clones behind.
     let shield = signals::shield()?;
+    // Should this process die from here on, the next command finds the set marked incomplete.
+    if let Some(dir) = &ctx.partial_dir {
+        let files = jobs
+            .iter()
+            .map(|j| j.placed.sibling_volid(&j.snapshot_file))
+            .collect();
+        partial::begin(dir, vmid, ts, files)?;
+    }
+    let end_record = || {
+        if let Some(dir) = &ctx.partial_dir {
+            partial::end(dir, vmid, ts);
+        }
+    };
     let window = quiesce::enter(
         pve,
         spec.guard,
@@ -258,7 +284,8 @@ fn clone_in_window(
         spec.action,
         spec.max_pause,
         ctx.interrupt,
-    )?;
+    )
+    .inspect_err(|_| end_record())?;
     let outcome = clone_all(jobs, window, ctx);
 
     // The guardian brought the guest back at the bound: the run is thrown away.
@@ -270,6 +297,9 @@ fn clone_in_window(
     let interrupted = outcome.interrupted.or_else(|| (ctx.interrupt)());
     if failed.is_some() || interrupted.is_some() || broken.is_some() {
         let leftovers = cleanup(jobs, &outcome.results);
+        if leftovers.is_empty() {
+            end_record();
+        }
         drop(shield);
         return Err(failure(
             vmid,
@@ -280,6 +310,7 @@ fn clone_in_window(
             &leftovers,
         ));
     }
+    end_record();
     drop(shield);
     leave.step_with(|| {
         format!(
@@ -532,6 +563,7 @@ mod tests {
             interrupt,
             resolve: scenario::resolve,
             poll: Duration::from_millis(5),
+            partial_dir: None,
         }
     }
 

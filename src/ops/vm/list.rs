@@ -2,6 +2,7 @@
 //! directories on the ONTAP storages of its disks (one listing per directory), grouped into sets.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
@@ -10,7 +11,7 @@ use crate::model::names;
 use crate::ops::disks::disk_key_order;
 use crate::ops::resolve::Resolved;
 use crate::ops::vm::lookup::{self, sibling_volid, Kind, Target};
-use crate::ops::vm::{Ctx, SnapshotDisk, SnapshotSet};
+use crate::ops::vm::{partial, Ctx, SnapshotDisk, SnapshotSet};
 use crate::ops::Backends;
 
 /// Where a disk of the guest (or an `unusedN` volume) is now.
@@ -74,6 +75,8 @@ pub(crate) struct FoundSet {
     pub created: Option<OffsetDateTime>,
     pub label: Option<String>,
     pub files: Vec<FoundFile>,
+    /// Made by a run that died before it finished (`partial`): not a valid snapshot.
+    pub partial: Option<String>,
 }
 
 impl FoundSet {
@@ -85,6 +88,7 @@ impl FoundSet {
             disks: self.files.iter().map(FoundFile::to_disk).collect(),
             skipped: Vec::new(),
             notes: Vec::new(),
+            partial: self.partial.clone(),
         }
     }
 }
@@ -96,12 +100,26 @@ pub(crate) struct Scan {
     pub locations: Vec<Location>,
     /// Newest first.
     pub sets: Vec<FoundSet>,
+    /// Where run records live (see `partial`).
+    pub partial_dir: Option<PathBuf>,
 }
 
 impl Scan {
     pub fn snapshot_sets(&self) -> Vec<SnapshotSet> {
         let vmid = self.target.guest.vmid;
         self.sets.iter().map(|s| s.to_snapshot_set(vmid)).collect()
+    }
+
+    /// `find`, refusing a set a dead run left incomplete (`what` is what would be done with it).
+    pub fn find_complete(&self, timestamp: &str, what: &str) -> Result<&FoundSet> {
+        let set = self.find(timestamp)?;
+        match &set.partial {
+            Some(why) => Err(Error::Refused(format!(
+                "cannot {what} disk snapshot set '{timestamp}' of guest {}: it is {why}",
+                self.target.guest.vmid
+            ))),
+            None => Ok(set),
+        }
     }
 
     /// The set with this timestamp; `Error::NotFound` naming the guest and timestamp otherwise.
@@ -217,6 +235,7 @@ pub(crate) fn scan(b: &dyn Backends, vmid: u32, ctx: &Ctx<'_>) -> Result<Scan> {
                     timestamp: name.timestamp,
                     label: None,
                     files: Vec::new(),
+                    partial: None,
                 });
             if set.label.is_none() {
                 set.label = name.label;
@@ -238,11 +257,21 @@ pub(crate) fn scan(b: &dyn Backends, vmid: u32, ctx: &Ctx<'_>) -> Result<Scan> {
             .cmp(&a.created)
             .then(b.timestamp.cmp(&a.timestamp))
     });
+    if let Some(dir) = &ctx.partial_dir {
+        for record in partial::orphaned(dir, vmid) {
+            match sets.iter_mut().find(|s| s.timestamp == record.timestamp) {
+                Some(set) => set.partial = Some(partial::describe(&record, set.files.len())),
+                // The run died before any clone existed: nothing to report.
+                None => partial::end(dir, vmid, &record.timestamp),
+            }
+        }
+    }
     Ok(Scan {
         target,
         stores,
         locations,
         sets,
+        partial_dir: ctx.partial_dir.clone(),
     })
 }
 
