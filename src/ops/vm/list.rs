@@ -282,6 +282,55 @@ mod tests {
     use crate::testing::scenario::{ctx, volume_uuid};
 
     #[test]
+    fn a_set_left_by_a_dead_run_is_incomplete_until_deleted() {
+        let dir = std::env::temp_dir().join(format!("pos-list-partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let b = Double::vm();
+        let o1 = volume_uuid("ONTAP01");
+        let ts = "2026-04-01_00:00:00+0000";
+        let gone = "2026-04-02_00:00:00+0000";
+        b.add_file(&o1, &format!("images/100/vm-100-disk-0-snapshot-{ts}.qcow2"), 1);
+        // Records of runs whose process is gone (no process has pid 0).
+        for t in [ts, gone] {
+            let record = partial::Record {
+                vmid: 100,
+                timestamp: t.into(),
+                pid: 0,
+                start_time: 1,
+                files: vec!["a".into(), "b".into(), "c".into(), "d".into()],
+            };
+            std::fs::write(
+                dir.join(format!("100-{t}.json")),
+                serde_json::to_string(&record).unwrap(),
+            )
+            .unwrap();
+        }
+        let mut c = ctx();
+        c.partial_dir = Some(dir.clone());
+        let found = scan(&b, 100, &c).unwrap();
+        let why = found.find(ts).unwrap().partial.clone().unwrap();
+        assert!(why.contains("1 of 4 clones exist"), "{why}");
+        let e = found.find_complete(ts, "restore").err().unwrap();
+        assert!(e.to_string().contains("cannot restore"), "{e}");
+        assert!(e.to_string().contains("incomplete"), "{e}");
+        let json = serde_json::to_value(found.snapshot_sets()).unwrap();
+        assert!(json[0]["partial"].as_str().unwrap().starts_with("incomplete"));
+        // The run that died before any clone existed left nothing to report: its record goes.
+        assert_eq!(
+            partial::orphaned(&dir, 100)
+                .iter()
+                .map(|r| r.timestamp.as_str())
+                .collect::<Vec<_>>(),
+            [ts]
+        );
+        super::super::delete::run(&b, 100, ts, None, &c).unwrap();
+        assert!(b.snapshot_files(&o1).is_empty());
+        assert!(partial::orphaned(&dir, 100).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn groups_by_timestamp_newest_first_and_matches_disks() {
         let b = Double::vm();
         let o1 = volume_uuid("ONTAP01");
