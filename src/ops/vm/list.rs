@@ -290,7 +290,11 @@ mod tests {
         let o1 = volume_uuid("ONTAP01");
         let ts = "2026-04-01_00:00:00+0000";
         let gone = "2026-04-02_00:00:00+0000";
-        b.add_file(&o1, &format!("images/100/vm-100-disk-0-snapshot-{ts}.qcow2"), 1);
+        b.add_file(
+            &o1,
+            &format!("images/100/vm-100-disk-0-snapshot-{ts}.qcow2"),
+            1,
+        );
         // Records of runs whose process is gone (no process has pid 0).
         for t in [ts, gone] {
             let record = partial::Record {
@@ -315,7 +319,10 @@ mod tests {
         assert!(e.to_string().contains("cannot restore"), "{e}");
         assert!(e.to_string().contains("incomplete"), "{e}");
         let json = serde_json::to_value(found.snapshot_sets()).unwrap();
-        assert!(json[0]["partial"].as_str().unwrap().starts_with("incomplete"));
+        assert!(json[0]["partial"]
+            .as_str()
+            .unwrap()
+            .starts_with("incomplete"));
         // The run that died before any clone existed left nothing to report: its record goes.
         assert_eq!(
             partial::orphaned(&dir, 100)
