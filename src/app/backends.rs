@@ -11,7 +11,7 @@ use crate::http::TlsMode;
 use crate::ontap::{self, Ontap, OntapClient};
 use crate::pve::{Pve, PveClient};
 
-use crate::ops::guardian::Guard;
+use crate::ops::window::Guard;
 use crate::ops::Backends;
 use crate::sys::seams;
 

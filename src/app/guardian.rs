@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::ops::guardian::protocol::{self, Orders};
 use crate::ops::guardian::serve::{self, Ending};
-use crate::ops::guardian::{Armed, Guard, GuardPlan, Released};
+use crate::ops::window::{Armed, Guard, GuardPlan, Released};
 use crate::pve::{Connection, PveClient};
 use crate::sys::paths::{BIN, SYSLOG_SOCKET_ENV};
 use crate::sys::process::{self, Detach};

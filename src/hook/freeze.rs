@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::ontap::Ontap;
-use crate::ops::guardian::Guard;
+use crate::ops::window::Guard;
 use crate::ops::Backends;
 use crate::pve::{Guest, GuestConfig, GuestStatus, NewNfsStorage, Pve, StorageConfig};
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::ontap::Ontap;
-use crate::ops::guardian::Guard;
+use crate::ops::window::Guard;
 use crate::pve::Pve;
 
 pub mod clock;
@@ -19,6 +19,7 @@ pub mod resolve;
 pub mod status;
 pub mod storage;
 pub mod vm;
+pub mod window;
 
 /// Access to the two APIs. The live implementation connects lazily (a hook phase with no action
 /// never opens a connection); tests pass fakes or clients pointed at the simulator.

@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result, ResultExt};
 use crate::http::urgent::Urgent;
-use crate::ops::guardian::{
-    default_max_pause, show_bound, Armed, Guard, GuardPlan, Released, Watch,
-};
+pub use crate::ops::window::Action;
+use crate::ops::window::{default_max_pause, show_bound, Armed, Guard, GuardPlan, Released, Watch};
 use crate::pve::{Guest, GuestStatus, GuestType, Pve};
 use crate::sys::signals;
 
@@ -38,15 +37,6 @@ pub const START_WAIT: Duration = Duration::from_secs(120);
 const UNDO_ATTEMPTS: u32 = 3;
 /// Pause between undo attempts.
 const UNDO_RETRY: Duration = Duration::from_millis(500);
-
-/// What will actually be done to a guest (decided with every lookup, before anything changes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Nothing,
-    Pause,
-    Shutdown,
-    Freeze,
-}
 
 /// The decision for one guest plus what the user should hear about it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,8 +16,8 @@ use crate::ontap::{
     FileInfo, NewFlexClone, NewSnapshot, Ontap, OntapVersion, Snapshot, SnapshotBatch,
     SnapshotDeletes, Svm, Volume,
 };
-use crate::ops::guardian::{Armed, Guard, GuardPlan, Released};
 use crate::ops::storage::iso8601;
+use crate::ops::window::{Armed, Guard, GuardPlan, Released};
 use crate::ops::Backends;
 use crate::pve::{Guest, GuestConfig, GuestStatus, NewNfsStorage, Pve, StorageConfig};
 

@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::http::{Endpoint, Timeouts, TlsMode};
-use crate::ops::guardian::{GuardPlan, Watch};
-use crate::ops::quiesce::Action;
+use crate::ops::window::{Action, GuardPlan, Watch};
 use crate::pve::{Connection, Guest, GuestType, Login};
 use crate::secret::Secret;
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::ops::guardian::protocol::{self, Orders};
-use crate::ops::guardian::{show_bound, Watch};
-use crate::ops::quiesce::{self, Action};
+use crate::ops::quiesce;
+use crate::ops::window::{show_bound, Action, Watch};
 use crate::pve::Pve;
 
 /// How the guardian's watch ended.
@@ -157,7 +157,7 @@ mod tests {
 
     use super::*;
     use crate::http::{Endpoint, Timeouts, TlsMode};
-    use crate::ops::guardian::GuardPlan;
+    use crate::ops::window::GuardPlan;
     use crate::pve::{Connection, GuestType, Login};
     use crate::secret::Secret;
     use crate::testing::double::Double;
