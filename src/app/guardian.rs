@@ -70,9 +70,16 @@ impl Guard for LiveGuard {
         }
         ways.push(Detach::Session);
         let mut last = None;
+        let started = Instant::now();
         for how in ways {
             match start(&exe, &orders, &how) {
-                Ok(armed) => return Ok(Box::new(armed)),
+                Ok(armed) => {
+                    log::debug!(
+                        "guardian armed in {:.1} ms ({how:?})",
+                        started.elapsed().as_secs_f64() * 1000.0
+                    );
+                    return Ok(Box::new(armed));
+                }
                 Err(e) => {
                     log::warn!("could not start the guardian ({how:?}): {e}");
                     last = Some(e);
@@ -175,6 +182,7 @@ impl Armed for LiveArmed {
     }
 
     fn release(mut self: Box<Self>) -> Released {
+        let started = Instant::now();
         if let Some(mut stdin) = self.stdin.take() {
             // A guardian that is gone (it expired and ended) cannot read it; its answer says.
             let _ = writeln!(stdin, "{}", protocol::DONE).and_then(|()| stdin.flush());
@@ -213,6 +221,10 @@ impl Armed for LiveArmed {
                 reap(child, RELEASE_WAIT);
             }
         }
+        log::debug!(
+            "guardian released in {:.1} ms ({released:?})",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
         released
     }
 }

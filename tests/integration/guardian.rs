@@ -373,6 +373,22 @@ fn a_stuck_tool_gets_its_guest_back_at_the_bound_and_throws_the_run_away() {
     }
     let paused = Instant::now();
     stop(pid, "-STOP");
+    // One guardian watches, and the Proxmox password reached it through no argv or environment.
+    let guardians = guardians_of(pid);
+    assert_eq!(guardians.len(), 1, "{guardians:?}");
+    let password = std::fs::read_to_string(env.config_path())
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("proxmox_pass = ").map(str::to_string))
+        .expect("a password in the config");
+    assert!(password.len() >= 6, "{password}");
+    for what in ["cmdline", "environ"] {
+        let text = std::fs::read(format!("/proc/{}/{what}", guardians[0])).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&text).contains(&password),
+            "the secret is in the guardian's {what}"
+        );
+    }
     while env.guest_status(100) == Some(RunStatus::Paused) {
         assert!(
             paused.elapsed() < Duration::from_secs(4),

@@ -270,7 +270,12 @@ fn clone_in_window(
             .iter()
             .map(|j| j.placed.sibling_volid(&j.snapshot_file))
             .collect();
-        partial::begin(dir, vmid, ts, files)?;
+        // Without it the run is still guarded; only a later report of a dead run's set is lost.
+        if let Err(e) = partial::begin(dir, vmid, ts, files) {
+            log::warn!(
+                "{e}: a set left by this run, should it die, would not be marked incomplete"
+            );
+        }
     }
     let end_record = || {
         if let Some(dir) = &ctx.partial_dir {
