@@ -821,6 +821,38 @@ mod tests {
     }
 
     #[test]
+    fn max_pause_needs_a_window_and_a_duration() {
+        match parse("p vm create --vm 100 --suspend --max-pause 1m30s")
+            .unwrap()
+            .command
+        {
+            Command::Vm(VmCommand::Create { max_pause, .. }) => {
+                assert_eq!(max_pause, Some(Duration::from_secs(90)))
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse("p storage create --storage ONTAP01 --freeze --max-pause 5s")
+            .unwrap()
+            .command
+        {
+            Command::Storage(StorageCommand::Create { max_pause, .. }) => {
+                assert_eq!(max_pause, Some(Duration::from_secs(5)))
+            }
+            other => panic!("{other:?}"),
+        }
+        for line in [
+            "p vm create --vm 100 --max-pause 10s",
+            "p storage create --storage ONTAP01 --max-pause 10s",
+            "p vm create --vm 100 --freeze --max-pause 0s",
+            "p vm create --vm 100 --freeze --max-pause soon",
+        ] {
+            let e = parse(line).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{line}");
+            assert!(e.to_string().contains("--max-pause"), "{line}: {e}");
+        }
+    }
+
+    #[test]
     fn every_example_of_the_original_readme_parses() {
         let cases = [
             "pve-ontap-snapshot.py vm create -vm 100 -suspend",

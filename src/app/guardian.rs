@@ -214,11 +214,15 @@ impl Armed for LiveArmed {
                 }
             }
         }
-        if let Some(child) = self.child.take() {
+        if let Some(mut child) = self.child.take() {
             // A released guardian ends at once; one that expired is bringing guests back and
-            // ends by itself within its bounded lifetime.
+            // ends by itself within its bounded lifetime: a thread waits for it (no zombie).
             if released == Released::Quiet {
                 reap(child, RELEASE_WAIT);
+            } else {
+                thread::spawn(move || {
+                    let _ = child.wait();
+                });
             }
         }
         log::debug!(

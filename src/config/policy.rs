@@ -864,6 +864,44 @@ mod tests {
     }
 
     #[test]
+    fn max_pause_is_a_setting_of_hooks_and_schedules() {
+        let p = policy(vec![
+            section(
+                "vzdump",
+                &[
+                    ("backup-start", "vm-snapshot"),
+                    ("freeze", "yes"),
+                    ("max-pause", "5s"),
+                ],
+            ),
+            section(
+                "vzdump:101",
+                &[
+                    ("backup-start", "vm-snapshot"),
+                    ("backup-start.max-pause", "20"),
+                ],
+            ),
+            section(
+                "schedule:hourly",
+                &[
+                    ("storages", "ONTAP01"),
+                    ("freeze", "yes"),
+                    ("max-pause", "1m"),
+                ],
+            ),
+        ]);
+        let a = p.vzdump(Phase::BackupStart, Some(100)).unwrap();
+        assert_eq!(a.max_pause, Some(Duration::from_secs(5)));
+        let b = p.vzdump(Phase::BackupStart, Some(101)).unwrap();
+        assert_eq!(b.max_pause, Some(Duration::from_secs(20)));
+        let h = p.schedule("hourly").unwrap();
+        assert_eq!(h.max_pause, Some(Duration::from_secs(60)));
+        let e = err(vec![section("hook", &[("max-pause", "never")])]);
+        assert!(e.contains("key 'max-pause'"), "{e}");
+        assert!(e.contains("is not a duration"), "{e}");
+    }
+
+    #[test]
     fn vzdump_guest_sections_override() {
         let p = policy(vec![
             section(

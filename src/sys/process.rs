@@ -209,3 +209,45 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let rest = stat.get(stat.rfind(')')? + 1..)?;
     Some(rest.split_whitespace().map(str::to_string).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+
+    use super::*;
+
+    /// Session id (field 6 of `/proc/<pid>/stat`).
+    fn session(pid: u32) -> Option<String> {
+        stat_fields(pid)?.get(3).cloned()
+    }
+
+    #[test]
+    fn a_watchdog_runs_in_its_own_session_with_pipes_and_a_clean_environment() {
+        let keep = [("POS_KEPT", OsString::from("yes"))];
+        let mut child = spawn_watchdog(
+            Path::new("/bin/sh"),
+            &[
+                "-c".into(),
+                "read line; echo \"$line $POS_KEPT ${HOME:-nohome}\"".into(),
+            ],
+            &Detach::Session,
+            &keep,
+        )
+        .unwrap();
+        let pid = child.id();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        // The session (and so the process group) is not this process's.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while session(pid).as_deref() != Some(&pid.to_string()) {
+            assert!(Instant::now() < deadline, "{:?}", session(pid));
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_ne!(session(pid), session(std::process::id()));
+        writeln!(stdin, "hello").unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "hello yes nohome");
+        assert!(child.wait().unwrap().success());
+    }
+}

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::faults::harness::Workflow;
 use crate::faults::harness::{fault_rule, observe, parallel, Bench, FaultKind, Invocation, Mode};
 use crate::faults::{options, POLICY, VZDUMP_ENV};
+use crate::secrets::SyslogSink;
 use crate::util::{FaultRule, RequestLogEntry, RunStatus, TestEnv, TEST_ROOT_ENV};
 
 /// Threads running cells (each with its own simulator).
@@ -435,21 +436,34 @@ fn a_stuck_tool_gets_its_guest_back_at_the_bound_and_throws_the_run_away() {
 #[test]
 fn a_clone_job_held_past_the_bound_fails_the_run_and_names_the_bound() {
     let env = TestEnv::new();
+    let sink = SyslogSink::bind(env.path("syslog.sock"));
     env.add_fault(FaultRule::new("POST", "/api/storage/file/clone").delay_ms(3000));
-    let out = env.run(&[
-        "vm",
-        "create",
-        "--vm",
-        "103",
-        "--freeze",
-        "--max-pause",
-        "1s",
-    ]);
+    let socket = env.path("syslog.sock").display().to_string();
+    let out = env.run_with_env(
+        &[
+            "vm",
+            "create",
+            "--vm",
+            "103",
+            "--freeze",
+            "--max-pause",
+            "1s",
+        ],
+        &[("PVE_ONTAP_SNAPSHOT_SYSLOG_SOCKET", socket.as_str())],
+    );
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.contains("reached its bound (--max-pause 1s)"),
         "{}",
         out.stderr
+    );
+    // The guardian said what it did, in the task log (stderr) and in syslog.
+    let said = "the window over guests 103 reached its bound (--max-pause 1s)";
+    assert!(out.stderr.contains(said), "{}", out.stderr);
+    let syslog = sink.drain();
+    assert!(
+        syslog.iter().any(|m| m.contains(said)) && syslog.iter().any(|m| m.contains("thawed")),
+        "{syslog:?}"
     );
     assert!(!env.agent_frozen(103));
     let thaw = env.requests_matching(None, "POST", "*/agent/fsfreeze-thaw");
