@@ -27,8 +27,9 @@ pub const SUBCOMMAND: &str = "internal-guardian";
 const ARM_WAIT: Duration = Duration::from_secs(10);
 /// How long the tool waits for the guardian's answer to `done`.
 const RELEASE_WAIT: Duration = Duration::from_secs(5);
-/// A guardian's life beyond the bound: enough for every undo's retries and waits.
-const UNDO_LIFETIME: Duration = Duration::from_secs(900);
+/// A guardian's life beyond the bound: enough for every undo's retries and waits (three rounds of
+/// three attempts, each waiting at most two minutes for a start task).
+const UNDO_LIFETIME: Duration = Duration::from_secs(1200);
 
 /// Arms guardians that log in to Proxmox VE as the tool does.
 pub struct LiveGuard {
