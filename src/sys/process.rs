@@ -77,8 +77,10 @@ pub fn in_own_session(exe: &Path) -> Command {
 /// How a watchdog is detached from the process that starts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Detach {
-    /// In a transient systemd scope of its own (`systemd-run --scope`): another cgroup than the
-    /// calling service, so stopping that service does not kill it; `lifetime` bounds it there too.
+    /// In a transient systemd scope of its own (`systemd-run --scope`, which registers the scope
+    /// and then execs the command: same pid, same pipes): another cgroup than the calling
+    /// service, so stopping that service does not kill it; `lifetime` bounds it there too
+    /// (`RuntimeMaxSec=` of systemd.scope(5)).
     Scope {
         systemd_run: PathBuf,
         unit: String,

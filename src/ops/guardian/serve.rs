@@ -28,6 +28,10 @@ pub enum Ending {
 const SETTLE: Duration = Duration::from_millis(400);
 /// Undo-and-check rounds per guest.
 const ROUNDS: u32 = 3;
+/// How often the guests are looked at while the guardian lingers (see `linger`).
+const LINGER_POLL: Duration = Duration::from_millis(250);
+/// The longest the guardian lingers after the tool died.
+const MAX_LINGER: Duration = Duration::from_secs(60);
 
 /// Say `armed`, then watch until `done` (from `lines`, which ends when the tool's pipe closes) or
 /// until `armed_at + max_pause`; `replies` carries `armed` and then `released` or `expired`.
@@ -56,7 +60,13 @@ pub fn serve(
                      bringing them back",
                     vmids(&plan.watches)
                 );
-                return Ending::ToolGone(bring_all_back(pve, &plan.watches, tool));
+                let gone = Instant::now();
+                let mut failures = bring_all_back(pve, &plan.watches, tool);
+                if failures.is_empty() {
+                    let until = gone + orders.pve.endpoint.timeouts.request.min(MAX_LINGER);
+                    failures = linger(pve, &plan.watches, tool, until);
+                }
+                return Ending::ToolGone(failures);
             }
             Err(RecvTimeoutError::Timeout) => {
                 say(replies, protocol::EXPIRED);
@@ -111,6 +121,35 @@ fn bring_all_back(pve: &dyn Pve, watches: &[Watch], tool: u32) -> Vec<String> {
             })
             .collect()
     })
+}
+
+/// After the tool died: a request it had sent may still take effect (Proxmox VE finishes a call
+/// whose client went away), at the latest about when the tool would have given up on it (its
+/// request timeout, `until`). Until then the guests are looked at again, and one that such a late
+/// request paused, froze or stopped is brought back once more.
+fn linger(pve: &dyn Pve, watches: &[Watch], tool: u32, until: Instant) -> Vec<String> {
+    let mut failures = Vec::new();
+    while Instant::now() < until && failures.is_empty() {
+        thread::sleep(LINGER_POLL.min(until.saturating_duration_since(Instant::now())));
+        for w in watches {
+            if is_back(pve, w).unwrap_or(true) {
+                continue;
+            }
+            log::error!(
+                "guardian of pid {tool}: guest {} changed again after it was brought back (a \
+                 request of the tool took effect late)",
+                w.guest.vmid
+            );
+            match bring_back(pve, w) {
+                Ok(done) => log::warn!("guardian of pid {tool}: guest {}: {done}", w.guest.vmid),
+                Err(e) => {
+                    log::error!("guardian of pid {tool}: guest {}: {e}", w.guest.vmid);
+                    failures.push(format!("guest {}: {e}", w.guest.vmid));
+                }
+            }
+        }
+    }
+    failures
 }
 
 /// Undo, let the guest settle, check; again while it is not back. Says what it did.
@@ -179,7 +218,11 @@ mod tests {
                 endpoint: Endpoint {
                     base_url: "https://127.0.0.1:1".into(),
                     tls: TlsMode::Insecure,
-                    timeouts: Timeouts::default(),
+                    // The guardian lingers this long after the tool died.
+                    timeouts: Timeouts {
+                        connect: Duration::from_millis(500),
+                        request: Duration::from_millis(500),
+                    },
                 },
                 auth: Login::Token {
                     token_id: "root@pam!t".into(),
@@ -237,6 +280,35 @@ mod tests {
             Ending::ToolGone(vec![])
         );
         assert!(!pve.is_frozen(103));
+    }
+
+    #[test]
+    fn a_request_of_the_dead_tool_that_takes_effect_late_is_undone_too() {
+        let pve = Double::vm();
+        let (tx, rx) = mpsc::channel::<String>();
+        drop(tx);
+        let mut o = orders(Action::Pause, &[100], Duration::from_secs(60));
+        o.pve.endpoint.timeouts.request = Duration::from_millis(1500);
+        // The dead tool's pause request is carried out only after the guardian brought it back.
+        let late = pve.clone();
+        let pauser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(900));
+            late.suspend(&guest(100, GuestType::Qemu), Duration::from_secs(1))
+                .unwrap();
+        });
+        let started = Instant::now();
+        assert_eq!(
+            serve(&pve, &o, &rx, &mut Vec::new(), started),
+            Ending::ToolGone(vec![])
+        );
+        pauser.join().unwrap();
+        assert_eq!(pve.state_of(100), "running");
+        // It lingered for the tool's request timeout, no longer.
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(1500), "{took:?}");
+        assert!(took < Duration::from_secs(4), "{took:?}");
+        let resumes = pve.calls_to("pve.resume").len();
+        assert!(resumes >= 2, "{:?}", pve.calls());
     }
 
     #[test]

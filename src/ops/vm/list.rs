@@ -262,7 +262,7 @@ pub(crate) fn scan(b: &dyn Backends, vmid: u32, ctx: &Ctx<'_>) -> Result<Scan> {
             match sets.iter_mut().find(|s| s.timestamp == record.timestamp) {
                 Some(set) => set.partial = Some(partial::describe(&record, set.files.len())),
                 // The run died before any clone existed: nothing to report.
-                None => partial::end(dir, vmid, &record.timestamp),
+                None => partial::end_fileless(dir, vmid, &record.timestamp),
             }
         }
     }
@@ -323,7 +323,17 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("incomplete"));
-        // The run that died before any clone existed left nothing to report: its record goes.
+        // The run that died before any clone existed left nothing to report; its record stays
+        // while a late clone could still land, then goes.
+        assert_eq!(partial::orphaned(&dir, 100).len(), 2);
+        let gone_file = std::fs::File::options()
+            .write(true)
+            .open(dir.join(format!("100-{gone}.json")))
+            .unwrap();
+        gone_file
+            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+            .unwrap();
+        scan(&b, 100, &c).unwrap();
         assert_eq!(
             partial::orphaned(&dir, 100)
                 .iter()

@@ -11,6 +11,7 @@
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +65,23 @@ pub(crate) fn end(dir: &Path, vmid: u32, timestamp: &str) {
         Ok(()) => {}
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => log::warn!("could not remove the run record '{}': {e}", file.display()),
+    }
+}
+
+/// A record without any file of its set is dropped only this long after it was written: a clone
+/// request the dead run had sent may still land (ONTAP finishes a job whose client went away).
+const FILELESS_KEPT: Duration = Duration::from_secs(600);
+
+/// Drop the record of a dead run that made no file at all, once no late clone can land any more.
+pub(crate) fn end_fileless(dir: &Path, vmid: u32, timestamp: &str) {
+    let file = path(dir, vmid, timestamp);
+    let old = fs::metadata(&file)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age >= FILELESS_KEPT);
+    if old {
+        end(dir, vmid, timestamp);
     }
 }
 
