@@ -344,10 +344,11 @@ pub enum StorageCommand {
         long_about = "Revert the whole ONTAP volume to a snapshot (SnapRestore). Every disk of every \
             guest on the storage loses all changes made after the snapshot. Needs --yes, or the \
             storage id typed at the prompt on a terminal; refused while a guest with a disk on the \
-            storage runs (unless --force), while a mounted clone depends on a newer snapshot, or \
-            while a newer snapshot has not expired. ONTAP deletes every snapshot newer than the \
-            restored one: the confirmation prompt and the result name them. To get at single \
-            disks or files, use 'storage mount' instead."
+            storage runs (unless --force), while a mounted clone depends on a newer snapshot, \
+            while a newer snapshot has not expired, or while a newer snapshot is a SnapMirror \
+            reference (unless --discard-snapmirror-references). ONTAP deletes every snapshot newer \
+            than the restored one: the confirmation prompt and the result name them. To get at \
+            single disks or files, use 'storage mount' instead."
     )]
     Restore {
         #[command(flatten)]
@@ -361,6 +362,10 @@ pub enum StorageCommand {
         /// Restore even while guests with a disk on the storage are running
         #[arg(long)]
         force: bool,
+        /// Restore even when newer snapshots are SnapMirror references (ONTAP CLI `volume
+        /// snapshot restore -force`); the SnapMirror relationships then fail until resynchronised
+        #[arg(long)]
+        discard_snapmirror_references: bool,
         #[command(flatten)]
         lock: LockArg,
     },

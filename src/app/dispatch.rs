@@ -159,6 +159,7 @@ fn storage_command(
             snapshot,
             yes,
             force,
+            discard_snapmirror_references,
             lock,
         } => {
             let (config, b) = connect(config_file)?;
@@ -168,6 +169,7 @@ fn storage_command(
             let mut opts = storage::RestoreOptions {
                 force,
                 confirmed_discards: None,
+                discard_snapmirror_references,
             };
             if !yes {
                 let stdin = io::stdin();

@@ -378,6 +378,7 @@ fn restore_prompt_names_the_snapshots_it_discards() {
         &storage::RestoreOptions {
             force: true,
             confirmed_discards: None,
+            discard_snapmirror_references: false,
         },
     )
     .unwrap();

@@ -19,6 +19,7 @@ use crate::model::capacity::Capacity;
 use crate::model::outcome::{self, Trigger};
 use crate::model::policy::{Action, OnError, PhasePolicy};
 use crate::model::retention::Retention;
+use crate::ops::manifest;
 use crate::ops::quiesce::Consistency;
 use crate::ops::rescan::RescanMode;
 use crate::ops::storage::{self, SnapshotRow};
@@ -49,7 +50,13 @@ pub trait Ops: Send + Sync {
     /// Storage ids of the guest's attached disks (not unused disks, not CD-ROMs), without duplicates.
     fn guest_storages(&self, vmid: u32) -> Result<Vec<String>>;
     fn list(&self, storage: &str) -> Result<Vec<SnapshotRow>>;
-    fn create(&self, storage: &str, opts: &storage::CreateOptions) -> Result<SnapshotRow>;
+    /// Snapshot `storage`, first recording the configurations `record` names in its volume.
+    fn create(
+        &self,
+        storage: &str,
+        opts: &storage::CreateOptions,
+        record: manifest::Record,
+    ) -> Result<SnapshotRow>;
     fn prune(&self, storage: &str, opts: &storage::PruneOptions) -> Result<storage::PruneReport>;
     /// Disk snapshots, then the rescan (`opts.rescan`) deferred as `rescan` says.
     fn vm_create(
@@ -106,8 +113,13 @@ impl Ops for LiveOps {
         storage::list(&*self.backends, storage, false)
     }
 
-    fn create(&self, storage: &str, opts: &storage::CreateOptions) -> Result<SnapshotRow> {
-        storage::create(&*self.backends, storage, opts)
+    fn create(
+        &self,
+        storage: &str,
+        opts: &storage::CreateOptions,
+        record: manifest::Record,
+    ) -> Result<SnapshotRow> {
+        storage::create_recording(&*self.backends, storage, opts, record)
     }
 
     fn prune(&self, storage: &str, opts: &storage::PruneOptions) -> Result<storage::PruneReport> {
@@ -361,6 +373,10 @@ fn take_storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Resul
                 capacity: (ctx.capacity)(storage),
                 max_pause: spec.max_pause,
             },
+            // A hook records the guest it runs for (its own file only: no cluster-wide read on
+            // a guest's start or stop); a schedule or a backup job records every guest.
+            ctx.vmid
+                .map_or(manifest::Record::AllOrWarn, manifest::Record::Guest),
         )
         .step_with(|| format!("snapshot storage '{storage}'"))?;
     let record = Record {
@@ -729,6 +745,8 @@ pub(crate) mod tests {
         /// Calls of `create` (counted before its delay).
         pub entered: AtomicUsize,
         pub lists: AtomicUsize,
+        /// What each `create` was asked to record.
+        pub records: Mutex<Vec<manifest::Record>>,
         pub prunes: Mutex<Vec<(String, storage::PruneOptions)>>,
         pub vm_creates: Mutex<Vec<(u32, Consistency, Option<String>)>>,
         pub vm_prunes: Mutex<Vec<(u32, Retention, String)>>,
@@ -758,8 +776,14 @@ pub(crate) mod tests {
             let s = self.snapshots.lock().unwrap();
             Ok(s.iter().filter(|r| r.storage == storage).cloned().collect())
         }
-        fn create(&self, storage: &str, opts: &storage::CreateOptions) -> Result<SnapshotRow> {
+        fn create(
+            &self,
+            storage: &str,
+            opts: &storage::CreateOptions,
+            record: manifest::Record,
+        ) -> Result<SnapshotRow> {
             self.entered.fetch_add(1, Ordering::SeqCst);
+            self.records.lock().unwrap().push(record);
             if let Some(d) = self.create_delay {
                 thread::sleep(d);
             }
@@ -1020,6 +1044,31 @@ pub(crate) mod tests {
         };
         storage_snapshot(&early, "ONTAP01", &other).unwrap();
         assert_eq!(ops.creates.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_hook_records_its_guest_and_a_schedule_every_guest() {
+        let tmp = Tmp::new("records");
+        let ops = Arc::new(FakeOps::default());
+        let spec = SnapshotSpec {
+            label: "hook".into(),
+            freeze: false,
+            retention: None,
+            expiry: None,
+            coalesce: false,
+            lock_deadline: Instant::now() + Duration::from_secs(5),
+            lock: None,
+            max_pause: None,
+            period: None,
+        };
+        let mut hook = ctx(ops.clone(), tmp.paths(), "hook");
+        hook.vmid = Some(101);
+        storage_snapshot(&hook, "ONTAP01", &spec).unwrap();
+        storage_snapshot(&ctx(ops.clone(), tmp.paths(), "schedule"), "ONTAP01", &spec).unwrap();
+        assert_eq!(
+            *ops.records.lock().unwrap(),
+            [manifest::Record::Guest(101), manifest::Record::AllOrWarn]
+        );
     }
 
     #[test]

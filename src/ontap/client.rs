@@ -521,34 +521,76 @@ impl Ontap for OntapClient {
         }
     }
 
+    fn restore_volume_forced(&self, svm: &str, volume_name: &str, snapshot: &str) -> Result<()> {
+        // The CLI's `volume snapshot restore -force true`, through the private CLI passthrough
+        // (ONTAP 9.7 swagger, "Using the private CLI passthrough": verbs are POSTed with their
+        // arguments in the body). The REST PATCH has no such switch before 9.19.1 (netapp.ontap
+        // na_ontap_volume.py `snapshot_restore_volume_rest`: "Rest does not have force_restore").
+        self.req
+            .mutate(Mutation::new(
+                "POST",
+                "/api/private/cli/volume/snapshot/restore".into(),
+                Some(json!({
+                    "vserver": svm,
+                    "volume": volume_name,
+                    "snapshot": snapshot,
+                    "force": true,
+                })),
+            ))
+            .map(|_| ())
+    }
+
     fn purge_recovery_queue(&self, svm: &str, volume_name: &str) -> Result<bool> {
+        // A deleted volume waits in the queue as `<name>_<dsid>` (`volume recovery-queue show`).
+        // Only that exact name + "_" + digits is the deleted volume: `X_clone_1_*` would also
+        // match `X_clone_1_2_1100`, and a purge cannot be undone.
         let records = self.req.get_records(
             "/api/private/cli/volume/recovery-queue",
             &[
                 ("vserver", literal(svm)),
-                ("volume", format!("{}*", literal(volume_name))),
+                ("volume", format!("{volume_name}_*")),
             ],
-            "vserver,volume",
+            "vserver,volume,deletion_request_time",
         )?;
-        let queued: Vec<String> = records
+        let mut queued: Vec<(String, String)> = records
             .iter()
-            .filter_map(|r| fields::text(r, "volume"))
-            .filter(|v| v.starts_with(volume_name))
+            .filter_map(|r| {
+                let name = fields::text(r, "volume")?;
+                is_queued_entry_of(&name, volume_name).then(|| {
+                    let at = fields::text(r, "deletion_request_time").unwrap_or_default();
+                    (at, name)
+                })
+            })
             .collect();
-        for name in &queued {
-            self.req.mutate(Mutation::new(
-                "POST",
-                "/api/private/cli/volume/recovery-queue/purge".into(),
-                Some(json!({ "vserver": svm, "volume": name })),
-            ))?;
+        // The entry just made is the newest; older entries of the same name are earlier deletions
+        // that the administrator may still want back.
+        queued.sort();
+        let Some((_, entry)) = queued.pop() else {
+            log::info!("volume {volume_name} of SVM {svm} is not in the recovery queue");
+            return Ok(true);
+        };
+        for (_, older) in &queued {
+            log::warn!(
+                "the recovery queue of SVM {svm} also holds '{older}', an earlier deletion of \
+                 volume {volume_name}; it is left alone"
+            );
         }
-        log::info!(
-            "purged {} recovery-queue entr{} of volume {volume_name} on SVM {svm}",
-            queued.len(),
-            if queued.len() == 1 { "y" } else { "ies" }
-        );
+        self.req.mutate(Mutation::new(
+            "POST",
+            "/api/private/cli/volume/recovery-queue/purge".into(),
+            Some(json!({ "vserver": svm, "volume": entry })),
+        ))?;
+        log::info!("purged recovery-queue entry {entry} of volume {volume_name} on SVM {svm}");
         Ok(true)
     }
+}
+
+/// Whether `queued` is the recovery-queue name of a deleted volume `volume`: `<volume>_<digits>`.
+pub(crate) fn is_queued_entry_of(queued: &str, volume: &str) -> bool {
+    queued
+        .strip_prefix(volume)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|dsid| !dsid.is_empty() && dsid.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -586,6 +628,16 @@ mod tests {
         assert_eq!(literal("a*b"), "{a*b}");
         assert_eq!(literal("a..b"), "{a..b}");
         assert_eq!(literal("null"), "{null}");
+    }
+
+    #[test]
+    fn queue_entries_match_the_exact_name_and_a_dsid() {
+        assert!(is_queued_entry_of("X_clone_1_1101", "X_clone_1"));
+        assert!(!is_queued_entry_of("X_clone_10_1102", "X_clone_1"));
+        assert!(!is_queued_entry_of("X_clone_1_2_1103", "X_clone_1"));
+        assert!(!is_queued_entry_of("X_clone_1_", "X_clone_1"));
+        assert!(!is_queued_entry_of("X_clone_1", "X_clone_1"));
+        assert!(!is_queued_entry_of("X_clone_1_12a", "X_clone_1"));
     }
 
     #[test]

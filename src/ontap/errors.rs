@@ -14,6 +14,10 @@ pub(crate) const ENTRY_DOESNT_EXIST: &str = "4";
 pub(crate) const NO_SUCH_FILE: &str = "6684674";
 /// Snapshot API: "The snapshot does not exist."
 pub(crate) const SNAPSHOT_DOESNT_EXIST: &str = "1638600";
+/// Snapshot POST: "Snapshot operation is not allowed."
+pub(crate) const SNAPSHOT_NOT_ALLOWED: &str = "1520351";
+/// Any call: "not authorized for that command" (HTTP 403; the role lacks the API path).
+pub(crate) const NOT_AUTHORIZED: &str = "6";
 
 /// An ONTAP code as text, whether the JSON has a string (`"4"`) or a number (`4`).
 pub(crate) fn code_text(v: &Value) -> Option<String> {
@@ -52,6 +56,10 @@ pub(crate) fn api_error(method: &str, target: &str, response: &Response, user: &
         message =
             format!("{message} (authentication failed for user '{user}': check user and pass)");
     }
+    let code = error.and_then(|e| e.get("code")).and_then(code_text);
+    if response.status == 403 && code.as_deref() == Some(NOT_AUTHORIZED) {
+        message = format!("{message} ({})", missing_access(method, target, user));
+    }
     if message.is_empty() {
         message = format!("HTTP {}", response.status);
     }
@@ -60,7 +68,7 @@ pub(crate) fn api_error(method: &str, target: &str, response: &Response, user: &
         method: method.to_string(),
         path: target.to_string(),
         status: response.status,
-        code: error.and_then(|e| e.get("code")).and_then(code_text),
+        code,
         message,
         target: error
             .and_then(|e| e.get("target"))
@@ -70,25 +78,103 @@ pub(crate) fn api_error(method: &str, target: &str, response: &Response, user: &
     }
 }
 
-/// Whether the text of an ONTAP failure says "busy, try again" (EBUSY on a file clone when the
-/// node's split load is exhausted, a snapshot locked while block sharing completes, "temporarily locked").
-fn says_busy(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("busy")
-        || m.contains("temporarily locked")
-        || m.contains("try again")
-        || m.contains("retry the operation")
+/// Whether a path segment is an object's UUID (where a REST role path stops naming the API).
+fn is_uuid(segment: &str) -> bool {
+    segment.len() == 36
+        && segment.bytes().enumerate().all(|(i, b)| {
+            matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
+        })
+}
+
+/// The API path a REST role grants for a request: the request path up to the first object UUID
+/// (`/api/storage/volumes/<uuid>/snapshots` is granted by `/api/storage/volumes`; REST roles match
+/// path prefixes, ONTAP 9.7 swagger `/security/roles` overview).
+pub(crate) fn role_api_path(target: &str) -> String {
+    let path = target.split('?').next().unwrap_or(target);
+    let kept: Vec<&str> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .take_while(|s| !is_uuid(s))
+        .collect();
+    format!("/{}", kept.join("/"))
+}
+
+/// What a 403 "not authorized for that command" (code 6; ansible-collections/netapp.ontap#139)
+/// means for the administrator: which user lacks which API path, and the access level to grant.
+fn missing_access(method: &str, target: &str, user: &str) -> String {
+    let api = role_api_path(target);
+    let access = match method {
+        "GET" | "HEAD" => "readonly",
+        _ => "all",
+    };
+    // Private CLI calls are authorised by the role's CLI command directories; REST role paths
+    // may name them only from ONTAP 9.14.1 (command reference `security login rest-role create`).
+    if let Some(words) = api.strip_prefix("/api/private/cli/") {
+        let command = words.replace('/', " ");
+        return format!(
+            "the role of ONTAP user '{user}' does not allow {method} on {api}: grant the command \
+             with `security login role create -role <role> -cmddirname \"{command}\" -access \
+             {access}`"
+        );
+    }
+    format!(
+        "the REST role of ONTAP user '{user}' does not allow {method} on {api}: grant it with \
+         `security login rest-role create -role <role> -api {api} -access {access}`"
+    )
+}
+
+/// Codes ONTAP sends for a state that passes by itself; each is retried after a pause (bounded by
+/// the caller's budget).
+const TRANSIENT_CODES: &[&str] = &[
+    // "Volume busy" on volume DELETE/PATCH: Trident retries it for up to 60 s
+    // (storage_drivers/ontap/api/abstraction_error.go `VOLUME_BUSY_ERROR_REST`,
+    // abstraction_rest.go `VolumeDestroy`).
+    VOLUME_BUSY,
+    // Not 1638555 "The specified snapshot has not expired or is locked." (swagger 9.19.1
+    // snapshot_delete table): Trident reads it as "snapshot busy" (ontap_zapi.go
+    // `ESNAPSHOTBUSY_REST`), but the same code refuses an unexpired or locked snapshot for good,
+    // and a query-based DELETE of many snapshots reports it per record: retrying would repeat a
+    // final refusal until the budget ends. A snapshot busy with block sharing is deleted by the
+    // next prune instead.
+    // "Snapshot operation is not allowed." (snapshot_create table): a volume snapshot cannot be
+    // created while FlexClone file/LUN block sharing runs (docs:
+    // san-admin/flexclone-luns-protect-your-data-concept.adoc). Which code carries that refusal
+    // is not documented; this is the only generic one in the snapshot create table.
+    SNAPSHOT_NOT_ALLOWED,
+];
+
+/// Text ONTAP puts in a failure that passes by itself, when the code is a generic one.
+/// `EBUSY`: a FlexClone file/LUN create (or delete) while the node's split load is exhausted: "the
+/// node temporarily stops accepting requests to create FlexClone files and FlexClone LUNs and
+/// issues an EBUSY error message" (docs: volumes/create-flexclone-file-flexclone-lun-task.adoc);
+/// it arrives inside `13565952` "Clone start failed." (the file clone create table).
+/// `temporarily locked`: netapp.ontap (Ansible) retries POST/PATCH up to three times, 30 s apart,
+/// when the message contains this text (plugins/module_utils/netapp.py `OntapRestAPI.post`/`patch`).
+const TRANSIENT_TEXTS: &[&str] = &["EBUSY", "temporarily locked"];
+
+/// HTTP statuses NetApp's own client retries (netapp_ontap/config.py `RETRY_API_ERROR_CODES`
+/// minus 500, which ONTAP also uses for unmapped CLI errors).
+fn transient_status(status: u16) -> bool {
+    matches!(status, 429 | 502..=504)
+}
+
+fn transient_text(message: &str) -> bool {
+    TRANSIENT_TEXTS.iter().any(|t| message.contains(t))
+}
+
+fn transient_code(code: &str) -> bool {
+    TRANSIENT_CODES.contains(&code)
 }
 
 /// Errors worth retrying after a pause (bounded by the caller's budget).
 pub(crate) fn is_transient(e: &Error) -> bool {
     match e.root() {
         Error::Api(api) => {
-            api.code.as_deref() == Some(VOLUME_BUSY)
-                || says_busy(&api.message)
-                || matches!(api.status, 502..=504)
+            api.code.as_deref().is_some_and(transient_code)
+                || transient_text(&api.message)
+                || transient_status(api.status)
         }
-        Error::Job { code, message, .. } => code == VOLUME_BUSY || says_busy(message),
+        Error::Job { code, message, .. } => transient_code(code) || transient_text(message),
         _ => false,
     }
 }
@@ -188,6 +274,34 @@ mod tests {
     }
 
     #[test]
+    fn a_403_names_the_user_the_api_path_and_the_access() {
+        let e = api_error(
+            "DELETE",
+            "/api/storage/volumes/0b7f3a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b/snapshots/1b7f3a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b?return_timeout=5",
+            &response(403, r#"{"error":{"message":"not authorized for that command","code":"6"}}"#),
+            "pve-snapshot",
+        );
+        assert_eq!(
+            e.message,
+            "not authorized for that command (the REST role of ONTAP user 'pve-snapshot' does not \
+             allow DELETE on /api/storage/volumes: grant it with `security login rest-role create \
+             -role <role> -api /api/storage/volumes -access all`)"
+        );
+        assert_eq!(
+            role_api_path("/api/private/cli/volume/recovery-queue/purge"),
+            "/api/private/cli/volume/recovery-queue/purge"
+        );
+        assert_eq!(role_api_path("/api/cluster?fields=version"), "/api/cluster");
+        let e = api_error(
+            "GET",
+            "/api/cluster/jobs/x",
+            &response(403, r#"{"error":{"message":"Forbidden","code":"2"}}"#),
+            "u",
+        );
+        assert_eq!(e.message, "Forbidden");
+    }
+
+    #[test]
     fn busy_answers_are_transient() {
         let busy = |code: &str, message: &str| {
             Error::from(ApiError {
@@ -203,6 +317,26 @@ mod tests {
         assert!(is_transient(&busy("524486", "Volume busy")));
         assert!(is_transient(&busy("13565952", "Clone start failed: EBUSY")));
         assert!(is_transient(&busy("1", "object is temporarily locked")));
+        assert!(!is_transient(&busy(
+            "1638555",
+            "The specified snapshot has not expired or is locked."
+        )));
+        assert!(is_transient(&busy(
+            "1520351",
+            "Snapshot operation is not allowed."
+        )));
+        // Only what ONTAP sends counts: a made-up wording without a known code is final.
+        assert!(!is_transient(&busy("2", "resource busy, try again")));
+        let throttled = Error::from(ApiError {
+            api: Api::Ontap,
+            method: "GET".into(),
+            path: "/api/cluster/jobs/j".into(),
+            status: 429,
+            code: None,
+            message: "Too Many Requests".into(),
+            target: None,
+        });
+        assert!(is_transient(&throttled));
         assert!(!is_transient(&busy(
             "1638543",
             "Failed to delete snapshot because it has an owner."

@@ -170,6 +170,10 @@ pub trait Ontap: Send + Sync {
     ) -> Result<Option<SnapshotDeletes>>;
     /// Volume SnapRestore (`PATCH ?restore_to.snapshot.name=`) and wait for the job.
     fn restore_volume(&self, volume_uuid: &str, snapshot_name: &str) -> Result<()>;
+    /// The CLI's `volume snapshot restore -force true` (private CLI passthrough) and wait for the
+    /// job: restores even when newer snapshots are SnapMirror references, which the REST PATCH
+    /// refuses (`1638480`). Those relationships then fail until they are resynchronised.
+    fn restore_volume_forced(&self, svm: &str, volume_name: &str, snapshot: &str) -> Result<()>;
     /// Create a FlexClone volume, wait for the job, return the new volume.
     fn create_flexclone(&self, clone: &NewFlexClone) -> Result<Volume>;
     /// `PATCH nas.export_policy.name`.
@@ -179,8 +183,9 @@ pub trait Ontap: Send + Sync {
     /// `DELETE /storage/volumes/{uuid}` (with `force=true` to skip the recovery queue on 9.12+ when asked).
     fn delete_volume(&self, volume_uuid: &str, force: bool) -> Result<()>;
     /// Purge a deleted volume from its SVM's volume recovery queue (needed below ONTAP 9.12, where
-    /// `delete_volume` cannot pass `force`). `Ok(true)` when purged, `Ok(false)` when this client
-    /// does not offer it: the caller then tells the user how to do it.
+    /// `delete_volume` cannot pass `force`): only the entry `<volume_name>_<dsid>` of the deletion
+    /// just made, never another volume whose name starts the same. `Ok(true)` when purged,
+    /// `Ok(false)` when this client does not offer it: the caller then tells the user how to do it.
     fn purge_recovery_queue(&self, svm: &str, volume_name: &str) -> Result<bool>;
     /// File clone inside one volume (paths relative to the volume root; a source may be under
     /// `.snapshot/<name>/`), waiting for the job.

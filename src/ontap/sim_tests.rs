@@ -696,6 +696,71 @@ fn the_recovery_queue_is_purged_before_9_12() {
 }
 
 #[test]
+fn the_purge_takes_only_the_exact_queue_entry_of_the_deleted_clone() {
+    let sim = sim(json!({ "version": "9.11.1" }));
+    let c = client(&sim);
+    let make = |name: &str| {
+        c.create_flexclone(&NewFlexClone {
+            name: name.into(),
+            svm_name: "svm1".into(),
+            parent_volume: "ONTAP01".into(),
+            parent_snapshot: OLD_SNAPSHOT.into(),
+            nas_path: format!("/{name}"),
+            export_policy: None,
+        })
+        .unwrap()
+    };
+    let remove = |v: &Volume| {
+        c.unmount_volume(&v.uuid).unwrap();
+        c.delete_volume(&v.uuid, false).unwrap();
+    };
+    // Neighbours whose queued names start with the name being purged.
+    for name in ["X_clone_10", "X_clone_1_2", "X_clone_1x"] {
+        remove(&make(name));
+    }
+    let one = make("X_clone_1");
+    remove(&one);
+    let queue = |sim: &Sim| -> Vec<String> {
+        let dump = sim.shared().world.lock().unwrap().ontap.dump();
+        let mut names: Vec<String> = dump["recovery_queue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = queue(&sim);
+    assert_eq!(before.len(), 4, "{before:?}");
+    let mine: Vec<&String> = before
+        .iter()
+        .filter(|n| super::client::is_queued_entry_of(n, "X_clone_1"))
+        .collect();
+    assert_eq!(mine.len(), 1, "{before:?}");
+    let mine = mine[0].clone();
+    sim.clear_requests();
+    assert!(c.purge_recovery_queue("svm1", "X_clone_1").unwrap());
+    let after = queue(&sim);
+    let expected: Vec<String> = before.iter().filter(|n| **n != mine).cloned().collect();
+    assert_eq!(after, expected);
+    for neighbour in ["X_clone_10_", "X_clone_1_2_", "X_clone_1x_"] {
+        assert!(after.iter().any(|n| n.starts_with(neighbour)), "{after:?}");
+    }
+    let purges: Vec<String> = ontap_log(&sim)
+        .iter()
+        .filter(|r| r.path.ends_with("/recovery-queue/purge"))
+        .map(|r| r.method.clone())
+        .collect();
+    assert_eq!(purges, ["POST"]);
+    // Nothing left of that name: nothing is purged, and that is no error.
+    sim.clear_requests();
+    assert!(c.purge_recovery_queue("svm1", "X_clone_1").unwrap());
+    assert!(!ontap_log(&sim).iter().any(|r| r.path.ends_with("/purge")));
+    assert_eq!(queue(&sim), expected);
+}
+
+#[test]
 fn each_call_makes_the_fewest_requests() {
     let sim = sim(json!({ "version": "9.11.1" }));
     let c = client(&sim);

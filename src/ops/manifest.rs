@@ -121,8 +121,12 @@ pub fn in_snapshot(snapshot: &str, volume_path: &str) -> String {
 /// Which guest configurations a storage snapshot records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Record {
-    /// Every guest with a disk on the storage (`storage create`, schedules).
+    /// Every guest with a disk on the storage; one that cannot be written refuses the snapshot
+    /// (`storage create`: the user asked for it).
     All,
+    /// Every guest with a disk on the storage; one that cannot be written is a warning
+    /// (schedules: a missed snapshot costs more than a missing configuration).
+    AllOrWarn,
     /// Only this guest (a hook records the guest it runs for).
     Guest(u32),
     /// None (`--no-configs`).
@@ -138,8 +142,11 @@ pub struct Written {
     pub failed: Vec<String>,
 }
 
+/// Configuration writes in flight at once.
+const WRITES: usize = 8;
+
 /// Write each guest's configuration into the volume of `r`: one listing of the directory (to
-/// know which files are new), then one write per guest, up to eight at once (missing
+/// know which files are new), then one write per guest, up to `WRITES` at once (missing
 /// directories are made on the way).
 pub fn write_all(r: &crate::ops::resolve::Resolved, guests: &[(Guest, GuestConfig)]) -> Written {
     let mut out = Written::default();
@@ -155,42 +162,21 @@ pub fn write_all(r: &crate::ops::resolve::Resolved, guests: &[(Guest, GuestConfi
             return out;
         }
     };
-    for chunk in guests.chunks(8) {
-        let results: Vec<(u32, String, Result<()>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|(g, c)| {
-                    let bytes = GuestRecord::new(g, c).to_bytes();
-                    let path = r.volume_path(&export_path(g.vmid));
-                    let p = path.clone();
-                    (
-                        g.vmid,
-                        path,
-                        s.spawn(move || r.ontap.write_file(&r.volume.uuid, &p, &bytes)),
-                    )
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|(vmid, path, h)| {
-                    let result = h.join().unwrap_or_else(|_| {
-                        Err(Error::Refused(
-                            "the write of a configuration panicked".into(),
-                        ))
-                    });
-                    (vmid, path, result)
-                })
-                .collect()
-        });
-        for (vmid, path, result) in results {
-            let name = path.rsplit('/').next().unwrap_or_default().to_string();
-            if !existing.contains(&name) {
-                // Also when the write failed: its answer may have been lost after the write.
-                out.new.push(path);
-            }
-            if let Err(e) = result {
-                out.failed.push(format!("guest {vmid}: {e}"));
-            }
+    let results = crate::ops::parallel::map_all(guests, WRITES, |(g, c)| {
+        let path = r.volume_path(&export_path(g.vmid));
+        let result = r
+            .ontap
+            .write_file(&r.volume.uuid, &path, &GuestRecord::new(g, c).to_bytes());
+        (g.vmid, path, result)
+    });
+    for (vmid, path, result) in results {
+        let name = path.rsplit('/').next().unwrap_or_default().to_string();
+        if !existing.contains(&name) {
+            // Also when the write failed: its answer may have been lost after the write.
+            out.new.push(path);
+        }
+        if let Err(e) = result {
+            out.failed.push(format!("guest {vmid}: {e}"));
         }
     }
     out
@@ -206,6 +192,89 @@ pub fn remove_new(r: &crate::ops::resolve::Resolved, written: &Written) {
             _ => {}
         }
     }
+}
+
+/// The recorded configuration of a disk set in the making (`SETS_DIR/<vmid>/<timestamp>.json`
+/// in the volume of the set's first disk).
+pub struct SetRecord<'a> {
+    store: &'a crate::ops::resolve::Resolved,
+    path: String,
+}
+
+impl<'a> SetRecord<'a> {
+    /// Write the configuration of the set `timestamp` of `guest` into `store`'s volume: one write
+    /// (two more when the directory is new). Made before anything else of the set, like the
+    /// configurations of a storage snapshot: no set without its configuration. A failed write
+    /// is removed again (its answer may have been lost after the write).
+    pub fn write(
+        store: &'a crate::ops::resolve::Resolved,
+        guest: &Guest,
+        config: &GuestConfig,
+        timestamp: &str,
+    ) -> Result<SetRecord<'a>> {
+        let record = SetRecord {
+            store,
+            path: store.volume_path(&set_path(guest.vmid, timestamp)),
+        };
+        let bytes = GuestRecord::new(guest, config).to_bytes();
+        match store
+            .ontap
+            .write_file(&store.volume.uuid, &record.path, &bytes)
+        {
+            Ok(()) => Ok(record),
+            Err(e) => {
+                record.remove();
+                Err(Error::Step {
+                    step: format!(
+                        "record the configuration of guest {} with disk set {timestamp} in '{}' \
+                         on storage '{}' (nothing was cloned)",
+                        guest.vmid, record.path, store.storage.storage
+                    ),
+                    cause: Box::new(e),
+                })
+            }
+        }
+    }
+
+    /// Remove the record of a set that was not made; what cannot be removed is logged.
+    pub fn remove(&self) {
+        match self
+            .store
+            .ontap
+            .delete_file(&self.store.volume.uuid, &self.path)
+        {
+            Err(e) if !matches!(e.root(), Error::NotFound { .. }) => {
+                log::warn!(
+                    "could not remove '{}' on storage '{}' again: {e}",
+                    self.path,
+                    self.store.storage.storage
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Remove the recorded configuration of a disk set that is gone, from each volume that holds a
+/// file of the set (one delete each; a set without one, made before sets recorded it, is fine).
+/// Returns what could not be removed.
+pub fn remove_set<'a>(
+    stores: impl IntoIterator<Item = &'a crate::ops::resolve::Resolved>,
+    vmid: u32,
+    timestamp: &str,
+) -> Vec<String> {
+    let mut left = Vec::new();
+    for store in stores {
+        let path = store.volume_path(&set_path(vmid, timestamp));
+        match store.ontap.delete_file(&store.volume.uuid, &path) {
+            Err(e) if !matches!(e.root(), Error::NotFound { .. }) => left.push(format!(
+                "'{path}' on storage '{}' ({e})",
+                store.storage.storage
+            )),
+            _ => {}
+        }
+    }
+    left
 }
 
 /// `proxmox`-style config text (`key: value` lines, sorted as `qm config` prints them).

@@ -302,6 +302,24 @@ impl Double {
     }
 
     /// The status the guest list (`/cluster/resources`) reports.
+    /// Set the owners of a snapshot (by volume and snapshot name).
+    pub fn set_snapshot_owners(&self, volume: &str, name: &str, owners: &[&str]) {
+        let mut w = self.world();
+        let vol = w
+            .volumes
+            .iter()
+            .find(|v| v.name == volume)
+            .map(|v| v.uuid.clone())
+            .unwrap_or_default();
+        if let Some(s) = w
+            .snapshots
+            .get_mut(&vol)
+            .and_then(|s| s.iter_mut().find(|s| s.name == name))
+        {
+            s.owners = owners.iter().map(|o| o.to_string()).collect();
+        }
+    }
+
     pub fn set_guest_status(&self, vmid: u32, status: &str) {
         let mut w = self.world();
         if let Some(g) = w.guests.iter_mut().find(|g| g.vmid == vmid) {
@@ -870,6 +888,24 @@ impl Ontap for Double {
         Ok(())
     }
 
+    fn restore_volume_forced(&self, svm: &str, volume_name: &str, snapshot: &str) -> Result<()> {
+        self.call("ontap.restore_volume_forced", snapshot)?;
+        let mut w = self.world();
+        let uuid = w
+            .volumes
+            .iter()
+            .find(|v| v.name == volume_name && v.svm_name == svm)
+            .map(|v| v.uuid.clone())
+            .ok_or_else(|| api(404, "4", "entry doesn't exist"))?;
+        let snaps = w.snapshots.entry(uuid).or_default();
+        let Some(i) = snaps.iter().position(|s| s.name == snapshot) else {
+            return Err(api(404, "1638600", "The snapshot does not exist."));
+        };
+        // The CLI's forced SnapRestore discards every newer snapshot too.
+        snaps.truncate(i + 1);
+        Ok(())
+    }
+
     fn create_flexclone(&self, clone: &NewFlexClone) -> Result<Volume> {
         self.call("ontap.create_flexclone", &clone.name)?;
         let mut w = self.world();
@@ -1061,6 +1097,8 @@ impl Ontap for Double {
     fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()> {
         self.call("ontap.delete_file", path)?;
         let mut w = self.world();
+        w.file_data
+            .remove(&(volume_uuid.to_string(), path.to_string()));
         match w.files.get_mut(volume_uuid).and_then(|v| v.remove(path)) {
             Some(_) => Ok(()),
             None => Err(Error::NotFound {

@@ -28,7 +28,7 @@ mkfifo "$fifo"
 "$sim" >"$fifo" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f "$fifo"' EXIT
-"$venv/bin/python" "$root/tests/conformance/conformance.py" <"$fifo"
+PVE_ONTAP_SIM="$sim" "$venv/bin/python" "$root/tests/conformance/conformance.py" <"$fifo"
 kill $pid 2>/dev/null || true
 wait $pid 2>/dev/null || true
 

@@ -285,6 +285,13 @@ impl TestEnv {
         run_command(self.command(args), None, RUN_TIMEOUT)
     }
 
+    /// Run the binary with another config file (e.g. an administrator's next to a restricted one).
+    pub fn run_with_config(&self, config: &Path, args: &[&str]) -> Output {
+        let mut cmd = self.command_without_config(&[]);
+        cmd.arg("--config").arg(config).args(args);
+        run_command(cmd, None, RUN_TIMEOUT)
+    }
+
     /// Like `run`, with extra environment variables.
     pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = self.command(args);

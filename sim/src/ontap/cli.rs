@@ -18,22 +18,50 @@ fn cli_extra() -> Map<String, serde_json::Value> {
     m
 }
 
-/// `POST /api/private/cli/volume/snapshot/restore` `{vserver, volume, snapshot, force}`.
-pub fn restore(state: &mut OntapState, ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let return_timeout = ctx.query.return_timeout()?;
+/// The arguments of a private CLI action: in the body (POST, as the ONTAP 9.7 private CLI
+/// passthrough documentation shows for verbs) or as the query of a PATCH (what netapp-ontap's
+/// `CLI().execute("volume snapshot restore", vserver=..., ...)` sends: "POST with filters becomes
+/// PATCH", resources/cli.py). Returns the `required` values in order and the optional `flag`.
+fn cli_args(
+    ctx: &mut Ctx,
+    required: &[&str],
+    flag: Option<&str>,
+) -> Result<(Vec<String>, bool), ApiError> {
+    if ctx.req.method.eq_ignore_ascii_case("PATCH") {
+        let q = &mut ctx.query;
+        let values = required
+            .iter()
+            .map(|k| q.take(k).ok_or_else(|| ApiError::missing_value(k)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let set = match flag {
+            Some(f) => q.take_bool(f)?.unwrap_or(false),
+            None => false,
+        };
+        q.finish()?;
+        ctx.body()?.finish()?;
+        return Ok((values, set));
+    }
     ctx.query.finish()?;
     let mut body = ctx.body()?;
-    let vserver = body
-        .take_str("vserver")?
-        .ok_or_else(|| ApiError::missing_value("vserver"))?;
-    let volume = body
-        .take_str("volume")?
-        .ok_or_else(|| ApiError::missing_value("volume"))?;
-    let snapshot = body
-        .take_str("snapshot")?
-        .ok_or_else(|| ApiError::missing_value("snapshot"))?;
-    let force = body.take_bool("force")?.unwrap_or(false);
+    let values = required
+        .iter()
+        .map(|k| body.take_str(k)?.ok_or_else(|| ApiError::missing_value(k)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let set = match flag {
+        Some(f) => body.take_bool(f)?.unwrap_or(false),
+        None => false,
+    };
     body.finish()?;
+    Ok((values, set))
+}
+
+/// `POST /api/private/cli/volume/snapshot/restore` `{vserver, volume, snapshot, force}`, or
+/// `PATCH ...?vserver=&volume=&snapshot=&force=`.
+pub fn restore(state: &mut OntapState, ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let return_timeout = ctx.query.return_timeout()?;
+    let (args, force) = cli_args(ctx, &["vserver", "volume", "snapshot"], Some("force"))?;
+    let [vserver, volume, snapshot] =
+        <[String; 3]>::try_from(args).map_err(|_| ApiError::missing_value("snapshot"))?;
     if state.svm(&vserver).is_none() {
         return Err(ApiError::svm_not_found(&vserver).with_target("vserver"));
     }
@@ -108,18 +136,13 @@ pub fn recovery_queue(state: &OntapState, ctx: &mut Ctx) -> Result<Reply, ApiErr
     Ok(Response::json(200, &body).into())
 }
 
-/// `POST /api/private/cli/volume/recovery-queue/purge` `{vserver, volume}`.
+/// `POST /api/private/cli/volume/recovery-queue/purge` `{vserver, volume}`, or PATCH with them as
+/// the query.
 pub fn purge(state: &mut OntapState, ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let return_timeout = ctx.query.return_timeout()?;
-    ctx.query.finish()?;
-    let mut body = ctx.body()?;
-    let vserver = body
-        .take_str("vserver")?
-        .ok_or_else(|| ApiError::missing_value("vserver"))?;
-    let volume = body
-        .take_str("volume")?
-        .ok_or_else(|| ApiError::missing_value("volume"))?;
-    body.finish()?;
+    let (args, _) = cli_args(ctx, &["vserver", "volume"], None)?;
+    let [vserver, volume] =
+        <[String; 2]>::try_from(args).map_err(|_| ApiError::missing_value("volume"))?;
     if !state
         .recovery_queue
         .iter()

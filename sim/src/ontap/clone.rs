@@ -2,6 +2,7 @@
 //! may be read from `.snapshot/<name>/...`); the clone takes the source's size and content
 //! generation. Request checks happen at once, file-system checks when the job runs.
 
+use super::conditions;
 use super::errors::ApiError;
 use super::job::{Action, FileClone};
 use super::reply::Ctx;
@@ -107,6 +108,7 @@ fn start_failed(reason: String) -> ApiError {
 
 /// The effect: the destination becomes a file with the source's size and generation.
 pub fn apply(state: &mut OntapState, c: FileClone) -> Result<(), ApiError> {
+    conditions::file_clone(state)?;
     let now = state.now();
     let v = state
         .volume(&c.volume)

@@ -88,6 +88,24 @@ fn parse_order_by(schema: &Schema, spec: &str) -> Result<Vec<(String, bool)>, Ap
         .collect()
 }
 
+/// Apply what is left of an instance GET's query to its record: every other parameter must be a
+/// field of the resource and acts as a filter, and a record that does not match is not found
+/// (`404`, code `4`), as on a collection. netapp-ontap relies on it: `post(hydrate=True)` reads
+/// the new record with the query of the `Location` header (`?name=X`) added to `fields=*`
+/// (resource.py `_set_keys_from_location` keeps it in `_required_queries`, `_get` sends it).
+pub fn instance(q: &mut Query, schema: &Schema, record: &Value) -> Result<(), ApiError> {
+    for (k, v) in q.remaining() {
+        if !schema.leaves.contains(&k.as_str()) {
+            return Err(ApiError::unexpected_argument(&k));
+        }
+        if !filter::matches(&filter::parse(&v), get_path(record, &k)) {
+            return Err(ApiError::entry_not_found());
+        }
+    }
+    q.take_all();
+    Ok(())
+}
+
 /// Serve a collection GET over full records (every field present). The caller has already taken
 /// its endpoint-specific query parameters; every other parameter must be a standard one or a
 /// field filter.

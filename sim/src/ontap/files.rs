@@ -42,7 +42,8 @@ pub fn schema(state: &OntapState) -> Schema {
     Schema {
         leaves,
         expensive: vec![],
-        defaults: vec!["name", "path"],
+        // netapp-ontap's documented listing without `fields`: name, path, type (file_info.py).
+        defaults: vec!["name", "path", "type"],
         key: "name",
         keys: vec!["name", "path"],
     }
@@ -343,9 +344,29 @@ pub fn get(state: &OntapState, ctx: &mut Ctx, vol: &str, path: &str) -> Result<R
     let v = state
         .volume(vol)
         .ok_or_else(|| ApiError::volume_not_found(vol))?;
-    let records = entries(v, path, metadata)?
+    let entries = entries(v, path, metadata)?;
+    // In a listing every entry's `path` is the listed directory (netapp-ontap's documented
+    // example "Retrieving the list of files in a directory": `"path": "d1/d2/d3"` for `.`, `..`,
+    // `f1` and `d5` alike); the self links still name each entry.
+    let listed = (!metadata)
+        .then(|| entries.iter().find(|e| e.name == "."))
+        .flatten()
+        .map(|dot| {
+            if dot.path.is_empty() {
+                "/".to_string()
+            } else {
+                dot.path.clone()
+            }
+        });
+    let records = entries
         .iter()
-        .map(|e| entry_json(state, v, e))
+        .map(|e| {
+            let mut j = entry_json(state, v, e);
+            if let Some(dir) = &listed {
+                j["path"] = json!(dir);
+            }
+            j
+        })
         .collect();
     let base = if path.is_empty() {
         format!("/api/storage/volumes/{vol}/files")

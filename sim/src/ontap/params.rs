@@ -24,10 +24,27 @@ pub fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
 }
 
 impl Query {
+    /// The request's parameters; repeated `fields=` parameters are one list (`requests` encodes a
+    /// list value as `fields=a&fields=b`, and the netapp.ontap Ansible collection passes `fields`
+    /// as a list: netapp.py `get_ontap_version_using_rest`). How ONTAP combines them is not
+    /// documented: taking the union is a guess (sim/README.md).
     pub fn new(req: &Request) -> Query {
+        let mut pairs: Vec<(String, String)> = Vec::with_capacity(req.query.len());
+        for (k, v) in &req.query {
+            match pairs
+                .iter_mut()
+                .find(|(pk, _)| pk == "fields" && k == "fields")
+            {
+                Some((_, joined)) => {
+                    joined.push(',');
+                    joined.push_str(v);
+                }
+                None => pairs.push((k.clone(), v.clone())),
+            }
+        }
         Query {
-            used: vec![false; req.query.len()],
-            pairs: req.query.clone(),
+            used: vec![false; pairs.len()],
+            pairs,
         }
     }
 
@@ -41,6 +58,12 @@ impl Query {
             }
         }
         out
+    }
+
+    /// Add a filter the server imposes (an SVM-scoped account's own SVM).
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.pairs.push((name.to_string(), value.to_string()));
+        self.used.push(false);
     }
 
     pub fn take_bool(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
@@ -224,6 +247,22 @@ mod tests {
         assert!(b.finish().is_ok());
         let b = Body::from_value(&json!({"bogus": {"x": 1}}));
         assert_eq!(b.finish().unwrap_err().target.as_deref(), Some("bogus.x"));
+    }
+
+    #[test]
+    fn repeated_fields_are_one_list() {
+        let req = Request {
+            query: vec![
+                ("fields".into(), "name".into()),
+                ("name".into(), "a".into()),
+                ("fields".into(), "owners".into()),
+            ],
+            ..Default::default()
+        };
+        let mut q = Query::new(&req);
+        assert_eq!(q.take("fields").as_deref(), Some("name,owners"));
+        assert_eq!(q.take("name").as_deref(), Some("a"));
+        assert!(q.finish().is_ok());
     }
 
     #[test]

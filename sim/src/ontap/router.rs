@@ -29,11 +29,56 @@ fn allowed(state: &OntapState, segs: &[&str]) -> Option<&'static [&'static str]>
         ["storage", "volumes", _, "files", _] if v98 => &["GET", "POST", "DELETE"],
         ["storage", "volumes", _, "files", _] => &["GET"],
         ["storage", "file", "clone"] => &["POST"],
-        ["private", "cli", "volume", "snapshot", "restore"] => &["POST"],
+        // netapp-ontap's `CLI().execute()` sends an action verb with filter arguments as PATCH
+        // with a query (resources/cli.py `_parse_command`: "POST with filters becomes PATCH").
+        ["private", "cli", "volume", "snapshot", "restore"] => &["POST", "PATCH"],
         ["private", "cli", "volume", "recovery-queue"] => &["GET"],
-        ["private", "cli", "volume", "recovery-queue", "purge"] => &["POST"],
+        ["private", "cli", "volume", "recovery-queue", "purge"] => &["POST", "PATCH"],
         _ => return None,
     })
+}
+
+/// `privilege_level` on a private CLI call: the CLI privilege the command runs at. netapp-ontap's
+/// `CLI().execute()` always sends it (`admin` by default; resources/cli.py), NetApp's samples send
+/// `diagnostic` (ontap-rest-python `cli_passthrough_samples/service_policy.py`).
+fn take_privilege_level(q: &mut Query) -> Result<(), ApiError> {
+    match q.take("privilege_level") {
+        None => Ok(()),
+        Some(l) if ["admin", "advanced", "diagnostic"].contains(&l.as_str()) => Ok(()),
+        Some(l) => Err(ApiError::invalid_value(
+            "privilege_level",
+            &l,
+            "admin, advanced or diagnostic",
+        )),
+    }
+}
+
+/// An SVM-scoped account sees only its SVM: collections of volumes and SVMs are limited to it and
+/// another SVM's volume is not found. ONTAP documents SVM administrators as managing "SVM
+/// resources" (9.7 swagger `/svm/svms` overview); the not-found answer for another SVM's volume is
+/// a guess (sim/README.md).
+fn svm_scope(
+    state: &OntapState,
+    svm: &str,
+    method: &str,
+    rest: &[&str],
+    query: &mut Query,
+) -> Result<(), ApiError> {
+    match (method, rest) {
+        ("GET", ["storage", "volumes"]) => query.push("svm.name", svm),
+        ("GET", ["svm", "svms"]) => query.push("name", svm),
+        (_, ["storage", "volumes", uuid, sub @ ..])
+            if state.volume(uuid).is_some_and(|v| v.svm != svm) =>
+        {
+            return Err(if sub.is_empty() {
+                ApiError::entry_not_found()
+            } else {
+                ApiError::volume_not_found(uuid)
+            });
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn has_body(req: &Request) -> bool {
@@ -88,7 +133,9 @@ fn dispatch(
             .with_header("Allow", &methods.join(", "));
         return Ok(r.into());
     }
-    if !auth::permits(role, m, rest) {
+    if !auth::permits(state, &role, m, rest) {
+        // 403 `{"error":{"message":"not authorized for that command","code":"6"}}`, no target
+        // (ansible-collections/netapp.ontap#139; NetApp/harvest#3390).
         return Err(ApiError::not_authorized());
     }
     if (m == "GET" || m == "DELETE") && has_body(req) {
@@ -99,6 +146,12 @@ fn dispatch(
         query: Query::new(req),
         fault,
     };
+    if let ["private", "cli", ..] = rest {
+        take_privilege_level(&mut ctx.query)?;
+    }
+    if let Some(svm) = auth::rest_role(state, &role).and_then(|r| r.svm.clone()) {
+        svm_scope(state, &svm, m, rest, &mut ctx.query)?;
+    }
     let ctx = &mut ctx;
     match (m, rest) {
         ("GET", ["cluster"]) => cluster::get_cluster(state, ctx),
@@ -141,9 +194,13 @@ fn dispatch(
             filedata::post(state, ctx.req, &mut ctx.query, v, p).map(Into::into)
         }
         ("POST", ["storage", "file", "clone"]) => clone::post(state, ctx),
-        ("POST", ["private", "cli", "volume", "snapshot", "restore"]) => cli::restore(state, ctx),
+        ("POST" | "PATCH", ["private", "cli", "volume", "snapshot", "restore"]) => {
+            cli::restore(state, ctx)
+        }
         ("GET", ["private", "cli", "volume", "recovery-queue"]) => cli::recovery_queue(state, ctx),
-        ("POST", ["private", "cli", "volume", "recovery-queue", "purge"]) => cli::purge(state, ctx),
+        ("POST" | "PATCH", ["private", "cli", "volume", "recovery-queue", "purge"]) => {
+            cli::purge(state, ctx)
+        }
         _ => Err(ApiError::api_not_found(&req.raw_path)),
     }
 }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::rbac::RestRole;
+
 /// The ONTAP part of a scenario (`"ontap": {...}` in a scenario file).
 ///
 /// Example: `{"version": "9.11.1", "job_duration_ms": 50, "job_retention_ms": 2000}` is the default
@@ -21,6 +23,8 @@ pub struct Scenario {
     pub version: String,
     /// REST accounts (HTTP basic auth). Default: `admin` with password `Ontap-Pa55;#"\=x`.
     pub accounts: Vec<Account>,
+    /// Custom REST roles (`security login rest-role create`) that accounts may name. Default none.
+    pub rest_roles: Vec<RestRole>,
     /// SVMs with their data LIFs and export policies.
     pub svms: Vec<SvmSpec>,
     /// FlexVol volumes with their file trees and snapshots, in creation order.
@@ -40,10 +44,35 @@ pub struct Scenario {
     /// Whether the SnapLock compliance clock runs (initialised): snapshot locking can only be
     /// enabled on a volume with it, and locks expire by it (the simulation clock). Default true.
     pub compliance_clock: bool,
+    /// Real-system conditions (licence, busy node, block sharing). Default: none of them.
+    pub conditions: Conditions,
+}
+
+/// `"conditions": {...}` in the ONTAP scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Conditions {
+    /// The cluster has a FlexClone licence (ONTAP One includes it; clusters before it may not).
+    /// Default true.
+    pub flexclone_license: bool,
+    /// The next N file clones fail with EBUSY: the node's split load is exhausted.
+    pub file_clone_busy: u32,
+    /// The next N volume snapshot creates fail: clone block sharing is still running.
+    pub snapshot_block_sharing: u32,
+}
+
+impl Default for Conditions {
+    fn default() -> Conditions {
+        Conditions {
+            flexclone_license: true,
+            file_clone_busy: 0,
+            snapshot_block_sharing: 0,
+        }
+    }
 }
 
 /// What an account may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything.
@@ -54,6 +83,9 @@ pub enum Role {
     /// An SVM-scoped administrator: everything except `/api/cluster` and
     /// `/api/network/ip/interfaces`, which answer 403 (code 6).
     Vsadmin,
+    /// The name of a role in `rest_roles`.
+    #[serde(untagged)]
+    Rest(String),
 }
 
 /// A REST account.
@@ -325,6 +357,7 @@ impl Default for Scenario {
                 password: "Ontap-Pa55;#\"\\=x".into(),
                 role: Role::Admin,
             }],
+            rest_roles: Vec::new(),
             svms: vec![
                 SvmSpec {
                     name: "svm1".into(),
@@ -352,6 +385,7 @@ impl Default for Scenario {
             job_retention_ms: 300_000,
             utc_offset: "+00:00".into(),
             start_time: None,
+            conditions: Conditions::default(),
             compliance_clock: true,
         }
     }

@@ -8,7 +8,8 @@ use time::{OffsetDateTime, UtcOffset};
 
 use super::clock::{self, Clock};
 use super::job::{Action, Job};
-use super::scenario::{Account, FileSpec, Role, Scenario};
+use super::rbac::{self, RestRole};
+use super::scenario::{Account, Conditions, FileSpec, Role, Scenario};
 use super::tree::{self, Tree};
 use crate::job_fault::JobFault;
 
@@ -142,6 +143,10 @@ pub struct OntapState {
     pub cluster_uuid: String,
     pub version: Version,
     pub accounts: Vec<Account>,
+    /// Custom REST roles the accounts may name.
+    pub rest_roles: Vec<RestRole>,
+    /// Conditions switched on by the scenario (counters go down as they strike).
+    pub conditions: Conditions,
     pub svms: Vec<Svm>,
     pub lifs: Vec<Lif>,
     pub volumes: Vec<Volume>,
@@ -290,6 +295,30 @@ impl Scenario {
                 out.push(format!("volume {} appears twice on SVM {}", v.name, v.svm));
             }
         }
+        out.extend(self.validate_roles());
+        out
+    }
+
+    /// Accounts name roles that exist; each REST role is one ONTAP would create on this release.
+    fn validate_roles(&self) -> Vec<String> {
+        let version = Version::parse(&self.version);
+        let at_least = |g: u32, m: u32| version.at_least(g, m);
+        let svms: Vec<&str> = self.svms.iter().map(|s| s.name.as_str()).collect();
+        let mut out: Vec<String> = self
+            .rest_roles
+            .iter()
+            .flat_map(|r| rbac::validate(r, &svms, &at_least))
+            .collect();
+        for a in &self.accounts {
+            if let Role::Rest(name) = &a.role {
+                if !self.rest_roles.iter().any(|r| &r.name == name) {
+                    out.push(format!(
+                        "account {} names role {name}, which is neither built in (admin, readonly, vsadmin) nor in rest_roles",
+                        a.name
+                    ));
+                }
+            }
+        }
         out
     }
 }
@@ -418,6 +447,8 @@ impl OntapState {
                 .unwrap_or_else(|| stable_uuid(&format!("cluster:{}", scenario.cluster_name))),
             version: Version::parse(&scenario.version),
             accounts: scenario.accounts.clone(),
+            rest_roles: scenario.rest_roles.clone(),
+            conditions: scenario.conditions.clone(),
             svms,
             lifs,
             volumes,

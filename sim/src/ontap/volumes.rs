@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use super::collection;
+use super::conditions;
 use super::errors::ApiError;
 use super::fields::{self, Schema};
 use super::job::{Action, NewClone, VolumeChange};
@@ -161,11 +162,13 @@ pub fn get_collection(state: &OntapState, ctx: &mut Ctx) -> Result<Reply, ApiErr
 
 /// `GET /api/storage/volumes/{uuid}`.
 pub fn get_instance(state: &OntapState, ctx: &mut Ctx, uuid: &str) -> Result<Reply, ApiError> {
-    let sel = fields::select(&schema(state), ctx.query.take("fields").as_deref(), true)?;
+    let schema = schema(state);
+    let sel = fields::select(&schema, ctx.query.take("fields").as_deref(), true)?;
     ctx.query.take_u64("return_timeout", 0, 120)?;
-    ctx.query.finish()?;
     let v = state.volume(uuid).ok_or_else(ApiError::entry_not_found)?;
-    Ok(Response::json(200, &fields::project(&volume_json(state, v), &sel)).into())
+    let record = volume_json(state, v);
+    collection::instance(&mut ctx.query, &schema, &record)?;
+    Ok(Response::json(200, &fields::project(&record, &sel)).into())
 }
 
 /// Volume name rules (917886/917887/917888).
@@ -468,6 +471,7 @@ pub fn post(state: &mut OntapState, ctx: &mut Ctx) -> Result<Reply, ApiError> {
 
 /// The effect of a FlexClone creation.
 pub fn apply_create_clone(state: &mut OntapState, c: NewClone) -> Result<(), ApiError> {
+    conditions::volume_clone(state)?;
     if state.volume_by_name(&c.svm, &c.name).is_some() {
         return Err(ApiError::new(
             409,
@@ -737,9 +741,24 @@ pub fn apply_restore(
     }
     for newer in &vol.snapshots[idx + 1..] {
         let mut owners = state.snapshot_owners(newer);
-        if force {
-            owners.retain(|o| !o.starts_with("snapmirror"));
+        let (mirror, other): (Vec<String>, Vec<String>) =
+            owners.drain(..).partition(|o| o.starts_with("snapmirror"));
+        // A newer SnapMirror reference: REST refuses with 1638480 (ONTAP swagger 9.19.1,
+        // volume_modify table: "Failed to promote snapshot ... because one or more newer snapshots
+        // are currently used as a reference snapshot for data protection operations."); the CLI's
+        // `volume snapshot restore -force true` restores anyway (netapp.ontap na_ontap_volume.py
+        // `force_restore` documentation).
+        if !mirror.is_empty() && !force {
+            return Err(ApiError::new(
+                409,
+                1638480,
+                format!(
+                    "Failed to promote snapshot \"{}\" because one or more newer snapshots are currently used as a reference snapshot for data protection operations.",
+                    target.name
+                ),
+            ));
         }
+        let owners = other;
         if !owners.is_empty() {
             return Err(ApiError::new(
                 409,

@@ -52,14 +52,14 @@ pub(super) fn create(
     let pve = b.pve()?;
     let storages = storages_on_volume(pve.as_ref(), &r)?;
     let all = guests_on_storages(pve.as_ref(), &storages, |g| match record {
-        Record::All => true,
+        Record::All | Record::AllOrWarn => true,
         Record::Guest(vmid) => g.vmid == vmid || (opts.freeze && g.status == "running"),
         Record::Nothing => g.guest_type == GuestType::Qemu && g.status == "running",
     })?;
     let recorded: Vec<(crate::pve::Guest, crate::pve::GuestConfig)> = all
         .iter()
         .filter(|g| match record {
-            Record::All => true,
+            Record::All | Record::AllOrWarn => true,
             Record::Guest(vmid) => g.guest.vmid == vmid,
             Record::Nothing => false,
         })

@@ -76,6 +76,9 @@ pub struct RestoreOptions {
     /// The newer snapshots the administrator agreed to lose (interactive confirmation): the
     /// restore refuses when it would discard any other. `None` with `--yes`.
     pub confirmed_discards: Option<Vec<String>>,
+    /// Restore even when newer snapshots are SnapMirror references (`owners` `snapmirror*`), as
+    /// the CLI's `volume snapshot restore -force` does; those relationships then need a resync.
+    pub discard_snapmirror_references: bool,
 }
 
 /// What a restore will do, computed before anything changes (`plan_restore`).
@@ -88,6 +91,10 @@ pub struct RestorePlan {
     pub discarded_snapshots: Vec<String>,
     /// Guests with a disk on the storage that run (only non-empty with `--force`).
     pub running_guests: Vec<String>,
+    /// Newer snapshots that are SnapMirror references (only non-empty with
+    /// `--discard-snapmirror-references`): the restore goes through the CLI's `-force`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub snapmirror_references: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }

@@ -320,10 +320,13 @@ fn delete_unjunctioned(ontap: &dyn Ontap, clone: &Volume, force: bool) -> Result
         match ontap.purge_recovery_queue(&clone.svm_name, &clone.name) {
             Ok(true) => {}
             Ok(false) => notes.push(format!(
-                "ONTAP before 9.12 keeps deleted volume '{}' in the volume recovery queue (12 hours \
-                 by default); purge it with `volume recovery-queue purge -vserver {} -volume {}*` to \
-                 release its parent snapshot at once",
-                clone.name, clone.svm_name, clone.name
+                "ONTAP before 9.12 keeps deleted volume '{name}' in the volume recovery queue (12 \
+                 hours by default) as '{name}_<dsid>'; find it with `volume recovery-queue show \
+                 -vserver {svm} -volume {name}_*` and purge exactly that entry with `volume \
+                 recovery-queue purge -vserver {svm} -volume {name}_<dsid>` to release its parent \
+                 snapshot at once",
+                name = clone.name,
+                svm = clone.svm_name,
             )),
             Err(e) => notes.push(format!(
                 "purging deleted volume '{}' from the recovery queue failed: {e}",

@@ -61,9 +61,25 @@ pub(super) fn restore(
         );
     }
 
-    r.ontap
-        .restore_volume(&r.volume.uuid, name)
-        .step_with(|| on_volume(&r, &format!("restore snapshot '{name}'")))?;
+    if plan.snapmirror_references.is_empty() {
+        r.ontap
+            .restore_volume(&r.volume.uuid, name)
+            .step_with(|| on_volume(&r, &format!("restore snapshot '{name}'")))?;
+    } else {
+        log::warn!(
+            "restoring storage '{storage}' past SnapMirror reference snapshot(s) {} \
+             (--discard-snapmirror-references): resynchronise those relationships afterwards",
+            plan.snapmirror_references.join(", ")
+        );
+        r.ontap
+            .restore_volume_forced(&r.volume.svm_name, &r.volume.name, name)
+            .step_with(|| {
+                on_volume(
+                    &r,
+                    &format!("restore snapshot '{name}' (volume snapshot restore -force)"),
+                )
+            })?;
+    }
     log::info!("storage '{storage}' restored to snapshot '{name}'");
     Ok(RestoreReport {
         storage: plan.storage,
@@ -175,15 +191,52 @@ fn plan_resolved(
         )));
     }
 
+    // ... and, through REST, past a snapshot that SnapMirror uses as its reference: `1638480`
+    // "Failed to promote snapshot ... because one or more newer snapshots are currently used as a
+    // reference snapshot for data protection operations." (ONTAP swagger 9.19.1, volume PATCH
+    // table). The CLI's `volume snapshot restore -force` restores anyway and the relationships
+    // fail until resynchronised (netapp.ontap na_ontap_volume.py `force_restore` documentation).
+    let snapmirror: Vec<String> = before
+        .iter()
+        .filter(|s| newer.contains(&s.name.as_str()))
+        .filter(|s| s.owners.iter().any(|o| is_snapmirror_owner(o)))
+        .map(|s| s.name.clone())
+        .collect();
+    if !snapmirror.is_empty() {
+        let names = quoted(&snapmirror.iter().map(String::as_str).collect::<Vec<_>>());
+        if !opts.discard_snapmirror_references {
+            return Err(Error::Refused(format!(
+                "snapshot(s) {names} of storage '{storage}' are newer than '{name}' and are \
+                 SnapMirror references (owners: snapmirror); a restore discards them and breaks \
+                 those SnapMirror relationships until they are resynchronised. Nothing was \
+                 changed; pass --discard-snapmirror-references to restore anyway (ONTAP's \
+                 `volume snapshot restore -force`)"
+            )));
+        }
+        notes.push(format!(
+            "discarding SnapMirror reference snapshot(s) {names} \
+             (--discard-snapmirror-references): resynchronise the SnapMirror relationships of \
+             volume '{}' afterwards",
+            r.volume.name
+        ));
+    }
+
     let plan = RestorePlan {
         storage: r.storage.storage.clone(),
         volume: r.volume.name.clone(),
         snapshot: name.to_string(),
         discarded_snapshots: newer.iter().map(|s| s.to_string()).collect(),
         running_guests: running_labels,
+        snapmirror_references: snapmirror,
         notes,
     };
     Ok((r, plan))
+}
+
+/// An `owners` entry of SnapMirror: `snapmirror` (a reference snapshot) or `snapmirror_dependent`
+/// (ONTAP swagger `snapshot.owners` enum).
+fn is_snapmirror_owner(owner: &str) -> bool {
+    owner == "snapmirror" || owner == "snapmirror_dependent"
 }
 
 fn quoted(names: &[&str]) -> String {

@@ -423,6 +423,7 @@ fn restore_refuses_to_discard_a_snapshot_made_after_the_confirmation() {
     let opts = RestoreOptions {
         force: false,
         confirmed_discards: Some(plan.discarded_snapshots),
+        discard_snapmirror_references: false,
     };
     let e = restore(&f, "ONTAP01", &target, &opts).unwrap_err();
     let msg = e.to_string();
@@ -438,6 +439,7 @@ fn restore_refuses_to_discard_a_snapshot_made_after_the_confirmation() {
     let opts = RestoreOptions {
         force: false,
         confirmed_discards: Some(vec![newer.clone(), late.clone()]),
+        discard_snapmirror_references: false,
     };
     let rep = restore(&f, "ONTAP01", &target, &opts).unwrap();
     assert_eq!(rep.discarded_snapshots, [newer, late]);
@@ -450,6 +452,7 @@ fn restore_with_force_reports_the_running_guests() {
     let opts = RestoreOptions {
         force: true,
         confirmed_discards: None,
+        discard_snapmirror_references: false,
     };
     let rep = restore(&f, "ONTAP01", &target, &opts).unwrap();
     assert_eq!(
@@ -462,6 +465,59 @@ fn restore_with_force_reports_the_running_guests() {
         f.calls_to("ontap.restore_volume"),
         [format!("ontap.restore_volume {target}")]
     );
+}
+
+#[test]
+fn restore_refuses_past_snapmirror_references_unless_told_and_then_uses_the_cli_force() {
+    let f = Double::new();
+    stop_ontap01_guests(&f);
+    // An older SnapMirror reference is kept by the restore and does not matter.
+    let before = tool_snapshot(&f, "ONTAP01", 6, None);
+    f.set_snapshot_owners("ONTAP01", &before, &["snapmirror"]);
+    let target = tool_snapshot(&f, "ONTAP01", 4, None);
+    let plain = tool_snapshot(&f, "ONTAP01", 3, None);
+    let mirrored = tool_snapshot(&f, "ONTAP01", 2, None);
+    let dependent = tool_snapshot(&f, "ONTAP01", 1, None);
+    f.set_snapshot_owners("ONTAP01", &mirrored, &["snapmirror"]);
+    f.set_snapshot_owners("ONTAP01", &dependent, &["snapmirror_dependent"]);
+
+    for e in [
+        plan_restore(&f, "ONTAP01", &target, &RestoreOptions::default()).unwrap_err(),
+        restore(&f, "ONTAP01", &target, &RestoreOptions::default()).unwrap_err(),
+    ] {
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&format!("'{mirrored}', '{dependent}'")),
+            "{msg}"
+        );
+        assert!(!msg.contains(&plain) && !msg.contains(&before), "{msg}");
+        assert!(msg.contains("--discard-snapmirror-references"), "{msg}");
+        assert!(msg.contains("Nothing was changed"), "{msg}");
+    }
+    assert!(f.calls_to("ontap.restore_volume").is_empty());
+    assert_eq!(f.snapshot_names("ONTAP01").len(), 5);
+
+    let opts = RestoreOptions {
+        discard_snapmirror_references: true,
+        ..RestoreOptions::default()
+    };
+    let plan = plan_restore(&f, "ONTAP01", &target, &opts).unwrap();
+    assert_eq!(
+        plan.snapmirror_references,
+        [mirrored.clone(), dependent.clone()]
+    );
+    assert!(
+        plan.notes.join(" ").contains("resynchronise"),
+        "{:?}",
+        plan.notes
+    );
+    let rep = restore(&f, "ONTAP01", &target, &opts).unwrap();
+    assert_eq!(rep.discarded_snapshots, [plain, mirrored, dependent]);
+    assert_eq!(
+        f.calls_to("ontap.restore_volume"),
+        [format!("ontap.restore_volume_forced {target}")]
+    );
+    assert_eq!(f.snapshot_names("ONTAP01"), [before, target]);
 }
 
 #[test]

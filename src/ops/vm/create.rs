@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use crate::error::{Error, Result, ResultExt};
 use crate::model::names;
 use crate::ops::disks::Disk;
+use crate::ops::manifest;
 use crate::ops::quiesce::{self, Window};
 use crate::ops::rescan::RescanMode;
 use crate::ops::resolve::Resolved;
@@ -71,13 +72,18 @@ pub(super) fn run(
 
     let guard = b.guard()?;
 
-    // ---- The window: pause/freeze, clones (concurrently), resume/thaw. ----
+    // ---- The configuration of the set, then the window: pause/freeze, clones (concurrently),
+    // resume/thaw. ----
+    let first = jobs
+        .first()
+        .ok_or_else(|| Error::Internal("a set without disks".into()))?;
+    let record = manifest::SetRecord::write(first.store(), guest, &target.config, &ts)?;
     let window = WindowSpec {
         guard: guard.as_ref(),
         action: plan.action,
         max_pause: opts.max_pause,
     };
-    clone_in_window(pve, guest, &window, &jobs, &ts, ctx)?;
+    clone_in_window(pve, guest, &window, &jobs, &ts, ctx, &record)?;
 
     // ---- After the window: register the new files. ----
     let mut notes = plan.notes;
@@ -260,6 +266,7 @@ fn clone_in_window(
     jobs: &[Job<'_>],
     ts: &str,
     ctx: &Ctx<'_>,
+    record: &manifest::SetRecord<'_>,
 ) -> Result<()> {
     let vmid = guest.vmid;
     // The shield outlives the window: a signal during the cleanup must not leave clones behind.
@@ -290,7 +297,10 @@ fn clone_in_window(
         spec.max_pause,
         ctx.interrupt,
     )
-    .inspect_err(|_| end_record())?;
+    .inspect_err(|_| {
+        end_record();
+        record.remove();
+    })?;
     let outcome = clone_all(jobs, window, ctx);
 
     // The guardian brought the guest back at the bound: the run is thrown away.
@@ -304,6 +314,7 @@ fn clone_in_window(
         let leftovers = cleanup(jobs, &outcome.results);
         if leftovers.is_empty() {
             end_record();
+            record.remove();
         }
         drop(shield);
         return Err(failure(
@@ -660,7 +671,13 @@ mod tests {
             );
         }
         assert!(before.iter().any(|e| e.starts_with("ontap.list_dir")));
-        // Nothing but the rescan decision after the resume.
+        // The set's configuration is recorded before the pause; nothing but the rescan decision
+        // after the resume.
+        let record = format!(
+            "ontap.write_file {}",
+            manifest::set_path(100, &set.timestamp)
+        );
+        assert!(before.iter().any(|e| e.ends_with(&record)), "{before:?}");
         let after_resume = &log[log.iter().position(|e| e == "pve.resume 100").unwrap() + 1..];
         assert!(after_resume.is_empty(), "{after_resume:?}");
         assert_eq!(b.state_of(100), "running");
@@ -742,12 +759,21 @@ mod tests {
             .position(|e| e.starts_with("ontap.delete_file"))
             .unwrap();
         assert!(resume < first_delete, "{log:?}");
-        assert_eq!(
-            log.iter()
-                .filter(|e| e.starts_with("ontap.delete_file"))
-                .count(),
-            3
+        let deletes: Vec<&String> = log
+            .iter()
+            .filter(|e| e.starts_with("ontap.delete_file"))
+            .collect();
+        // Three clones, then the set's configuration: no set, no record of it.
+        assert_eq!(deletes.len(), 4, "{deletes:?}");
+        assert!(
+            deletes[3].contains(".pve-ontap-snapshot/sets/106/"),
+            "{deletes:?}"
         );
+        assert!(!b
+            .world()
+            .file_data
+            .keys()
+            .any(|(_, p)| p.contains(".pve-ontap-snapshot/sets/106/")));
     }
 
     #[test]

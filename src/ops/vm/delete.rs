@@ -1,6 +1,7 @@
 //! `vm delete`: remove the clone files of one snapshot set (the disks are not touched).
 
 use crate::error::{Error, Result};
+use crate::ops::manifest;
 use crate::ops::vm::list::{self, FoundFile, FoundSet, Scan};
 use crate::ops::vm::{partial, Ctx, SnapshotSet};
 use crate::ops::Backends;
@@ -25,12 +26,14 @@ pub(super) fn run(
     match label {
         Some(wanted) if !labels.contains(&Some(wanted)) => Err(Error::NotFound {
             what: format!(
-                "files with label '{wanted}' in disk snapshot set '{timestamp}' of guest {vmid}                  (its labels: {})",
+                "files with label '{wanted}' in disk snapshot set '{timestamp}' of guest {vmid} \
+                 (its labels: {})",
                 labels.iter().map(show).collect::<Vec<_>>().join(", ")
             ),
         }),
         None if labels.len() > 1 => Err(Error::Refused(format!(
-            "disk snapshot set '{timestamp}' of guest {vmid} holds files of several labels ({}):              choose one with --label",
+            "disk snapshot set '{timestamp}' of guest {vmid} holds files of several labels ({}): \
+             choose one with --label",
             labels.iter().map(show).collect::<Vec<_>>().join(", ")
         ))),
         _ => {
@@ -38,9 +41,11 @@ pub(super) fn run(
             delete_labelled(&scan, set, chosen)?;
             let mut report = set.to_snapshot_set(vmid);
             report.label = chosen.map(str::to_string);
-            report
-                .disks
-                .retain(|d| set.files.iter().any(|f| f.volid() == d.snapshot && f.label.as_deref() == chosen));
+            report.disks.retain(|d| {
+                set.files
+                    .iter()
+                    .any(|f| f.volid() == d.snapshot && f.label.as_deref() == chosen)
+            });
             Ok(report)
         }
     }
@@ -66,6 +71,20 @@ fn delete_files(scan: &Scan, set: &FoundSet, wanted: impl Fn(&FoundFile) -> bool
         let store = &scan.stores[&file.storage];
         if let Err(e) = store.ontap.delete_file(&store.volume.uuid, &file.path()) {
             failures.push(format!("{}: {e}", file.volid()));
+        }
+    }
+    // The set is gone when no file of another label shares its second: so is its configuration.
+    if failures.is_empty() && set.files.iter().all(&wanted) {
+        let mut storages: Vec<&str> = set.files.iter().map(|f| f.storage.as_str()).collect();
+        storages.sort();
+        storages.dedup();
+        let stores = storages.iter().map(|s| &scan.stores[*s]);
+        let vmid = scan.target.guest.vmid;
+        for left in manifest::remove_set(stores, vmid, &set.timestamp) {
+            log::warn!(
+                "configuration of removed disk set {} left behind: {left}",
+                set.timestamp
+            );
         }
     }
     if failures.is_empty() {

@@ -29,12 +29,36 @@ fn lists_a_directory_with_dot_entries() {
     let disk0 = &v["records"][3];
     assert_eq!(disk0["type"], "file");
     assert_eq!(disk0["size"], 32u64 << 30);
-    assert_eq!(disk0["path"], "images/100/vm-100-disk-0.qcow2");
+    // In a listing `path` is the listed directory (netapp-ontap file_info.py example).
+    assert_eq!(disk0["path"], "images/100");
     assert!(disk0.get("creation_time").is_none());
-    // default fields: name and path
+    // default fields: name, path and type; self links only for directories
     let v = get(&sh, &format!("{url}/images%2F100"));
-    assert_eq!(v["records"][2]["path"], "images/100/vm-100-cloudinit.qcow2");
-    assert!(v["records"][2].get("type").is_none());
+    let cloudinit = &v["records"][2];
+    assert_eq!(cloudinit["name"], "vm-100-cloudinit.qcow2");
+    assert_eq!(cloudinit["path"], "images/100");
+    assert_eq!(cloudinit["type"], "file");
+    assert!(cloudinit.get("size").is_none());
+    assert!(cloudinit["_links"].get("self").is_none());
+    assert_eq!(
+        cloudinit["_links"]["metadata"]["href"],
+        format!("{url}/images%2F100%2Fvm-100-cloudinit%2Eqcow2?return_metadata=true")
+    );
+    let v = get(&sh, &format!("{url}/images"));
+    let dir100 = v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "100")
+        .unwrap();
+    assert_eq!(
+        (&dir100["path"], &dir100["type"]),
+        (&json!("images"), &json!("directory"))
+    );
+    assert_eq!(
+        dir100["_links"]["self"]["href"],
+        format!("{url}/images%2F100")
+    );
     // filters and encoded dots
     let v = get(
         &sh,
@@ -89,9 +113,10 @@ fn snapshot_directory_is_listable_and_read_only() {
         &sh,
         &format!("{url}/%2Esnapshot%2Fhourly%2E2026-11-01_0105%2Fimages%2F101?fields=name,path,is_snapshot&type=file"),
     );
+    assert_eq!(v["records"][0]["name"], "vm-101-disk-0.raw");
     assert_eq!(
         v["records"][0]["path"],
-        ".snapshot/hourly.2026-11-01_0105/images/101/vm-101-disk-0.raw"
+        ".snapshot/hourly.2026-11-01_0105/images/101"
     );
     assert_eq!(v["records"][0]["is_snapshot"], true);
     let (s, v) = call(&sh, "GET", &format!("{url}/%2Esnapshot%2Fnope"), None);

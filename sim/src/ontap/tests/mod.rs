@@ -6,6 +6,7 @@ mod clone;
 mod files;
 mod general;
 mod jobs;
+mod roles;
 mod snaplock;
 mod snapshots;
 mod volumes;

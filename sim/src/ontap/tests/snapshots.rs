@@ -314,3 +314,26 @@ fn sizes_grow_as_the_active_file_system_moves_on() {
         4 << 20
     );
 }
+
+#[test]
+fn a_snapshot_of_a_full_volume_fails_with_524479() {
+    let mut sc = scenario();
+    // The first volume's files alone fill a volume of one MiB: no room for a snapshot.
+    sc.volumes[0].size = crate::ontap::scenario::Size(1 << 20);
+    let name = sc.volumes[0].name.clone();
+    let sh = shared_with(sc);
+    let vol = vol_uuid(&sh, &name);
+    let before = get(&sh, &format!("/api/storage/volumes/{vol}/snapshots"))["num_records"].clone();
+    let job = run_job(
+        &sh,
+        "POST",
+        &format!("/api/storage/volumes/{vol}/snapshots"),
+        Some(serde_json::json!({"name": "full"})),
+    );
+    assert_eq!(job["state"], "failure", "{job}");
+    assert_eq!(job["code"].to_string().trim_matches('"'), "524479", "{job}");
+    assert_eq!(
+        get(&sh, &format!("/api/storage/volumes/{vol}/snapshots"))["num_records"],
+        before
+    );
+}

@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::names as naming;
+use crate::ops::manifest;
 use crate::ops::resolve::Resolved;
 use crate::ops::vm::list::{self, Scan};
 use crate::ops::vm::recover::find::{self, each, snapshot_path};
@@ -67,8 +68,22 @@ pub(crate) fn run(
 
     // ---- Changes: keep, overwrite; undo on failure. ----
     let _shield = signals::shield()?;
+    // The `pre-restore` set's configuration first, as for every disk set.
+    let record = match (opts.no_keep, steps.first()) {
+        (false, Some(first)) => {
+            let t = &scan.target;
+            Some(manifest::SetRecord::write(
+                first.store,
+                &t.guest,
+                &t.config,
+                &ts,
+            )?)
+        }
+        _ => None,
+    };
+    let forget = || record.iter().for_each(manifest::SetRecord::remove);
     if !opts.no_keep {
-        keep_all(&steps, vmid)?;
+        keep_all(&steps, vmid).inspect_err(|_| forget())?;
     }
     let results = each(&steps, |s| {
         s.store
@@ -88,7 +103,11 @@ pub(crate) fn run(
         })
         .collect();
     if !failed.is_empty() {
-        return Err(undo(&steps, &results, vmid, name, &failed, opts.no_keep));
+        let (error, kept) = undo(&steps, &results, vmid, name, &failed, opts.no_keep);
+        if !kept {
+            forget();
+        }
+        return Err(error);
     }
 
     let mut notes = Vec::new();
@@ -239,7 +258,8 @@ fn describe_leftovers(left: &[String]) -> String {
 }
 
 /// After a failed overwrite: put the kept files back over every disk this run touched, then
-/// remove them; without keep files only name what was and was not restored.
+/// remove them; without keep files only name what was and was not restored. The error, and
+/// whether keep files are left (their set's configuration stays with them).
 fn undo(
     steps: &[Step<'_>],
     results: &[Result<()>],
@@ -247,7 +267,7 @@ fn undo(
     name: &str,
     failed: &[String],
     no_keep: bool,
-) -> Error {
+) -> (Error, bool) {
     if no_keep {
         let done: Vec<&str> = steps
             .iter()
@@ -255,7 +275,7 @@ fn undo(
             .filter(|(_, r)| r.is_ok())
             .map(|(s, _)| s.pair.disk.key.as_str())
             .collect();
-        return Error::Refused(format!(
+        let error = Error::Refused(format!(
             "restore of guest {vmid} from snapshot '{name}' failed for {}; restored (without a \
              '{PRE_RESTORE}' set, as asked): {}",
             failed.join("; "),
@@ -265,6 +285,7 @@ fn undo(
                 done.join(", ")
             }
         ));
+        return (error, false);
     }
     // Every disk is put back, also those whose clone failed (a failed job may have written).
     let back = each(steps, |s| match &s.keep {
@@ -288,20 +309,22 @@ fn undo(
         })
         .collect();
     if !not_back.is_empty() {
-        return Error::Refused(format!(
+        let error = Error::Refused(format!(
             "restore of guest {vmid} from snapshot '{name}' failed for {}; putting the disks \
              back failed too: {}; the '{PRE_RESTORE}' files are kept (restore them with 'vm \
              restore --vm {vmid} --snapshot <their time>')",
             failed.join("; "),
             not_back.join("; ")
         ));
+        return (error, true);
     }
     let all_ok: Vec<Result<()>> = steps.iter().map(|_| Ok(())).collect();
     let leftovers = remove_kept(steps, &all_ok);
-    Error::Refused(format!(
+    let error = Error::Refused(format!(
         "restore of guest {vmid} from snapshot '{name}' failed for {}; every disk was put back \
          as it was{}",
         failed.join("; "),
         describe_leftovers(&leftovers)
-    ))
+    ));
+    (error, !leftovers.is_empty())
 }

@@ -56,8 +56,8 @@ pub(crate) fn read(scan: &Scan, name: &str) -> Result<ShownConfig> {
         tried.dedup();
         return Err(Error::NotFound {
             what: format!(
-                "configuration recorded with disk set {name} of guest {vmid} (looked for {}; disk \
-                 sets record none yet)",
+                "configuration recorded with disk set {name} of guest {vmid} (looked for {}; sets \
+                 made by other tools or before this version record none)",
                 tried.join(", ")
             ),
         });
