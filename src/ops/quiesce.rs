@@ -1,5 +1,6 @@
 //! Consistency guards: pause, shut down or fs-freeze guests around a closure, and undo it on every
-//! path (errors, panics in the closure, SIGINT/SIGTERM) before returning.
+//! path (errors, panics in the closure, SIGINT/SIGTERM) before returning. Each window is armed with
+//! a guardian (`ops::guardian`) for the paths no code of this process runs on, and for its bound.
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::thread;
