@@ -540,3 +540,68 @@ fn normal_runs_leave_no_guardian_behind() {
         assert!(!stderr.contains("guardian of pid"), "{args:?}: {stderr}");
     }
 }
+
+/// Where systemd runs, the guardian gets a transient scope of its own (out of the calling
+/// service's cgroup, bounded by `RuntimeMaxSec`); where `systemd-run` fails, it still gets a
+/// session of its own and the window is guarded all the same.
+#[test]
+fn on_a_systemd_host_the_guardian_runs_in_a_scope_of_its_own() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.path("run/systemd/system")).unwrap();
+    std::fs::create_dir_all(env.path("usr/bin")).unwrap();
+    let calls = env.path("systemd-run.calls");
+    let fake = env.path("usr/bin/systemd-run");
+    // Stands in for systemd-run --scope: note the arguments, then run the command after `--`
+    // in place (as systemd-run does once the scope exists), or fail as without a system bus.
+    let script = |fail: bool| {
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\n{}while [ \"$1\" != \"--\" ]; do shift; done\nshift\nexec \"$@\"\n",
+            calls.display(),
+            if fail {
+                "echo 'Failed to connect to bus' >&2\nexit 1\n"
+            } else {
+                ""
+            }
+        )
+    };
+    for fail in [false, true] {
+        let _ = std::fs::remove_file(&calls);
+        std::fs::write(&fake, script(fail)).unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut cmd = env.command(&["vm", "create", "--vm", "100", "--suspend"]);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let child = cmd.spawn().unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let called = std::fs::read_to_string(&calls).unwrap();
+        let args: Vec<&str> = called.trim().split(' ').collect();
+        assert_eq!(args[0], "--scope", "{called}");
+        assert!(
+            args.contains(&format!("--unit=pve-ontap-snapshot-guardian-{pid}-0").as_str()),
+            "{called}"
+        );
+        // The bound (60 s for a pause) plus the time every undo may take.
+        assert!(args.contains(&"--property=RuntimeMaxSec=1260"), "{called}");
+        let tail: Vec<&str> = args[args.iter().position(|a| *a == "--").unwrap() + 1..].to_vec();
+        assert!(
+            tail.ends_with(&["internal-guardian", "--for", &pid.to_string()]),
+            "{called}"
+        );
+        assert!(!called.contains("proxmox_pass"), "{called}");
+        if fail {
+            assert!(
+                stderr.contains("could not start the guardian (Scope"),
+                "{stderr}"
+            );
+        } else {
+            assert!(!stderr.contains("could not start the guardian"), "{stderr}");
+        }
+        assert_eq!(env.guest_status(100), Some(RunStatus::Running));
+        assert!(guardians_of(pid).is_empty());
+    }
+}
