@@ -241,6 +241,15 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
+
+    /// The watchdog of a pause, freeze or shutdown window, started by the tool itself with its
+    /// orders on stdin (not for direct use)
+    #[command(hide = true, name = "internal-guardian")]
+    InternalGuardian {
+        /// `--for PID`
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -298,6 +307,10 @@ pub enum StorageCommand {
         /// Freeze the filesystems of running VMs on the storage (guest agent) around the snapshot
         #[arg(long)]
         freeze: bool,
+        /// Bound on the freeze window (default 10s): past it the guests are thawed, even if this
+        /// process is stuck, and the snapshot is deleted
+        #[arg(long, value_name = "DURATION", requires = "freeze", value_parser = parse_max_pause)]
+        max_pause: Option<Duration>,
         /// Lock the snapshot until now + DURATION (ONTAP snapshot locking, 9.12.1+): nobody, this
         /// tool included, can delete it earlier
         #[arg(long, value_name = "DURATION")]
@@ -419,6 +432,16 @@ pub enum VmCommand {
         /// Freeze the guest filesystems through the guest agent around the clones
         #[arg(long)]
         freeze: bool,
+        /// Bound on the pause, shutdown or freeze window (defaults: freeze 10s, suspend 60s,
+        /// shutdown 10m): past it the guest is brought back, even if this process is stuck, and
+        /// the clones of the run are deleted
+        #[arg(
+            long,
+            value_name = "DURATION",
+            requires = "consistency",
+            value_parser = parse_max_pause
+        )]
+        max_pause: Option<Duration>,
         /// Label stored with the snapshot (retention group for prune)
         #[arg(long, value_name = "LABEL", value_parser = parse_label)]
         label: Option<String>,
@@ -724,6 +747,12 @@ fn parse_lock_timeout(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("expected a duration such as 30s, 2m or 1h, not '{s}'"))
 }
 
+fn parse_max_pause(s: &str) -> Result<Duration, String> {
+    crate::model::retention::parse_duration(s)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("expected a duration such as 10s, 2m or 1m30s, not '{s}'"))
+}
+
 fn parse_label(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.len() <= 31
@@ -801,6 +830,38 @@ mod tests {
             strings(out),
             vec!["x", "-vmx", "-Storage", "-s", "--log-level", "DEBUG"]
         );
+    }
+
+    #[test]
+    fn max_pause_needs_a_window_and_a_duration() {
+        match parse("p vm create --vm 100 --suspend --max-pause 1m30s")
+            .unwrap()
+            .command
+        {
+            Command::Vm(VmCommand::Create { max_pause, .. }) => {
+                assert_eq!(max_pause, Some(Duration::from_secs(90)))
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse("p storage create --storage ONTAP01 --freeze --max-pause 5s")
+            .unwrap()
+            .command
+        {
+            Command::Storage(StorageCommand::Create { max_pause, .. }) => {
+                assert_eq!(max_pause, Some(Duration::from_secs(5)))
+            }
+            other => panic!("{other:?}"),
+        }
+        for line in [
+            "p vm create --vm 100 --max-pause 10s",
+            "p storage create --storage ONTAP01 --max-pause 10s",
+            "p vm create --vm 100 --freeze --max-pause 0s",
+            "p vm create --vm 100 --freeze --max-pause soon",
+        ] {
+            let e = parse(line).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{line}");
+            assert!(e.to_string().contains("--max-pause"), "{line}: {e}");
+        }
     }
 
     #[test]

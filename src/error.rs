@@ -157,6 +157,11 @@ pub enum Error {
     #[error("interrupted by {0}")]
     Interrupted(String),
 
+    /// A pause, freeze or shutdown window reached its bound (`--max-pause`, the `max-pause` key):
+    /// the guests were brought back before the work inside it ended, and that work was discarded.
+    #[error("{0}")]
+    Bound(String),
+
     /// A named step of a workflow failed (the message names the step, then the cause).
     #[error("{step}: {cause}")]
     Step { step: String, cause: Box<Error> },

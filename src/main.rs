@@ -26,7 +26,8 @@ fn main() -> ExitCode {
         Command::Hook { .. }
         | Command::Vzdump { .. }
         | Command::Run { .. }
-        | Command::InternalRescan { .. } => logging::Style::Hook,
+        | Command::InternalRescan { .. }
+        | Command::InternalGuardian { .. } => logging::Style::Hook,
         _ => logging::Style::Cli,
     };
     let level = cli.log_level.map_or(log::LevelFilter::Info, |l| l.filter());

@@ -11,7 +11,11 @@ use crate::http::TlsMode;
 use crate::ontap::{self, Ontap, OntapClient};
 use crate::pve::{Pve, PveClient};
 
+use crate::ops::window::Guard;
 use crate::ops::Backends;
+use crate::sys::seams;
+
+use super::guardian::LiveGuard;
 
 /// Clients for the configured endpoints, created lazily (a hook phase with no action connects nowhere).
 pub struct Live {
@@ -83,6 +87,13 @@ impl Backends for Live {
         let client = Arc::new(OntapClient::new(config)?);
         clients.push((config.clone(), client.clone()));
         Ok(client)
+    }
+
+    fn guard(&self) -> Result<Arc<dyn Guard>> {
+        Ok(Arc::new(LiveGuard::new(
+            self.config.proxmox.clone(),
+            &seams::system_root()?,
+        )))
     }
 }
 

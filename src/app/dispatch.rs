@@ -76,6 +76,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             return crate::hook::run_schedule(config_file, &schedule, &live)
         }
         Command::InternalRescan { args } => crate::ops::rescan::run_deferred_from_args(&args),
+        Command::InternalGuardian { args } => super::guardian::run_guardian(&args),
     }
     .map(|()| 0)
 }
@@ -91,6 +92,7 @@ fn storage_command(
             label,
             expiry,
             freeze,
+            max_pause,
             lock,
             locking,
             no_configs,
@@ -108,6 +110,7 @@ fn storage_command(
                     .map(|v| duration_arg("--lock", v))
                     .transpose()?,
                 capacity: config.capacity_for(&storage.storage),
+                max_pause,
             };
             let run = Journaled::new(&config, "storage create", "storage-snapshot")
                 .storage(&storage.storage)
@@ -286,6 +289,7 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
             suspend,
             shutdown,
             freeze,
+            max_pause,
             label,
             strict,
             no_rescan,
@@ -302,6 +306,7 @@ fn vm_command(config_file: Option<&Path>, format: OutputFormat, cmd: VmCommand) 
                 label,
                 strict,
                 rescan: !no_rescan,
+                max_pause,
             };
             let (config, b) = connect(config_file)?;
             let run = Journaled::new(&config, "vm create", "vm-snapshot")

@@ -5,6 +5,7 @@ mod backends;
 mod check;
 mod confirm;
 mod dispatch;
+mod guardian;
 mod locking;
 mod prometheus;
 mod render;

@@ -308,6 +308,9 @@ pub(super) fn render_set(verb: &str, s: &SnapshotSet) -> String {
             skipped.key, skipped.volume, skipped.reason
         ));
     }
+    if let Some(why) = &s.partial {
+        out.push_str(&format!("INCOMPLETE: {why}\n"));
+    }
     out.push_str(&note_lines(&s.notes));
     out
 }
@@ -327,7 +330,11 @@ pub(super) fn render_sets(vmid: u32, sets: &[SnapshotSet]) -> String {
         let size = s.disks.iter().map(|d| d.size).sum::<Option<u64>>();
         let keys: Vec<&str> = s.disks.iter().filter_map(|d| d.key.as_deref()).collect();
         table.row([
-            s.timestamp.clone(),
+            if s.partial.is_some() {
+                format!("{} (INCOMPLETE)", s.timestamp)
+            } else {
+                s.timestamp.clone()
+            },
             dash(s.label.as_deref()),
             s.disks.len().to_string(),
             opt_size(size),
@@ -338,7 +345,13 @@ pub(super) fn render_sets(vmid: u32, sets: &[SnapshotSet]) -> String {
             },
         ]);
     }
-    table.render()
+    let mut out = table.render();
+    for s in sets {
+        if let Some(why) = &s.partial {
+            out.push_str(&format!("{}: {why}\n", s.timestamp));
+        }
+    }
+    out
 }
 
 /// One row of `vm list --output json`: a disk set or a volume snapshot.

@@ -440,6 +440,7 @@ fn set() -> SnapshotSet {
             reason: "cdrom".into(),
         }],
         notes: vec!["guest was stopped".into()],
+        partial: None,
     }
 }
 

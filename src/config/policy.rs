@@ -206,6 +206,7 @@ struct Settings {
     on_error: Option<Val<OnError>>,
     storages: Option<Val<Vec<String>>>,
     lock: Option<Val<Duration>>,
+    max_pause: Option<Val<Duration>>,
 }
 
 const SETTINGS: &[&str] = &[
@@ -218,6 +219,7 @@ const SETTINGS: &[&str] = &[
     "on-error",
     "storages",
     "lock",
+    "max-pause",
 ];
 
 impl Settings {
@@ -250,6 +252,7 @@ impl Settings {
             ),
             "storages" => put!(storages, parse_storages(value, &origin)?),
             "lock" => put!(lock, parse_duration(value, &origin)?),
+            "max-pause" => put!(max_pause, parse_duration(value, &origin)?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -421,6 +424,7 @@ fn resolve(kind: HookKind, layers: &[&Layer], phase: Phase) -> Result<PhasePolic
         on_error: on_error.map_or(OnError::Continue, |v| v.value),
         storages: storages.map(|v| v.value.clone()),
         lock: pick!(lock).map(|v| v.value),
+        max_pause: pick!(max_pause).map(|v| v.value),
         source,
     })
 }
@@ -444,6 +448,7 @@ const SCHEDULE_KEYS: &[&str] = &[
     "expiry",
     "lock",
     "max-age",
+    "max-pause",
     "period",
 ];
 
@@ -472,6 +477,7 @@ fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
         lock_timeout: DEFAULT_TIMEOUT,
         expiry: None,
         lock: None,
+        max_pause: None,
         max_age: None,
         period: DEFAULT_PERIOD,
     };
@@ -498,6 +504,7 @@ fn parse_schedule(section: &RawSection, name: &str) -> Result<Schedule> {
             "expiry" => schedule.expiry = Some(parse_duration(value, &origin)?),
             "lock" => schedule.lock = Some(parse_duration(value, &origin)?),
             "max-age" => schedule.max_age = Some(parse_duration(value, &origin)?),
+            "max-pause" => schedule.max_pause = Some(parse_duration(value, &origin)?),
             "period" => schedule.period = parse_period(value, &origin)?,
             _ => {
                 return Err(origin.error(format!(
@@ -854,6 +861,44 @@ mod tests {
         let js = p.vzdump(Phase::JobStart, None).unwrap();
         assert_eq!(js.storages, Some(vec!["ONTAP01".into(), "ONTAP02".into()]));
         assert_eq!(js.label, DEFAULT_VZDUMP_LABEL);
+    }
+
+    #[test]
+    fn max_pause_is_a_setting_of_hooks_and_schedules() {
+        let p = policy(vec![
+            section(
+                "vzdump",
+                &[
+                    ("backup-start", "vm-snapshot"),
+                    ("freeze", "yes"),
+                    ("max-pause", "5s"),
+                ],
+            ),
+            section(
+                "vzdump:101",
+                &[
+                    ("backup-start", "vm-snapshot"),
+                    ("backup-start.max-pause", "20"),
+                ],
+            ),
+            section(
+                "schedule:hourly",
+                &[
+                    ("storages", "ONTAP01"),
+                    ("freeze", "yes"),
+                    ("max-pause", "1m"),
+                ],
+            ),
+        ]);
+        let a = p.vzdump(Phase::BackupStart, Some(100)).unwrap();
+        assert_eq!(a.max_pause, Some(Duration::from_secs(5)));
+        let b = p.vzdump(Phase::BackupStart, Some(101)).unwrap();
+        assert_eq!(b.max_pause, Some(Duration::from_secs(20)));
+        let h = p.schedule("hourly").unwrap();
+        assert_eq!(h.max_pause, Some(Duration::from_secs(60)));
+        let e = err(vec![section("hook", &[("max-pause", "never")])]);
+        assert!(e.contains("key 'max-pause'"), "{e}");
+        assert!(e.contains("is not a duration"), "{e}");
     }
 
     #[test]

@@ -283,6 +283,8 @@ pub struct SnapshotSpec {
     pub lock_deadline: Instant,
     /// ONTAP snapshot locking for this long (tamperproof); None: not locked.
     pub lock: Option<Duration>,
+    /// Bound on the freeze window (None: the default of a freeze).
+    pub max_pause: Option<Duration>,
     /// Schedules: skip the storage when a snapshot with the label was made in this period (by
     /// any node of the cluster).
     pub period: Option<Period>,
@@ -369,6 +371,7 @@ fn take_storage_snapshot(ctx: &Ctx, storage: &str, spec: &SnapshotSpec) -> Resul
                 freeze: spec.freeze,
                 lock: spec.lock,
                 capacity: (ctx.capacity)(storage),
+                max_pause: spec.max_pause,
             },
             // A hook records the guest it runs for (its own file only: no cluster-wide read on
             // a guest's start or stop); a schedule or a backup job records every guest.
@@ -435,9 +438,16 @@ pub fn vm_snapshot(
     consistency: Consistency,
     label: &str,
     retention: Option<Retention>,
-    rescan: RescanMode,
+    (rescan, max_pause): (RescanMode, Option<Duration>),
 ) -> Result<()> {
-    let result = take_vm_snapshot(ctx, vmid, consistency, label, retention, rescan);
+    let result = take_vm_snapshot(
+        ctx,
+        vmid,
+        consistency,
+        label,
+        retention,
+        (rescan, max_pause),
+    );
     let set = result.as_ref().ok().cloned();
     ctx.record(
         "vm-snapshot",
@@ -458,7 +468,7 @@ fn take_vm_snapshot(
     consistency: Consistency,
     label: &str,
     retention: Option<Retention>,
-    rescan: RescanMode,
+    (rescan, max_pause): (RescanMode, Option<Duration>),
 ) -> Result<String> {
     let who = &ctx.who;
     let opts = vm::CreateOptions {
@@ -466,6 +476,7 @@ fn take_vm_snapshot(
         label: Some(label.to_string()),
         strict: false,
         rescan: true,
+        max_pause,
     };
     let set = ctx
         .ops
@@ -621,7 +632,14 @@ fn phase_action(ctx: &Ctx, pp: &PhasePolicy, vmid: Option<u32>, rescan: RescanMo
             } else {
                 Consistency::None
             };
-            vm_snapshot(ctx, vmid, consistency, &pp.label, pp.retention(), rescan)
+            vm_snapshot(
+                ctx,
+                vmid,
+                consistency,
+                &pp.label,
+                pp.retention(),
+                (rescan, pp.max_pause),
+            )
         }
         Action::StorageSnapshot => {
             let storages = match (&pp.storages, vmid) {
@@ -665,6 +683,7 @@ fn phase_action(ctx: &Ctx, pp: &PhasePolicy, vmid: Option<u32>, rescan: RescanMo
                 coalesce: true,
                 lock_deadline: ctx.start.mono + pp.lock_timeout,
                 lock: pp.lock,
+                max_pause: pp.max_pause,
                 period: None,
             };
             let mut errors: Vec<Error> = storages
@@ -840,6 +859,7 @@ pub(crate) mod tests {
                 }],
                 skipped: vec![],
                 notes: vec![],
+                partial: None,
             })
         }
         fn vm_prune(
@@ -929,6 +949,7 @@ pub(crate) mod tests {
             on_error: OnError::Continue,
             storages: None,
             lock: None,
+            max_pause: None,
             source: String::new(),
         }
     }
@@ -1004,6 +1025,7 @@ pub(crate) mod tests {
             coalesce: true,
             lock_deadline: Instant::now() + Duration::from_secs(5),
             lock: None,
+            max_pause: None,
             period: None,
         };
         storage_snapshot(&ctx(ops.clone(), tmp.paths(), "first"), "ONTAP01", &spec).unwrap();
@@ -1036,6 +1058,7 @@ pub(crate) mod tests {
             coalesce: false,
             lock_deadline: Instant::now() + Duration::from_secs(5),
             lock: None,
+            max_pause: None,
             period: None,
         };
         let mut hook = ctx(ops.clone(), tmp.paths(), "hook");
@@ -1103,6 +1126,7 @@ pub(crate) mod tests {
             coalesce: false,
             lock_deadline: start + Duration::from_secs(1),
             lock: None,
+            max_pause: None,
             period: None,
         };
         // The worker takes both locks at once, then hangs in the snapshot call.

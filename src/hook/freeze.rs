@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::ontap::Ontap;
+use crate::ops::window::Guard;
 use crate::ops::Backends;
 use crate::pve::{Guest, GuestConfig, GuestStatus, NewNfsStorage, Pve, StorageConfig};
 
@@ -94,6 +95,10 @@ impl Backends for Tracked {
 
     fn ontap(&self, storage: &str) -> Result<Arc<dyn Ontap>> {
         self.inner.ontap(storage)
+    }
+
+    fn guard(&self) -> Result<Arc<dyn Guard>> {
+        self.inner.guard()
     }
 }
 

@@ -124,6 +124,7 @@ mod tests {
             disks: vec![],
             skipped: vec![],
             notes: vec![],
+            partial: None,
         }
     }
 

@@ -80,6 +80,7 @@ pub(crate) fn run(
             coalesce: false,
             lock_deadline: Instant::now() + schedule.lock_timeout,
             lock: schedule.lock,
+            max_pause: schedule.max_pause,
             period: Some(period),
         };
         if let Err(e) = engine::storage_snapshot(&ctx, storage, &spec) {
@@ -108,7 +109,7 @@ pub(crate) fn run(
             consistency,
             &schedule.label,
             schedule.retention(),
-            RescanMode::Auto,
+            (RescanMode::Auto, schedule.max_pause),
         );
         if let Err(e) = r {
             log::error!("{who} action=vm-snapshot vmid={vmid} result=failed: {e}");

@@ -270,6 +270,8 @@ pub struct PhasePolicy {
     pub storages: Option<Vec<String>>,
     /// `lock`: ONTAP snapshot locking of storage snapshots for this long (tamperproof).
     pub lock: Option<Duration>,
+    /// `max-pause`: bound on a freeze window (None: the default of a freeze).
+    pub max_pause: Option<Duration>,
     /// Where the action was configured (`section [hook:100], key 'post-stop'`), for log lines.
     pub source: String,
 }
@@ -301,6 +303,8 @@ pub struct Schedule {
     pub expiry: Option<Duration>,
     /// `lock`: ONTAP snapshot locking of storage snapshots for this long (tamperproof).
     pub lock: Option<Duration>,
+    /// `max-pause`: bound on a freeze window (None: the default of a freeze).
+    pub max_pause: Option<Duration>,
     /// `max-age`: `status` reports a problem when the newest snapshot of `label` on a storage or
     /// guest of this schedule is older.
     pub max_age: Option<Duration>,

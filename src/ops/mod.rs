@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::ontap::Ontap;
+use crate::ops::window::Guard;
 use crate::pve::Pve;
 
 pub mod clock;
 pub mod disks;
+pub mod guardian;
 pub mod manifest;
 pub mod parallel;
 pub mod quiesce;
@@ -17,6 +19,7 @@ pub mod resolve;
 pub mod status;
 pub mod storage;
 pub mod vm;
+pub mod window;
 
 /// Access to the two APIs. The live implementation connects lazily (a hook phase with no action
 /// never opens a connection); tests pass fakes or clients pointed at the simulator.
@@ -25,4 +28,6 @@ pub trait Backends: Send + Sync {
     fn pve(&self) -> Result<Arc<dyn Pve>>;
     /// The ONTAP client for the cluster that exports this Proxmox storage (its config section).
     fn ontap(&self, storage: &str) -> Result<Arc<dyn Ontap>>;
+    /// What arms a guardian for each pause, freeze or shutdown window.
+    fn guard(&self) -> Result<Arc<dyn Guard>>;
 }

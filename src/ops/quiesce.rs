@@ -1,12 +1,15 @@
 //! Consistency guards: pause, shut down or fs-freeze guests around a closure, and undo it on every
-//! path (errors, panics in the closure, SIGINT/SIGTERM) before returning.
+//! path (errors, panics in the closure, SIGINT/SIGTERM) before returning. Each window is armed with
+//! a guardian (`ops::guardian`) for the paths no code of this process runs on, and for its bound.
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result, ResultExt};
 use crate::http::urgent::Urgent;
+pub use crate::ops::window::Action;
+use crate::ops::window::{default_max_pause, show_bound, Armed, Guard, GuardPlan, Released, Watch};
 use crate::pve::{Guest, GuestStatus, GuestType, Pve};
 use crate::sys::signals;
 
@@ -35,15 +38,6 @@ pub const START_WAIT: Duration = Duration::from_secs(120);
 const UNDO_ATTEMPTS: u32 = 3;
 /// Pause between undo attempts.
 const UNDO_RETRY: Duration = Duration::from_millis(500);
-
-/// What will actually be done to a guest (decided with every lookup, before anything changes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Nothing,
-    Pause,
-    Shutdown,
-    Freeze,
-}
 
 /// The decision for one guest plus what the user should hear about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,22 +134,94 @@ fn unreachable_none() -> Result<Plan> {
 }
 
 /// A guest paused, stopped or frozen by this tool. `leave` undoes it and reports failure;
-/// dropping an open window (a panic, an early return) undoes it too and logs failure.
+/// dropping an open window (a panic, an early return) undoes it too and logs failure. A guardian
+/// process watches it (see `ops::guardian`): it brings the guest back should this process die, or
+/// the window pass its bound.
 pub struct Window<'a> {
     pve: &'a dyn Pve,
     guest: &'a Guest,
     action: Action,
     open: bool,
+    guardian: Option<Box<dyn Armed>>,
+    bound: Option<Bound>,
     _shield: signals::Shield,
     /// While a guest is paused or frozen, every poll of the process (the pause task, clone jobs)
     /// is urgent: the window closes within milliseconds of the last clone job's end.
     _urgent: Option<Urgent>,
 }
 
+/// When a window was armed and how long it may last.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub max_pause: Duration,
+    pub since: Instant,
+}
+
+/// The tool's own check of a bound comes this long after the guardian's: the guardian acts at the
+/// bound and says so; the tool's check is the backstop should the guardian not answer.
+const BOUND_GRACE: Duration = Duration::from_millis(200);
+
+impl Bound {
+    /// Whether the bound has passed by this process's clock (see `BOUND_GRACE`).
+    pub fn passed(&self) -> bool {
+        self.since.elapsed() >= self.max_pause + BOUND_GRACE
+    }
+}
+
+/// The error of a window that reached its bound; `what` names the window, `lost` what is discarded.
+pub fn bound_error(what: &str, max_pause: Duration, lost: &str) -> Error {
+    Error::Bound(format!(
+        "{what} reached its bound (--max-pause {}): the guest was brought back before {lost}; \
+         raise --max-pause (the max-pause policy key for hooks and schedules) if the work needs \
+         longer",
+        show_bound(max_pause)
+    ))
+}
+
+/// Arm a guardian for `action` on `guest` (bound: `max_pause`, or the action's default), then
+/// apply it (see `open_window`). Nothing is done to the guest when the guardian cannot be armed.
+pub fn enter<'a>(
+    pve: &'a dyn Pve,
+    guard: &dyn Guard,
+    guest: &'a Guest,
+    action: Action,
+    max_pause: Option<Duration>,
+    interrupt: &dyn Fn() -> Option<String>,
+) -> Result<Window<'a>> {
+    if action == Action::Nothing {
+        return open_window(pve, guest, action, interrupt);
+    }
+    let max_pause = max_pause.unwrap_or_else(|| default_max_pause(action));
+    let armed = guard
+        .arm(&GuardPlan {
+            watches: vec![Watch {
+                guest: guest.clone(),
+                action,
+            }],
+            max_pause,
+        })
+        .step_with(|| format!("guard the window of guest {}", guest.vmid))?;
+    let bound = Bound {
+        max_pause,
+        since: Instant::now(),
+    };
+    let mut window = match open_window(pve, guest, action, interrupt) {
+        Ok(w) => w,
+        Err(e) => {
+            // The window is closed again (or never opened): the guardian exits without acting.
+            armed.release();
+            return Err(e);
+        }
+    };
+    window.guardian = Some(armed);
+    window.bound = Some(bound);
+    Ok(window)
+}
+
 /// Apply `plan` to the guest. SIGINT/SIGTERM are shielded while the window is open. When applying
 /// fails, whatever may have happened is undone before the error returns; when a signal arrives
 /// during the pause request, the guest is resumed and `Error::Interrupted` returns.
-pub fn enter<'a>(
+fn open_window<'a>(
     pve: &'a dyn Pve,
     guest: &'a Guest,
     action: Action,
@@ -168,6 +234,8 @@ pub fn enter<'a>(
         guest,
         action,
         open: false,
+        guardian: None,
+        bound: None,
         _shield: shield,
         _urgent: urgent,
     };
@@ -205,84 +273,60 @@ impl Window<'_> {
         self.open
     }
 
-    /// Resume, start or thaw the guest (with retries). The error says what state the guest is in
-    /// and how to fix it by hand.
-    pub fn leave(mut self) -> Result<()> {
-        self.close()
+    /// The window's bound (None when nothing was done to the guest).
+    pub fn bound(&self) -> Option<Bound> {
+        self.bound
     }
 
+    /// Whether the bound has passed (by this process's clock, or as the guardian says).
+    pub fn past_bound(&mut self) -> bool {
+        self.bound.is_some_and(|b| b.passed())
+            || self.guardian.as_mut().is_some_and(|g| g.expired())
+    }
+
+    /// `Error::Bound` (naming what is `lost`) when the bound has passed, see `past_bound`.
+    pub fn past_bound_error(&mut self, lost: &str) -> Option<Error> {
+        let max_pause = self.bound?.max_pause;
+        self.past_bound().then(|| {
+            bound_error(
+                &format!("the window of guest {}", self.guest.vmid),
+                max_pause,
+                lost,
+            )
+        })
+    }
+
+    /// Resume, start or thaw the guest (with retries), then release the guardian. The error says
+    /// what state the guest is in and how to fix it by hand; `Error::Bound` when the guardian
+    /// reached the bound first (it brought the guest back while the work inside still ran).
+    pub fn leave(mut self) -> Result<()> {
+        self.close()?;
+        let expired = self
+            .guardian
+            .take()
+            .is_some_and(|g| g.release() == Released::Expired);
+        match self.bound {
+            Some(b) if expired => Err(bound_error(
+                &format!("the window of guest {}", self.guest.vmid),
+                b.max_pause,
+                "the work inside it ended",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Undo; on failure the guardian is left armed and dropped with the window: its pipe closes
+    /// and it tries again by itself.
     fn close(&mut self) -> Result<()> {
         if !self.open {
             return Ok(());
         }
         self.open = false;
-        let vmid = self.guest.vmid;
-        let mut last = None;
-        for attempt in 0..UNDO_ATTEMPTS {
-            if attempt > 0 {
-                thread::sleep(UNDO_RETRY);
-            }
-            match self.undo_once() {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    log::warn!(
-                        "undo for guest {vmid} failed (attempt {}): {e}",
-                        attempt + 1
-                    );
-                    last = Some(e);
-                }
-            }
+        let r = undo(self.pve, self.guest, self.action);
+        if r.is_err() {
+            drop(self.guardian.take());
         }
-        let (what, hint) = match self.action {
-            Action::Nothing => return Ok(()),
-            Action::Pause => (
-                "resume guest",
-                format!("it is still paused: run 'qm resume {vmid}'"),
-            ),
-            Action::Shutdown => (
-                "start guest",
-                format!("it is stopped: run 'qm start {vmid}'"),
-            ),
-            Action::Freeze => (
-                "thaw the filesystems of guest",
-                format!("they may still be frozen: run 'qm guest cmd {vmid} fsfreeze-thaw'"),
-            ),
-        };
-        Err(Error::Step {
-            step: format!("{what} {vmid} ({hint})"),
-            cause: Box::new(last.unwrap_or_else(|| Error::Internal("no attempt made".into()))),
-        })
-    }
-
-    fn undo_once(&self) -> Result<()> {
-        let (pve, guest) = (self.pve, self.guest);
-        match self.action {
-            Action::Nothing => Ok(()),
-            // A request whose answer was lost may have worked (and a second start of a running
-            // guest fails): the status says.
-            Action::Pause => {
-                pve.resume(guest, SUSPEND_WAIT)
-                    .or_else(|e| match pve.guest_status(guest) {
-                        Ok(s) if s.is_running() && !s.is_paused() => Ok(()),
-                        _ => Err(e),
-                    })
-            }
-            Action::Shutdown => {
-                pve.start(guest, START_WAIT)
-                    .or_else(|e| match pve.guest_status(guest) {
-                        Ok(s) if s.is_running() => Ok(()),
-                        _ => Err(e),
-                    })
-            }
-            Action::Freeze => match pve.fsfreeze_thaw(guest) {
-                Ok(_) => Ok(()),
-                // A thaw that timed out may still have worked; the status says.
-                Err(e) => match pve.fsfreeze_status(guest) {
-                    Ok(s) if s == "thawed" => Ok(()),
-                    _ => Err(e),
-                },
-            },
-        }
+        r
     }
 
     /// After a failed pause/shutdown/freeze request: look at the guest and undo what happened.
@@ -317,10 +361,87 @@ impl Window<'_> {
     }
 }
 
+/// Resume, start or thaw a guest after `action` (with retries; a request whose answer was lost
+/// is checked against the guest's status). The error says what state the guest is in and how to
+/// fix it by hand. The window uses it, and so does the guardian when the tool is gone.
+pub fn undo(pve: &dyn Pve, guest: &Guest, action: Action) -> Result<()> {
+    let vmid = guest.vmid;
+    let mut last = None;
+    for attempt in 0..UNDO_ATTEMPTS {
+        if attempt > 0 {
+            thread::sleep(UNDO_RETRY);
+        }
+        match undo_once(pve, guest, action) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                log::warn!(
+                    "undo for guest {vmid} failed (attempt {}): {e}",
+                    attempt + 1
+                );
+                last = Some(e);
+            }
+        }
+    }
+    let (what, hint) = match action {
+        Action::Nothing => return Ok(()),
+        Action::Pause => (
+            "resume guest",
+            format!("it is still paused: run 'qm resume {vmid}'"),
+        ),
+        Action::Shutdown => (
+            "start guest",
+            format!("it is stopped: run 'qm start {vmid}'"),
+        ),
+        Action::Freeze => (
+            "thaw the filesystems of guest",
+            format!("they may still be frozen: run 'qm guest cmd {vmid} fsfreeze-thaw'"),
+        ),
+    };
+    Err(Error::Step {
+        step: format!("{what} {vmid} ({hint})"),
+        cause: Box::new(last.unwrap_or_else(|| Error::Internal("no attempt made".into()))),
+    })
+}
+
+fn undo_once(pve: &dyn Pve, guest: &Guest, action: Action) -> Result<()> {
+    match action {
+        Action::Nothing => Ok(()),
+        // A request whose answer was lost may have worked (and a second start of a running
+        // guest fails): the status says.
+        Action::Pause => {
+            pve.resume(guest, SUSPEND_WAIT)
+                .or_else(|e| match pve.guest_status(guest) {
+                    Ok(s) if s.is_running() && !s.is_paused() => Ok(()),
+                    _ => Err(e),
+                })
+        }
+        Action::Shutdown => {
+            pve.start(guest, START_WAIT)
+                .or_else(|e| match pve.guest_status(guest) {
+                    Ok(s) if s.is_running() => Ok(()),
+                    _ => Err(e),
+                })
+        }
+        Action::Freeze => match pve.fsfreeze_thaw(guest) {
+            Ok(_) => Ok(()),
+            // A thaw that timed out may still have worked; the status says.
+            Err(e) => match pve.fsfreeze_status(guest) {
+                Ok(s) if s == "thawed" => Ok(()),
+                _ => Err(e),
+            },
+        },
+    }
+}
+
 impl Drop for Window<'_> {
     fn drop(&mut self) {
-        if let Err(e) = self.close() {
-            log::error!("{e}");
+        match self.close() {
+            Err(e) => log::error!("{e}"),
+            Ok(()) => {
+                if let Some(g) = self.guardian.take() {
+                    g.release();
+                }
+            }
         }
     }
 }
@@ -366,22 +487,59 @@ pub struct Frozen<T> {
 /// A guest whose freeze fails (agent not answering, guest-side error) is thawed if need be, logged
 /// and left out: its disks are crash-consistent in what `f` makes, and `f` still runs; the result
 /// says which guests could not be frozen (for the command's notes).
+/// One guardian watches the whole window (bound: `max_pause`, default that of a freeze). When the
+/// window passes it before `f` returned, what `f` made is handed to `discard` and `Error::Bound`
+/// returns.
 pub fn with_frozen_report<T>(
-    pve: &dyn Pve,
+    (pve, guard): (&dyn Pve, &dyn Guard),
     guests: &[Guest],
+    max_pause: Option<Duration>,
     f: impl FnOnce() -> Result<T>,
+    discard: impl FnOnce(&T) -> Result<()>,
 ) -> Result<Frozen<T>> {
-    with_frozen_checked(pve, guests, &signals::interrupted, f)
+    with_frozen_checked(
+        (pve, guard),
+        guests,
+        max_pause,
+        &signals::interrupted,
+        f,
+        discard,
+    )
 }
 
 /// `with_frozen_report` with the interruption check passed in (tests simulate signals with it).
 pub fn with_frozen_checked<T>(
-    pve: &dyn Pve,
+    (pve, guard): (&dyn Pve, &dyn Guard),
     guests: &[Guest],
+    max_pause: Option<Duration>,
     interrupt: &(dyn Fn() -> Option<String> + Sync),
     f: impl FnOnce() -> Result<T>,
+    discard: impl FnOnce(&T) -> Result<()>,
 ) -> Result<Frozen<T>> {
     let _shield = signals::shield()?;
+    let max_pause = max_pause.unwrap_or_else(|| default_max_pause(Action::Freeze));
+    let guardian = if guests.is_empty() {
+        None
+    } else {
+        Some(
+            guard
+                .arm(&GuardPlan {
+                    watches: guests
+                        .iter()
+                        .map(|g| Watch {
+                            guest: g.clone(),
+                            action: Action::Freeze,
+                        })
+                        .collect(),
+                    max_pause,
+                })
+                .step("guard the freeze window")?,
+        )
+    };
+    let bound = Bound {
+        max_pause,
+        since: Instant::now(),
+    };
     // Freeze concurrently: the window is as long as the slowest agent, not the sum.
     let entered: Vec<(u32, Result<Window<'_>>)> = thread::scope(|s| {
         let handles: Vec<_> = guests
@@ -389,7 +547,7 @@ pub fn with_frozen_checked<T>(
             .map(|g| {
                 (
                     g.vmid,
-                    s.spawn(move || enter(pve, g, Action::Freeze, &|| None)),
+                    s.spawn(move || open_window(pve, g, Action::Freeze, &|| None)),
                 )
             })
             .collect();
@@ -416,20 +574,58 @@ pub fn with_frozen_checked<T>(
             }
         }
     }
+    let release = |guardian: Option<Box<dyn Armed>>, failures: &[Error]| {
+        match guardian {
+            // A guest not thawed: the guardian's pipe closes, it tries again by itself.
+            Some(g) if !failures.is_empty() => {
+                drop(g);
+                false
+            }
+            Some(g) => g.release() == Released::Expired,
+            None => false,
+        }
+    };
     if let Some(signal) = interrupt() {
         let failures = leave_all(windows);
+        release(guardian, &failures);
         return Err(failures
             .into_iter()
             .next()
             .unwrap_or(Error::Interrupted(signal)));
     }
     let result = catch_unwind(AssertUnwindSafe(f));
-    let mut failures = leave_all(windows).into_iter();
+    let mut guardian = guardian;
+    let late = bound.passed() || guardian.as_mut().is_some_and(|g| g.expired());
+    let failures = leave_all(windows);
+    let expired = release(guardian, &failures);
+    let mut failures = failures.into_iter();
+    let broken = (late || expired).then(|| {
+        bound_error(
+            "the freeze window",
+            max_pause,
+            "the snapshot was taken, so it is not consistent and was deleted",
+        )
+    });
     match result {
         Err(panic) => resume_unwind(panic),
-        Ok(Ok(value)) => match failures.next() {
-            None => Ok(Frozen { value, not_frozen }),
-            Some(e) => {
+        Ok(Ok(value)) => match (failures.next(), broken) {
+            (None, None) => Ok(Frozen { value, not_frozen }),
+            (first, Some(broken)) => {
+                if let Some(e) = first {
+                    log::error!("{e}");
+                }
+                for other in failures {
+                    log::error!("{other}");
+                }
+                match discard(&value) {
+                    Ok(()) => Err(broken),
+                    Err(e) => Err(Error::Step {
+                        step: format!("{broken}; deleting what was made failed, delete it by hand"),
+                        cause: Box::new(e),
+                    }),
+                }
+            }
+            (Some(e), None) => {
                 for other in failures {
                     log::error!("{other}");
                 }
@@ -529,7 +725,7 @@ mod tests {
     fn window_resumes_on_leave_and_on_drop() {
         let pve = Double::vm();
         let g = guest(100, GuestType::Qemu);
-        let w = enter(&pve, &g, Action::Pause, &|| None).unwrap();
+        let w = enter(&pve, &pve, &g, Action::Pause, None, &|| None).unwrap();
         assert!(w.is_open());
         // A pause window polls urgently; a shutdown (minutes, not milliseconds) does not.
         assert!(w._urgent.is_some());
@@ -538,7 +734,7 @@ mod tests {
 
         let pve = Double::vm();
         {
-            let w = enter(&pve, &g, Action::Shutdown, &|| None).unwrap();
+            let w = enter(&pve, &pve, &g, Action::Shutdown, None, &|| None).unwrap();
             assert!(w._urgent.is_none());
         }
         assert_eq!(pve.calls(), ["pve.shutdown 100", "pve.start 100"]);
@@ -548,9 +744,11 @@ mod tests {
     fn window_resumes_when_a_signal_arrives_during_the_pause() {
         let pve = Double::vm();
         let g = guest(100, GuestType::Qemu);
-        let e = enter(&pve, &g, Action::Pause, &|| Some("SIGTERM".into()))
-            .err()
-            .unwrap();
+        let e = enter(&pve, &pve, &g, Action::Pause, None, &|| {
+            Some("SIGTERM".into())
+        })
+        .err()
+        .unwrap();
         assert!(
             matches!(e, Error::Interrupted(ref s) if s == "SIGTERM"),
             "{e}"
@@ -563,7 +761,7 @@ mod tests {
         let pve = Double::vm();
         pve.world().resume_failures = 2;
         let g = guest(100, GuestType::Qemu);
-        enter(&pve, &g, Action::Pause, &|| None)
+        enter(&pve, &pve, &g, Action::Pause, None, &|| None)
             .unwrap()
             .leave()
             .unwrap();
@@ -582,7 +780,7 @@ mod tests {
 
         let pve = Double::vm();
         pve.world().resume_failures = 10;
-        let e = enter(&pve, &g, Action::Pause, &|| None)
+        let e = enter(&pve, &pve, &g, Action::Pause, None, &|| None)
             .unwrap()
             .leave()
             .unwrap_err();
@@ -594,7 +792,9 @@ mod tests {
         let pve = Double::vm();
         pve.world().suspend_fails_but_pauses = true;
         let g = guest(100, GuestType::Qemu);
-        let e = enter(&pve, &g, Action::Pause, &|| None).err().unwrap();
+        let e = enter(&pve, &pve, &g, Action::Pause, None, &|| None)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("pause guest 100"), "{e}");
         assert_eq!(
             pve.calls(),
@@ -616,10 +816,17 @@ mod tests {
         };
 
         let pve = Double::vm();
-        let v = with_frozen_checked(&pve, &guests, &|| None, || {
-            pve.record("snapshot");
-            Ok(7)
-        })
+        let v = with_frozen_checked(
+            (&pve, &pve),
+            &guests,
+            None,
+            &|| None,
+            || {
+                pve.record("snapshot");
+                Ok(7)
+            },
+            |_| Ok(()),
+        )
         .unwrap();
         assert_eq!(v.value, 7);
         assert!(v.not_frozen.is_empty());
@@ -632,9 +839,14 @@ mod tests {
         );
 
         let pve = Double::vm();
-        let e = with_frozen_checked(&pve, &guests, &|| None, || -> Result<()> {
-            Err(Error::Refused("snapshot failed".into()))
-        })
+        let e = with_frozen_checked(
+            (&pve, &pve),
+            &guests,
+            None,
+            &|| None,
+            || -> Result<()> { Err(Error::Refused("snapshot failed".into())) },
+            |_| Ok(()),
+        )
         .unwrap_err();
         assert_eq!(e.to_string(), "snapshot failed");
         assert_eq!(
@@ -644,7 +856,14 @@ mod tests {
 
         let pve = Double::vm();
         let r = catch_unwind(AssertUnwindSafe(|| {
-            with_frozen_checked(&pve, &guests, &|| None, || -> Result<()> { panic!("boom") })
+            with_frozen_checked(
+                (&pve, &pve),
+                &guests,
+                None,
+                &|| None,
+                || -> Result<()> { panic!("boom") },
+                |_| Ok(()),
+            )
         }));
         assert!(r.is_err());
         assert_eq!(
@@ -653,10 +872,17 @@ mod tests {
         );
 
         let pve = Double::vm();
-        let e = with_frozen_checked(&pve, &guests, &|| Some("SIGINT".into()), || {
-            pve.record("snapshot");
-            Ok(())
-        })
+        let e = with_frozen_checked(
+            (&pve, &pve),
+            &guests,
+            None,
+            &|| Some("SIGINT".into()),
+            || {
+                pve.record("snapshot");
+                Ok(())
+            },
+            |_| Ok(()),
+        )
         .unwrap_err();
         assert!(matches!(e, Error::Interrupted(_)));
         assert!(!pve.calls().contains(&"snapshot".to_string()));
@@ -667,11 +893,46 @@ mod tests {
     }
 
     #[test]
+    fn a_freeze_window_past_its_bound_discards_what_was_made() {
+        let pve = Double::vm();
+        pve.world().guard_expired = true;
+        let guests = [guest(100, GuestType::Qemu), guest(103, GuestType::Qemu)];
+        let discarded = std::sync::atomic::AtomicBool::new(false);
+        let e = with_frozen_checked(
+            (&pve, &pve),
+            &guests,
+            Some(Duration::from_secs(3)),
+            &|| None,
+            || Ok(7),
+            |v| {
+                assert_eq!(*v, 7);
+                discarded.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Bound(_)), "{e:?}");
+        assert!(e.to_string().contains("--max-pause 3s"), "{e}");
+        assert!(
+            e.to_string().contains("not consistent and was deleted"),
+            "{e}"
+        );
+        assert!(discarded.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(!pve.is_frozen(100) && !pve.is_frozen(103));
+        assert_eq!(
+            pve.world().guards,
+            ["arm 100:Freeze,103:Freeze 3s", "release"]
+        );
+    }
+
+    #[test]
     fn a_dead_agent_costs_one_thaw_attempt() {
         let pve = Double::vm();
         pve.world().agent_dead = true;
         let g = guest(104, GuestType::Qemu);
-        let e = enter(&pve, &g, Action::Freeze, &|| None).err().unwrap();
+        let e = enter(&pve, &pve, &g, Action::Freeze, None, &|| None)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("not running"), "{e}");
         assert_eq!(
             pve.calls(),
@@ -688,10 +949,17 @@ mod tests {
         let pve = Double::vm();
         pve.world().freeze_fails_for = Some(103);
         let guests = [guest(100, GuestType::Qemu), guest(103, GuestType::Qemu)];
-        let frozen = with_frozen_checked(&pve, &guests, &|| None, || {
-            pve.record("snapshot");
-            Ok(())
-        })
+        let frozen = with_frozen_checked(
+            (&pve, &pve),
+            &guests,
+            None,
+            &|| None,
+            || {
+                pve.record("snapshot");
+                Ok(())
+            },
+            |_| Ok(()),
+        )
         .unwrap();
         assert_eq!(frozen.not_frozen.len(), 1);
         assert_eq!(frozen.not_frozen[0].0, 103);

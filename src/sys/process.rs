@@ -1,10 +1,11 @@
 //! Child processes: commands run with a clean environment and a time bound, detached children
 //! that outlive the hook that started them, and liveness checks of other processes by pid.
 
+use std::ffi::OsString;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,92 @@ pub fn spawn_detached(exe: &Path, arg0: &str, args: &[String], what: &str) -> Re
         .spawn()
         .map_err(|e| Error::io(what, exe, e))?;
     Ok(child.id())
+}
+
+/// `systemd-run`, when systemd is the init of the system below `root` (`/run/systemd/system`
+/// exists) and the program is there.
+pub fn systemd_run(root: &Path) -> Option<PathBuf> {
+    let systemd_run = crate::sys::seams::below(root, "/usr/bin/systemd-run");
+    (crate::sys::seams::below(root, "/run/systemd/system").is_dir() && systemd_run.is_file())
+        .then_some(systemd_run)
+}
+
+/// A command that runs `exe` in a session of its own, without a terminal: through util-linux's
+/// `setsid` (the child is not a process group leader, so setsid(1) calls setsid(2) and execs: the
+/// pid stays), or, where that program is missing, in a process group of its own.
+pub fn in_own_session(exe: &Path) -> Command {
+    let setsid = ["/usr/bin/setsid", "/bin/setsid"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file());
+    match setsid {
+        Some(s) => {
+            let mut c = Command::new(s);
+            c.arg(exe);
+            c
+        }
+        None => {
+            let mut c = Command::new(exe);
+            c.process_group(0);
+            c
+        }
+    }
+}
+
+/// How a watchdog is detached from the process that starts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detach {
+    /// In a transient systemd scope of its own (`systemd-run --scope`, which registers the scope
+    /// and then execs the command: same pid, same pipes): another cgroup than the calling
+    /// service, so stopping that service does not kill it; `lifetime` bounds it there too
+    /// (`RuntimeMaxSec=` of systemd.scope(5)).
+    Scope {
+        systemd_run: PathBuf,
+        unit: String,
+        lifetime: Duration,
+    },
+    /// In a session of its own only.
+    Session,
+}
+
+/// Start `exe args...` as a watchdog: detached as `how` says (and always in a session of its
+/// own, out of the caller's process group), cwd `/`, a clean environment (PATH = `SAFE_PATH`,
+/// plus `keep`), stdin and stdout piped to the caller, stderr the caller's (the task log).
+pub fn spawn_watchdog(
+    exe: &Path,
+    args: &[String],
+    how: &Detach,
+    keep: &[(&str, OsString)],
+) -> Result<Child> {
+    let mut cmd = match how {
+        Detach::Scope {
+            systemd_run,
+            unit,
+            lifetime,
+        } => {
+            let mut c = Command::new(systemd_run);
+            c.arg("--scope")
+                .arg(format!("--unit={unit}"))
+                .args(["--collect", "--quiet"])
+                .arg(format!("--property=RuntimeMaxSec={}", lifetime.as_secs()))
+                .arg("--");
+            let session = in_own_session(exe);
+            c.arg(session.get_program()).args(session.get_args());
+            c
+        }
+        Detach::Session => in_own_session(exe),
+    };
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", SAFE_PATH)
+        .env("LC_ALL", "C")
+        .envs(keep.iter().map(|(k, v)| (k, v)))
+        .current_dir("/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| Error::io("start the guardian", exe, e))
 }
 
 /// Run `command args...` with a clean environment (PATH = `SAFE_PATH`), bounded by `timeout`;
@@ -123,4 +210,46 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
     // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
     let rest = stat.get(stat.rfind(')')? + 1..)?;
     Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+
+    use super::*;
+
+    /// Session id (field 6 of `/proc/<pid>/stat`).
+    fn session(pid: u32) -> Option<String> {
+        stat_fields(pid)?.get(3).cloned()
+    }
+
+    #[test]
+    fn a_watchdog_runs_in_its_own_session_with_pipes_and_a_clean_environment() {
+        let keep = [("POS_KEPT", OsString::from("yes"))];
+        let mut child = spawn_watchdog(
+            Path::new("/bin/sh"),
+            &[
+                "-c".into(),
+                "read line; echo \"$line $POS_KEPT ${HOME:-nohome}\"".into(),
+            ],
+            &Detach::Session,
+            &keep,
+        )
+        .unwrap();
+        let pid = child.id();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        // The session (and so the process group) is not this process's.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while session(pid).as_deref() != Some(&pid.to_string()) {
+            assert!(Instant::now() < deadline, "{:?}", session(pid));
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_ne!(session(pid), session(std::process::id()));
+        writeln!(stdin, "hello").unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "hello yes nohome");
+        assert!(child.wait().unwrap().success());
+    }
 }

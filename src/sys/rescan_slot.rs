@@ -22,7 +22,6 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -184,8 +183,7 @@ pub fn start_detached(
     lifetime: Duration,
     safe_path: &str,
 ) -> Result<Started> {
-    let systemd_run = crate::sys::seams::below(root, "/usr/bin/systemd-run");
-    if crate::sys::seams::below(root, "/run/systemd/system").is_dir() && systemd_run.is_file() {
+    if let Some(systemd_run) = crate::sys::process::systemd_run(root) {
         let out = Command::new(&systemd_run)
             .arg(format!("--unit={unit}"))
             .args(["--collect", "--quiet", "--service-type=exec"])
@@ -214,23 +212,7 @@ pub fn start_detached(
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    let setsid = ["/usr/bin/setsid", "/bin/setsid"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file());
-    let mut cmd = match &setsid {
-        // Not a process group leader, so setsid(1) calls setsid(2) and execs: the pid stays.
-        Some(s) => {
-            let mut c = Command::new(s);
-            c.arg(exe);
-            c
-        }
-        None => {
-            let mut c = Command::new(exe);
-            c.process_group(0);
-            c
-        }
-    };
+    let mut cmd = crate::sys::process::in_own_session(exe);
     let child = cmd
         .args(args)
         .env_clear()

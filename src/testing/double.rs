@@ -17,6 +17,7 @@ use crate::ontap::{
     SnapshotDeletes, Svm, Volume,
 };
 use crate::ops::storage::iso8601;
+use crate::ops::window::{Armed, Guard, GuardPlan, Released};
 use crate::ops::Backends;
 use crate::pve::{Guest, GuestConfig, GuestStatus, NewNfsStorage, Pve, StorageConfig};
 
@@ -72,6 +73,10 @@ pub(crate) struct World {
     pub clone_waits_for: Option<String>,
     /// File clones panic (a bug in a client must not leave the guest paused).
     pub clone_panics: bool,
+    /// Guardians armed (`arm <vmid>:<undo>,... <bound>s`) and released (`release`), in order.
+    pub guards: Vec<String>,
+    /// Armed guardians report that the bound passed (they brought the guests back themselves).
+    pub guard_expired: bool,
     pub(super) next_uuid: u32,
 }
 
@@ -474,6 +479,10 @@ impl Backends for Double {
         Ok(Arc::new(self.clone()))
     }
 
+    fn guard(&self) -> Result<Arc<dyn Guard>> {
+        Ok(Arc::new(self.clone()))
+    }
+
     fn ontap(&self, storage: &str) -> Result<Arc<dyn Ontap>> {
         let known = match &self.world().sections {
             None => true,
@@ -488,6 +497,41 @@ impl Backends for Double {
                 key: None,
                 message: format!("no section for storage '{storage}'"),
             })
+        }
+    }
+}
+
+impl Guard for Double {
+    fn arm(&self, plan: &GuardPlan) -> Result<Box<dyn Armed>> {
+        let watches: Vec<String> = plan
+            .watches
+            .iter()
+            .map(|w| format!("{}:{:?}", w.guest.vmid, w.action))
+            .collect();
+        self.world().guards.push(format!(
+            "arm {} {}s",
+            watches.join(","),
+            plan.max_pause.as_secs()
+        ));
+        Ok(Box::new(DoubleArmed(self.clone())))
+    }
+}
+
+/// A guardian of the double: says what `World::guard_expired` says.
+struct DoubleArmed(Double);
+
+impl Armed for DoubleArmed {
+    fn expired(&mut self) -> bool {
+        self.0.world().guard_expired
+    }
+
+    fn release(self: Box<Self>) -> Released {
+        let mut w = self.0.world();
+        w.guards.push("release".into());
+        if w.guard_expired {
+            Released::Expired
+        } else {
+            Released::Quiet
         }
     }
 }

@@ -36,6 +36,7 @@ pub fn ctx() -> Ctx<'static> {
         interrupt: &no_signal,
         resolve,
         poll: Duration::from_millis(5),
+        partial_dir: None,
     }
 }
 

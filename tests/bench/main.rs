@@ -29,11 +29,12 @@ fn main() {
     // `BENCH_ONLY=recovery make bench` runs only the sections whose name contains the value.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     type Section = (&'static str, fn(&mut Report));
-    let sections: [Section; 9] = [
+    let sections: [Section; 10] = [
         ("startup", startup),
         ("requests", |r| requests_per_command(r, false)),
         ("requests-token", |r| requests_per_command(r, true)),
         ("pause", pause_windows),
+        ("guardian", guardian_cost),
         ("snapshots", thousand_snapshots),
         ("hooks", concurrent_hooks),
         ("end-to-end", end_to_end),
@@ -188,6 +189,26 @@ impl Env {
             String::from_utf8_lossy(&out.stderr)
         );
         (took, String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `run` of the program `tool` (this build's, or another one's) that also returns stderr.
+    fn run_stderr(&self, tool: &std::path::Path, args: &[&str]) -> (Duration, String) {
+        let mut cmd = Command::new(tool);
+        cmd.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_remove("PVE_ONTAP_SNAPSHOT_CONFIG")
+            .stdin(Stdio::null());
+        let start = Instant::now();
+        let out = cmd.output().expect("run tool");
+        let took = start.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "pve-ontap-snapshot {} failed: {stderr}",
+            args.join(" ")
+        );
+        (took, stderr)
     }
 
     fn clear_log(&self) {
@@ -587,6 +608,66 @@ fn pause_windows(report: &mut Report) {
                            "limit ms": limit, "vs limit": w / limit}),
                 );
             }
+        }
+    }
+}
+
+/// The number in `... <what> in <N> ms ...` of the tool's debug log.
+fn logged_ms(stderr: &str, what: &str) -> f64 {
+    stderr
+        .lines()
+        .find_map(|l| {
+            let rest = &l[l.find(what)? + what.len()..];
+            rest.trim_start().split(' ').next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no '{what}' in the debug log:\n{stderr}"))
+}
+
+/// What the guardian of a window costs: it is armed before the pause/freeze request and released
+/// after the resume/thaw request, so the window (measured as in `pause_windows`, from the
+/// simulator's log) holds none of it; the wall time holds both. Arm and release times are the
+/// tool's own debug-log figures of the same runs. With `BENCH_BASELINE_TOOL=<binary>` (a build
+/// without the guardian, e.g. of the previous release), the same runs of that binary are measured
+/// too, next to this build's.
+fn guardian_cost(report: &mut Report) {
+    let env = Env::new(Scenario::default(), 20, true, "");
+    let mut tools = vec![("this build", PathBuf::from(TOOL))];
+    if let Some(baseline) = std::env::var_os("BENCH_BASELINE_TOOL") {
+        tools.push(("baseline", PathBuf::from(baseline)));
+    }
+    for (mode, start, end) in [
+        ("--suspend", "/status/suspend", "/status/resume"),
+        ("--freeze", "/agent/fsfreeze-freeze", "/agent/fsfreeze-thaw"),
+    ] {
+        for (build, tool) in &tools {
+            let (mut windows, mut walls, mut arms, mut releases) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..7 {
+                next_second();
+                env.clear_log();
+                let (took, stderr) = env.run_stderr(
+                    tool,
+                    &["--log-level", "debug", "vm", "create", "--vm", "100", mode],
+                );
+                let reqs = env.requests();
+                windows.push(window(&reqs, start, end).expect("pause and resume in the log"));
+                walls.push(ms(took));
+                if *build == "this build" {
+                    arms.push(logged_ms(&stderr, "guardian armed in"));
+                    releases.push(logged_ms(&stderr, "guardian released in"));
+                }
+            }
+            let mut row = json!({"what": format!("{mode} ({build})"),
+                   "window ms": median(windows),
+                   "wall ms": median(walls)});
+            if !arms.is_empty() {
+                row["guardian arm ms"] = json!(median(arms));
+                row["guardian release ms"] = json!(median(releases));
+            }
+            report.row(
+                "Guardian of the window: vm create, VM 100 (4 disks), 20 ms latency (median of 7)",
+                row,
+            );
         }
     }
 }

@@ -103,7 +103,7 @@ pub fn matrix_scenario() -> Scenario {
     s
 }
 
-fn options() -> SimOptions {
+pub fn options() -> SimOptions {
     SimOptions {
         scenario: matrix_scenario(),
         ..SimOptions::default()
@@ -125,7 +125,7 @@ backup-start.freeze = yes
 ";
 
 /// The variables vzdump sets for a guest phase (it wipes everything else).
-const VZDUMP_ENV: &[(&str, &str)] = &[
+pub const VZDUMP_ENV: &[(&str, &str)] = &[
     ("STOREID", "local"),
     ("DUMPDIR", "/var/lib/vz/dump"),
     ("VMTYPE", "qemu"),

@@ -5,6 +5,7 @@ mod bulk;
 mod cluster;
 mod config;
 mod faults;
+mod guardian;
 mod hooks;
 mod ontap_role;
 mod props;

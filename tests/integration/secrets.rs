@@ -147,14 +147,14 @@ fn credential_token(text: &str) -> Option<String> {
 
 /// A unix datagram socket standing in for /dev/log, read all the time by a thread (its queue
 /// holds only a few messages).
-struct SyslogSink {
+pub(crate) struct SyslogSink {
     path: PathBuf,
     received: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl SyslogSink {
-    fn bind(path: PathBuf) -> SyslogSink {
+    pub(crate) fn bind(path: PathBuf) -> SyslogSink {
         let socket = UnixDatagram::bind(&path).expect("binding the syslog sink");
         socket
             .set_read_timeout(Some(Duration::from_millis(20)))
@@ -179,7 +179,7 @@ impl SyslogSink {
     }
 
     /// Every message received since the last call (once nothing more arrives for a moment).
-    fn drain(&self) -> Vec<String> {
+    pub(crate) fn drain(&self) -> Vec<String> {
         let mut seen = usize::MAX;
         loop {
             std::thread::sleep(Duration::from_millis(60));

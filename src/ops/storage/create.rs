@@ -122,9 +122,19 @@ pub(super) fn create(
             "fs-freezing guests {} around the snapshot",
             labels.join(", ")
         );
-        let frozen = quiesce::with_frozen_report(pve.as_ref(), &guests, || {
-            take_snapshot(&r, &comment, label, opts.expiry, opts.lock, clock)
-        })
+        let guard = b.guard()?;
+        let frozen = quiesce::with_frozen_report(
+            (pve.as_ref(), guard.as_ref()),
+            &guests,
+            opts.max_pause,
+            || take_snapshot(&r, &comment, label, opts.expiry, opts.lock, clock),
+            // Taken after the bound: the guests were thawed before it, so it is not consistent.
+            |snap| {
+                r.ontap
+                    .delete_snapshot(&r.volume.uuid, &snap.uuid)
+                    .step_with(|| format!("delete snapshot '{}'", snap.name))
+            },
+        )
         .inspect_err(|_| manifest::remove_new(&r, &written))?;
         let mut done = Vec::new();
         for g in &to_freeze {

@@ -41,6 +41,8 @@ pub struct CreateOptions {
     pub lock: Option<Duration>,
     /// The capacity guard's thresholds, checked before the snapshot.
     pub capacity: Capacity,
+    /// Bound on the freeze window (None: the default of a freeze).
+    pub max_pause: Option<Duration>,
 }
 
 /// One snapshot as the commands report it.

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
@@ -16,7 +17,8 @@ use crate::ops::quiesce::{self, Window};
 use crate::ops::rescan::RescanMode;
 use crate::ops::resolve::Resolved;
 use crate::ops::vm::lookup::{self, Kind, Placed, Target};
-use crate::ops::vm::{CreateOptions, Ctx, SkippedDisk, SnapshotDisk, SnapshotSet};
+use crate::ops::vm::{partial, CreateOptions, Ctx, SkippedDisk, SnapshotDisk, SnapshotSet};
+use crate::ops::window::Guard;
 use crate::ops::{rescan, Backends};
 use crate::pve::{Guest, Pve};
 use crate::sys::paths::Paths;
@@ -62,6 +64,13 @@ pub(super) fn run(
     let plan = quiesce::plan(pve, guest, &status, opts.consistency)?;
     let stores = lookup::resolve_all(b, ctx, &sorted.ontap_ids)?;
     let (ts, jobs, skipped) = prepare_jobs(vmid, sorted, &stores, opts, ctx)?;
+    let orphans = ctx
+        .partial_dir
+        .as_ref()
+        .map(|d| partial::orphaned(d, vmid))
+        .unwrap_or_default();
+
+    let guard = b.guard()?;
 
     // ---- The configuration of the set, then the window: pause/freeze, clones (concurrently),
     // resume/thaw. ----
@@ -69,10 +78,22 @@ pub(super) fn run(
         .first()
         .ok_or_else(|| Error::Internal("a set without disks".into()))?;
     let record = manifest::SetRecord::write(first.store(), guest, &target.config, &ts)?;
-    clone_in_window(pve, guest, plan.action, &jobs, &ts, ctx, &record)?;
+    let window = WindowSpec {
+        guard: guard.as_ref(),
+        action: plan.action,
+        max_pause: opts.max_pause,
+    };
+    clone_in_window(pve, guest, &window, &jobs, &ts, ctx, &record)?;
 
     // ---- After the window: register the new files. ----
     let mut notes = plan.notes;
+    notes.extend(orphans.iter().map(|r| {
+        format!(
+            "an earlier run (pid {}) ended before it finished disk snapshot set {}: 'vm list' \
+             shows what it left as incomplete, 'vm delete --vm {vmid} --snapshot {}' removes it",
+            r.pid, r.timestamp, r.timestamp
+        )
+    }));
     if opts.rescan {
         notes.push(rescan_note(paths, guest, mode));
     }
@@ -92,6 +113,7 @@ pub(super) fn run(
             .collect(),
         skipped,
         notes,
+        partial: None,
     })
 }
 
@@ -227,12 +249,20 @@ fn prepare_jobs<'a>(
     Ok((ts, jobs, skipped))
 }
 
-/// Open the window, issue every clone, close it; on a failure or a signal, delete what this run
-/// made and return an error naming the disk (or the signal) and what was left behind.
+/// What the window does to the guest, who guards it and its bound.
+struct WindowSpec<'a> {
+    guard: &'a dyn Guard,
+    action: quiesce::Action,
+    max_pause: Option<Duration>,
+}
+
+/// Open the window, issue every clone, close it; on a failure, a signal or a window that passed
+/// its bound, delete what this run made and return an error naming the disk (or the signal, or
+/// the bound) and what was left behind.
 fn clone_in_window(
     pve: &dyn Pve,
     guest: &Guest,
-    action: quiesce::Action,
+    spec: &WindowSpec<'_>,
     jobs: &[Job<'_>],
     ts: &str,
     ctx: &Ctx<'_>,
@@ -241,15 +271,49 @@ fn clone_in_window(
     let vmid = guest.vmid;
     // The shield outlives the window: a signal during the cleanup must not leave clones behind.
     let shield = signals::shield()?;
-    let window =
-        quiesce::enter(pve, guest, action, ctx.interrupt).inspect_err(|_| record.remove())?;
+    // Should this process die from here on, the next command finds the set marked incomplete.
+    if let Some(dir) = &ctx.partial_dir {
+        let files = jobs
+            .iter()
+            .map(|j| j.placed.sibling_volid(&j.snapshot_file))
+            .collect();
+        // Without it the run is still guarded; only a later report of a dead run's set is lost.
+        if let Err(e) = partial::begin(dir, vmid, ts, files) {
+            log::warn!(
+                "{e}: a set left by this run, should it die, would not be marked incomplete"
+            );
+        }
+    }
+    let end_record = || {
+        if let Some(dir) = &ctx.partial_dir {
+            partial::end(dir, vmid, ts);
+        }
+    };
+    let window = quiesce::enter(
+        pve,
+        spec.guard,
+        guest,
+        spec.action,
+        spec.max_pause,
+        ctx.interrupt,
+    )
+    .inspect_err(|_| {
+        end_record();
+        record.remove();
+    })?;
     let outcome = clone_all(jobs, window, ctx);
 
+    // The guardian brought the guest back at the bound: the run is thrown away.
+    let (leave, broken) = match outcome.leave {
+        Err(e @ Error::Bound(_)) => (Ok(()), Some(e)),
+        leave => (leave, outcome.broken),
+    };
     let failed = outcome.results.iter().position(Result::is_err);
     let interrupted = outcome.interrupted.or_else(|| (ctx.interrupt)());
-    if failed.is_some() || interrupted.is_some() {
+    if failed.is_some() || interrupted.is_some() || broken.is_some() {
         let leftovers = cleanup(jobs, &outcome.results);
         if leftovers.is_empty() {
+            end_record();
             record.remove();
         }
         drop(shield);
@@ -257,13 +321,14 @@ fn clone_in_window(
             vmid,
             jobs,
             outcome.results,
-            (interrupted, failed),
-            outcome.leave,
+            (interrupted, broken, failed),
+            leave,
             &leftovers,
         ));
     }
+    end_record();
     drop(shield);
-    outcome.leave.step_with(|| {
+    leave.step_with(|| {
         format!(
             "disk snapshot set {ts} of guest {vmid} was created, but the guest was not restored"
         )
@@ -276,13 +341,14 @@ fn failure(
     vmid: u32,
     jobs: &[Job<'_>],
     mut results: Vec<Result<()>>,
-    (interrupted, failed): (Option<String>, Option<usize>),
+    (interrupted, broken, failed): (Option<String>, Option<Error>, Option<usize>),
     leave: Result<()>,
     leftovers: &[String],
 ) -> Error {
-    let error = match (interrupted, failed) {
-        (Some(signal), _) => Error::Interrupted(signal),
-        (None, Some(i)) => {
+    let error = match (interrupted, broken, failed) {
+        (Some(signal), _, _) => Error::Interrupted(signal),
+        (None, Some(bound), _) => bound,
+        (None, None, Some(i)) => {
             let job = &jobs[i];
             let e = std::mem::replace(&mut results[i], Ok(()))
                 .err()
@@ -292,7 +358,7 @@ fn failure(
                 cause: Box::new(e),
             }
         }
-        (None, None) => Error::Internal("clone failed".into()),
+        (None, None, None) => Error::Internal("clone failed".into()),
     };
     let what = if leftovers.is_empty() {
         format!("disk snapshot of guest {vmid} failed; the clones made in this run were deleted")
@@ -366,6 +432,8 @@ struct CloneOutcome {
     results: Vec<Result<()>>,
     /// The signal that arrived while the clones ran.
     interrupted: Option<String>,
+    /// The window passed its bound while clones still ran (it was closed then).
+    broken: Option<Error>,
     /// How leaving the window went.
     leave: Result<()>,
 }
@@ -376,6 +444,7 @@ fn clone_all(jobs: &[Job<'_>], window: Window<'_>, ctx: &Ctx<'_>) -> CloneOutcom
     let mut window = Some(window);
     let mut leave = Ok(());
     let mut interrupted = None;
+    let mut broken = None;
     let mut results: Vec<Option<Result<()>>> = jobs.iter().map(|_| None).collect();
     let close = |window: &mut Option<Window<'_>>, leave: &mut Result<()>| {
         if let Some(w) = window.take() {
@@ -418,6 +487,15 @@ fn clone_all(jobs: &[Job<'_>], window: Window<'_>, ctx: &Ctx<'_>) -> CloneOutcom
                     close(&mut window, &mut leave);
                 }
             }
+            if pending > 0 && broken.is_none() {
+                let passed = window
+                    .as_mut()
+                    .and_then(|w| w.past_bound_error("its clone jobs ended"));
+                if passed.is_some() {
+                    broken = passed;
+                    close(&mut window, &mut leave);
+                }
+            }
         }
     });
     close(&mut window, &mut leave);
@@ -429,6 +507,7 @@ fn clone_all(jobs: &[Job<'_>], window: Window<'_>, ctx: &Ctx<'_>) -> CloneOutcom
             })
             .collect(),
         interrupted,
+        broken,
         leave,
     }
 }
@@ -500,6 +579,7 @@ mod tests {
             interrupt,
             resolve: scenario::resolve,
             poll: Duration::from_millis(5),
+            partial_dir: None,
         }
     }
 
@@ -722,6 +802,32 @@ mod tests {
         assert_eq!(b.state_of(106), "running");
         assert!(b.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
         assert!(b.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
+    }
+
+    #[test]
+    fn every_window_is_guarded_and_a_window_past_its_bound_throws_the_run_away() {
+        let b = Double::vm();
+        create(&b, 100, &opts(Consistency::None)).unwrap();
+        assert!(b.world().guards.is_empty());
+        create(&b, 100, &opts(Consistency::Suspend)).unwrap();
+        assert_eq!(b.world().guards, ["arm 100:Pause 60s", "release"]);
+
+        let b = Double::vm();
+        b.world().guard_expired = true;
+        let mut o = opts(Consistency::Shutdown);
+        o.max_pause = Some(Duration::from_secs(5));
+        let e = create(&b, 106, &o).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("reached its bound (--max-pause 5s)"), "{msg}");
+        assert!(
+            msg.contains("clones made in this run were deleted"),
+            "{msg}"
+        );
+        assert!(matches!(e.root(), Error::Bound(_)), "{e:?}");
+        assert!(b.snapshot_files(&volume_uuid("ONTAP01")).is_empty());
+        assert!(b.snapshot_files(&volume_uuid("ONTAP02")).is_empty());
+        assert_eq!(b.state_of(106), "running");
+        assert_eq!(b.world().guards[0], "arm 106:Shutdown 5s");
     }
 
     #[test]

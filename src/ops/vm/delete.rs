@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::ops::manifest;
 use crate::ops::vm::list::{self, FoundFile, FoundSet, Scan};
-use crate::ops::vm::{Ctx, SnapshotSet};
+use crate::ops::vm::{partial, Ctx, SnapshotSet};
 use crate::ops::Backends;
 use crate::sys::signals;
 
@@ -55,7 +55,13 @@ pub(super) fn run(
 /// another label made in the same second); a signal does not stop it half-way. On failure the
 /// error names each file that is left (the others are gone).
 pub(crate) fn delete_labelled(scan: &Scan, set: &FoundSet, label: Option<&str>) -> Result<()> {
-    delete_files(scan, set, |f| f.label.as_deref() == label)
+    delete_files(scan, set, |f| f.label.as_deref() == label)?;
+    // The whole set is gone: so is the record of the dead run that made it.
+    let whole = set.files.iter().all(|f| f.label.as_deref() == label);
+    if let (Some(dir), Some(_), true) = (&scan.partial_dir, &set.partial, whole) {
+        partial::end(dir, scan.target.guest.vmid, &set.timestamp);
+    }
+    Ok(())
 }
 
 fn delete_files(scan: &Scan, set: &FoundSet, wanted: impl Fn(&FoundFile) -> bool) -> Result<()> {

@@ -2,6 +2,7 @@
 //! directories on the ONTAP storages of its disks (one listing per directory), grouped into sets.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
@@ -10,7 +11,7 @@ use crate::model::names;
 use crate::ops::disks::disk_key_order;
 use crate::ops::resolve::Resolved;
 use crate::ops::vm::lookup::{self, sibling_volid, Kind, Target};
-use crate::ops::vm::{Ctx, SnapshotDisk, SnapshotSet};
+use crate::ops::vm::{partial, Ctx, SnapshotDisk, SnapshotSet};
 use crate::ops::Backends;
 
 /// Where a disk of the guest (or an `unusedN` volume) is now.
@@ -74,6 +75,8 @@ pub(crate) struct FoundSet {
     pub created: Option<OffsetDateTime>,
     pub label: Option<String>,
     pub files: Vec<FoundFile>,
+    /// Made by a run that died before it finished (`partial`): not a valid snapshot.
+    pub partial: Option<String>,
 }
 
 impl FoundSet {
@@ -85,6 +88,7 @@ impl FoundSet {
             disks: self.files.iter().map(FoundFile::to_disk).collect(),
             skipped: Vec::new(),
             notes: Vec::new(),
+            partial: self.partial.clone(),
         }
     }
 }
@@ -96,12 +100,26 @@ pub(crate) struct Scan {
     pub locations: Vec<Location>,
     /// Newest first.
     pub sets: Vec<FoundSet>,
+    /// Where run records live (see `partial`).
+    pub partial_dir: Option<PathBuf>,
 }
 
 impl Scan {
     pub fn snapshot_sets(&self) -> Vec<SnapshotSet> {
         let vmid = self.target.guest.vmid;
         self.sets.iter().map(|s| s.to_snapshot_set(vmid)).collect()
+    }
+
+    /// `find`, refusing a set a dead run left incomplete (`what` is what would be done with it).
+    pub fn find_complete(&self, timestamp: &str, what: &str) -> Result<&FoundSet> {
+        let set = self.find(timestamp)?;
+        match &set.partial {
+            Some(why) => Err(Error::Refused(format!(
+                "cannot {what} disk snapshot set '{timestamp}' of guest {}: it is {why}",
+                self.target.guest.vmid
+            ))),
+            None => Ok(set),
+        }
     }
 
     /// The set with this timestamp; `Error::NotFound` naming the guest and timestamp otherwise.
@@ -223,6 +241,7 @@ pub(crate) fn scan_target(b: &dyn Backends, target: Target, ctx: &Ctx<'_>) -> Re
                     timestamp: name.timestamp,
                     label: None,
                     files: Vec::new(),
+                    partial: None,
                 });
             if set.label.is_none() {
                 set.label = name.label;
@@ -244,11 +263,21 @@ pub(crate) fn scan_target(b: &dyn Backends, target: Target, ctx: &Ctx<'_>) -> Re
             .cmp(&a.created)
             .then(b.timestamp.cmp(&a.timestamp))
     });
+    if let Some(dir) = &ctx.partial_dir {
+        for record in partial::orphaned(dir, vmid) {
+            match sets.iter_mut().find(|s| s.timestamp == record.timestamp) {
+                Some(set) => set.partial = Some(partial::describe(&record, set.files.len())),
+                // The run died before any clone existed: nothing to report.
+                None => partial::end_fileless(dir, vmid, &record.timestamp),
+            }
+        }
+    }
     Ok(Scan {
         target,
         stores,
         locations,
         sets,
+        partial_dir: ctx.partial_dir.clone(),
     })
 }
 
@@ -257,6 +286,72 @@ mod tests {
     use super::*;
     use crate::testing::double::Double;
     use crate::testing::scenario::{ctx, volume_uuid};
+
+    #[test]
+    fn a_set_left_by_a_dead_run_is_incomplete_until_deleted() {
+        let dir = std::env::temp_dir().join(format!("pos-list-partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let b = Double::vm();
+        let o1 = volume_uuid("ONTAP01");
+        let ts = "2026-04-01_00:00:00+0000";
+        let gone = "2026-04-02_00:00:00+0000";
+        b.add_file(
+            &o1,
+            &format!("images/100/vm-100-disk-0-snapshot-{ts}.qcow2"),
+            1,
+        );
+        // Records of runs whose process is gone (no process has pid 0).
+        for t in [ts, gone] {
+            let record = partial::Record {
+                vmid: 100,
+                timestamp: t.into(),
+                pid: 0,
+                start_time: 1,
+                files: vec!["a".into(), "b".into(), "c".into(), "d".into()],
+            };
+            std::fs::write(
+                dir.join(format!("100-{t}.json")),
+                serde_json::to_string(&record).unwrap(),
+            )
+            .unwrap();
+        }
+        let mut c = ctx();
+        c.partial_dir = Some(dir.clone());
+        let found = scan(&b, 100, &c).unwrap();
+        let why = found.find(ts).unwrap().partial.clone().unwrap();
+        assert!(why.contains("1 of 4 clones exist"), "{why}");
+        let e = found.find_complete(ts, "restore").err().unwrap();
+        assert!(e.to_string().contains("cannot restore"), "{e}");
+        assert!(e.to_string().contains("incomplete"), "{e}");
+        let json = serde_json::to_value(found.snapshot_sets()).unwrap();
+        assert!(json[0]["partial"]
+            .as_str()
+            .unwrap()
+            .starts_with("incomplete"));
+        // The run that died before any clone existed left nothing to report; its record stays
+        // while a late clone could still land, then goes.
+        assert_eq!(partial::orphaned(&dir, 100).len(), 2);
+        let gone_file = std::fs::File::options()
+            .write(true)
+            .open(dir.join(format!("100-{gone}.json")))
+            .unwrap();
+        gone_file
+            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+            .unwrap();
+        scan(&b, 100, &c).unwrap();
+        assert_eq!(
+            partial::orphaned(&dir, 100)
+                .iter()
+                .map(|r| r.timestamp.as_str())
+                .collect::<Vec<_>>(),
+            [ts]
+        );
+        super::super::delete::run(&b, 100, ts, None, &c).unwrap();
+        assert!(b.snapshot_files(&o1).is_empty());
+        assert!(partial::orphaned(&dir, 100).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn groups_by_timestamp_newest_first_and_matches_disks() {

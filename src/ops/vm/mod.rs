@@ -6,6 +6,7 @@
 //! tool's files (no label) are sets too. Submodules: `lookup` (guest, disks, storages, listings),
 //! `create`, `list`, `delete`, `restore`, `prune`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -23,6 +24,7 @@ mod create;
 mod delete;
 mod list;
 mod lookup;
+mod partial;
 mod prune;
 mod restore;
 
@@ -34,6 +36,8 @@ pub struct CreateOptions {
     pub strict: bool,
     /// Run `qm rescan` / `pct rescan` afterwards (deferred while the config is locked).
     pub rescan: bool,
+    /// Bound on the pause, freeze or shutdown window (None: the default of the action).
+    pub max_pause: Option<Duration>,
 }
 
 /// One disk of a snapshot set.
@@ -68,6 +72,9 @@ pub struct SnapshotSet {
     pub skipped: Vec<SkippedDisk>,
     /// Human notes (e.g. "guest was stopped, cloned without suspend").
     pub notes: Vec<String>,
+    /// Why the set is not a valid snapshot (a run that died before it finished made it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -93,6 +100,8 @@ pub(crate) struct Ctx<'a> {
     pub resolve: fn(&dyn Backends, &str) -> Result<Resolved>,
     /// How often the pause window checks for signals while clones run.
     pub poll: Duration,
+    /// Where the records of runs in progress live (`partial`); None: no records.
+    pub partial_dir: Option<PathBuf>,
 }
 
 impl Ctx<'static> {
@@ -102,6 +111,7 @@ impl Ctx<'static> {
             interrupt: &crate::sys::signals::interrupted,
             resolve: crate::ops::resolve::resolve,
             poll: Duration::from_millis(50),
+            partial_dir: Paths::detect().ok().map(|p| p.state_dir.join(partial::DIR)),
         }
     }
 }

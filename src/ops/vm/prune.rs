@@ -30,9 +30,24 @@ pub(super) fn run(
     let scan = list::scan(b, vmid, ctx)?;
     // A set holds the files of one second; files of another label from that second (another
     // hook, a schedule) belong to that label's retention, not to this one.
+    // A set a dead run left incomplete is no snapshot: it is removed, never kept.
+    let incomplete: Vec<(&str, Option<String>)> = scan
+        .sets
+        .iter()
+        .filter(|s| s.partial.is_some())
+        .flat_map(|s| {
+            let labels: BTreeSet<Option<String>> =
+                s.files.iter().map(|f| f.label.clone()).collect();
+            labels
+                .into_iter()
+                .filter(|l| label.is_none() || l.as_deref() == label)
+                .map(|l| (s.timestamp.as_str(), l))
+        })
+        .collect();
     let items: Vec<Item> = scan
         .sets
         .iter()
+        .filter(|s| s.partial.is_none())
         .flat_map(|s| {
             let labels: BTreeSet<Option<String>> =
                 s.files.iter().map(|f| f.label.clone()).collect();
@@ -48,7 +63,15 @@ pub(super) fn run(
                 })
         })
         .collect();
-    let (keep, delete) = retention::select(&items, rule, ctx.now);
+    let (keep, mut delete) = retention::select(&items, rule, ctx.now);
+    delete.extend(incomplete.into_iter().filter_map(|(ts, label)| {
+        let created = scan.find(ts).ok()?.created?;
+        Some(Item {
+            name: ts.to_string(),
+            created,
+            label,
+        })
+    }));
     let mut report = PruneReport {
         vmid,
         kept: keep.into_iter().map(|i| i.name).collect(),

@@ -26,7 +26,7 @@ pub(super) fn run(
         .guest_status(guest)
         .step_with(|| format!("read the status of guest {vmid}"))?;
     check_stopped(vmid, &status)?;
-    let set = scan.find(timestamp)?;
+    let set = scan.find_complete(timestamp, "restore")?;
 
     // Which disks, and each one's snapshot file: all checked before anything is written.
     let wanted = wanted_disks(&scan, opts, vmid)?;

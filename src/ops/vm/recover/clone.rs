@@ -46,7 +46,7 @@ pub(crate) struct Sources<'a> {
 /// Read the snapshot's files (a set's files, or a storage snapshot's copy of the directories).
 pub(crate) fn sources<'a>(scan: &'a Scan, name: &str) -> Result<Sources<'a>> {
     if naming::parse_timestamp(name).is_some() {
-        let set = scan.find(name)?;
+        let set = scan.find_complete(name, "use")?;
         let files = set
             .files
             .iter()
