@@ -670,10 +670,18 @@ fn a_hook_snapshot_records_the_configuration_of_its_guest() {
 #[test]
 fn a_destroyed_guest_comes_back_from_a_storage_snapshot_under_its_own_vmid() {
     let env = TestEnv::new();
+    env.world_mut(|w| {
+        w.pve.guests.get_mut(&102).unwrap().config.insert(
+            "net0".into(),
+            "virtio=BC:24:11:0A:0B:0C,bridge=vmbr0,firewall=1".into(),
+        );
+    });
     let snap = storage_snapshot(&env, "ONTAP01");
     let set = json_run(&env, &["vm", "create", "--vm", "102"]);
     set.assert_ok();
     let set = set.json()["timestamp"].as_str().unwrap().to_string();
+    let before = env.guest(102).unwrap();
+    assert!(before.config.keys().any(|k| k.starts_with("net")));
     // `qm destroy 102`: its configuration goes, and every volume it owns with it.
     env.world_mut(|w| {
         let now = w.ontap.now();
@@ -742,6 +750,12 @@ fn a_destroyed_guest_comes_back_from_a_storage_snapshot_under_its_own_vmid() {
     back.assert_ok();
     let guest = env.guest(102).expect("guest 102 is back");
     assert_eq!(guest.config["name"], "stopped01");
+    // Itself again: the MAC addresses it had.
+    for (k, v) in &before.config {
+        if k.starts_with("net") {
+            assert_eq!(guest.config.get(k), Some(v), "{k}");
+        }
+    }
     assert_eq!(guest.config["memory"], "2048");
     assert!(
         guest

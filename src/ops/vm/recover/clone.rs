@@ -352,18 +352,25 @@ pub(crate) fn run(
         .iter()
         .map(|c| (c.key.clone(), c.volid.clone()))
         .collect();
-    // A guest that no longer exists and comes back under its own VMID keeps its name.
-    let new_name = match (&opts.name, gone && new_vmid == vmid) {
+    // A guest that no longer exists and comes back under its own VMID is itself again: its
+    // name, MAC addresses and SMBIOS UUID.
+    let itself = gone && new_vmid == vmid;
+    let new_name = match (&opts.name, itself) {
         (Some(n), _) => Some(n.clone()),
         (None, true) => source_config.get("name").cloned(),
         (None, false) => None,
+    };
+    let identity = if itself {
+        newconfig::Identity::Keep
+    } else {
+        newconfig::Identity::New
     };
     let built = newconfig::build(
         GuestType::Qemu,
         &source_config,
         &volumes,
         new_name.as_deref(),
-        entropy,
+        (identity, entropy),
     );
     notes.extend(built.notes);
     let node = scan.target.guest.node.clone();

@@ -164,6 +164,17 @@ fn with_volume(value: &str, volid: &str) -> String {
     parts.join(",")
 }
 
+/// Whose hardware identity (MAC addresses, SMBIOS UUID) the new guest has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    /// New ones: a copy runs next to the original.
+    New,
+    /// The source's: a guest that no longer exists comes back as itself (DHCP reservations and
+    /// licences keep working). The VM generation id is renewed all the same, which tells the
+    /// guest OS it was restored (Windows AD's rollback protection reads it).
+    Keep,
+}
+
 /// Build the config of guest `new_vmid` from `source`.
 ///
 /// `volumes` maps a disk key to the volume id of its new file; every other disk key with a
@@ -176,8 +187,9 @@ pub fn build(
     source: &GuestConfig,
     volumes: &BTreeMap<String, String>,
     name: Option<&str>,
-    entropy: &dyn Entropy,
+    (identity, entropy): (Identity, &dyn Entropy),
 ) -> NewConfig {
+    let keep = identity == Identity::Keep;
     let mut config = GuestConfig::new();
     let mut notes = Vec::new();
     let mut dropped = Vec::new();
@@ -214,12 +226,12 @@ pub fn build(
             }
             continue;
         }
-        if guest_type == GuestType::Qemu && is_net_key(key) {
+        if guest_type == GuestType::Qemu && is_net_key(key) && !keep {
             config.insert(key.clone(), renew_mac(value, &new_mac(entropy)));
             continue;
         }
         match key.as_str() {
-            "smbios1" => {
+            "smbios1" if !keep => {
                 config.insert(key.clone(), renew_smbios_uuid(value, &new_uuid(entropy)));
             }
             // qemu-server makes a new generation id for `vmgenid=1`.
@@ -313,7 +325,13 @@ mod tests {
         )]
         .into();
         let e = Counter(0.into());
-        let n = build(GuestType::Qemu, &source, &volumes, None, &e);
+        let n = build(
+            GuestType::Qemu,
+            &source,
+            &volumes,
+            None,
+            (Identity::New, &e),
+        );
         let c = &n.config;
         assert_eq!(
             c["scsi0"],
@@ -343,8 +361,27 @@ mod tests {
         assert!(notes.contains("unused0"), "{notes}");
         assert!(notes.contains("lock, onboot, startup"), "{notes}");
 
-        let named = build(GuestType::Qemu, &source, &volumes, Some("restored"), &e);
+        let named = build(
+            GuestType::Qemu,
+            &source,
+            &volumes,
+            Some("restored"),
+            (Identity::New, &e),
+        );
         assert_eq!(named.config["name"], "restored");
+
+        // The same guest back: its MAC addresses and SMBIOS UUID, a new generation id.
+        let same = build(
+            GuestType::Qemu,
+            &source,
+            &volumes,
+            Some("web"),
+            (Identity::Keep, &e),
+        );
+        assert_eq!(same.config["net0"], source["net0"]);
+        assert_eq!(same.config["net1"], source["net1"]);
+        assert_eq!(same.config["smbios1"], source["smbios1"]);
+        assert_eq!(same.config["vmgenid"], "1");
     }
 
     #[test]
