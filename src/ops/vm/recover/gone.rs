@@ -15,6 +15,7 @@ use crate::ops::disks;
 use crate::ops::manifest::{self, GuestRecord};
 use crate::ops::vm::list::{self, Scan};
 use crate::ops::vm::lookup::{self, Target};
+use crate::ops::vm::recover::show;
 use crate::ops::vm::Ctx;
 use crate::ops::Backends;
 use crate::pve::Guest;
@@ -72,29 +73,16 @@ fn recorded(
         "'{path}' on volume '{}' (storage '{storage}')",
         store.volume.name
     );
-    let bytes = match store
-        .ontap
-        .read_file(&store.volume.uuid, &path, manifest::MAX_BYTES)
-    {
-        Ok(bytes) => bytes,
-        Err(e) if matches!(e.root(), Error::NotFound { .. }) => {
-            return Err(Error::NotFound {
-                what: format!(
-                    "configuration of guest {vmid} in snapshot '{name}' of storage '{storage}' \
-                     (looked for {what}; guest {vmid} no longer exists in Proxmox VE, and only a \
-                     snapshot this tool took with its configuration can bring it back)"
-                ),
-            })
-        }
-        Err(e) => {
-            return Err(Error::Step {
-                step: format!("read {what}"),
-                cause: Box::new(e),
-            })
-        }
-    };
-    let record = GuestRecord::parse(&bytes, &what)?;
-    target_of(&record, &what)
+    match show::read_one(store, &path)? {
+        Some(record) => target_of(&record, &what),
+        None => Err(Error::NotFound {
+            what: format!(
+                "configuration of guest {vmid} in snapshot '{name}' of storage '{storage}' \
+                 (looked for {what}; guest {vmid} no longer exists in Proxmox VE, and only a \
+                 snapshot this tool took with its configuration can bring it back)"
+            ),
+        }),
+    }
 }
 
 /// A guest as its record describes it (stopped: it does not exist).

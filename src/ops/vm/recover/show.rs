@@ -96,7 +96,11 @@ pub(crate) fn read(scan: &Scan, name: &str) -> Result<ShownConfig> {
     })
 }
 
-fn read_one(store: &crate::ops::resolve::Resolved, path: &str) -> Result<Option<GuestRecord>> {
+/// The record at `path` in `store`'s volume; None when there is none.
+pub(super) fn read_one(
+    store: &crate::ops::resolve::Resolved,
+    path: &str,
+) -> Result<Option<GuestRecord>> {
     match store
         .ontap
         .read_file(&store.volume.uuid, path, manifest::MAX_BYTES)
