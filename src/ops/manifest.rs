@@ -277,6 +277,30 @@ pub fn remove_set<'a>(
     left
 }
 
+/// The record at `path` in `store`'s volume; None when there is none.
+pub fn read_record(
+    store: &crate::ops::resolve::Resolved,
+    path: &str,
+) -> Result<Option<GuestRecord>> {
+    match store.ontap.read_file(&store.volume.uuid, path, MAX_BYTES) {
+        Ok(bytes) => {
+            let what = format!(
+                "'{path}' on volume '{}' (storage '{}')",
+                store.volume.name, store.storage.storage
+            );
+            GuestRecord::parse(&bytes, &what).map(Some)
+        }
+        Err(e) if matches!(e.root(), Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(Error::Step {
+            step: format!(
+                "read '{path}' on volume '{}' (storage '{}')",
+                store.volume.name, store.storage.storage
+            ),
+            cause: Box::new(e),
+        }),
+    }
+}
+
 /// `proxmox`-style config text (`key: value` lines, sorted as `qm config` prints them).
 pub fn render(config: &BTreeMap<String, String>) -> String {
     let mut out = String::new();

@@ -15,7 +15,6 @@ use crate::ops::disks;
 use crate::ops::manifest::{self, GuestRecord};
 use crate::ops::vm::list::{self, Scan};
 use crate::ops::vm::lookup::{self, Target};
-use crate::ops::vm::recover::show;
 use crate::ops::vm::Ctx;
 use crate::ops::Backends;
 use crate::pve::Guest;
@@ -73,7 +72,7 @@ fn recorded(
         "'{path}' on volume '{}' (storage '{storage}')",
         store.volume.name
     );
-    match show::read_one(store, &path)? {
+    match manifest::read_record(store, &path)? {
         Some(record) => target_of(&record, &what),
         None => Err(Error::NotFound {
             what: format!(

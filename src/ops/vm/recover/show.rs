@@ -52,7 +52,7 @@ pub(crate) fn read(scan: &Scan, name: &str) -> Result<ShownConfig> {
         for f in &set.files {
             let store = &scan.stores[&f.storage];
             let path = store.volume_path(&manifest::set_path(vmid, &set.timestamp));
-            match read_one(store, &path)? {
+            match manifest::read_record(store, &path)? {
                 Some(r) => {
                     let at = set.timestamp.clone();
                     return Ok(shown(vmid, name, ("disk set", at), &f.storage, path, r));
@@ -73,7 +73,7 @@ pub(crate) fn read(scan: &Scan, name: &str) -> Result<ShownConfig> {
     let mut tried = Vec::new();
     for (id, (store, _)) in &found.on {
         let path = manifest::in_snapshot(name, &store.volume_path(&manifest::export_path(vmid)));
-        match read_one(store, &path)? {
+        match manifest::read_record(store, &path)? {
             Some(r) => {
                 return Ok(shown(
                     vmid,
@@ -94,33 +94,6 @@ pub(crate) fn read(scan: &Scan, name: &str) -> Result<ShownConfig> {
             tried.join(", ")
         ),
     })
-}
-
-/// The record at `path` in `store`'s volume; None when there is none.
-pub(super) fn read_one(
-    store: &crate::ops::resolve::Resolved,
-    path: &str,
-) -> Result<Option<GuestRecord>> {
-    match store
-        .ontap
-        .read_file(&store.volume.uuid, path, manifest::MAX_BYTES)
-    {
-        Ok(bytes) => {
-            let what = format!(
-                "'{path}' on volume '{}' (storage '{}')",
-                store.volume.name, store.storage.storage
-            );
-            GuestRecord::parse(&bytes, &what).map(Some)
-        }
-        Err(e) if matches!(e.root(), Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(Error::Step {
-            step: format!(
-                "read '{path}' on volume '{}' (storage '{}')",
-                store.volume.name, store.storage.storage
-            ),
-            cause: Box::new(e),
-        }),
-    }
 }
 
 fn shown(
